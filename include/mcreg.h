@@ -1,0 +1,370 @@
+/*
+ * mcreg.h - libmcreg: MCPTT multi-UE registration state for SIP servers.
+ *
+ * This header is the whole public API. The library keeps one registration
+ * record per (MCPTT ID, UE id) pair, refreshes, queries and expires them,
+ * and reports every change through a callback, including the multi-device
+ * notifications of TS 22.179 R-6.11-001 (a user logged on from a new UE is
+ * told where else they are logged on, and so are those other UEs).
+ *
+ * The library does no I/O: no sockets, files, stdio, clocks, threads or
+ * globals. The host owns transport and time and passes `now_ms`
+ * (milliseconds of one monotonic clock of its choosing) into every call
+ * that needs it. It asks mcreg_next_expiry() when to call mcreg_expire().
+ *
+ * Conventions
+ * - Functions returning int return MCREG_OK (0) or a negative MCREG_ERR_*.
+ *   mcreg_strerror() names every code.
+ * - Every mutating call does all of its work or none of it: on any error,
+ *   an allocation failure at any point included, the registry is exactly
+ *   as it was before the call.
+ * - A registry is not thread-safe. Use one registry per thread, or hold a
+ *   lock of the host's around every call on a shared one. Separate
+ *   registries are independent.
+ * - Every string argument is untrusted. Invalid input (NULL where a pointer
+ *   is required included) gives MCREG_ERR_INVALID from calls that return an
+ *   int, and NULL or 0 from queries that return a pointer or a count; it
+ *   never crashes.
+ * - Output parameters are written only on success.
+ * - Freeing NULL (mcreg_registry_free, mcreg_options_free) is a no-op.
+ */
+#ifndef MCREG_H
+#define MCREG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MCREG_VERSION_MAJOR 0
+#define MCREG_VERSION_MINOR 1
+#define MCREG_VERSION_PATCH 0
+#define MCREG_VERSION_STRING "0.1.0"
+
+#if defined(MCREG_BUILDING) && (defined(__GNUC__) || defined(__clang__))
+#define MCREG_API __attribute__((visibility("default")))
+#else
+#define MCREG_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+
+#define MCREG_OK 0
+#define MCREG_ERR_INVALID (-1)   /* bad argument or a length/count limit exceeded */
+#define MCREG_ERR_NOMEM (-2)     /* the allocator returned NULL; nothing changed */
+#define MCREG_ERR_NOT_FOUND (-3) /* no such record, user or deadline */
+#define MCREG_ERR_LIMIT (-4)     /* user at its UE limit under MCREG_LIMIT_REJECT */
+#define MCREG_ERR_STALE (-5)     /* same Call-ID, CSeq not greater (RFC 3261 10.3) */
+#define MCREG_ERR_BUSY (-6)      /* mutating call from inside a callback */
+#define MCREG_ERR_FORMAT (-7)    /* malformed snapshot */
+#define MCREG_ERR_VERSION (-8)   /* snapshot of an unsupported format version */
+
+/* Input limits. Ids are non-empty valid UTF-8 of at most MCREG_MAX_ID_LEN
+ * bytes. Contact and Call-ID, when given, are non-empty valid UTF-8 of at
+ * most MCREG_MAX_URI_LEN bytes. A binding carries at most
+ * MCREG_MAX_SETTINGS settings with unique non-empty valid UTF-8 keys; the
+ * key's bytes plus the value's bytes (text or bytes; 0 for int and bool) are
+ * at most MCREG_MAX_SETTING_LEN. */
+#define MCREG_MAX_ID_LEN 1024
+#define MCREG_MAX_URI_LEN 2048
+#define MCREG_MAX_SETTINGS 64
+#define MCREG_MAX_SETTING_LEN 4096
+
+/* ------------------------------------------------------------------------ */
+/* Types                                                                    */
+
+typedef struct mcreg_registry mcreg_registry;
+typedef struct mcreg_options mcreg_options;
+typedef struct mcreg_record mcreg_record;
+
+/* A per-registry allocator. All three functions are required and follow the
+ * C library's contracts (realloc returns NULL and leaves the block intact on
+ * failure). `ctx` is passed back to every call. */
+typedef struct mcreg_allocator {
+    void *(*malloc)(size_t size, void *ctx);
+    void *(*realloc)(void *ptr, size_t size, void *ctx);
+    void (*free)(void *ptr, void *ctx);
+    void *ctx;
+} mcreg_allocator;
+
+typedef enum mcreg_value_type {
+    MCREG_VAL_INT = 0,
+    MCREG_VAL_TEXT = 1, /* valid UTF-8 (U+0000 allowed: use len); ptr may be
+                           NULL only when len == 0 */
+    MCREG_VAL_BYTES = 2, /* any bytes; ptr may be NULL only when len == 0 (read
+                            back, ptr is never NULL) */
+    MCREG_VAL_BOOL = 3  /* b: any non-zero value is stored as 1 */
+} mcreg_value_type;
+
+/* One typed client setting of a UE. Settings read back from a record point
+ * into the record: text values are also NUL-terminated there. */
+typedef struct mcreg_setting {
+    const char *key;
+    mcreg_value_type type;
+    union {
+        int64_t i;
+        int b;
+        struct {
+            const char *ptr;
+            size_t len;
+        } text;
+        struct {
+            const uint8_t *ptr;
+            size_t len;
+        } bytes;
+    } v;
+} mcreg_setting;
+
+/* What a SIP REGISTER asks for one (user, UE) pair. */
+typedef struct mcreg_binding {
+    const char *user_id; /* required: MCPTT ID */
+    const char *ue_id;   /* required: MCPTT client / UE id */
+    const char *contact; /* may be NULL: on refresh, keep the stored one */
+    const char *call_id; /* may be NULL: no ordering check, none stored */
+    uint32_t cseq;
+    uint32_t expires_s; /* 0 removes this UE's record */
+    const mcreg_setting *settings; /* replace the record's settings as a whole */
+    size_t n_settings;
+} mcreg_binding;
+
+typedef enum mcreg_outcome {
+    MCREG_CREATED = 0,
+    MCREG_REFRESHED = 1, /* also reported for a shortened expiry */
+    MCREG_REMOVED = 2
+} mcreg_outcome;
+
+typedef enum mcreg_limit_policy {
+    MCREG_LIMIT_REJECT = 0,       /* default: MCREG_ERR_LIMIT, REJECTED event */
+    MCREG_LIMIT_EVICT_OLDEST = 1, /* earliest registered_at goes */
+    MCREG_LIMIT_EVICT_SOONEST = 2 /* earliest expires_at goes */
+} mcreg_limit_policy;
+
+typedef enum mcreg_notify_policy {
+    MCREG_NOTIFY_ALL = 0,    /* default: the new UE and each of the user's other UEs */
+    MCREG_NOTIFY_NEW_UE = 1, /* the new UE only (as TS 23.281 7.13 does for MCVideo) */
+    MCREG_NOTIFY_NONE = 2
+} mcreg_notify_policy;
+
+typedef enum mcreg_event_type {
+    MCREG_EV_CREATED = 0,
+    MCREG_EV_REFRESHED = 1,    /* new expiry not earlier than the old */
+    MCREG_EV_SHORTENED = 2,    /* new expiry earlier than the old */
+    MCREG_EV_DEREGISTERED = 3, /* expires 0, mcreg_deregister, mcreg_deregister_user */
+    MCREG_EV_EXPIRED = 4,
+    MCREG_EV_EVICTED = 5,  /* removed to make room under an EVICT_* policy */
+    MCREG_EV_REPLACED = 6, /* removed because another user took the UE */
+    MCREG_EV_REJECTED = 7, /* a new UE refused under MCREG_LIMIT_REJECT */
+    MCREG_EV_NOTIFY_LOGON = 8,
+    MCREG_EV_NOTIFY_LOGOFF = 9
+} mcreg_event_type;
+
+/*
+ * An event. Every pointer in it is valid only during the callback.
+ * - user_id, ue_id: the pair the event is about. For NOTIFY_LOGON ue_id is
+ *   the UE that logged on; for NOTIFY_LOGOFF the UE that left.
+ * - record: the record after the change; for removals (DEREGISTERED,
+ *   EXPIRED, EVICTED, REPLACED, and NOTIFY_LOGOFF) the record as it was,
+ *   no longer findable; NULL for REJECTED. For NOTIFY_LOGON the new record.
+ * - recipient_ue_id: NOTIFY_* only: the UE to tell (its contact is
+ *   mcreg_record_contact(ev->recipient)).
+ * - other_ue_ids, n_other: NOTIFY_* only: every UE the user is logged on
+ *   from except the recipient, in registered_at order. NULL and 0 for other
+ *   events.
+ * NOTIFY_LOGOFF goes to each UE the user still has when the call completes
+ * (so when one call removes several of a user's UEs, only the survivors are
+ * told, once per removed UE), in registered_at order, except a UE that logs
+ * on in that same call; its other_ue_ids are those same survivors less the
+ * recipient.
+ */
+typedef struct mcreg_event {
+    mcreg_event_type type;
+    uint64_t at_ms; /* the now_ms of the call */
+    const char *user_id;
+    const char *ue_id;
+    const mcreg_record *record;
+    const char *recipient_ue_id;
+    const char *const *other_ue_ids;
+    size_t n_other;
+    /* Beyond the fields of the design contract, for convenience: */
+    const mcreg_registry *registry; /* the registry the event comes from */
+    const mcreg_record *recipient;  /* NOTIFY_* only: the recipient's record */
+} mcreg_event;
+
+/* Called once per event, after the call's whole change is complete and
+ * consistent. It may query the registry; any mutating call on the same
+ * registry returns MCREG_ERR_BUSY and changes nothing. It may call
+ * mcreg_registry_free: no further event of that call is delivered. */
+typedef void (*mcreg_event_fn)(const mcreg_event *ev, void *user_data);
+
+/* Visitor for mcreg_foreach / mcreg_user_foreach: return 0 to go on, any
+ * other value to stop (positive values are best: the foreach call returns
+ * the value, and errors are negative). The visitor may query; mutating calls
+ * return MCREG_ERR_BUSY. */
+typedef int (*mcreg_visit_fn)(const mcreg_record *r, void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Options: NULL means all defaults. A registry copies what it needs, so the
+ * options object may be freed right after mcreg_registry_new. Options
+ * objects use the C library's malloc (the allocator is one of the options).
+ * Setters on a NULL options object do nothing. Values are checked by
+ * mcreg_registry_new, which returns MCREG_ERR_INVALID for an unknown
+ * policy or an allocator with a NULL function. */
+
+MCREG_API int mcreg_options_new(mcreg_options **out);
+MCREG_API void mcreg_options_free(mcreg_options *o);
+/* NULL restores the default (the C library's malloc, realloc and free). */
+MCREG_API void mcreg_options_set_allocator(mcreg_options *o, const mcreg_allocator *a);
+MCREG_API void mcreg_options_set_event_callback(mcreg_options *o, mcreg_event_fn fn,
+                                                void *user_data);
+/* UEs per user; 0 = unlimited (default). */
+MCREG_API void mcreg_options_set_max_ues(mcreg_options *o, uint32_t max);
+MCREG_API void mcreg_options_set_limit_policy(mcreg_options *o, mcreg_limit_policy p);
+MCREG_API void mcreg_options_set_notify_logon(mcreg_options *o, mcreg_notify_policy p);
+/* on != 0: NOTIFY_LOGOFF to a user's remaining UEs on any removal (default off). */
+MCREG_API void mcreg_options_set_notify_logoff(mcreg_options *o, int on);
+/* on != 0 (default): a UE carries one user at a time; user B registering at
+ * a UE held by user A removes A's record there first (REPLACED). */
+MCREG_API void mcreg_options_set_ue_exclusive(mcreg_options *o, int on);
+/* Seed of the keyed hash (SipHash-1-3) over ids. Ids come from the network:
+ * pass randomness from the host so that colliding ids cannot be precomputed.
+ * Default: a fixed seed. */
+MCREG_API void mcreg_options_set_hash_seed(mcreg_options *o, uint64_t seed);
+
+/* ------------------------------------------------------------------------ */
+/* Registry lifecycle */
+
+MCREG_API int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o);
+/* Frees the registry and every record. Called from inside a callback or a
+ * visitor, the free is deferred: the library delivers no further event and
+ * visits no further record, frees the registry when the callback returns,
+ * and returns to the host without touching the registry again. */
+MCREG_API void mcreg_registry_free(mcreg_registry *reg);
+
+/* ------------------------------------------------------------------------ */
+/* Mutating calls. Each returns MCREG_ERR_INVALID for a NULL registry, then
+ * MCREG_ERR_BUSY from inside a callback or a visitor, then
+ * MCREG_ERR_INVALID for invalid arguments. */
+
+/*
+ * Register, refresh or remove the binding's (user, UE) record.
+ * - No record for the pair: create it (MCREG_CREATED, CREATED event) with
+ *   registered_at = now_ms. The user's records at other UEs are untouched,
+ *   except as the limit and UE-exclusive rules below say.
+ *   - Limit: a user already at its limit (its per-user value, else the
+ *     registry's; 0 = unlimited; records past their expiry that
+ *     mcreg_expire has not yet removed still count): under REJECT,
+ *     MCREG_ERR_LIMIT, a REJECTED event and no change at all (another
+ *     user's record at the UE stays too); under EVICT_OLDEST / EVICT_SOONEST as many of
+ *     the user's records as needed to bring it under the limit go first
+ *     (EVICTED), the earliest (registered_at, ue_id) or the earliest
+ *     (expires_at, registered_at, ue_id) first.
+ *   - UE exclusive: another user's record at this UE goes (REPLACED).
+ *   - When the user is left with two or more UEs: NOTIFY_LOGON to the new
+ *     UE, then (MCREG_NOTIFY_ALL) to each other UE in registered_at order.
+ * - A record exists: when the binding's call_id equals the stored one and
+ *   cseq is not greater than the stored cseq, MCREG_ERR_STALE and no
+ *   change. Else refresh it (MCREG_REFRESHED): new expiry, contact (when
+ *   non-NULL), call_id (NULL clears it), cseq, and the settings replaced as
+ *   a whole; REFRESHED event, or SHORTENED when the expiry moved earlier.
+ *   registered_at is kept. A refresh notifies nobody.
+ * - expires_s == 0: remove the record (MCREG_REMOVED, DEREGISTERED event),
+ *   after the same ordering check; MCREG_ERR_NOT_FOUND when there is none.
+ * expires_at = now_ms + 1000 * expires_s, saturating at UINT64_MAX.
+ * Removals notify the user's remaining UEs (NOTIFY_LOGOFF) when enabled.
+ * Event order: REPLACED, then each EVICTED, each followed by its
+ * NOTIFY_LOGOFFs, then CREATED / REFRESHED / SHORTENED, then NOTIFY_LOGON.
+ * `outcome` may be NULL; it is written only on success.
+ */
+MCREG_API int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
+                             mcreg_outcome *outcome);
+
+/* Remove one UE's record (DEREGISTERED). MCREG_ERR_NOT_FOUND if none. */
+MCREG_API int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id,
+                               uint64_t now_ms);
+
+/* Remove every record of the user (DEREGISTERED each, registered_at order;
+ * no NOTIFY_LOGOFF: none of its UEs remains). MCREG_ERR_NOT_FOUND if the
+ * user has none. `removed` may be NULL. A per-user limit stays set. */
+MCREG_API int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now_ms,
+                                    size_t *removed);
+
+/* Remove every record with expires_at <= now_ms (EXPIRED each), in
+ * (expires_at, registered_at, ue_id, user_id) order. O(k log n) for k
+ * expired records out of n. Allocates nothing and never fails, but for
+ * MCREG_ERR_BUSY from inside a callback. `expired`
+ * may be NULL. The registry never expires records on its own: a record past
+ * its expiry stays findable (and refreshable) until this is called. */
+MCREG_API int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired);
+
+/* Set the user's own UE limit (0 = unlimited), which overrides the
+ * registry's. Records already over a lowered limit stay; the limit applies
+ * to the next new UE. The limit is kept while the user has no records. */
+MCREG_API int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t max);
+/* Drop the user's own limit: the registry's applies again.
+ * MCREG_ERR_NOT_FOUND if none was set. */
+MCREG_API int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id);
+
+/* ------------------------------------------------------------------------ */
+/* Queries. None allocates except mcreg_foreach. All may be called from
+ * inside a callback or a visitor. */
+
+/* Earliest expires_at of all records, O(1). MCREG_ERR_NOT_FOUND when empty. */
+MCREG_API int mcreg_next_expiry(const mcreg_registry *reg, uint64_t *at_ms);
+
+/* The user's own UE limit: MCREG_OK and *max, or MCREG_ERR_NOT_FOUND when
+ * none is set (the registry's applies). */
+MCREG_API int mcreg_user_max_ues(const mcreg_registry *reg, const char *user_id, uint32_t *max);
+
+/* The record of the pair, or NULL. The pointer stays valid until the next
+ * mutating call on the registry. */
+MCREG_API const mcreg_record *mcreg_find(const mcreg_registry *reg, const char *user_id,
+                                         const char *ue_id);
+/* The record at the UE, or NULL. With UE exclusive off a UE may carry
+ * several users: the one with the earliest (registered_at, user_id). */
+MCREG_API const mcreg_record *mcreg_find_ue(const mcreg_registry *reg, const char *ue_id);
+MCREG_API size_t mcreg_user_ue_count(const mcreg_registry *reg, const char *user_id);
+MCREG_API size_t mcreg_record_count(const mcreg_registry *reg);
+/* Users with at least one record. */
+MCREG_API size_t mcreg_user_count(const mcreg_registry *reg);
+
+/* Visit the user's records in (registered_at, ue_id) order. MCREG_OK when
+ * all were visited, the visitor's non-zero value when it stopped,
+ * MCREG_ERR_NOT_FOUND when the user has no record. */
+MCREG_API int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id,
+                                 mcreg_visit_fn fn, void *ud);
+/* Visit every record in (registered_at, ue_id, user_id) order. Allocates an
+ * array of n pointers for the ordering: MCREG_ERR_NOMEM when that fails.
+ * Returns as mcreg_user_foreach; MCREG_OK on an empty registry. */
+MCREG_API int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud);
+
+/* Record accessors. A NULL record gives NULL / 0. */
+MCREG_API const char *mcreg_record_user_id(const mcreg_record *r);
+MCREG_API const char *mcreg_record_ue_id(const mcreg_record *r);
+MCREG_API const char *mcreg_record_contact(const mcreg_record *r); /* NULL if none */
+MCREG_API const char *mcreg_record_call_id(const mcreg_record *r); /* NULL if none */
+MCREG_API uint32_t mcreg_record_cseq(const mcreg_record *r);
+MCREG_API uint64_t mcreg_record_registered_at(const mcreg_record *r); /* first logon at this UE */
+MCREG_API uint64_t mcreg_record_expires_at(const mcreg_record *r);
+MCREG_API size_t mcreg_record_setting_count(const mcreg_record *r);
+/* Settings keep the order the binding gave. NULL when i is out of range. */
+MCREG_API const mcreg_setting *mcreg_record_setting_at(const mcreg_record *r, size_t i);
+MCREG_API const mcreg_setting *mcreg_record_setting_find(const mcreg_record *r, const char *key);
+
+/* ------------------------------------------------------------------------ */
+/* Names */
+
+/* A static description of an error code; "unknown error" for any other value. */
+MCREG_API const char *mcreg_strerror(int err);
+/* A static name such as "NOTIFY_LOGON"; "UNKNOWN" for any other value. */
+MCREG_API const char *mcreg_event_name(mcreg_event_type type);
+/* MCREG_VERSION_STRING of the library actually linked. */
+MCREG_API const char *mcreg_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MCREG_H */

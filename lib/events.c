@@ -1,0 +1,186 @@
+#include "events.h"
+
+#include <string.h>
+
+#include "index.h"
+#include "record.h"
+
+void mcreg__op_init(mcreg_op *op, mcreg_registry *reg, uint64_t now)
+{
+    memset(op, 0, sizeof(*op));
+    op->reg = reg;
+    op->now = now;
+}
+
+void mcreg__op_removed(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why)
+{
+    r->removal = (uint8_t)why;
+    r->next_at_ue = NULL;
+    if (op->removed_tail)
+        op->removed_tail->next_at_ue = r;
+    else
+        op->removed = r;
+    op->removed_tail = r;
+}
+
+/* Queries take a const registry, but their visitors may still try a
+ * mutating call or mcreg_registry_free: the busy depth must change under a
+ * const registry, and `self` is the registry's own mutable view of itself. */
+void mcreg__busy_enter(const mcreg_registry *reg)
+{
+    reg->self->busy++;
+}
+
+int mcreg__busy_leave(const mcreg_registry *reg)
+{
+    mcreg_registry *r = reg->self;
+    if (--r->busy == 0 && r->free_pending) {
+        mcreg__registry_destroy(r);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- delivery ------------------------------------------------------------ */
+
+/* Once a callback has freed the registry (deferred: see
+ * mcreg_registry_free), the host hears nothing more from it. */
+static void emit(mcreg_op *op, mcreg_event *ev)
+{
+    if (op->reg->free_pending)
+        return;
+    ev->at_ms = op->now;
+    ev->registry = op->reg;
+    op->reg->opt.event_fn(ev, op->reg->opt.event_user_data);
+}
+
+static void emit_record_event(mcreg_op *op, mcreg_event_type type, struct mcreg_record *r)
+{
+    mcreg_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    ev.user_id = r->user->id;
+    ev.ue_id = r->ue_id;
+    ev.record = r;
+    emit(op, &ev);
+}
+
+/* Tell `recipient` about `subject`, the UE that logged on or off. The
+ * others are the user's UEs in order, less the recipient and `hidden`: the
+ * UE logging on in this same call, which a logoff must not mention. */
+static void emit_notify(mcreg_op *op, mcreg_event_type type, struct mcreg_record *subject,
+                        const struct mcreg_record *recipient, const struct mcreg_record *hidden)
+{
+    const char **others = op->reg->scratch;
+    size_t n = 0;
+    for (const struct mcreg_record *s = subject->user->first; s; s = s->user_next)
+        if (s != recipient && s != hidden)
+            others[n++] = s->ue_id;
+    mcreg_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    ev.user_id = subject->user->id;
+    ev.ue_id = subject->ue_id;
+    ev.record = subject;
+    ev.recipient_ue_id = recipient->ue_id;
+    ev.recipient = recipient;
+    ev.other_ue_ids = others;
+    ev.n_other = n;
+    emit(op, &ev);
+}
+
+static void deliver_removal(mcreg_op *op, struct mcreg_record *gone)
+{
+    emit_record_event(op, (mcreg_event_type)gone->removal, gone);
+    if (!op->reg->opt.notify_logoff)
+        return;
+    const struct mcreg_record *created =
+        op->changed_type == MCREG_EV_CREATED ? op->changed : NULL;
+    for (const struct mcreg_record *s = gone->user->first; s; s = s->user_next)
+        if (s != created)
+            emit_notify(op, MCREG_EV_NOTIFY_LOGOFF, gone, s, created);
+}
+
+static void deliver_logon(mcreg_op *op, struct mcreg_record *r)
+{
+    int policy = op->reg->opt.notify_logon;
+    if (policy == MCREG_NOTIFY_NONE || r->user->n_records < 2)
+        return;
+    emit_notify(op, MCREG_EV_NOTIFY_LOGON, r, r, NULL);
+    if (policy != MCREG_NOTIFY_ALL)
+        return;
+    for (const struct mcreg_record *s = r->user->first; s; s = s->user_next)
+        if (s != r)
+            emit_notify(op, MCREG_EV_NOTIFY_LOGON, r, s, NULL);
+}
+
+static void deliver(mcreg_op *op)
+{
+    if (op->rejected) {
+        mcreg_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = MCREG_EV_REJECTED;
+        ev.user_id = op->rejected->user_id;
+        ev.ue_id = op->rejected->ue_id;
+        emit(op, &ev);
+        return;
+    }
+    for (struct mcreg_record *r = op->removed; r; r = r->next_at_ue)
+        deliver_removal(op, r);
+    if (op->changed)
+        emit_record_event(op, op->changed_type, op->changed);
+    if (op->changed && op->changed_type == MCREG_EV_CREATED)
+        deliver_logon(op, op->changed);
+}
+
+/* ---- cleanup ------------------------------------------------------------- */
+
+/* Users left with no record and no limit of their own leave the index now
+ * (so callbacks no longer see them) and are freed after the events. */
+static void doom_empty_users(mcreg_op *op)
+{
+    for (struct mcreg_record *r = op->removed; r; r = r->next_at_ue) {
+        mcreg_user *u = r->user;
+        if (u->n_records || u->has_max || u->doomed)
+            continue;
+        mcreg__user_remove(op->reg, u);
+        u->doomed = 1;
+        u->next_doomed = op->doomed;
+        op->doomed = u;
+    }
+}
+
+static void free_removed(mcreg_op *op)
+{
+    const mcreg_allocator *a = &op->reg->alloc;
+    struct mcreg_record *r = op->removed;
+    while (r) {
+        struct mcreg_record *next = r->next_at_ue;
+        mcreg__record_free(a, r);
+        r = next;
+    }
+    mcreg_user *u = op->doomed;
+    while (u) {
+        mcreg_user *next = u->next_doomed;
+        mcreg__free(a, u);
+        u = next;
+    }
+    mcreg__free(a, op->old_payload);
+}
+
+int mcreg__op_finish(mcreg_op *op)
+{
+    mcreg_registry *reg = op->reg;
+    doom_empty_users(op);
+    if (reg->opt.event_fn) {
+        reg->busy++;
+        deliver(op);
+        reg->busy--;
+    }
+    free_removed(op);
+    if (reg->busy == 0 && reg->free_pending) {
+        mcreg__registry_destroy(reg);
+        return 1;
+    }
+    return 0;
+}

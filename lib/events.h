@@ -1,0 +1,37 @@
+/* One mutating call's journal and its events.
+ *
+ * A call first makes its whole change, queueing what it removed; then
+ * mcreg__op_finish() delivers the events in the order mcreg.h gives, and
+ * only then frees what was removed, so that a callback can still read a
+ * removed record. Delivery never allocates: the buffer for other_ue_ids is
+ * grown before any change (see mcreg_registry.scratch). */
+#ifndef MCREG_EVENTS_H
+#define MCREG_EVENTS_H
+
+#include "registry.h"
+
+typedef struct mcreg_op {
+    mcreg_registry *reg;
+    uint64_t now;
+    struct mcreg_record *removed, *removed_tail; /* removal order, via next_at_ue */
+    mcreg_user *doomed;              /* users left empty, via next_doomed */
+    struct mcreg_record *changed;    /* the record created or refreshed, if any */
+    mcreg_event_type changed_type;   /* CREATED, REFRESHED or SHORTENED */
+    mcreg_payload *old_payload;      /* replaced by a refresh */
+    const mcreg_binding *rejected;   /* the binding refused at the limit */
+} mcreg_op;
+
+void mcreg__op_init(mcreg_op *op, mcreg_registry *reg, uint64_t now);
+/* Queue an unlinked record for its removal event (why: DEREGISTERED,
+ * EXPIRED, EVICTED or REPLACED). */
+void mcreg__op_removed(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why);
+/* Deliver the events, then free what the call removed. Returns 1 when a
+ * callback freed the registry (the caller must not touch it again). */
+int mcreg__op_finish(mcreg_op *op);
+
+/* Callbacks and visitors run inside these: mutating calls made meanwhile
+ * get MCREG_ERR_BUSY. busy_leave returns 1 when it freed the registry. */
+void mcreg__busy_enter(const mcreg_registry *reg);
+int mcreg__busy_leave(const mcreg_registry *reg);
+
+#endif

@@ -1,0 +1,31 @@
+/* The expiry heap: O(1) next deadline, O(log n) insert, remove and re-key.
+ * Records are ordered by (expires_at, registered_at, ue_id, user_id), a
+ * total order, so expiry order never depends on insertion history. */
+#ifndef MCREG_HEAP_H
+#define MCREG_HEAP_H
+
+#include "registry.h"
+
+/* Make room for `n` records; the only heap call that can fail. */
+int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n);
+/* Needs room reserved beforehand: never allocates. */
+void mcreg__heap_push(mcreg_heap *h, struct mcreg_record *r);
+void mcreg__heap_remove(mcreg_heap *h, struct mcreg_record *r);
+/* Restore the order after r->expires_at changed. */
+void mcreg__heap_update(mcreg_heap *h, struct mcreg_record *r);
+/* The record that expires first, or NULL. */
+static inline struct mcreg_record *mcreg__heap_top(const mcreg_heap *h)
+{
+    return h->n ? h->items[0] : NULL;
+}
+void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h);
+
+/* -1, 0 or 1 as a expires before, with, or after b. */
+int mcreg__expiry_cmp(const struct mcreg_record *a, const struct mcreg_record *b);
+
+/* Sort records in place by `cmp` with heapsort: O(n log n) at worst and no
+ * memory of its own (the C library's qsort may call malloc). */
+void mcreg__sort_records(struct mcreg_record **items, size_t n,
+                         int (*cmp)(const struct mcreg_record *, const struct mcreg_record *));
+
+#endif

@@ -1,0 +1,126 @@
+/* Queries: read-only, callable from inside callbacks and visitors. */
+#include <string.h>
+
+#include "events.h"
+#include "heap.h"
+#include "index.h"
+#include "record.h"
+#include "validate.h"
+
+int mcreg_next_expiry(const mcreg_registry *reg, uint64_t *at_ms)
+{
+    if (!reg || !at_ms)
+        return MCREG_ERR_INVALID;
+    const struct mcreg_record *top = mcreg__heap_top(&reg->heap);
+    if (!top)
+        return MCREG_ERR_NOT_FOUND;
+    *at_ms = top->expires_at;
+    return MCREG_OK;
+}
+
+static const mcreg_user *find_user(const mcreg_registry *reg, const char *user_id)
+{
+    size_t len;
+    if (!reg || !mcreg__valid_id(user_id, &len))
+        return NULL;
+    return mcreg__user_find(reg, user_id, len);
+}
+
+int mcreg_user_max_ues(const mcreg_registry *reg, const char *user_id, uint32_t *max)
+{
+    if (!max)
+        return MCREG_ERR_INVALID;
+    const mcreg_user *u = find_user(reg, user_id);
+    if (!u || !u->has_max)
+        return MCREG_ERR_NOT_FOUND;
+    *max = u->max_ues;
+    return MCREG_OK;
+}
+
+const mcreg_record *mcreg_find(const mcreg_registry *reg, const char *user_id, const char *ue_id)
+{
+    size_t user_len, ue_len;
+    if (!reg || !mcreg__valid_id(user_id, &user_len) || !mcreg__valid_id(ue_id, &ue_len))
+        return NULL;
+    return mcreg__pair_find(reg, user_id, user_len, ue_id, ue_len);
+}
+
+const mcreg_record *mcreg_find_ue(const mcreg_registry *reg, const char *ue_id)
+{
+    size_t len;
+    if (!reg || !mcreg__valid_id(ue_id, &len))
+        return NULL;
+    const struct mcreg_record *best = mcreg__ue_first(reg, ue_id, len);
+    if (!best)
+        return NULL;
+    for (const struct mcreg_record *r = best->next_at_ue; r; r = r->next_at_ue)
+        if (r->registered_at < best->registered_at ||
+            (r->registered_at == best->registered_at && mcreg__user_cmp(r->user, best->user) < 0))
+            best = r;
+    return best;
+}
+
+size_t mcreg_user_ue_count(const mcreg_registry *reg, const char *user_id)
+{
+    const mcreg_user *u = find_user(reg, user_id);
+    return u ? u->n_records : 0;
+}
+
+size_t mcreg_record_count(const mcreg_registry *reg)
+{
+    return reg ? reg->n_records : 0;
+}
+
+size_t mcreg_user_count(const mcreg_registry *reg)
+{
+    return reg ? reg->n_active_users : 0;
+}
+
+int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id, mcreg_visit_fn fn,
+                       void *ud)
+{
+    size_t len;
+    if (!reg || !fn || !mcreg__valid_id(user_id, &len))
+        return MCREG_ERR_INVALID;
+    const mcreg_user *u = mcreg__user_find(reg, user_id, len);
+    if (!u || !u->n_records)
+        return MCREG_ERR_NOT_FOUND;
+    int rc = 0;
+    mcreg__busy_enter(reg);
+    /* The visitor cannot change the list: mutating calls are refused and a
+     * registry free is deferred until busy_leave. */
+    for (const struct mcreg_record *r = u->first; r && !rc && !reg->free_pending;
+         r = r->user_next)
+        rc = fn(r, ud);
+    mcreg__busy_leave(reg);
+    return rc;
+}
+
+/* (registered_at, ue_id, user_id): the order of mcreg_foreach. */
+static int foreach_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
+{
+    int c = mcreg__logon_cmp(a, b);
+    return c ? c : mcreg__user_cmp(a->user, b->user);
+}
+
+int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud)
+{
+    if (!reg || !fn)
+        return MCREG_ERR_INVALID;
+    size_t n = reg->n_records;
+    if (n == 0)
+        return MCREG_OK;
+    mcreg_allocator a = reg->alloc; /* the registry may be gone at the end */
+    struct mcreg_record **order = mcreg__malloc(&a, n * sizeof(*order));
+    if (!order)
+        return MCREG_ERR_NOMEM;
+    memcpy(order, reg->heap.items, n * sizeof(*order));
+    mcreg__sort_records(order, n, foreach_cmp);
+    int rc = 0;
+    mcreg__busy_enter(reg);
+    for (size_t i = 0; i < n && !rc && !reg->free_pending; i++)
+        rc = fn(order[i], ud);
+    mcreg__free(&a, order);
+    mcreg__busy_leave(reg);
+    return rc;
+}

@@ -1,0 +1,401 @@
+/* The registry: lifecycle and every mutating call.
+ *
+ * Each mutating call has two phases. First everything that can fail:
+ * validation, allocation, hash-table inserts (each undone if a later step
+ * fails). Then the change itself, made only of steps that cannot fail. So an
+ * error, allocation failure included, always leaves the registry as it was. */
+#include <string.h>
+
+#include "events.h"
+#include "heap.h"
+#include "index.h"
+#include "record.h"
+#include "validate.h"
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static int valid_options(const struct mcreg_options *o)
+{
+    const mcreg_allocator *a = &o->allocator;
+    return a->malloc && a->realloc && a->free &&
+           (o->limit_policy == MCREG_LIMIT_REJECT || o->limit_policy == MCREG_LIMIT_EVICT_OLDEST ||
+            o->limit_policy == MCREG_LIMIT_EVICT_SOONEST) &&
+           (o->notify_logon == MCREG_NOTIFY_ALL || o->notify_logon == MCREG_NOTIFY_NEW_UE ||
+            o->notify_logon == MCREG_NOTIFY_NONE);
+}
+
+int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
+{
+    if (!out)
+        return MCREG_ERR_INVALID;
+    struct mcreg_options opt;
+    if (o)
+        opt = *o;
+    else
+        mcreg__options_defaults(&opt);
+    if (!valid_options(&opt))
+        return MCREG_ERR_INVALID;
+    mcreg_registry *reg = mcreg__malloc(&opt.allocator, sizeof(*reg));
+    if (!reg)
+        return MCREG_ERR_NOMEM;
+    memset(reg, 0, sizeof(*reg));
+    reg->self = reg;
+    reg->alloc = opt.allocator;
+    reg->opt = opt;
+    reg->hash_key = mcreg__hash_key_from_seed(opt.hash_seed);
+    *out = reg;
+    return MCREG_OK;
+}
+
+void mcreg__registry_destroy(mcreg_registry *reg)
+{
+    mcreg_allocator a = reg->alloc;
+    mcreg__index_clear(reg); /* reads the first record: before freeing them */
+    for (size_t i = 0; i < reg->heap.n; i++)
+        mcreg__record_free(&a, reg->heap.items[i]);
+    mcreg__heap_free(&a, &reg->heap);
+    mcreg__free(&a, (void *)reg->scratch);
+    mcreg__free(&a, reg);
+}
+
+void mcreg_registry_free(mcreg_registry *reg)
+{
+    if (!reg)
+        return;
+    if (reg->busy) {
+        reg->free_pending = 1; /* done when the callback returns to us */
+        return;
+    }
+    mcreg__registry_destroy(reg);
+}
+
+/* ---- linking records ------------------------------------------------------ */
+
+static uint64_t expiry_at(uint64_t now_ms, uint32_t expires_s)
+{
+    uint64_t span = (uint64_t)expires_s * 1000u;
+    return now_ms > UINT64_MAX - span ? UINT64_MAX : now_ms + span;
+}
+
+/* Insert into the user's (registered_at, ue_id) list, searching from the
+ * end: with a clock that only moves forward that is O(1). */
+static void user_link(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r)
+{
+    struct mcreg_record *after = u->last;
+    while (after && mcreg__logon_cmp(after, r) > 0)
+        after = after->user_prev;
+    r->user_prev = after;
+    r->user_next = after ? after->user_next : u->first;
+    if (r->user_next)
+        r->user_next->user_prev = r;
+    else
+        u->last = r;
+    if (after)
+        after->user_next = r;
+    else
+        u->first = r;
+    if (u->n_records++ == 0)
+        reg->n_active_users++;
+}
+
+static void user_unlink(mcreg_registry *reg, struct mcreg_record *r)
+{
+    mcreg_user *u = r->user;
+    if (r->user_prev)
+        r->user_prev->user_next = r->user_next;
+    else
+        u->first = r->user_next;
+    if (r->user_next)
+        r->user_next->user_prev = r->user_prev;
+    else
+        u->last = r->user_prev;
+    r->user_prev = r->user_next = NULL;
+    if (--u->n_records == 0)
+        reg->n_active_users--;
+}
+
+/* Take r out of every index and queue its removal event. Cannot fail. */
+static void remove_record(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why)
+{
+    mcreg_registry *reg = op->reg;
+    user_unlink(reg, r);
+    mcreg__heap_remove(&reg->heap, r);
+    mcreg__ue_remove(reg, r);
+    reg->n_records--;
+    mcreg__op_removed(op, r, why);
+}
+
+/* ---- register --------------------------------------------------------------- */
+
+static int is_stale(const struct mcreg_record *r, const mcreg_binding *b)
+{
+    const char *stored = r->payload->call_id;
+    return b->call_id && stored && strcmp(b->call_id, stored) == 0 && b->cseq <= r->cseq;
+}
+
+static int refresh(mcreg_registry *reg, struct mcreg_record *r, const mcreg_binding *b,
+                   uint64_t now_ms, mcreg_outcome *outcome)
+{
+    mcreg_payload *p = mcreg__payload_new(&reg->alloc, b, r->payload);
+    if (!p)
+        return MCREG_ERR_NOMEM;
+    mcreg_op op;
+    mcreg__op_init(&op, reg, now_ms);
+    op.old_payload = r->payload;
+    r->payload = p;
+    r->cseq = b->cseq;
+    uint64_t expires_at = expiry_at(now_ms, b->expires_s);
+    op.changed = r;
+    op.changed_type = expires_at < r->expires_at ? MCREG_EV_SHORTENED : MCREG_EV_REFRESHED;
+    r->expires_at = expires_at;
+    mcreg__heap_update(&reg->heap, r);
+    if (outcome)
+        *outcome = MCREG_REFRESHED;
+    mcreg__op_finish(&op);
+    return MCREG_OK;
+}
+
+static int remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms)
+{
+    mcreg_op op;
+    mcreg__op_init(&op, reg, now_ms);
+    remove_record(&op, r, MCREG_EV_DEREGISTERED);
+    mcreg__op_finish(&op);
+    return MCREG_OK;
+}
+
+static int reject(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms)
+{
+    mcreg_op op;
+    mcreg__op_init(&op, reg, now_ms);
+    op.rejected = b;
+    mcreg__op_finish(&op);
+    return MCREG_ERR_LIMIT;
+}
+
+/* The limit that applies to u (0: none). */
+static uint32_t limit_of(const mcreg_registry *reg, const mcreg_user *u)
+{
+    return u && u->has_max ? u->max_ues : reg->opt.max_ues;
+}
+
+/* The record an EVICT_* policy takes next from u. */
+static struct mcreg_record *eviction_victim(const mcreg_registry *reg, const mcreg_user *u)
+{
+    struct mcreg_record *victim = u->first;
+    if (reg->opt.limit_policy == MCREG_LIMIT_EVICT_SOONEST)
+        for (struct mcreg_record *r = u->first; r; r = r->user_next)
+            if (r->expires_at < victim->expires_at ||
+                (r->expires_at == victim->expires_at && mcreg__logon_cmp(r, victim) < 0))
+                victim = r;
+    return victim;
+}
+
+/* What a new record needs before the registry changes: room in the heap
+ * and the notification buffer, the record, its payload, maybe its user,
+ * and its place in the indexes. Undoes itself on failure. */
+static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, mcreg_user **user,
+                          struct mcreg_record **out)
+{
+    const mcreg_allocator *a = &reg->alloc;
+    mcreg_user *u = *user, *new_user = NULL;
+    size_t user_records = u ? u->n_records : 0;
+    if (reg->n_records >= UINT32_MAX - 1 || user_records >= UINT32_MAX - 1)
+        return MCREG_ERR_NOMEM; /* heap positions and counts are 32-bit */
+    if (mcreg__heap_reserve(a, &reg->heap, reg->n_records + 1) ||
+        mcreg__reserve(a, (void **)&reg->scratch, &reg->scratch_cap, user_records + 1,
+                       sizeof(*reg->scratch)))
+        return MCREG_ERR_NOMEM;
+    if (!u) {
+        u = new_user = mcreg__user_new(a, b->user_id, strlen(b->user_id));
+        if (!u)
+            return MCREG_ERR_NOMEM;
+    }
+    struct mcreg_record *r = mcreg__record_new(a, u, b->ue_id, strlen(b->ue_id));
+    if (r)
+        r->payload = mcreg__payload_new(a, b, NULL);
+    int rc = r && r->payload ? MCREG_OK : MCREG_ERR_NOMEM;
+    if (rc == MCREG_OK && new_user)
+        rc = mcreg__user_insert(reg, u);
+    if (rc == MCREG_OK) {
+        rc = mcreg__ue_insert(reg, r);
+        if (rc != MCREG_OK && new_user)
+            mcreg__user_remove(reg, u);
+    }
+    if (rc != MCREG_OK) {
+        mcreg__record_free(a, r);
+        mcreg__free(a, new_user);
+        return rc;
+    }
+    *user = u;
+    *out = r;
+    return MCREG_OK;
+}
+
+static int create(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
+                  mcreg_outcome *outcome)
+{
+    mcreg_user *u = mcreg__user_find(reg, b->user_id, strlen(b->user_id));
+    uint32_t limit = limit_of(reg, u);
+    uint32_t have = u ? u->n_records : 0;
+    size_t evictions = 0;
+    if (limit && have >= limit) {
+        if (reg->opt.limit_policy == MCREG_LIMIT_REJECT)
+            return reject(reg, b, now_ms);
+        evictions = (size_t)have - limit + 1;
+    }
+    /* With UE exclusive on, a record at this UE belongs to another user:
+     * this user has none there, or it would be a refresh. */
+    struct mcreg_record *held =
+        reg->opt.ue_exclusive ? mcreg__ue_first(reg, b->ue_id, strlen(b->ue_id)) : NULL;
+
+    struct mcreg_record *r = NULL;
+    int rc = prepare_create(reg, b, &u, &r);
+    if (rc != MCREG_OK)
+        return rc;
+
+    mcreg_op op;
+    mcreg__op_init(&op, reg, now_ms);
+    if (held)
+        remove_record(&op, held, MCREG_EV_REPLACED);
+    while (evictions--)
+        remove_record(&op, eviction_victim(reg, u), MCREG_EV_EVICTED);
+    r->registered_at = now_ms;
+    r->expires_at = expiry_at(now_ms, b->expires_s);
+    r->cseq = b->cseq;
+    user_link(reg, u, r);
+    mcreg__heap_push(&reg->heap, r);
+    reg->n_records++;
+    op.changed = r;
+    op.changed_type = MCREG_EV_CREATED;
+    if (outcome)
+        *outcome = MCREG_CREATED;
+    mcreg__op_finish(&op);
+    return MCREG_OK;
+}
+
+int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
+                   mcreg_outcome *outcome)
+{
+    if (!reg)
+        return MCREG_ERR_INVALID;
+    if (reg->busy)
+        return MCREG_ERR_BUSY;
+    if (!mcreg__valid_binding(b))
+        return MCREG_ERR_INVALID;
+    struct mcreg_record *r =
+        mcreg__pair_find(reg, b->user_id, strlen(b->user_id), b->ue_id, strlen(b->ue_id));
+    if (!r)
+        return b->expires_s ? create(reg, b, now_ms, outcome) : MCREG_ERR_NOT_FOUND;
+    if (is_stale(r, b))
+        return MCREG_ERR_STALE;
+    if (b->expires_s)
+        return refresh(reg, r, b, now_ms, outcome);
+    if (outcome)
+        *outcome = MCREG_REMOVED;
+    return remove_one(reg, r, now_ms);
+}
+
+/* ---- other mutations ------------------------------------------------------ */
+
+int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id,
+                     uint64_t now_ms)
+{
+    size_t user_len, ue_len;
+    if (!reg)
+        return MCREG_ERR_INVALID;
+    if (reg->busy)
+        return MCREG_ERR_BUSY;
+    if (!mcreg__valid_id(user_id, &user_len) || !mcreg__valid_id(ue_id, &ue_len))
+        return MCREG_ERR_INVALID;
+    struct mcreg_record *r = mcreg__pair_find(reg, user_id, user_len, ue_id, ue_len);
+    if (!r)
+        return MCREG_ERR_NOT_FOUND;
+    return remove_one(reg, r, now_ms);
+}
+
+int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now_ms,
+                          size_t *removed)
+{
+    size_t len;
+    if (!reg)
+        return MCREG_ERR_INVALID;
+    if (reg->busy)
+        return MCREG_ERR_BUSY;
+    if (!mcreg__valid_id(user_id, &len))
+        return MCREG_ERR_INVALID;
+    mcreg_user *u = mcreg__user_find(reg, user_id, len);
+    if (!u || !u->n_records)
+        return MCREG_ERR_NOT_FOUND;
+    mcreg_op op;
+    mcreg__op_init(&op, reg, now_ms);
+    size_t n = 0;
+    for (; u->first; n++)
+        remove_record(&op, u->first, MCREG_EV_DEREGISTERED);
+    if (removed)
+        *removed = n;
+    mcreg__op_finish(&op);
+    return MCREG_OK;
+}
+
+int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
+{
+    if (!reg)
+        return MCREG_ERR_INVALID;
+    if (reg->busy)
+        return MCREG_ERR_BUSY;
+    mcreg_op op;
+    mcreg__op_init(&op, reg, now_ms);
+    size_t n = 0;
+    struct mcreg_record *top;
+    for (; (top = mcreg__heap_top(&reg->heap)) && top->expires_at <= now_ms; n++)
+        remove_record(&op, top, MCREG_EV_EXPIRED);
+    if (expired)
+        *expired = n;
+    mcreg__op_finish(&op);
+    return MCREG_OK;
+}
+
+int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t max)
+{
+    size_t len;
+    if (!reg)
+        return MCREG_ERR_INVALID;
+    if (reg->busy)
+        return MCREG_ERR_BUSY;
+    if (!mcreg__valid_id(user_id, &len))
+        return MCREG_ERR_INVALID;
+    mcreg_user *u = mcreg__user_find(reg, user_id, len);
+    if (!u) {
+        u = mcreg__user_new(&reg->alloc, user_id, len);
+        if (!u)
+            return MCREG_ERR_NOMEM;
+        if (mcreg__user_insert(reg, u) != MCREG_OK) {
+            mcreg__free(&reg->alloc, u);
+            return MCREG_ERR_NOMEM;
+        }
+    }
+    u->has_max = 1;
+    u->max_ues = max;
+    return MCREG_OK;
+}
+
+int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id)
+{
+    size_t len;
+    if (!reg)
+        return MCREG_ERR_INVALID;
+    if (reg->busy)
+        return MCREG_ERR_BUSY;
+    if (!mcreg__valid_id(user_id, &len))
+        return MCREG_ERR_INVALID;
+    mcreg_user *u = mcreg__user_find(reg, user_id, len);
+    if (!u || !u->has_max)
+        return MCREG_ERR_NOT_FOUND;
+    u->has_max = 0;
+    if (u->n_records == 0) {
+        mcreg__user_remove(reg, u);
+        mcreg__free(&reg->alloc, u);
+    }
+    return MCREG_OK;
+}

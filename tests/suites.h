@@ -1,0 +1,17 @@
+/* Every Check suite of the test runner; check_main.c runs them all. */
+#ifndef MCREG_TEST_SUITES_H
+#define MCREG_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *suite_validate(void);   /* test_validate.c: input validation, UTF-8 */
+Suite *suite_hash(void);       /* test_hash.c: seeded hash */
+Suite *suite_heap(void);       /* test_heap.c: expiry heap */
+Suite *suite_registry(void);   /* test_registry.c: register/refresh/remove/queries */
+Suite *suite_limits(void);     /* test_limits.c: max_ues, policies, UE exclusive */
+Suite *suite_events(void);     /* test_events.c: event order, notifications, BUSY */
+Suite *suite_expire(void);     /* test_expire.c: expiry, next_expiry */
+Suite *suite_failmalloc(void); /* test_failmalloc.c: allocation failure at every point */
+Suite *suite_model(void);      /* test_model.c: randomized model-based test */
+
+#endif

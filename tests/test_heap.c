@@ -1,0 +1,200 @@
+/* The expiry heap and the record sort, on records built by hand. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap.h"
+#include "record.h"
+#include "suites.h"
+
+typedef struct fixture {
+    mcreg_allocator a;
+    mcreg_user *users[3];
+    struct mcreg_record **recs;
+    size_t n;
+    mcreg_heap heap;
+} fixture;
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+    return *s >> 33;
+}
+
+/* n records with expiries drawn from a small range, so ties are common. */
+static void fixture_init(fixture *f, size_t n, uint64_t seed)
+{
+    memset(f, 0, sizeof(*f));
+    f->a = mcreg__default_allocator();
+    const char *names[3] = {"sip:b@x", "sip:a@x", "sip:c@x"};
+    for (int i = 0; i < 3; i++)
+        f->users[i] = mcreg__user_new(&f->a, names[i], strlen(names[i]));
+    f->recs = calloc(n, sizeof(*f->recs));
+    f->n = n;
+    ck_assert_int_eq(mcreg__heap_reserve(&f->a, &f->heap, n), MCREG_OK);
+    for (size_t i = 0; i < n; i++) {
+        char ue[32];
+        snprintf(ue, sizeof(ue), "ue%zu", lcg(&seed) % 7);
+        struct mcreg_record *r = mcreg__record_new(&f->a, f->users[lcg(&seed) % 3], ue, strlen(ue));
+        r->expires_at = lcg(&seed) % 20;
+        r->registered_at = lcg(&seed) % 4;
+        f->recs[i] = r;
+    }
+}
+
+static void fixture_free(fixture *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        mcreg__record_free(&f->a, f->recs[i]);
+    for (int i = 0; i < 3; i++)
+        mcreg__free(&f->a, f->users[i]);
+    mcreg__heap_free(&f->a, &f->heap);
+    free(f->recs);
+}
+
+/* Every parent expires no later than its children, and every record knows
+ * its own position. */
+static void assert_heap_ok(const mcreg_heap *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        ck_assert_uint_eq(h->items[i]->heap_index, i);
+        if (i > 0)
+            ck_assert_int_le(mcreg__expiry_cmp(h->items[(i - 1) / 2], h->items[i]), 0);
+    }
+}
+
+START_TEST(expiry_order_is_total)
+{
+    fixture f;
+    fixture_init(&f, 1, 1);
+    mcreg_allocator a = f.a;
+    struct mcreg_record *x = mcreg__record_new(&a, f.users[0], "ue1", 3);
+    struct mcreg_record *y = mcreg__record_new(&a, f.users[1], "ue1", 3);
+    x->expires_at = y->expires_at = 5;
+    x->registered_at = y->registered_at = 1;
+    /* Same expiry, registration and UE: user id decides ("sip:a" < "sip:b"). */
+    ck_assert_int_gt(mcreg__expiry_cmp(x, y), 0);
+    ck_assert_int_lt(mcreg__expiry_cmp(y, x), 0);
+    ck_assert_int_eq(mcreg__expiry_cmp(x, x), 0);
+    y->registered_at = 2; /* then registration time */
+    ck_assert_int_lt(mcreg__expiry_cmp(x, y), 0);
+    y->expires_at = 4; /* and first of all expiry */
+    ck_assert_int_gt(mcreg__expiry_cmp(x, y), 0);
+    mcreg__record_free(&a, x);
+    mcreg__record_free(&a, y);
+    fixture_free(&f);
+}
+END_TEST
+
+static int by_expiry(const void *pa, const void *pb)
+{
+    return mcreg__expiry_cmp(*(struct mcreg_record *const *)pa, *(struct mcreg_record *const *)pb);
+}
+
+START_TEST(pops_in_expiry_order)
+{
+    fixture f;
+    fixture_init(&f, 500, 7);
+    for (size_t i = 0; i < f.n; i++) {
+        mcreg__heap_push(&f.heap, f.recs[i]);
+        assert_heap_ok(&f.heap);
+    }
+    struct mcreg_record **sorted = malloc(f.n * sizeof(*sorted));
+    memcpy(sorted, f.recs, f.n * sizeof(*sorted));
+    qsort(sorted, f.n, sizeof(*sorted), by_expiry);
+    for (size_t i = 0; i < f.n; i++) {
+        struct mcreg_record *top = mcreg__heap_top(&f.heap);
+        ck_assert_int_eq(mcreg__expiry_cmp(top, sorted[i]), 0);
+        mcreg__heap_remove(&f.heap, top);
+        assert_heap_ok(&f.heap);
+    }
+    ck_assert_ptr_null(mcreg__heap_top(&f.heap));
+    free(sorted);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(remove_and_update_anywhere)
+{
+    fixture f;
+    fixture_init(&f, 300, 11);
+    uint64_t seed = 99;
+    for (size_t i = 0; i < f.n; i++)
+        mcreg__heap_push(&f.heap, f.recs[i]);
+    /* Re-key half of them, earlier or later, then remove a third. */
+    for (size_t i = 0; i < f.n; i += 2) {
+        f.recs[i]->expires_at = lcg(&seed) % 40;
+        mcreg__heap_update(&f.heap, f.recs[i]);
+        assert_heap_ok(&f.heap);
+    }
+    size_t left = f.n;
+    for (size_t i = 0; i < f.n; i += 3) {
+        mcreg__heap_remove(&f.heap, f.recs[i]);
+        left--;
+        assert_heap_ok(&f.heap);
+    }
+    ck_assert_uint_eq(f.heap.n, left);
+    struct mcreg_record *prev = NULL;
+    while (f.heap.n) {
+        struct mcreg_record *top = mcreg__heap_top(&f.heap);
+        if (prev)
+            ck_assert_int_le(mcreg__expiry_cmp(prev, top), 0);
+        prev = top;
+        mcreg__heap_remove(&f.heap, top);
+    }
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(sort_records_matches_qsort)
+{
+    for (size_t n = 0; n < 70; n++) {
+        fixture f;
+        fixture_init(&f, n, n + 3);
+        struct mcreg_record **mine = malloc((n + 1) * sizeof(*mine));
+        struct mcreg_record **ref = malloc((n + 1) * sizeof(*ref));
+        if (n) {
+            memcpy(mine, f.recs, n * sizeof(*mine));
+            memcpy(ref, f.recs, n * sizeof(*ref));
+        }
+        mcreg__sort_records(mine, n, mcreg__expiry_cmp);
+        qsort(ref, n, sizeof(*ref), by_expiry);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_int_eq(mcreg__expiry_cmp(mine[i], ref[i]), 0);
+        free(mine);
+        free(ref);
+        fixture_free(&f);
+    }
+}
+END_TEST
+
+START_TEST(reserve_grows_and_keeps_on_failure)
+{
+    mcreg_allocator a = mcreg__default_allocator();
+    mcreg_heap h;
+    memset(&h, 0, sizeof(h));
+    ck_assert_int_eq(mcreg__heap_reserve(&a, &h, 1), MCREG_OK);
+    ck_assert_uint_ge(h.cap, 1);
+    size_t cap = h.cap;
+    ck_assert_int_eq(mcreg__heap_reserve(&a, &h, cap), MCREG_OK);
+    ck_assert_uint_eq(h.cap, cap); /* no growth when there is room */
+    ck_assert_int_eq(mcreg__heap_reserve(&a, &h, SIZE_MAX / 2), MCREG_ERR_NOMEM);
+    ck_assert_uint_eq(h.cap, cap);
+    ck_assert_ptr_nonnull(h.items);
+    mcreg__heap_free(&a, &h);
+}
+END_TEST
+
+Suite *suite_heap(void)
+{
+    Suite *s = suite_create("heap");
+    TCase *tc = tcase_create("heap");
+    tcase_add_test(tc, expiry_order_is_total);
+    tcase_add_test(tc, pops_in_expiry_order);
+    tcase_add_test(tc, remove_and_update_anywhere);
+    tcase_add_test(tc, sort_records_matches_qsort);
+    tcase_add_test(tc, reserve_grows_and_keeps_on_failure);
+    suite_add_tcase(s, tc);
+    return s;
+}
