@@ -54,14 +54,20 @@ static void emit(mcreg_op *op, mcreg_event *ev)
     op->reg->opt.event_fn(ev, op->reg->opt.event_user_data);
 }
 
+static void event_init(mcreg_event *ev, mcreg_event_type type, const char *user_id,
+                       const char *ue_id, const struct mcreg_record *r)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = type;
+    ev->user_id = user_id;
+    ev->ue_id = ue_id;
+    ev->record = r;
+}
+
 static void emit_record_event(mcreg_op *op, mcreg_event_type type, struct mcreg_record *r)
 {
     mcreg_event ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.type = type;
-    ev.user_id = r->user->id;
-    ev.ue_id = r->ue_id;
-    ev.record = r;
+    event_init(&ev, type, r->user->id, r->ue_id, r);
     emit(op, &ev);
 }
 
@@ -77,11 +83,7 @@ static void emit_notify(mcreg_op *op, mcreg_event_type type, struct mcreg_record
         if (s != recipient && s != hidden)
             others[n++] = s->ue_id;
     mcreg_event ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.type = type;
-    ev.user_id = subject->user->id;
-    ev.ue_id = subject->ue_id;
-    ev.record = subject;
+    event_init(&ev, type, subject->user->id, subject->ue_id, subject);
     ev.recipient_ue_id = recipient->ue_id;
     ev.recipient = recipient;
     ev.other_ue_ids = others;
@@ -118,10 +120,7 @@ static void deliver(mcreg_op *op)
 {
     if (op->rejected) {
         mcreg_event ev;
-        memset(&ev, 0, sizeof(ev));
-        ev.type = MCREG_EV_REJECTED;
-        ev.user_id = op->rejected->user_id;
-        ev.ue_id = op->rejected->ue_id;
+        event_init(&ev, MCREG_EV_REJECTED, op->rejected->user_id, op->rejected->ue_id, NULL);
         emit(op, &ev);
         return;
     }

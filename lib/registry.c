@@ -125,6 +125,30 @@ static void remove_record(mcreg_op *op, struct mcreg_record *r, mcreg_event_type
     mcreg__op_removed(op, r, why);
 }
 
+/* ---- preconditions ----------------------------------------------------------- */
+
+/* Every mutating call starts here: no registry is invalid, and a callback
+ * or visitor running on it makes the registry busy. */
+static int may_mutate(const mcreg_registry *reg)
+{
+    if (!reg)
+        return MCREG_ERR_INVALID;
+    return reg->busy ? MCREG_ERR_BUSY : MCREG_OK;
+}
+
+/* may_mutate, a valid user id, and the user (NULL if unknown). */
+static int begin_user_change(mcreg_registry *reg, const char *user_id, size_t *len,
+                             mcreg_user **user)
+{
+    int rc = may_mutate(reg);
+    if (rc != MCREG_OK)
+        return rc;
+    if (!mcreg__valid_id(user_id, len))
+        return MCREG_ERR_INVALID;
+    *user = mcreg__user_find(reg, user_id, *len);
+    return MCREG_OK;
+}
+
 /* ---- register --------------------------------------------------------------- */
 
 static int is_stale(const struct mcreg_record *r, const mcreg_binding *b)
@@ -277,10 +301,9 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
 int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
                    mcreg_outcome *outcome)
 {
-    if (!reg)
-        return MCREG_ERR_INVALID;
-    if (reg->busy)
-        return MCREG_ERR_BUSY;
+    int rc = may_mutate(reg);
+    if (rc != MCREG_OK)
+        return rc;
     if (!mcreg__valid_binding(b))
         return MCREG_ERR_INVALID;
     struct mcreg_record *r =
@@ -302,10 +325,9 @@ int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id
                      uint64_t now_ms)
 {
     size_t user_len, ue_len;
-    if (!reg)
-        return MCREG_ERR_INVALID;
-    if (reg->busy)
-        return MCREG_ERR_BUSY;
+    int rc = may_mutate(reg);
+    if (rc != MCREG_OK)
+        return rc;
     if (!mcreg__valid_id(user_id, &user_len) || !mcreg__valid_id(ue_id, &ue_len))
         return MCREG_ERR_INVALID;
     struct mcreg_record *r = mcreg__pair_find(reg, user_id, user_len, ue_id, ue_len);
@@ -318,13 +340,10 @@ int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now
                           size_t *removed)
 {
     size_t len;
-    if (!reg)
-        return MCREG_ERR_INVALID;
-    if (reg->busy)
-        return MCREG_ERR_BUSY;
-    if (!mcreg__valid_id(user_id, &len))
-        return MCREG_ERR_INVALID;
-    mcreg_user *u = mcreg__user_find(reg, user_id, len);
+    mcreg_user *u;
+    int rc = begin_user_change(reg, user_id, &len, &u);
+    if (rc != MCREG_OK)
+        return rc;
     if (!u || !u->n_records)
         return MCREG_ERR_NOT_FOUND;
     mcreg_op op;
@@ -340,10 +359,9 @@ int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now
 
 int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
 {
-    if (!reg)
-        return MCREG_ERR_INVALID;
-    if (reg->busy)
-        return MCREG_ERR_BUSY;
+    int rc = may_mutate(reg);
+    if (rc != MCREG_OK)
+        return rc;
     mcreg_op op;
     mcreg__op_init(&op, reg, now_ms);
     size_t n = 0;
@@ -359,13 +377,10 @@ int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
 int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t max)
 {
     size_t len;
-    if (!reg)
-        return MCREG_ERR_INVALID;
-    if (reg->busy)
-        return MCREG_ERR_BUSY;
-    if (!mcreg__valid_id(user_id, &len))
-        return MCREG_ERR_INVALID;
-    mcreg_user *u = mcreg__user_find(reg, user_id, len);
+    mcreg_user *u;
+    int rc = begin_user_change(reg, user_id, &len, &u);
+    if (rc != MCREG_OK)
+        return rc;
     if (!u) {
         u = mcreg__user_new(&reg->alloc, user_id, len);
         if (!u)
@@ -383,13 +398,10 @@ int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t ma
 int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id)
 {
     size_t len;
-    if (!reg)
-        return MCREG_ERR_INVALID;
-    if (reg->busy)
-        return MCREG_ERR_BUSY;
-    if (!mcreg__valid_id(user_id, &len))
-        return MCREG_ERR_INVALID;
-    mcreg_user *u = mcreg__user_find(reg, user_id, len);
+    mcreg_user *u;
+    int rc = begin_user_change(reg, user_id, &len, &u);
+    if (rc != MCREG_OK)
+        return rc;
     if (!u || !u->has_max)
         return MCREG_ERR_NOT_FOUND;
     u->has_max = 0;
