@@ -82,7 +82,8 @@ typedef struct mcreg_record mcreg_record;
 
 /* A per-registry allocator. All three functions are required and follow the
  * C library's contracts (realloc returns NULL and leaves the block intact on
- * failure). `ctx` is passed back to every call. */
+ * failure). `ctx` is passed back to every call. They must not call into the
+ * registry they serve. */
 typedef struct mcreg_allocator {
     void *(*malloc)(size_t size, void *ctx);
     void *(*realloc)(void *ptr, size_t size, void *ctx);
@@ -189,7 +190,7 @@ typedef struct mcreg_event {
     const char *const *other_ue_ids;
     size_t n_other;
     /* Beyond the fields of the design contract, for convenience: */
-    const mcreg_registry *registry; /* the registry the event comes from */
+    mcreg_registry *registry;       /* the registry the event comes from */
     const mcreg_record *recipient;  /* NOTIFY_* only: the recipient's record */
 } mcreg_event;
 
@@ -229,8 +230,11 @@ MCREG_API void mcreg_options_set_notify_logoff(mcreg_options *o, int on);
  * a UE held by user A removes A's record there first (REPLACED). */
 MCREG_API void mcreg_options_set_ue_exclusive(mcreg_options *o, int on);
 /* Seed of the keyed hash (SipHash-1-3) over ids. Ids come from the network:
- * pass randomness from the host so that colliding ids cannot be precomputed.
- * Default: a fixed seed. */
+ * pass randomness from the host (getrandom(2), say) so that ids colliding
+ * in the hash tables cannot be precomputed. Without it the library, which
+ * has no source of randomness, mixes a fixed constant with the registry's
+ * own address: better than a constant under address-space randomization,
+ * but no secret. */
 MCREG_API void mcreg_options_set_hash_seed(mcreg_options *o, uint64_t seed);
 
 /* ------------------------------------------------------------------------ */
@@ -277,6 +281,10 @@ MCREG_API void mcreg_registry_free(mcreg_registry *reg);
  * Event order: REPLACED, then each EVICTED, each followed by its
  * NOTIFY_LOGOFFs, then CREATED / REFRESHED / SHORTENED, then NOTIFY_LOGON.
  * `outcome` may be NULL; it is written only on success.
+ * Cost: O(1) expected plus the events, except that a new record is placed
+ * among the user's records (and, with UE exclusive off, the UE's) that were
+ * registered at the same now_ms by a walk over those that sort after it;
+ * an eviction sorts the user's records once. Notifications cost O(1) each.
  */
 MCREG_API int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
                              mcreg_outcome *outcome);

@@ -27,22 +27,20 @@ mcreg_allocator mcreg__default_allocator(void)
     return a;
 }
 
-int mcreg__reserve(const mcreg_allocator *a, void **array, size_t *cap, size_t need, size_t elem)
+void *mcreg__grow(const mcreg_allocator *a, void *array, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
-        return MCREG_OK;
+        return array;
     size_t new_cap = *cap ? *cap : 8;
     while (new_cap < need) {
         if (new_cap > SIZE_MAX / 2)
-            return MCREG_ERR_NOMEM;
+            return NULL;
         new_cap *= 2;
     }
     if (new_cap > SIZE_MAX / elem)
-        return MCREG_ERR_NOMEM;
-    void *grown = mcreg__realloc(a, *array, new_cap * elem);
-    if (!grown)
-        return MCREG_ERR_NOMEM;
-    *array = grown;
-    *cap = new_cap;
-    return MCREG_OK;
+        return NULL;
+    void *grown = mcreg__realloc(a, array, new_cap * elem);
+    if (grown)
+        *cap = new_cap;
+    return grown;
 }

@@ -25,8 +25,10 @@ static inline void mcreg__free(const mcreg_allocator *a, void *ptr)
         a->free(ptr, a->ctx);
 }
 
-/* Grow an array to hold at least `need` elements of `elem` bytes, doubling.
- * On failure the array and capacity are unchanged. Never shrinks. */
-int mcreg__reserve(const mcreg_allocator *a, void **array, size_t *cap, size_t need, size_t elem);
+/* An array of `elem`-byte elements with room for at least `need` (>= 1)
+ * of them: `array` itself when it has room, else a larger one (capacity
+ * doubling) with *cap updated. NULL on failure, with `array` and *cap as
+ * they were. Never shrinks. */
+void *mcreg__grow(const mcreg_allocator *a, void *array, size_t *cap, size_t need, size_t elem);
 
 #endif

@@ -71,24 +71,52 @@ static void emit_record_event(mcreg_op *op, mcreg_event_type type, struct mcreg_
     emit(op, &ev);
 }
 
-/* Tell `recipient` about `subject`, the UE that logged on or off. The
- * others are the user's UEs in order, less the recipient and `hidden`: the
- * UE logging on in this same call, which a logoff must not mention. */
+/* Tell `recipient` that `subject` logged on or off. */
 static void emit_notify(mcreg_op *op, mcreg_event_type type, struct mcreg_record *subject,
-                        const struct mcreg_record *recipient, const struct mcreg_record *hidden)
+                        const struct mcreg_record *recipient, const char *const *others,
+                        size_t n_others)
 {
-    const char **others = op->reg->scratch;
-    size_t n = 0;
-    for (const struct mcreg_record *s = subject->user->first; s; s = s->user_next)
-        if (s != recipient && s != hidden)
-            others[n++] = s->ue_id;
     mcreg_event ev;
     event_init(&ev, type, subject->user->id, subject->ue_id, subject);
     ev.recipient_ue_id = recipient->ue_id;
     ev.recipient = recipient;
     ev.other_ue_ids = others;
-    ev.n_other = n;
+    ev.n_other = n_others;
     emit(op, &ev);
+}
+
+/* s, or the record after it in its user's list if s is `hidden`. */
+static const struct mcreg_record *unless_hidden(const struct mcreg_record *s,
+                                                const struct mcreg_record *hidden)
+{
+    return s && s == hidden ? s->user_next : s;
+}
+
+/* Tell each of the subject's user's UEs, in order, about the subject,
+ * except `hidden` (neither told nor named) and `skip` (named, not told).
+ * With L the user's UEs less `hidden`, the recipient L[j] is told L less
+ * L[j]. Going from L[j] to L[j+1] changes one slot of that array (slot j
+ * becomes L[j]), so a round of n notifications costs O(n), not O(n^2). */
+static void notify_each(mcreg_op *op, mcreg_event_type type, struct mcreg_record *subject,
+                        const struct mcreg_record *hidden, const struct mcreg_record *skip)
+{
+    const char **others = op->reg->scratch;
+    const struct mcreg_record *first = unless_hidden(subject->user->first, hidden);
+    if (!first)
+        return;
+    size_t n = 0;
+    for (const struct mcreg_record *s = unless_hidden(first->user_next, hidden); s;
+         s = unless_hidden(s->user_next, hidden))
+        others[n++] = s->ue_id;
+    size_t j = 0;
+    for (const struct mcreg_record *cur = first; cur;) {
+        if (cur != skip)
+            emit_notify(op, type, subject, cur, others, n);
+        const struct mcreg_record *next = unless_hidden(cur->user_next, hidden);
+        if (next)
+            others[j++] = cur->ue_id;
+        cur = next;
+    }
 }
 
 static void deliver_removal(mcreg_op *op, struct mcreg_record *gone)
@@ -96,11 +124,10 @@ static void deliver_removal(mcreg_op *op, struct mcreg_record *gone)
     emit_record_event(op, (mcreg_event_type)gone->removal, gone);
     if (!op->reg->opt.notify_logoff)
         return;
+    /* The survivors, less a UE logging on in this call: it was not there. */
     const struct mcreg_record *created =
         op->changed_type == MCREG_EV_CREATED ? op->changed : NULL;
-    for (const struct mcreg_record *s = gone->user->first; s; s = s->user_next)
-        if (s != created)
-            emit_notify(op, MCREG_EV_NOTIFY_LOGOFF, gone, s, created);
+    notify_each(op, MCREG_EV_NOTIFY_LOGOFF, gone, created, NULL);
 }
 
 static void deliver_logon(mcreg_op *op, struct mcreg_record *r)
@@ -108,12 +135,16 @@ static void deliver_logon(mcreg_op *op, struct mcreg_record *r)
     int policy = op->reg->opt.notify_logon;
     if (policy == MCREG_NOTIFY_NONE || r->user->n_records < 2)
         return;
-    emit_notify(op, MCREG_EV_NOTIFY_LOGON, r, r, NULL);
-    if (policy != MCREG_NOTIFY_ALL)
-        return;
+    /* The new UE first, told of all the others... */
+    const char **others = op->reg->scratch;
+    size_t n = 0;
     for (const struct mcreg_record *s = r->user->first; s; s = s->user_next)
         if (s != r)
-            emit_notify(op, MCREG_EV_NOTIFY_LOGON, r, s, NULL);
+            others[n++] = s->ue_id;
+    emit_notify(op, MCREG_EV_NOTIFY_LOGON, r, r, others, n);
+    /* ...then each of the others, in order. */
+    if (policy == MCREG_NOTIFY_ALL)
+        notify_each(op, MCREG_EV_NOTIFY_LOGON, r, NULL, r);
 }
 
 static void deliver(mcreg_op *op)

@@ -16,7 +16,13 @@ int mcreg__expiry_cmp(const struct mcreg_record *a, const struct mcreg_record *b
 
 int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n)
 {
-    return mcreg__reserve(a, (void **)&h->items, &h->cap, n, sizeof(*h->items));
+    if (n <= h->cap)
+        return MCREG_OK;
+    struct mcreg_record **items = mcreg__grow(a, h->items, &h->cap, n, sizeof(*items));
+    if (!items)
+        return MCREG_ERR_NOMEM;
+    h->items = items;
+    return MCREG_OK;
 }
 
 static void heap_place(mcreg_heap *h, size_t i, struct mcreg_record *r)

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "record.h"
+
 /* uthash's view of the registry: mcreg_uthash.h routes its allocations to
  * `uthash_alloc` and reports failed adds through `uthash_oom`. Every
  * function using a HASH_* macro starts with this. */
@@ -45,22 +47,6 @@ struct mcreg_record *mcreg__ue_first(const mcreg_registry *reg, const char *ue_i
     return r;
 }
 
-int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *r)
-{
-    UTHASH_SCOPE(reg);
-    r->next_at_ue = NULL;
-    struct mcreg_record *at = mcreg__ue_first(reg, r->ue_id, r->ue_len);
-    if (at) {
-        while (at->next_at_ue)
-            at = at->next_at_ue;
-        at->next_at_ue = r;
-        return MCREG_OK;
-    }
-    unsigned hv = id_hash(reg, r->ue_id, r->ue_len);
-    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->ues, r->ue_id, r->ue_len, hv, r);
-    return uthash_oom ? MCREG_ERR_NOMEM : MCREG_OK;
-}
-
 /* Put `to` where `from` stands in the UE table, without a delete and an
  * add: an add may need memory, and removing a record must never fail.
  * Both hold the same key, so `to` takes over `from`'s bucket and place. */
@@ -90,22 +76,67 @@ static void ue_table_substitute(mcreg_registry *reg, struct mcreg_record *from,
         f->hh_next->hh_prev = t;
 }
 
-void mcreg__ue_remove(mcreg_registry *reg, struct mcreg_record *r)
+/* (registered_at, user_id): the order of the records at one UE. */
+static int at_ue_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
+{
+    if (a->registered_at != b->registered_at)
+        return a->registered_at < b->registered_at ? -1 : 1;
+    return mcreg__user_cmp(a->user, b->user);
+}
+
+int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *r)
 {
     UTHASH_SCOPE(reg);
     struct mcreg_record *first = mcreg__ue_first(reg, r->ue_id, r->ue_len);
-    if (first == r) {
-        if (r->next_at_ue)
-            ue_table_substitute(reg, r, r->next_at_ue);
-        else
-            HASH_DELETE(hh, reg->ues, r);
-    } else {
-        struct mcreg_record *prev = first;
-        while (prev->next_at_ue != r)
-            prev = prev->next_at_ue;
-        prev->next_at_ue = r->next_at_ue;
+    if (!first) {
+        unsigned hv = id_hash(reg, r->ue_id, r->ue_len);
+        HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->ues, r->ue_id, r->ue_len, hv, r);
+        if (uthash_oom)
+            return MCREG_ERR_NOMEM;
+        r->next_at_ue = NULL;
+        r->prev_at_ue = r;
+        return MCREG_OK;
     }
-    r->next_at_ue = NULL;
+    /* Search from the end: with a clock that moves forward, r goes last. */
+    struct mcreg_record *after = first->prev_at_ue;
+    while (after && at_ue_cmp(after, r) > 0)
+        after = after == first ? NULL : after->prev_at_ue;
+    if (!after) { /* r comes first and takes the table slot */
+        r->next_at_ue = first;
+        r->prev_at_ue = first->prev_at_ue;
+        first->prev_at_ue = r;
+        ue_table_substitute(reg, first, r);
+        return MCREG_OK;
+    }
+    r->prev_at_ue = after;
+    r->next_at_ue = after->next_at_ue;
+    if (r->next_at_ue)
+        r->next_at_ue->prev_at_ue = r;
+    else
+        first->prev_at_ue = r;
+    after->next_at_ue = r;
+    return MCREG_OK;
+}
+
+void mcreg__ue_remove(mcreg_registry *reg, struct mcreg_record *r)
+{
+    UTHASH_SCOPE(reg);
+    struct mcreg_record *next = r->next_at_ue;
+    /* The first record's prev is the last, whose next is NULL. */
+    int is_first = r->prev_at_ue->next_at_ue != r;
+    if (is_first && next) {
+        next->prev_at_ue = r->prev_at_ue;
+        ue_table_substitute(reg, r, next);
+    } else if (is_first) {
+        HASH_DELETE(hh, reg->ues, r);
+    } else {
+        r->prev_at_ue->next_at_ue = next;
+        if (next)
+            next->prev_at_ue = r->prev_at_ue;
+        else
+            mcreg__ue_first(reg, r->ue_id, r->ue_len)->prev_at_ue = r->prev_at_ue;
+    }
+    r->next_at_ue = r->prev_at_ue = NULL;
 }
 
 static int user_is(const mcreg_user *u, const char *id, size_t len)

@@ -10,10 +10,12 @@ mcreg_user *mcreg__user_find(const mcreg_registry *reg, const char *id, size_t l
 int mcreg__user_insert(mcreg_registry *reg, mcreg_user *u);
 void mcreg__user_remove(mcreg_registry *reg, mcreg_user *u);
 
-/* The first record at the UE; the rest follow through next_at_ue. */
+/* The UE's earliest (registered_at, user_id) record; the rest follow
+ * through next_at_ue. */
 struct mcreg_record *mcreg__ue_first(const mcreg_registry *reg, const char *ue_id, size_t len);
-/* Add r under its UE: into the table when the UE is new (may fail), else to
- * the end of the UE's chain (cannot fail). */
+/* Add r (registered_at set) under its UE: into the table when the UE is new
+ * (may fail), else into the UE's list (cannot fail; O(1) unless records
+ * registered at the same now_ms arrive in descending user order). */
 int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *r);
 void mcreg__ue_remove(mcreg_registry *reg, struct mcreg_record *r);
 

@@ -11,7 +11,7 @@ void mcreg__options_defaults(struct mcreg_options *o)
     o->notify_logon = MCREG_NOTIFY_ALL;
     o->notify_logoff = 0;
     o->ue_exclusive = 1;
-    o->hash_seed = UINT64_C(0x6d637265672d7631); /* "mcreg-v1": hosts should set their own */
+    o->hash_seed = UINT64_C(0x6d637265672d7631); /* "mcreg-v1", see mcreg_registry_new */
 }
 
 /* Options exist before any registry, and so before any registry allocator:
@@ -79,6 +79,8 @@ void mcreg_options_set_ue_exclusive(mcreg_options *o, int on)
 
 void mcreg_options_set_hash_seed(mcreg_options *o, uint64_t seed)
 {
-    if (o)
-        o->hash_seed = seed;
+    if (!o)
+        return;
+    o->hash_seed = seed;
+    o->hash_seed_set = 1;
 }

@@ -28,9 +28,10 @@ static const mcreg_user *find_user(const mcreg_registry *reg, const char *user_i
 
 int mcreg_user_max_ues(const mcreg_registry *reg, const char *user_id, uint32_t *max)
 {
-    if (!max)
+    size_t len;
+    if (!reg || !max || !mcreg__valid_id(user_id, &len))
         return MCREG_ERR_INVALID;
-    const mcreg_user *u = find_user(reg, user_id);
+    const mcreg_user *u = mcreg__user_find(reg, user_id, len);
     if (!u || !u->has_max)
         return MCREG_ERR_NOT_FOUND;
     *max = u->max_ues;
@@ -50,14 +51,7 @@ const mcreg_record *mcreg_find_ue(const mcreg_registry *reg, const char *ue_id)
     size_t len;
     if (!reg || !mcreg__valid_id(ue_id, &len))
         return NULL;
-    const struct mcreg_record *best = mcreg__ue_first(reg, ue_id, len);
-    if (!best)
-        return NULL;
-    for (const struct mcreg_record *r = best->next_at_ue; r; r = r->next_at_ue)
-        if (r->registered_at < best->registered_at ||
-            (r->registered_at == best->registered_at && mcreg__user_cmp(r->user, best->user) < 0))
-            best = r;
-    return best;
+    return mcreg__ue_first(reg, ue_id, len); /* the UE's list is in find_ue's order */
 }
 
 size_t mcreg_user_ue_count(const mcreg_registry *reg, const char *user_id)

@@ -81,6 +81,7 @@ static const char *put_string(char **cursor, const char *s)
 
 static void copy_setting(mcreg_setting *dst, const mcreg_setting *src, char **cursor)
 {
+    memset(dst, 0, sizeof(*dst)); /* no stray bytes in the union's unused part */
     dst->type = src->type;
     dst->key = put_string(cursor, src->key);
     switch (src->type) {

@@ -42,7 +42,12 @@ int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
     reg->self = reg;
     reg->alloc = opt.allocator;
     reg->opt = opt;
-    reg->hash_key = mcreg__hash_key_from_seed(opt.hash_seed);
+    /* No seed from the host: the registry's address, randomized by ASLR on
+     * most hosts, is the only unpredictable value at hand. */
+    uint64_t seed = opt.hash_seed;
+    if (!opt.hash_seed_set)
+        seed ^= (uint64_t)(uintptr_t)reg;
+    reg->hash_key = mcreg__hash_key_from_seed(seed);
     *out = reg;
     return MCREG_OK;
 }
@@ -54,7 +59,7 @@ void mcreg__registry_destroy(mcreg_registry *reg)
     for (size_t i = 0; i < reg->heap.n; i++)
         mcreg__record_free(&a, reg->heap.items[i]);
     mcreg__heap_free(&a, &reg->heap);
-    mcreg__free(&a, (void *)reg->scratch);
+    mcreg__free(&a, reg->scratch);
     mcreg__free(&a, reg);
 }
 
@@ -179,13 +184,12 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *r, const mcreg_bind
     return MCREG_OK;
 }
 
-static int remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms)
+static void remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms)
 {
     mcreg_op op;
     mcreg__op_init(&op, reg, now_ms);
     remove_record(&op, r, MCREG_EV_DEREGISTERED);
     mcreg__op_finish(&op);
-    return MCREG_OK;
 }
 
 static int reject(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms)
@@ -203,41 +207,58 @@ static uint32_t limit_of(const mcreg_registry *reg, const mcreg_user *u)
     return u && u->has_max ? u->max_ues : reg->opt.max_ues;
 }
 
-/* The record an EVICT_* policy takes next from u. */
-static struct mcreg_record *eviction_victim(const mcreg_registry *reg, const mcreg_user *u)
+/* (expires_at, registered_at, ue_id): EVICT_SOONEST's order. */
+static int soonest_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
 {
-    struct mcreg_record *victim = u->first;
+    if (a->expires_at != b->expires_at)
+        return a->expires_at < b->expires_at ? -1 : 1;
+    return mcreg__logon_cmp(a, b);
+}
+
+/* All of u's records in the order its EVICT_* policy takes them, in the
+ * scratch area (prepare_create made room). Sorting once keeps a large
+ * eviction, after a limit was lowered, O(n log n). */
+static struct mcreg_record **eviction_order(mcreg_registry *reg, const mcreg_user *u)
+{
+    struct mcreg_record **order = reg->scratch;
+    size_t n = 0;
+    for (struct mcreg_record *r = u->first; r; r = r->user_next)
+        order[n++] = r; /* (registered_at, ue_id): EVICT_OLDEST's order */
     if (reg->opt.limit_policy == MCREG_LIMIT_EVICT_SOONEST)
-        for (struct mcreg_record *r = u->first; r; r = r->user_next)
-            if (r->expires_at < victim->expires_at ||
-                (r->expires_at == victim->expires_at && mcreg__logon_cmp(r, victim) < 0))
-                victim = r;
-    return victim;
+        mcreg__sort_records(order, n, soonest_cmp);
+    return order;
 }
 
 /* What a new record needs before the registry changes: room in the heap
  * and the notification buffer, the record, its payload, maybe its user,
  * and its place in the indexes. Undoes itself on failure. */
-static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, mcreg_user **user,
-                          struct mcreg_record **out)
+static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
+                          mcreg_user **user, struct mcreg_record **out)
 {
     const mcreg_allocator *a = &reg->alloc;
     mcreg_user *u = *user, *new_user = NULL;
     size_t user_records = u ? u->n_records : 0;
     if (reg->n_records >= UINT32_MAX - 1 || user_records >= UINT32_MAX - 1)
         return MCREG_ERR_NOMEM; /* heap positions and counts are 32-bit */
-    if (mcreg__heap_reserve(a, &reg->heap, reg->n_records + 1) ||
-        mcreg__reserve(a, (void **)&reg->scratch, &reg->scratch_cap, user_records + 1,
-                       sizeof(*reg->scratch)))
+    if (mcreg__heap_reserve(a, &reg->heap, reg->n_records + 1))
         return MCREG_ERR_NOMEM;
+    void *scratch = mcreg__grow(a, reg->scratch, &reg->scratch_cap, user_records + 1,
+                                sizeof(void *));
+    if (!scratch)
+        return MCREG_ERR_NOMEM;
+    reg->scratch = scratch;
     if (!u) {
         u = new_user = mcreg__user_new(a, b->user_id, strlen(b->user_id));
         if (!u)
             return MCREG_ERR_NOMEM;
     }
     struct mcreg_record *r = mcreg__record_new(a, u, b->ue_id, strlen(b->ue_id));
-    if (r)
+    if (r) {
         r->payload = mcreg__payload_new(a, b, NULL);
+        r->registered_at = now_ms; /* the UE index orders by it */
+        r->expires_at = expiry_at(now_ms, b->expires_s);
+        r->cseq = b->cseq;
+    }
     int rc = r && r->payload ? MCREG_OK : MCREG_ERR_NOMEM;
     if (rc == MCREG_OK && new_user)
         rc = mcreg__user_insert(reg, u);
@@ -274,7 +295,7 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
         reg->opt.ue_exclusive ? mcreg__ue_first(reg, b->ue_id, strlen(b->ue_id)) : NULL;
 
     struct mcreg_record *r = NULL;
-    int rc = prepare_create(reg, b, &u, &r);
+    int rc = prepare_create(reg, b, now_ms, &u, &r);
     if (rc != MCREG_OK)
         return rc;
 
@@ -282,11 +303,11 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     mcreg__op_init(&op, reg, now_ms);
     if (held)
         remove_record(&op, held, MCREG_EV_REPLACED);
-    while (evictions--)
-        remove_record(&op, eviction_victim(reg, u), MCREG_EV_EVICTED);
-    r->registered_at = now_ms;
-    r->expires_at = expiry_at(now_ms, b->expires_s);
-    r->cseq = b->cseq;
+    if (evictions) {
+        struct mcreg_record **victims = eviction_order(reg, u);
+        for (size_t i = 0; i < evictions; i++)
+            remove_record(&op, victims[i], MCREG_EV_EVICTED);
+    }
     user_link(reg, u, r);
     mcreg__heap_push(&reg->heap, r);
     reg->n_records++;
@@ -316,7 +337,8 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
         return refresh(reg, r, b, now_ms, outcome);
     if (outcome)
         *outcome = MCREG_REMOVED;
-    return remove_one(reg, r, now_ms);
+    remove_one(reg, r, now_ms);
+    return MCREG_OK;
 }
 
 /* ---- other mutations ------------------------------------------------------ */
@@ -333,7 +355,8 @@ int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id
     struct mcreg_record *r = mcreg__pair_find(reg, user_id, user_len, ue_id, ue_len);
     if (!r)
         return MCREG_ERR_NOT_FOUND;
-    return remove_one(reg, r, now_ms);
+    remove_one(reg, r, now_ms);
+    return MCREG_OK;
 }
 
 int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now_ms,

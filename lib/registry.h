@@ -26,12 +26,13 @@ struct mcreg_user;
 /* One registration: (user, UE). */
 struct mcreg_record {
     /* Index of UEs. Only the first record at a UE is in the table; further
-     * records at the same UE (UE exclusive off) hang off `next_at_ue`, so a
-     * UE shared by many users never becomes a long chain of equal keys in
-     * one hash bucket. */
+     * records at the same UE (UE exclusive off) follow it in a list ordered
+     * by (registered_at, user_id), so a UE shared by many users never
+     * becomes a long run of equal keys in one hash bucket. The first
+     * record's prev_at_ue is the list's last record. */
     UT_hash_handle hh;
     struct mcreg_user *user;
-    struct mcreg_record *next_at_ue;
+    struct mcreg_record *next_at_ue, *prev_at_ue;
     /* The user's records in (registered_at, ue_id) order. */
     struct mcreg_record *user_prev, *user_next;
     mcreg_payload *payload;
@@ -75,6 +76,7 @@ struct mcreg_options {
     int notify_logoff;
     int ue_exclusive;
     uint64_t hash_seed;
+    int hash_seed_set;
 };
 
 struct mcreg_registry {
@@ -87,10 +89,11 @@ struct mcreg_registry {
     mcreg_heap heap;
     size_t n_records;
     size_t n_active_users;        /* users with at least one record */
-    /* Room for one user's UE ids, for the other_ue_ids of notifications.
-     * Kept at least as large as the largest user, grown before a change is
-     * made, so delivering events never allocates and never fails. */
-    const char **scratch;
+    /* Room for one pointer per record of the largest user: eviction
+     * victims while a change is made, then the other_ue_ids of
+     * notifications. Grown before any change, so neither ever allocates or
+     * fails. Raw memory: each use stores its own pointer type. */
+    void *scratch;
     size_t scratch_cap;
     unsigned busy;                /* depth of callbacks and visitors running */
     int free_pending;             /* mcreg_registry_free called while busy */

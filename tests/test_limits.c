@@ -694,6 +694,75 @@ START_TEST(test_shared_ue_refresh_touches_only_its_user)
 }
 END_TEST
 
+/* Many users at one shared UE, arriving in an order unrelated to the
+ * (registered_at, user_id) order (same-millisecond ties and a clock that
+ * steps back), then leaving in yet another order: after every step
+ * mcreg_find_ue is the earliest survivor and every pair is still found. */
+#define SHARED_USERS 40
+
+static uint64_t shared_reg_at(int i)
+{
+    return 1000 + (uint64_t)((i * 7) % 5); /* five distinct times, many ties */
+}
+
+static void assert_shared_ue(const mcreg_registry *reg, const int *present)
+{
+    int best = -1;
+    char user[16], best_user[16] = "";
+    for (int idx = 0; idx < SHARED_USERS; idx++) {
+        snprintf(user, sizeof(user), "user%02d", idx);
+        const mcreg_record *r = mcreg_find(reg, user, "shared");
+        if (!present[idx]) {
+            ck_assert_ptr_null(r);
+            continue;
+        }
+        ck_assert_ptr_nonnull(r);
+        ck_assert_uint_eq(mcreg_record_registered_at(r), shared_reg_at(idx));
+        if (best < 0 || shared_reg_at(idx) < shared_reg_at(best) ||
+            (shared_reg_at(idx) == shared_reg_at(best) && strcmp(user, best_user) < 0)) {
+            best = idx;
+            memcpy(best_user, user, sizeof(user));
+        }
+    }
+    const mcreg_record *first = mcreg_find_ue(reg, "shared");
+    if (best < 0) {
+        ck_assert_ptr_null(first);
+        return;
+    }
+    ck_assert_ptr_nonnull(first);
+    ck_assert_str_eq(mcreg_record_user_id(first), best_user);
+}
+
+START_TEST(test_shared_ue_many_users_any_order)
+{
+    tu_events ev;
+    cfg c = {0, MCREG_LIMIT_REJECT, 0, 0};
+    mcreg_registry *reg = make(&ev, c);
+    int present[SHARED_USERS] = {0};
+    char user[16];
+    /* Arrive in descending user order: each new record sorts first among
+     * its same-millisecond peers. */
+    for (int i = SHARED_USERS - 1; i >= 0; i--) {
+        snprintf(user, sizeof(user), "user%02d", i);
+        ck_assert_int_eq(reg_ue(reg, user, "shared", 60, shared_reg_at(i)), MCREG_OK);
+        present[i] = 1;
+        assert_shared_ue(reg, present);
+    }
+    ck_assert_uint_eq(mcreg_record_count(reg), SHARED_USERS);
+    /* Leave in a scattered order: first, middle and last records alike. */
+    for (int k = 0; k < SHARED_USERS; k++) {
+        int i = (k * 13 + 5) % SHARED_USERS;
+        snprintf(user, sizeof(user), "user%02d", i);
+        ck_assert_int_eq(mcreg_deregister(reg, user, "shared", 2000), MCREG_OK);
+        present[i] = 0;
+        assert_shared_ue(reg, present);
+    }
+    ck_assert_uint_eq(mcreg_record_count(reg), 0);
+    mcreg_registry_free(reg);
+    tu_events_free(&ev);
+}
+END_TEST
+
 Suite *suite_limits(void)
 {
     Suite *s = suite_create("limits");
@@ -738,6 +807,7 @@ Suite *suite_limits(void)
     tcase_add_test(tc, test_shared_ue_find_ue_ties_break_by_user_id);
     tcase_add_test(tc, test_shared_ue_removing_one_leaves_other_findable);
     tcase_add_test(tc, test_shared_ue_refresh_touches_only_its_user);
+    tcase_add_test(tc, test_shared_ue_many_users_any_order);
     suite_add_tcase(s, tc);
 
     return s;

@@ -665,9 +665,15 @@ START_TEST(test_find_with_invalid_input_is_not_found)
     ck_assert_uint_eq(mcreg_user_count(NULL), 0);
     uint32_t max = 0;
     ck_assert_int_eq(mcreg_user_max_ues(reg, "alice", &max), MCREG_ERR_NOT_FOUND);
-    ck_assert_int_eq(mcreg_user_max_ues(reg, NULL, &max), MCREG_ERR_NOT_FOUND);
+    /* Queries that return an int report invalid input as such. */
+    ck_assert_int_eq(mcreg_user_max_ues(reg, NULL, &max), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_user_max_ues(reg, "", &max), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_user_max_ues(reg, "\xC0\x80", &max), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_user_max_ues(NULL, "alice", &max), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_user_max_ues(reg, "alice", NULL), MCREG_ERR_INVALID);
     uint64_t at = 0;
-    ck_assert_int_ne(mcreg_next_expiry(NULL, &at), MCREG_OK);
+    ck_assert_int_eq(mcreg_next_expiry(NULL, &at), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_next_expiry(reg, NULL), MCREG_ERR_INVALID);
     mcreg_registry_free(reg);
 }
 END_TEST
