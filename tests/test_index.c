@@ -1,0 +1,207 @@
+/* The indexes from the inside: after every step of a random workload, the
+ * uthash tables, the UE lists, the user lists, the heap and the counters
+ * are checked link by link. The model test checks what the API shows; this
+ * checks what it rests on (the in-place handle substitution in index.c
+ * above all). */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "heap.h"
+#include "index.h"
+#include "record.h"
+#include "suites.h"
+
+/* Check's ck_assert reports every passed assertion to the runner; with
+ * millions of link checks only failures may cost anything. */
+#define INV(cond)                                                          \
+    do {                                                                   \
+        if (!(cond))                                                       \
+            ck_abort_msg("invariant broken: %s (line %d)", #cond, __LINE__); \
+    } while (0)
+
+/* Every item reachable from the app-order list sits in the bucket of its
+ * hash, with consistent links and counts. Returns the item count. */
+static size_t check_table(void *head)
+{
+    if (!head)
+        return 0;
+    UT_hash_table *tbl = ((UT_hash_handle *)head)->tbl; /* hh is the first member */
+    size_t count = 0;
+    void *prev = NULL;
+    UT_hash_handle *last = NULL;
+    for (UT_hash_handle *h = HH_FROM_ELMT(tbl, head); h;
+         h = h->next ? HH_FROM_ELMT(tbl, h->next) : NULL) {
+        INV(h->tbl == tbl);
+        INV(h->prev == prev);
+        prev = ELMT_FROM_HH(tbl, h);
+        last = h;
+        count++;
+    }
+    INV(tbl->tail == last);
+    INV(count == tbl->num_items);
+    size_t in_buckets = 0;
+    for (unsigned b = 0; b < tbl->num_buckets; b++) {
+        unsigned n = 0;
+        UT_hash_handle *p = NULL;
+        for (UT_hash_handle *x = tbl->buckets[b].hh_head; x; x = x->hh_next) {
+            INV(x->hh_prev == p);
+            INV((x->hashv & (tbl->num_buckets - 1)) == b);
+            p = x;
+            n++;
+        }
+        INV(n == tbl->buckets[b].count);
+        in_buckets += n;
+    }
+    INV(in_buckets == count);
+    return count;
+}
+
+/* A UE's list: ordered by (registered_at, user_id), one UE id throughout,
+ * the first record's prev the last one. Returns its length. */
+static size_t check_ue_list(const struct mcreg_record *first, int exclusive)
+{
+    INV(first->hh.key == first->ue_id);
+    INV(first->hh.keylen == first->ue_len);
+    size_t n = 0;
+    const struct mcreg_record *last = NULL;
+    for (const struct mcreg_record *r = first; r; r = r->next_at_ue) {
+        INV(strcmp(r->ue_id, first->ue_id) == 0);
+        if (last) {
+            INV(r->prev_at_ue == last);
+            int later = r->registered_at > last->registered_at ||
+                        (r->registered_at == last->registered_at &&
+                         mcreg__user_cmp(last->user, r->user) < 0);
+            INV(later);
+        }
+        last = r;
+        n++;
+    }
+    INV(first->prev_at_ue == last);
+    if (exclusive)
+        INV(n == 1);
+    return n;
+}
+
+static void check_registry(const mcreg_registry *reg)
+{
+    check_table(reg->users);
+    size_t on_ue_lists = 0;
+    if (check_table(reg->ues))
+        for (const struct mcreg_record *r = reg->ues; r; r = r->hh.next)
+            on_ue_lists += check_ue_list(r, reg->opt.ue_exclusive);
+
+    size_t records = 0, active = 0, largest = 0;
+    for (const mcreg_user *u = reg->users; u; u = u->hh.next) {
+        INV(!u->doomed);
+        INV(u->n_records || u->has_max); /* no empty user lingers */
+        INV(u->hh.key == u->id);
+        size_t n = 0;
+        const struct mcreg_record *prev = NULL;
+        for (const struct mcreg_record *r = u->first; r; r = r->user_next) {
+            INV(r->user == u);
+            INV(r->user_prev == prev);
+            if (prev)
+                INV(mcreg__logon_cmp(prev, r) < 0);
+            INV(r->heap_index < reg->heap.n);
+            INV(reg->heap.items[r->heap_index] == r);
+            INV(mcreg__pair_find(reg, u->id, u->id_len, r->ue_id, r->ue_len) == r);
+            prev = r;
+            n++;
+        }
+        INV(u->last == prev);
+        INV(n == u->n_records);
+        records += n;
+        active += n > 0;
+        largest = n > largest ? n : largest;
+    }
+    INV(records == reg->n_records);
+    INV(records == reg->heap.n);
+    INV(records == on_ue_lists);
+    INV(active == reg->n_active_users);
+    INV(reg->scratch_cap >= largest); /* events never allocate */
+    for (size_t i = 1; i < reg->heap.n; i++)
+        INV(mcreg__expiry_cmp(reg->heap.items[(i - 1) / 2], reg->heap.items[i]) <= 0);
+}
+
+static uint64_t next_random(uint64_t *s)
+{
+    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* Many users and UEs, so the tables grow and shrink through several bucket
+ * counts; a clock with ties and steps back, so lists are entered anywhere. */
+static void random_workload(int exclusive, mcreg_limit_policy policy, uint64_t seed)
+{
+    mcreg_options *o;
+    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+    mcreg_options_set_ue_exclusive(o, exclusive);
+    mcreg_options_set_limit_policy(o, policy);
+    mcreg_options_set_max_ues(o, policy == MCREG_LIMIT_REJECT ? 0 : 6);
+    mcreg_options_set_hash_seed(o, seed);
+    mcreg_registry *reg;
+    ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
+    mcreg_options_free(o);
+
+    uint64_t s = seed, now = 1000;
+    char user[16], ue[16];
+    for (int step = 0; step < 4000; step++) {
+        uint64_t r = next_random(&s);
+        now += r % 4 == 0 ? 0 : r % 3; /* many same-millisecond steps */
+        if (r % 97 == 0)
+            now -= now > 50 ? 50 : 0; /* the host's clock steps back */
+        snprintf(user, sizeof(user), "u%u", (unsigned)(r >> 8) % 150);
+        snprintf(ue, sizeof(ue), "e%u", (unsigned)(r >> 20) % (exclusive ? 300 : 40));
+        unsigned op = (unsigned)(r >> 40) % 10;
+        if (op < 6) {
+            mcreg_binding b = {.user_id = user, .ue_id = ue,
+                               .expires_s = (uint32_t)(r >> 50) % 120};
+            int rc = mcreg_register(reg, &b, now, NULL);
+            INV(rc == MCREG_OK || rc == MCREG_ERR_NOT_FOUND);
+        } else if (op < 8) {
+            int rc = mcreg_deregister(reg, user, ue, now);
+            INV(rc == MCREG_OK || rc == MCREG_ERR_NOT_FOUND);
+        } else if (op < 9) {
+            INV(mcreg_expire(reg, now + (r >> 52) % 60000, NULL) == MCREG_OK);
+        } else {
+            int rc = mcreg_deregister_user(reg, user, now, NULL);
+            INV(rc == MCREG_OK || rc == MCREG_ERR_NOT_FOUND);
+        }
+        check_registry(reg);
+    }
+    mcreg_registry_free(reg);
+}
+
+START_TEST(index_invariants_ue_exclusive)
+{
+    random_workload(1, MCREG_LIMIT_REJECT, 1 + (uint64_t)_i);
+}
+END_TEST
+
+START_TEST(index_invariants_shared_ues)
+{
+    random_workload(0, MCREG_LIMIT_REJECT, 11 + (uint64_t)_i);
+}
+END_TEST
+
+START_TEST(index_invariants_with_evictions)
+{
+    random_workload(_i % 2, _i < 2 ? MCREG_LIMIT_EVICT_OLDEST : MCREG_LIMIT_EVICT_SOONEST,
+                    21 + (uint64_t)_i);
+}
+END_TEST
+
+Suite *suite_index(void)
+{
+    Suite *s = suite_create("index");
+    TCase *tc = tcase_create("invariants");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, index_invariants_ue_exclusive, 0, 2);
+    tcase_add_loop_test(tc, index_invariants_shared_ues, 0, 3);
+    tcase_add_loop_test(tc, index_invariants_with_evictions, 0, 4);
+    suite_add_tcase(s, tc);
+    return s;
+}
