@@ -38,8 +38,8 @@ mcreg_hash_key mcreg__hash_key_from_seed(uint64_t seed)
         v2 = ROTL64(v2, 32);                                                                       \
     } while (0)
 
-/* Little-endian load, whatever the host byte order, so hashes (and thus
- * nothing observable, but test vectors) agree across machines. */
+/* SipHash reads its input as little-endian words, whatever the host's byte
+ * order. */
 static uint64_t load_le64(const unsigned char *p)
 {
     return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |

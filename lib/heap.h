@@ -20,7 +20,7 @@ static inline struct mcreg_record *mcreg__heap_top(const mcreg_heap *h)
 }
 void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h);
 
-/* -1, 0 or 1 as a expires before, with, or after b. */
+/* Negative, zero or positive as a expires before, with, or after b. */
 int mcreg__expiry_cmp(const struct mcreg_record *a, const struct mcreg_record *b);
 
 /* Sort records in place by `cmp` with heapsort: O(n log n) at worst and no

@@ -1,7 +1,7 @@
 /* The one way the library includes uthash. Configure it here, and nowhere
  * else, so that every table in the library:
  * - survives allocation failure: HASH_NONFATAL_OOM makes a failed add roll
- *   itself back instead of calling exit(); the failure is reported through
+ *   itself back instead of ending the process; the failure is reported through
  *   the `uthash_oom` flag, which every caller declares (see index.c);
  * - allocates through the registry's allocator, named `uthash_alloc` in the
  *   caller's scope;
