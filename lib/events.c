@@ -92,6 +92,18 @@ static const struct mcreg_record *unless_hidden(const struct mcreg_record *s,
     return s && s == hidden ? s->user_next : s;
 }
 
+/* The UE ids of u's records in order, less `hidden` and `except`, into
+ * `others`; returns how many. */
+static size_t fill_others(const char **others, const mcreg_user *u,
+                          const struct mcreg_record *hidden, const struct mcreg_record *except)
+{
+    size_t n = 0;
+    for (const struct mcreg_record *s = u->first; s; s = s->user_next)
+        if (s != hidden && s != except)
+            others[n++] = s->ue_id;
+    return n;
+}
+
 /* Tell each of the subject's user's UEs, in order, about the subject,
  * except `hidden` (neither told nor named) and `skip` (named, not told).
  * With L the user's UEs less `hidden`, the recipient L[j] is told L less
@@ -104,10 +116,7 @@ static void notify_each(mcreg_op *op, mcreg_event_type type, struct mcreg_record
     const struct mcreg_record *first = unless_hidden(subject->user->first, hidden);
     if (!first)
         return;
-    size_t n = 0;
-    for (const struct mcreg_record *s = unless_hidden(first->user_next, hidden); s;
-         s = unless_hidden(s->user_next, hidden))
-        others[n++] = s->ue_id;
+    size_t n = fill_others(others, subject->user, hidden, first);
     size_t j = 0;
     for (const struct mcreg_record *cur = first; cur;) {
         if (cur != skip)
@@ -137,10 +146,7 @@ static void deliver_logon(mcreg_op *op, struct mcreg_record *r)
         return;
     /* The new UE first, told of all the others... */
     const char **others = op->reg->scratch;
-    size_t n = 0;
-    for (const struct mcreg_record *s = r->user->first; s; s = s->user_next)
-        if (s != r)
-            others[n++] = s->ue_id;
+    size_t n = fill_others(others, r->user, NULL, r);
     emit_notify(op, MCREG_EV_NOTIFY_LOGON, r, r, others, n);
     /* ...then each of the others, in order. */
     if (policy == MCREG_NOTIFY_ALL)
