@@ -52,10 +52,9 @@ LIB_WARN    = -Wall -Wextra $(WERROR) -Wshadow -Wpointer-arith -Wcast-qual \
               -Wstrict-prototypes -Wmissing-prototypes
 TEST_WARN   = -Wall -Wextra $(WERROR)
 
-# pkg-config modules the library itself links against. Empty for now: the
-# .so and .a need nothing but libc. When the snapshot code lands, set this
-# to libcbor (mcreg.pc already lists it in Requires.private).
-LIB_REQUIRES =
+# pkg-config modules the library itself links against: libcbor, for the
+# snapshot encoder and decoder (mcreg.pc lists it in Requires.private).
+LIB_REQUIRES = libcbor
 LIB_PC_CFLAGS = $(if $(strip $(LIB_REQUIRES)),$(shell $(PKG_CONFIG) --cflags $(LIB_REQUIRES)))
 LIB_PC_LIBS   = $(if $(strip $(LIB_REQUIRES)),$(shell $(PKG_CONFIG) --libs $(LIB_REQUIRES)))
 

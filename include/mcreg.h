@@ -362,6 +362,62 @@ MCREG_API const mcreg_setting *mcreg_record_setting_at(const mcreg_record *r, si
 MCREG_API const mcreg_setting *mcreg_record_setting_find(const mcreg_record *r, const char *key);
 
 /* ------------------------------------------------------------------------ */
+/* Snapshot and restore
+ *
+ * A snapshot is the registry's whole state as CBOR (RFC 8949): every record
+ * with all its fields and settings, and every per-user limit. The README
+ * gives the schema in CDDL (RFC 8610). The registry's options (allocator,
+ * callback, policies, limit, hash seed) are configuration, not state, and
+ * are not in it. The host stores the bytes wherever it likes and restores
+ * them into a registry of the same or a later version of the library, with
+ * now_ms on the same clock. */
+
+/* The snapshot format this library writes. It reads every snapshot of the
+ * same major version, later minor versions included (it skips the map keys
+ * it does not know). */
+#define MCREG_SNAPSHOT_MAJOR 1
+#define MCREG_SNAPSHOT_MINOR 0
+
+/* Encode the state into a new buffer of *len bytes, allocated through the
+ * registry's allocator; free it with mcreg_buffer_free. Deterministic: one
+ * state always gives the same bytes, whatever order it was built in
+ * (records sorted by user id, then UE id; RFC 8949 core deterministic
+ * encoding). Changes nothing, so it may be called from inside a callback or
+ * a visitor. MCREG_ERR_INVALID for a NULL argument, MCREG_ERR_NOMEM.
+ * Cost: O(n log n) for n records, plus the output. */
+MCREG_API int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len);
+
+/* Free a buffer from mcreg_snapshot through the allocator of `reg`, the
+ * registry that made it (it must not have been freed yet). NULL buf is a
+ * no-op; so is a NULL reg, as the allocator is then unknown. */
+MCREG_API void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf);
+
+/*
+ * Replace the whole state (records and per-user limits) by the snapshot's.
+ * Every byte is treated as hostile. The new state is built beside the
+ * current one and swapped in only when the whole input is valid: on any
+ * error the registry is exactly as it was.
+ * - Records with expires_at <= now_ms are dropped; a user left with no
+ *   record keeps its limit.
+ * - No event is emitted.
+ * - The snapshot must fit this registry's options: with UE exclusive on, a
+ *   UE held by two users is MCREG_ERR_FORMAT. Limits are not enforced on
+ *   restored records (a lowered limit may leave a user over it, as here).
+ * Errors: MCREG_ERR_INVALID (NULL reg or buf), MCREG_ERR_BUSY (from inside
+ * a callback or visitor), MCREG_ERR_VERSION (a major format version other
+ * than MCREG_SNAPSHOT_MAJOR), MCREG_ERR_FORMAT (anything malformed:
+ * truncated, trailing bytes, indefinite lengths, wrong types, map keys not
+ * in ascending order or repeated, duplicate (user, UE) pairs or limits,
+ * values outside the limits of mcreg_register, ...), MCREG_ERR_NOMEM.
+ * Memory: both states exist until the swap. No allocation is larger than
+ * the input justifies, whatever lengths it declares.
+ * Cost: O(n) expected for n records, plus sorting lists the input gives
+ * out of order.
+ */
+MCREG_API int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len,
+                            uint64_t now_ms);
+
+/* ------------------------------------------------------------------------ */
 /* Names */
 
 /* A static description of an error code; "unknown error" for any other value. */

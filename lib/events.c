@@ -112,7 +112,7 @@ static size_t fill_others(const char **others, const mcreg_user *u,
 static void notify_each(mcreg_op *op, mcreg_event_type type, struct mcreg_record *subject,
                         const struct mcreg_record *hidden, const struct mcreg_record *skip)
 {
-    const char **others = op->reg->scratch;
+    const char **others = op->reg->st.scratch;
     const struct mcreg_record *first = unless_hidden(subject->user->first, hidden);
     if (!first)
         return;
@@ -145,7 +145,7 @@ static void deliver_logon(mcreg_op *op, struct mcreg_record *r)
     if (policy == MCREG_NOTIFY_NONE || r->user->n_records < 2)
         return;
     /* The new UE first, told of all the others... */
-    const char **others = op->reg->scratch;
+    const char **others = op->reg->st.scratch;
     size_t n = fill_others(others, r->user, NULL, r);
     emit_notify(op, MCREG_EV_NOTIFY_LOGON, r, r, others, n);
     /* ...then each of the others, in order. */

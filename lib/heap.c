@@ -91,34 +91,11 @@ void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h)
     memset(h, 0, sizeof(*h));
 }
 
-typedef int (*record_cmp)(const struct mcreg_record *, const struct mcreg_record *);
-
-/* Max-heap sift-down over items[0..n) for heapsort. */
-static void sort_sift(struct mcreg_record **items, size_t i, size_t n, record_cmp cmp)
+void mcreg__heap_build(mcreg_heap *h)
 {
-    struct mcreg_record *r = items[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= n)
-            break;
-        if (child + 1 < n && cmp(items[child + 1], items[child]) > 0)
-            child++;
-        if (cmp(r, items[child]) >= 0)
-            break;
-        items[i] = items[child];
-        i = child;
-    }
-    items[i] = r;
-}
-
-void mcreg__sort_records(struct mcreg_record **items, size_t n, record_cmp cmp)
-{
-    for (size_t i = n / 2; i-- > 0;)
-        sort_sift(items, i, n, cmp);
-    for (size_t end = n; end-- > 1;) {
-        struct mcreg_record *top = items[0];
-        items[0] = items[end];
-        items[end] = top;
-        sort_sift(items, 0, end, cmp);
-    }
+    for (size_t i = 0; i < h->n; i++)
+        h->items[i]->heap_index = (uint32_t)i;
+    /* Floyd's construction: O(n), against O(n log n) for n pushes. */
+    for (size_t i = h->n / 2; i-- > 0;)
+        sift_down(h, i);
 }

@@ -18,14 +18,11 @@ static inline struct mcreg_record *mcreg__heap_top(const mcreg_heap *h)
 {
     return h->n ? h->items[0] : NULL;
 }
+/* Put items[0..n) in heap order, whatever order they are in. */
+void mcreg__heap_build(mcreg_heap *h);
 void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h);
 
 /* Negative, zero or positive as a expires before, with, or after b. */
 int mcreg__expiry_cmp(const struct mcreg_record *a, const struct mcreg_record *b);
-
-/* Sort records in place by `cmp` with heapsort: O(n log n) at worst and no
- * memory of its own (the C library's qsort may call malloc). */
-void mcreg__sort_records(struct mcreg_record **items, size_t n,
-                         int (*cmp)(const struct mcreg_record *, const struct mcreg_record *));
 
 #endif

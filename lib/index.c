@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "record.h"
+#include "sort.h"
 
 /* uthash's view of the registry: mcreg_uthash.h routes its allocations to
  * `uthash_alloc` and reports failed adds through `uthash_oom`. Every
@@ -22,7 +23,7 @@ static unsigned id_hash(const mcreg_registry *reg, const char *id, size_t len)
 mcreg_user *mcreg__user_find(const mcreg_registry *reg, const char *id, size_t len)
 {
     mcreg_user *u;
-    HASH_FIND_BYHASHVALUE(hh, reg->users, id, len, id_hash(reg, id, len), u);
+    HASH_FIND_BYHASHVALUE(hh, reg->st.users, id, len, id_hash(reg, id, len), u);
     return u;
 }
 
@@ -30,20 +31,20 @@ int mcreg__user_insert(mcreg_registry *reg, mcreg_user *u)
 {
     UTHASH_SCOPE(reg);
     unsigned hv = id_hash(reg, u->id, u->id_len);
-    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->users, u->id, u->id_len, hv, u);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->st.users, u->id, u->id_len, hv, u);
     return uthash_oom ? MCREG_ERR_NOMEM : MCREG_OK;
 }
 
 void mcreg__user_remove(mcreg_registry *reg, mcreg_user *u)
 {
     UTHASH_SCOPE(reg);
-    HASH_DELETE(hh, reg->users, u);
+    HASH_DELETE(hh, reg->st.users, u);
 }
 
 struct mcreg_record *mcreg__ue_first(const mcreg_registry *reg, const char *ue_id, size_t len)
 {
     struct mcreg_record *r;
-    HASH_FIND_BYHASHVALUE(hh, reg->ues, ue_id, len, id_hash(reg, ue_id, len), r);
+    HASH_FIND_BYHASHVALUE(hh, reg->st.ues, ue_id, len, id_hash(reg, ue_id, len), r);
     return r;
 }
 
@@ -60,7 +61,7 @@ static void ue_table_substitute(mcreg_registry *reg, struct mcreg_record *from,
     if (f->prev)
         HH_FROM_ELMT(tbl, f->prev)->next = to;
     else
-        reg->ues = to;
+        reg->st.ues = to;
     if (f->next)
         HH_FROM_ELMT(tbl, f->next)->prev = to;
     if (tbl->tail == f)
@@ -84,29 +85,30 @@ static int at_ue_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
     return mcreg__user_cmp(a->user, b->user);
 }
 
-int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *r)
+/* r starts the list of a UE that has none yet: it goes into the table. */
+static int ue_table_add(mcreg_registry *reg, struct mcreg_record *r)
 {
     UTHASH_SCOPE(reg);
-    struct mcreg_record *first = mcreg__ue_first(reg, r->ue_id, r->ue_len);
-    if (!first) {
-        unsigned hv = id_hash(reg, r->ue_id, r->ue_len);
-        HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->ues, r->ue_id, r->ue_len, hv, r);
-        if (uthash_oom)
-            return MCREG_ERR_NOMEM;
-        r->next_at_ue = NULL;
-        r->prev_at_ue = r;
-        return MCREG_OK;
-    }
-    /* Search from the end: with a clock that moves forward, r goes last. */
-    struct mcreg_record *after = first->prev_at_ue;
-    while (after && at_ue_cmp(after, r) > 0)
-        after = after == first ? NULL : after->prev_at_ue;
-    if (!after) { /* r comes first and takes the table slot */
+    unsigned hv = id_hash(reg, r->ue_id, r->ue_len);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->st.ues, r->ue_id, r->ue_len, hv, r);
+    if (uthash_oom)
+        return MCREG_ERR_NOMEM;
+    r->next_at_ue = NULL;
+    r->prev_at_ue = r;
+    return MCREG_OK;
+}
+
+/* Link r into the UE list that starts at `first`, right after `after`
+ * (NULL: r becomes the first and takes the table slot). */
+static void ue_link_after(mcreg_registry *reg, struct mcreg_record *first,
+                          struct mcreg_record *after, struct mcreg_record *r)
+{
+    if (!after) {
         r->next_at_ue = first;
         r->prev_at_ue = first->prev_at_ue;
         first->prev_at_ue = r;
         ue_table_substitute(reg, first, r);
-        return MCREG_OK;
+        return;
     }
     r->prev_at_ue = after;
     r->next_at_ue = after->next_at_ue;
@@ -115,6 +117,27 @@ int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *r)
     else
         first->prev_at_ue = r;
     after->next_at_ue = r;
+}
+
+int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *r)
+{
+    struct mcreg_record *first = mcreg__ue_first(reg, r->ue_id, r->ue_len);
+    if (!first)
+        return ue_table_add(reg, r);
+    /* Search from the end: with a clock that moves forward, r goes last. */
+    struct mcreg_record *after = first->prev_at_ue;
+    while (after && at_ue_cmp(after, r) > 0)
+        after = after == first ? NULL : after->prev_at_ue;
+    ue_link_after(reg, first, after, r);
+    return MCREG_OK;
+}
+
+int mcreg__ue_append(mcreg_registry *reg, struct mcreg_record *r)
+{
+    struct mcreg_record *first = mcreg__ue_first(reg, r->ue_id, r->ue_len);
+    if (!first)
+        return ue_table_add(reg, r);
+    ue_link_after(reg, first, first->prev_at_ue, r);
     return MCREG_OK;
 }
 
@@ -128,7 +151,7 @@ void mcreg__ue_remove(mcreg_registry *reg, struct mcreg_record *r)
         next->prev_at_ue = r->prev_at_ue;
         ue_table_substitute(reg, r, next);
     } else if (is_first) {
-        HASH_DELETE(hh, reg->ues, r);
+        HASH_DELETE(hh, reg->st.ues, r);
     } else {
         r->prev_at_ue->next_at_ue = next;
         if (next)
@@ -138,6 +161,58 @@ void mcreg__ue_remove(mcreg_registry *reg, struct mcreg_record *r)
     }
     r->next_at_ue = r->prev_at_ue = NULL;
 }
+
+/* ---- a user's records ------------------------------------------------ */
+
+/* Link r into u's list right after `after` (NULL: first). */
+static void user_link_after(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *after,
+                            struct mcreg_record *r)
+{
+    r->user_prev = after;
+    r->user_next = after ? after->user_next : u->first;
+    if (r->user_next)
+        r->user_next->user_prev = r;
+    else
+        u->last = r;
+    if (after)
+        after->user_next = r;
+    else
+        u->first = r;
+    if (u->n_records++ == 0)
+        reg->st.n_active_users++;
+}
+
+void mcreg__user_link(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r)
+{
+    /* Search from the end: with a clock that only moves forward, O(1). */
+    struct mcreg_record *after = u->last;
+    while (after && mcreg__logon_cmp(after, r) > 0)
+        after = after->user_prev;
+    user_link_after(reg, u, after, r);
+}
+
+void mcreg__user_append(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r)
+{
+    user_link_after(reg, u, u->last, r);
+}
+
+void mcreg__user_unlink(mcreg_registry *reg, struct mcreg_record *r)
+{
+    mcreg_user *u = r->user;
+    if (r->user_prev)
+        r->user_prev->user_next = r->user_next;
+    else
+        u->first = r->user_next;
+    if (r->user_next)
+        r->user_next->user_prev = r->user_prev;
+    else
+        u->last = r->user_prev;
+    r->user_prev = r->user_next = NULL;
+    if (--u->n_records == 0)
+        reg->st.n_active_users--;
+}
+
+/* ---- pairs ------------------------------------------------------------- */
 
 static int user_is(const mcreg_user *u, const char *id, size_t len)
 {
@@ -173,14 +248,123 @@ struct mcreg_record *mcreg__pair_find(const mcreg_registry *reg, const char *use
 void mcreg__index_clear(mcreg_registry *reg)
 {
     UTHASH_SCOPE(reg);
-    mcreg_user *u = reg->users;
-    HASH_CLEAR(hh, reg->ues);
-    HASH_CLEAR(hh, reg->users);
+    mcreg_user *u = reg->st.users;
+    HASH_CLEAR(hh, reg->st.ues);
+    HASH_CLEAR(hh, reg->st.users);
     /* HASH_CLEAR frees the table, not the items; their app-order links
      * are intact. */
     while (u) {
         mcreg_user *next = u->hh.next;
         mcreg__free(&reg->alloc, u);
         u = next;
+    }
+}
+
+/* ---- whole-table walks ---------------------------------------------------- */
+
+size_t mcreg__user_total(const mcreg_registry *reg)
+{
+    return HASH_COUNT(reg->st.users);
+}
+
+mcreg_user *mcreg__user_iter(const mcreg_registry *reg, const mcreg_user *prev)
+{
+    return prev ? prev->hh.next : reg->st.users;
+}
+
+void mcreg__users_prune(mcreg_registry *reg)
+{
+    mcreg_user *u, *tmp;
+    UTHASH_SCOPE(reg);
+    HASH_ITER(hh, reg->st.users, u, tmp) {
+        if (u->n_records == 0 && !u->has_max) {
+            HASH_DELETE(hh, reg->st.users, u);
+            mcreg__free(&reg->alloc, u);
+        }
+    }
+}
+
+size_t mcreg__longest_list(const mcreg_registry *reg)
+{
+    size_t longest = 0;
+    for (const mcreg_user *u = reg->st.users; u; u = u->hh.next)
+        if (u->n_records > longest)
+            longest = u->n_records;
+    for (const struct mcreg_record *first = reg->st.ues; first; first = first->hh.next) {
+        size_t n = 0;
+        for (const struct mcreg_record *r = first; r; r = r->next_at_ue)
+            n++;
+        if (n > longest)
+            longest = n;
+    }
+    return longest;
+}
+
+static int logon_cmp_v(const void *a, const void *b)
+{
+    return mcreg__logon_cmp(a, b);
+}
+
+static int at_ue_cmp_v(const void *a, const void *b)
+{
+    return at_ue_cmp(a, b);
+}
+
+/* Sort u's list by (registered_at, ue_id), unless it already is. */
+static void user_list_sort(mcreg_user *u, void **scratch)
+{
+    size_t n = 0;
+    int sorted = 1;
+    for (struct mcreg_record *r = u->first; r; r = r->user_next) {
+        if (r->user_next && mcreg__logon_cmp(r, r->user_next) > 0)
+            sorted = 0;
+        scratch[n++] = r;
+    }
+    if (sorted)
+        return;
+    mcreg__sort(scratch, n, logon_cmp_v);
+    for (size_t i = 0; i < n; i++) {
+        struct mcreg_record *r = scratch[i];
+        r->user_prev = i ? scratch[i - 1] : NULL;
+        r->user_next = i + 1 < n ? scratch[i + 1] : NULL;
+    }
+    u->first = scratch[0];
+    u->last = scratch[n - 1];
+}
+
+/* Sort the list of the UE that `first` starts by (registered_at, user_id),
+ * unless it already is; the new first record takes the table slot. */
+static void ue_list_sort(mcreg_registry *reg, struct mcreg_record *first, void **scratch)
+{
+    size_t n = 0;
+    int sorted = 1;
+    for (struct mcreg_record *r = first; r; r = r->next_at_ue) {
+        if (r->next_at_ue && at_ue_cmp(r, r->next_at_ue) > 0)
+            sorted = 0;
+        scratch[n++] = r;
+    }
+    if (sorted)
+        return;
+    mcreg__sort(scratch, n, at_ue_cmp_v);
+    for (size_t i = 0; i < n; i++) {
+        struct mcreg_record *r = scratch[i];
+        r->prev_at_ue = scratch[i ? i - 1 : n - 1]; /* the first's prev is the last */
+        r->next_at_ue = i + 1 < n ? scratch[i + 1] : NULL;
+    }
+    if (scratch[0] != first)
+        ue_table_substitute(reg, first, scratch[0]);
+}
+
+void mcreg__lists_sort(mcreg_registry *reg, void **scratch)
+{
+    for (mcreg_user *u = reg->st.users; u; u = u->hh.next)
+        if (u->n_records > 1)
+            user_list_sort(u, scratch);
+    struct mcreg_record *first = reg->st.ues, *next;
+    for (; first; first = next) {
+        /* Taken now: a substitution puts another record in first's place. */
+        next = first->hh.next;
+        if (first->next_at_ue)
+            ue_list_sort(reg, first, scratch);
     }
 }

@@ -18,10 +18,32 @@ struct mcreg_record *mcreg__ue_first(const mcreg_registry *reg, const char *ue_i
  * registered at the same now_ms arrive in descending user order). */
 int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *r);
 void mcreg__ue_remove(mcreg_registry *reg, struct mcreg_record *r);
+/* Add r under its UE at the end of the UE's list, whatever its order (a
+ * restore sorts the lists once at the end: mcreg__ue_lists_sort). */
+int mcreg__ue_append(mcreg_registry *reg, struct mcreg_record *r);
+
+/* Link r into u's (registered_at, ue_id) list; O(1) unless r was
+ * registered at the same now_ms as records that sort after it. */
+void mcreg__user_link(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r);
+/* Link r at the end of u's list, whatever its order (restore). */
+void mcreg__user_append(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r);
+void mcreg__user_unlink(mcreg_registry *reg, struct mcreg_record *r);
 
 /* The record of (user, UE), or NULL. */
 struct mcreg_record *mcreg__pair_find(const mcreg_registry *reg, const char *user_id,
                                       size_t user_len, const char *ue_id, size_t ue_len);
+
+/* The number of users in the table, and a walk over them in no
+ * particular order (prev NULL: the first). */
+size_t mcreg__user_total(const mcreg_registry *reg);
+mcreg_user *mcreg__user_iter(const mcreg_registry *reg, const mcreg_user *prev);
+
+/* For a restore: drop the users that have neither records nor a limit;
+ * the length of the longest user or UE list; and sort every user's and
+ * UE's list in place (scratch: room for the longest list). */
+void mcreg__users_prune(mcreg_registry *reg);
+size_t mcreg__longest_list(const mcreg_registry *reg);
+void mcreg__lists_sort(mcreg_registry *reg, void **scratch);
 
 /* Drop both tables. Frees the users, not the records (the heap owns those). */
 void mcreg__index_clear(mcreg_registry *reg);

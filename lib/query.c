@@ -5,13 +5,14 @@
 #include "heap.h"
 #include "index.h"
 #include "record.h"
+#include "sort.h"
 #include "validate.h"
 
 int mcreg_next_expiry(const mcreg_registry *reg, uint64_t *at_ms)
 {
     if (!reg || !at_ms)
         return MCREG_ERR_INVALID;
-    const struct mcreg_record *top = mcreg__heap_top(&reg->heap);
+    const struct mcreg_record *top = mcreg__heap_top(&reg->st.heap);
     if (!top)
         return MCREG_ERR_NOT_FOUND;
     *at_ms = top->expires_at;
@@ -62,12 +63,12 @@ size_t mcreg_user_ue_count(const mcreg_registry *reg, const char *user_id)
 
 size_t mcreg_record_count(const mcreg_registry *reg)
 {
-    return reg ? reg->n_records : 0;
+    return reg ? reg->st.n_records : 0;
 }
 
 size_t mcreg_user_count(const mcreg_registry *reg)
 {
-    return reg ? reg->n_active_users : 0;
+    return reg ? reg->st.n_active_users : 0;
 }
 
 int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id, mcreg_visit_fn fn,
@@ -91,8 +92,9 @@ int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id, mcreg_vis
 }
 
 /* (registered_at, ue_id, user_id): the order of mcreg_foreach. */
-static int foreach_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
+static int foreach_cmp(const void *va, const void *vb)
 {
+    const struct mcreg_record *a = va, *b = vb;
     int c = mcreg__logon_cmp(a, b);
     return c ? c : mcreg__user_cmp(a->user, b->user);
 }
@@ -101,15 +103,16 @@ int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud)
 {
     if (!reg || !fn)
         return MCREG_ERR_INVALID;
-    size_t n = reg->n_records;
+    size_t n = reg->st.n_records;
     if (n == 0)
         return MCREG_OK;
     mcreg_allocator a = reg->alloc; /* the registry may be gone at the end */
-    struct mcreg_record **order = mcreg__malloc(&a, n * sizeof(*order));
+    void **order = mcreg__malloc(&a, n * sizeof(*order));
     if (!order)
         return MCREG_ERR_NOMEM;
-    memcpy(order, reg->heap.items, n * sizeof(*order));
-    mcreg__sort_records(order, n, foreach_cmp);
+    for (size_t i = 0; i < n; i++)
+        order[i] = reg->st.heap.items[i];
+    mcreg__sort(order, n, foreach_cmp);
     int rc = 0;
     mcreg__busy_enter(reg);
     for (size_t i = 0; i < n && !rc && !reg->free_pending; i++)

@@ -10,6 +10,7 @@
 #include "heap.h"
 #include "index.h"
 #include "record.h"
+#include "sort.h"
 #include "validate.h"
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -52,14 +53,21 @@ int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
     return MCREG_OK;
 }
 
+void mcreg__state_clear(mcreg_registry *reg)
+{
+    const mcreg_allocator *a = &reg->alloc;
+    mcreg__index_clear(reg); /* reads the first record: before freeing them */
+    for (size_t i = 0; i < reg->st.heap.n; i++)
+        mcreg__record_free(a, reg->st.heap.items[i]);
+    mcreg__heap_free(a, &reg->st.heap);
+    mcreg__free(a, reg->st.scratch);
+    memset(&reg->st, 0, sizeof(reg->st));
+}
+
 void mcreg__registry_destroy(mcreg_registry *reg)
 {
     mcreg_allocator a = reg->alloc;
-    mcreg__index_clear(reg); /* reads the first record: before freeing them */
-    for (size_t i = 0; i < reg->heap.n; i++)
-        mcreg__record_free(&a, reg->heap.items[i]);
-    mcreg__heap_free(&a, &reg->heap);
-    mcreg__free(&a, reg->scratch);
+    mcreg__state_clear(reg);
     mcreg__free(&a, reg);
 }
 
@@ -82,51 +90,14 @@ static uint64_t expiry_at(uint64_t now_ms, uint32_t expires_s)
     return now_ms > UINT64_MAX - span ? UINT64_MAX : now_ms + span;
 }
 
-/* Insert into the user's (registered_at, ue_id) list, searching from the
- * end: with a clock that only moves forward that is O(1). */
-static void user_link(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r)
-{
-    struct mcreg_record *after = u->last;
-    while (after && mcreg__logon_cmp(after, r) > 0)
-        after = after->user_prev;
-    r->user_prev = after;
-    r->user_next = after ? after->user_next : u->first;
-    if (r->user_next)
-        r->user_next->user_prev = r;
-    else
-        u->last = r;
-    if (after)
-        after->user_next = r;
-    else
-        u->first = r;
-    if (u->n_records++ == 0)
-        reg->n_active_users++;
-}
-
-static void user_unlink(mcreg_registry *reg, struct mcreg_record *r)
-{
-    mcreg_user *u = r->user;
-    if (r->user_prev)
-        r->user_prev->user_next = r->user_next;
-    else
-        u->first = r->user_next;
-    if (r->user_next)
-        r->user_next->user_prev = r->user_prev;
-    else
-        u->last = r->user_prev;
-    r->user_prev = r->user_next = NULL;
-    if (--u->n_records == 0)
-        reg->n_active_users--;
-}
-
 /* Take r out of every index and queue its removal event. Cannot fail. */
 static void remove_record(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why)
 {
     mcreg_registry *reg = op->reg;
-    user_unlink(reg, r);
-    mcreg__heap_remove(&reg->heap, r);
+    mcreg__user_unlink(reg, r);
+    mcreg__heap_remove(&reg->st.heap, r);
     mcreg__ue_remove(reg, r);
-    reg->n_records--;
+    reg->st.n_records--;
     mcreg__op_removed(op, r, why);
 }
 
@@ -177,7 +148,7 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *r, const mcreg_bind
     op.changed = r;
     op.changed_type = expires_at < r->expires_at ? MCREG_EV_SHORTENED : MCREG_EV_REFRESHED;
     r->expires_at = expires_at;
-    mcreg__heap_update(&reg->heap, r);
+    mcreg__heap_update(&reg->st.heap, r);
     if (outcome)
         *outcome = MCREG_REFRESHED;
     mcreg__op_finish(&op);
@@ -208,8 +179,9 @@ static uint32_t limit_of(const mcreg_registry *reg, const mcreg_user *u)
 }
 
 /* (expires_at, registered_at, ue_id): EVICT_SOONEST's order. */
-static int soonest_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
+static int soonest_cmp(const void *va, const void *vb)
 {
+    const struct mcreg_record *a = va, *b = vb;
     if (a->expires_at != b->expires_at)
         return a->expires_at < b->expires_at ? -1 : 1;
     return mcreg__logon_cmp(a, b);
@@ -218,14 +190,14 @@ static int soonest_cmp(const struct mcreg_record *a, const struct mcreg_record *
 /* All of u's records in the order its EVICT_* policy takes them, in the
  * scratch area (prepare_create made room). Sorting once keeps a large
  * eviction, after a limit was lowered, O(n log n). */
-static struct mcreg_record **eviction_order(mcreg_registry *reg, const mcreg_user *u)
+static void **eviction_order(mcreg_registry *reg, const mcreg_user *u)
 {
-    struct mcreg_record **order = reg->scratch;
+    void **order = reg->st.scratch;
     size_t n = 0;
     for (struct mcreg_record *r = u->first; r; r = r->user_next)
         order[n++] = r; /* (registered_at, ue_id): EVICT_OLDEST's order */
     if (reg->opt.limit_policy == MCREG_LIMIT_EVICT_SOONEST)
-        mcreg__sort_records(order, n, soonest_cmp);
+        mcreg__sort(order, n, soonest_cmp);
     return order;
 }
 
@@ -238,15 +210,15 @@ static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, uint64_t 
     const mcreg_allocator *a = &reg->alloc;
     mcreg_user *u = *user, *new_user = NULL;
     size_t user_records = u ? u->n_records : 0;
-    if (reg->n_records >= UINT32_MAX - 1 || user_records >= UINT32_MAX - 1)
+    if (reg->st.n_records >= UINT32_MAX - 1 || user_records >= UINT32_MAX - 1)
         return MCREG_ERR_NOMEM; /* heap positions and counts are 32-bit */
-    if (mcreg__heap_reserve(a, &reg->heap, reg->n_records + 1))
+    if (mcreg__heap_reserve(a, &reg->st.heap, reg->st.n_records + 1))
         return MCREG_ERR_NOMEM;
-    void *scratch = mcreg__grow(a, reg->scratch, &reg->scratch_cap, user_records + 1,
+    void *scratch = mcreg__grow(a, reg->st.scratch, &reg->st.scratch_cap, user_records + 1,
                                 sizeof(void *));
     if (!scratch)
         return MCREG_ERR_NOMEM;
-    reg->scratch = scratch;
+    reg->st.scratch = scratch;
     if (!u) {
         u = new_user = mcreg__user_new(a, b->user_id, strlen(b->user_id));
         if (!u)
@@ -304,13 +276,13 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     if (held)
         remove_record(&op, held, MCREG_EV_REPLACED);
     if (evictions) {
-        struct mcreg_record **victims = eviction_order(reg, u);
+        void **victims = eviction_order(reg, u);
         for (size_t i = 0; i < evictions; i++)
             remove_record(&op, victims[i], MCREG_EV_EVICTED);
     }
-    user_link(reg, u, r);
-    mcreg__heap_push(&reg->heap, r);
-    reg->n_records++;
+    mcreg__user_link(reg, u, r);
+    mcreg__heap_push(&reg->st.heap, r);
+    reg->st.n_records++;
     op.changed = r;
     op.changed_type = MCREG_EV_CREATED;
     if (outcome)
@@ -389,7 +361,7 @@ int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
     mcreg__op_init(&op, reg, now_ms);
     size_t n = 0;
     struct mcreg_record *top;
-    for (; (top = mcreg__heap_top(&reg->heap)) && top->expires_at <= now_ms; n++)
+    for (; (top = mcreg__heap_top(&reg->st.heap)) && top->expires_at <= now_ms; n++)
         remove_record(&op, top, MCREG_EV_EXPIRED);
     if (expired)
         *expired = n;

@@ -79,14 +79,12 @@ struct mcreg_options {
     int hash_seed_set;
 };
 
-struct mcreg_registry {
-    struct mcreg_registry *self;  /* for the busy depth under const (events.c) */
-    mcreg_allocator alloc;
-    struct mcreg_options opt;
-    mcreg_hash_key hash_key;
+/* Everything a registry holds, apart from its configuration. A restore
+ * builds a whole new state beside the current one and swaps it in. */
+typedef struct mcreg_state {
     mcreg_user *users;            /* uthash table by user id */
     struct mcreg_record *ues;     /* uthash table by UE id */
-    mcreg_heap heap;
+    mcreg_heap heap;              /* owns the records */
     size_t n_records;
     size_t n_active_users;        /* users with at least one record */
     /* Room for one pointer per record of the largest user: eviction
@@ -95,6 +93,14 @@ struct mcreg_registry {
      * fails. Raw memory: each use stores its own pointer type. */
     void *scratch;
     size_t scratch_cap;
+} mcreg_state;
+
+struct mcreg_registry {
+    struct mcreg_registry *self;  /* for the busy depth under const (events.c) */
+    mcreg_allocator alloc;
+    struct mcreg_options opt;
+    mcreg_hash_key hash_key;
+    mcreg_state st;
     unsigned busy;                /* depth of callbacks and visitors running */
     int free_pending;             /* mcreg_registry_free called while busy */
 };
@@ -103,5 +109,9 @@ void mcreg__options_defaults(struct mcreg_options *o);
 
 /* Free everything now, whatever the busy depth (see mcreg_registry_free). */
 void mcreg__registry_destroy(mcreg_registry *reg);
+
+/* Free every record, user, index and buffer of reg->st and empty it; the
+ * registry itself stays. */
+void mcreg__state_clear(mcreg_registry *reg);
 
 #endif

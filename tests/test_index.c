@@ -85,14 +85,14 @@ static size_t check_ue_list(const struct mcreg_record *first, int exclusive)
 
 static void check_registry(const mcreg_registry *reg)
 {
-    check_table(reg->users);
+    check_table(reg->st.users);
     size_t on_ue_lists = 0;
-    if (check_table(reg->ues))
-        for (const struct mcreg_record *r = reg->ues; r; r = r->hh.next)
+    if (check_table(reg->st.ues))
+        for (const struct mcreg_record *r = reg->st.ues; r; r = r->hh.next)
             on_ue_lists += check_ue_list(r, reg->opt.ue_exclusive);
 
     size_t records = 0, active = 0, largest = 0;
-    for (const mcreg_user *u = reg->users; u; u = u->hh.next) {
+    for (const mcreg_user *u = reg->st.users; u; u = u->hh.next) {
         INV(!u->doomed);
         INV(u->n_records || u->has_max); /* no empty user lingers */
         INV(u->hh.key == u->id);
@@ -103,8 +103,8 @@ static void check_registry(const mcreg_registry *reg)
             INV(r->user_prev == prev);
             if (prev)
                 INV(mcreg__logon_cmp(prev, r) < 0);
-            INV(r->heap_index < reg->heap.n);
-            INV(reg->heap.items[r->heap_index] == r);
+            INV(r->heap_index < reg->st.heap.n);
+            INV(reg->st.heap.items[r->heap_index] == r);
             INV(mcreg__pair_find(reg, u->id, u->id_len, r->ue_id, r->ue_len) == r);
             prev = r;
             n++;
@@ -115,13 +115,13 @@ static void check_registry(const mcreg_registry *reg)
         active += n > 0;
         largest = n > largest ? n : largest;
     }
-    INV(records == reg->n_records);
-    INV(records == reg->heap.n);
+    INV(records == reg->st.n_records);
+    INV(records == reg->st.heap.n);
     INV(records == on_ue_lists);
-    INV(active == reg->n_active_users);
-    INV(reg->scratch_cap >= largest); /* events never allocate */
-    for (size_t i = 1; i < reg->heap.n; i++)
-        INV(mcreg__expiry_cmp(reg->heap.items[(i - 1) / 2], reg->heap.items[i]) <= 0);
+    INV(active == reg->st.n_active_users);
+    INV(reg->st.scratch_cap >= largest); /* events never allocate */
+    for (size_t i = 1; i < reg->st.heap.n; i++)
+        INV(mcreg__expiry_cmp(reg->st.heap.items[(i - 1) / 2], reg->st.heap.items[i]) <= 0);
 }
 
 static uint64_t next_random(uint64_t *s)

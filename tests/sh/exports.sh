@@ -6,7 +6,7 @@
 #   and nothing is exported that the header does not declare;
 # - its SONAME is libmcreg.so.MAJOR, MAJOR read from the header, and the
 #   libmcreg.so and libmcreg.so.MAJOR links lead to libmcreg.so.MAJOR.MINOR.PATCH;
-# - it needs no library but libc (see allowed_needed below).
+# - it needs no library but libc and libcbor (see allowed_needed below).
 #
 # Usage: tests/sh/exports.sh [BUILDDIR]   (default: $BUILDDIR, else build)
 # Prints one line: "PASS exports" or "FAIL exports: why", and exits non-zero on failure.
@@ -21,9 +21,9 @@ NM=${NM:-nm}
 READELF=${READELF:-readelf}
 header=$root/include/mcreg.h
 
-# The libraries libmcreg.so may need at run time. The library links against
-# nothing but libc for now; add libcbor's SONAME here once it is used.
-allowed_needed="libc.so.6 libc.so libc.musl-x86_64.so.1"
+# The libraries libmcreg.so may need at run time: libc, and libcbor for
+# the snapshot code.
+allowed_needed="libc.so.6 libc.so libc.musl-x86_64.so.1 libcbor.so.0.8"
 # Symbols the linker defines in every shared object.
 linker_symbols="_init _fini __bss_start _edata _end"
 

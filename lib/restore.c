@@ -1,0 +1,155 @@
+/* mcreg_restore: a new state is built beside the current one from the
+ * snapshot, checked whole, finished, and only then swapped in. Any error
+ * discards the new state, so the registry stays exactly as it was. */
+#include <string.h>
+
+#include "heap.h"
+#include "index.h"
+#include "record.h"
+#include "snapshot.h"
+
+void mcreg__restore_expect_records(mcreg_registry *target, size_t n)
+{
+    /* A hint only: if this fails, the heap grows as records come. */
+    (void)mcreg__heap_reserve(&target->alloc, &target->st.heap, n);
+}
+
+/* The user called `id`, created (with no records, no limit) if new. */
+static int user_of(mcreg_registry *target, const char *id, mcreg_user **out)
+{
+    size_t len = strlen(id);
+    mcreg_user *u = mcreg__user_find(target, id, len);
+    if (!u) {
+        u = mcreg__user_new(&target->alloc, id, len);
+        if (!u)
+            return MCREG_ERR_NOMEM;
+        if (mcreg__user_insert(target, u) != MCREG_OK) {
+            mcreg__free(&target->alloc, u);
+            return MCREG_ERR_NOMEM;
+        }
+    }
+    *out = u;
+    return MCREG_OK;
+}
+
+/* MCREG_ERR_FORMAT when the pair is already there, or, with UE exclusive
+ * on, when any user holds the UE. */
+static int check_new_pair(const mcreg_registry *target, const mcreg_binding *b)
+{
+    size_t ue_len = strlen(b->ue_id);
+    if (!mcreg__ue_first(target, b->ue_id, ue_len))
+        return MCREG_OK;
+    if (target->opt.ue_exclusive ||
+        mcreg__pair_find(target, b->user_id, strlen(b->user_id), b->ue_id, ue_len))
+        return MCREG_ERR_FORMAT;
+    return MCREG_OK;
+}
+
+int mcreg__restore_add_record(mcreg_registry *target, const mcreg_binding *b,
+                              uint64_t registered_at, uint64_t expires_at)
+{
+    const mcreg_allocator *a = &target->alloc;
+    mcreg_state *st = &target->st;
+    int rc = check_new_pair(target, b);
+    if (rc != MCREG_OK)
+        return rc;
+    if (st->n_records >= UINT32_MAX - 1)
+        return MCREG_ERR_NOMEM; /* heap positions and counts are 32-bit */
+    if (mcreg__heap_reserve(a, &st->heap, st->n_records + 1) != MCREG_OK)
+        return MCREG_ERR_NOMEM;
+    mcreg_user *u;
+    rc = user_of(target, b->user_id, &u);
+    if (rc != MCREG_OK)
+        return rc;
+    if (u->n_records >= UINT32_MAX - 1)
+        return MCREG_ERR_NOMEM;
+    struct mcreg_record *r = mcreg__record_new(a, u, b->ue_id, strlen(b->ue_id));
+    if (r)
+        r->payload = mcreg__payload_new(a, b, NULL);
+    if (!r || !r->payload || mcreg__ue_append(target, r) != MCREG_OK) {
+        mcreg__record_free(a, r);
+        return MCREG_ERR_NOMEM; /* u stays, empty: the whole state goes */
+    }
+    r->registered_at = registered_at;
+    r->expires_at = expires_at;
+    r->cseq = b->cseq;
+    mcreg__user_append(target, u, r);
+    /* The heap array owns the records from now on; it is put in heap order
+     * once, at the end. */
+    st->heap.items[st->heap.n++] = r;
+    st->n_records++;
+    return MCREG_OK;
+}
+
+int mcreg__restore_add_limit(mcreg_registry *target, const char *user_id, uint32_t max)
+{
+    mcreg_user *u;
+    int rc = user_of(target, user_id, &u);
+    if (rc != MCREG_OK)
+        return rc;
+    if (u->has_max)
+        return MCREG_ERR_FORMAT;
+    u->has_max = 1;
+    u->max_ues = max;
+    return MCREG_OK;
+}
+
+/* Remove the records expired at now_ms, before any order is built. */
+static void drop_expired(mcreg_registry *target, uint64_t now_ms)
+{
+    mcreg_heap *h = &target->st.heap;
+    size_t kept = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        struct mcreg_record *r = h->items[i];
+        if (r->expires_at > now_ms) {
+            h->items[kept++] = r;
+            continue;
+        }
+        mcreg__user_unlink(target, r);
+        mcreg__ue_remove(target, r);
+        mcreg__record_free(&target->alloc, r);
+        target->st.n_records--;
+    }
+    h->n = kept;
+}
+
+/* Put the state in the order every other call relies on: each user's and
+ * each UE's list sorted, the heap built, and the scratch area as large as
+ * the largest user (events never allocate). */
+static int finish(mcreg_registry *target, uint64_t now_ms)
+{
+    mcreg_state *st = &target->st;
+    drop_expired(target, now_ms);
+    mcreg__users_prune(target); /* users left with neither records nor limit */
+    size_t longest = mcreg__longest_list(target);
+    if (longest) {
+        st->scratch = mcreg__grow(&target->alloc, NULL, &st->scratch_cap, longest,
+                                  sizeof(void *));
+        if (!st->scratch)
+            return MCREG_ERR_NOMEM;
+    }
+    mcreg__lists_sort(target, st->scratch);
+    mcreg__heap_build(&st->heap);
+    return MCREG_OK;
+}
+
+int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t now_ms)
+{
+    if (!reg || !buf)
+        return MCREG_ERR_INVALID;
+    if (reg->busy)
+        return MCREG_ERR_BUSY;
+    /* Same allocator, options and hash key; an empty state. */
+    mcreg_registry next = *reg;
+    memset(&next.st, 0, sizeof(next.st));
+    int rc = mcreg__snapshot_decode(&next, buf, len);
+    if (rc == MCREG_OK)
+        rc = finish(&next, now_ms);
+    if (rc != MCREG_OK) {
+        mcreg__state_clear(&next);
+        return rc;
+    }
+    mcreg__state_clear(reg);
+    reg->st = next.st;
+    return MCREG_OK;
+}

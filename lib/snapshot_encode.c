@@ -1,0 +1,252 @@
+/* mcreg_snapshot: the state as deterministic CBOR (README, "Snapshot
+ * format"). The document is produced twice by the same code: once to
+ * measure it, once into a buffer of exactly that size. */
+#include <string.h>
+
+#include <cbor/encoding.h>
+
+#include "index.h"
+#include "record.h"
+#include "snapshot.h"
+#include "sort.h"
+
+/* Appends to `out`, or only counts while `out` is NULL. */
+typedef struct {
+    uint8_t *out;
+    size_t len;
+} writer;
+
+/* libcbor's encoders write the shortest head (RFC 8949 4.2.1) into a
+ * buffer; 9 bytes hold the longest. */
+#define HEAD_MAX 9
+
+static void emit(writer *w, const void *bytes, size_t n)
+{
+    if (w->out && n)
+        memcpy(w->out + w->len, bytes, n);
+    w->len += n;
+}
+
+static void put_uint(writer *w, uint64_t v)
+{
+    unsigned char head[HEAD_MAX];
+    emit(w, head, cbor_encode_uint(v, head, sizeof(head)));
+}
+
+static void put_int(writer *w, int64_t v)
+{
+    unsigned char head[HEAD_MAX];
+    /* CBOR's negative integers carry -1 - v, which fits for INT64_MIN. */
+    size_t n = v >= 0 ? cbor_encode_uint((uint64_t)v, head, sizeof(head))
+                      : cbor_encode_negint((uint64_t)(-1 - v), head, sizeof(head));
+    emit(w, head, n);
+}
+
+static void put_array(writer *w, size_t n)
+{
+    unsigned char head[HEAD_MAX];
+    emit(w, head, cbor_encode_array_start(n, head, sizeof(head)));
+}
+
+static void put_map(writer *w, size_t n)
+{
+    unsigned char head[HEAD_MAX];
+    emit(w, head, cbor_encode_map_start(n, head, sizeof(head)));
+}
+
+static void put_text(writer *w, const char *s, size_t len)
+{
+    unsigned char head[HEAD_MAX];
+    emit(w, head, cbor_encode_string_start(len, head, sizeof(head)));
+    emit(w, s, len);
+}
+
+static void put_bytes(writer *w, const uint8_t *b, size_t len)
+{
+    unsigned char head[HEAD_MAX];
+    emit(w, head, cbor_encode_bytestring_start(len, head, sizeof(head)));
+    emit(w, b, len);
+}
+
+static void put_bool(writer *w, int v)
+{
+    unsigned char head[HEAD_MAX];
+    emit(w, head, cbor_encode_bool(v != 0, head, sizeof(head)));
+}
+
+static void put_tag(writer *w, uint64_t tag)
+{
+    unsigned char head[HEAD_MAX];
+    emit(w, head, cbor_encode_tag(tag, head, sizeof(head)));
+}
+
+static void put_setting(writer *w, const mcreg_setting *s)
+{
+    put_array(w, 2);
+    put_text(w, s->key, strlen(s->key));
+    switch (s->type) {
+    case MCREG_VAL_INT:
+        put_int(w, s->v.i);
+        break;
+    case MCREG_VAL_TEXT:
+        put_text(w, s->v.text.ptr, s->v.text.len);
+        break;
+    case MCREG_VAL_BYTES:
+        put_bytes(w, s->v.bytes.ptr, s->v.bytes.len);
+        break;
+    case MCREG_VAL_BOOL:
+        put_bool(w, s->v.b);
+        break;
+    }
+}
+
+static void put_record(writer *w, const struct mcreg_record *r)
+{
+    const mcreg_payload *p = r->payload;
+    put_map(w, 5u + (p->contact != NULL) + (p->call_id != NULL) + (p->n_settings != 0));
+    /* Keys in ascending order, as deterministic encoding sorts them. */
+    put_uint(w, REC_USER);
+    put_text(w, r->user->id, r->user->id_len);
+    put_uint(w, REC_UE);
+    put_text(w, r->ue_id, r->ue_len);
+    put_uint(w, REC_REGISTERED_AT);
+    put_uint(w, r->registered_at);
+    put_uint(w, REC_EXPIRES_AT);
+    put_uint(w, r->expires_at);
+    put_uint(w, REC_CSEQ);
+    put_uint(w, r->cseq);
+    if (p->contact) {
+        put_uint(w, REC_CONTACT);
+        put_text(w, p->contact, strlen(p->contact));
+    }
+    if (p->call_id) {
+        put_uint(w, REC_CALL_ID);
+        put_text(w, p->call_id, strlen(p->call_id));
+    }
+    if (p->n_settings) {
+        put_uint(w, REC_SETTINGS);
+        put_array(w, p->n_settings);
+        for (uint32_t i = 0; i < p->n_settings; i++)
+            put_setting(w, &p->settings[i]);
+    }
+}
+
+/* Ids compare bytewise: strcmp compares as unsigned char, and ids hold no
+ * NUL. */
+static int user_id_cmp(const void *a, const void *b)
+{
+    return mcreg__user_cmp(a, b);
+}
+
+static int ue_id_cmp(const void *a, const void *b)
+{
+    const struct mcreg_record *x = a, *y = b;
+    return strcmp(x->ue_id, y->ue_id);
+}
+
+/* What the document needs besides the registry: its users sorted by id,
+ * and room to sort the records of the largest one. */
+typedef struct {
+    void **users;
+    size_t n_users;
+    size_t n_limits;
+    void **records;
+} snapshot_order;
+
+static void put_records(writer *w, const mcreg_registry *reg, const snapshot_order *o)
+{
+    put_array(w, reg->st.n_records);
+    for (size_t i = 0; i < o->n_users; i++) {
+        const mcreg_user *u = o->users[i];
+        size_t n = 0;
+        for (struct mcreg_record *r = u->first; r; r = r->user_next)
+            o->records[n++] = r;
+        mcreg__sort(o->records, n, ue_id_cmp);
+        for (size_t k = 0; k < n; k++)
+            put_record(w, o->records[k]);
+    }
+}
+
+static void put_limits(writer *w, const snapshot_order *o)
+{
+    put_array(w, o->n_limits);
+    for (size_t i = 0; i < o->n_users; i++) {
+        const mcreg_user *u = o->users[i];
+        if (!u->has_max)
+            continue;
+        put_array(w, 2);
+        put_text(w, u->id, u->id_len);
+        put_uint(w, u->max_ues);
+    }
+}
+
+static void put_document(writer *w, const mcreg_registry *reg, const snapshot_order *o)
+{
+    put_tag(w, MCREG_CBOR_SELF_DESCRIBE);
+    put_map(w, 3);
+    put_uint(w, SNAP_VERSION);
+    put_array(w, 2);
+    put_uint(w, MCREG_SNAPSHOT_MAJOR);
+    put_uint(w, MCREG_SNAPSHOT_MINOR);
+    put_uint(w, SNAP_RECORDS);
+    put_records(w, reg, o);
+    put_uint(w, SNAP_LIMITS);
+    put_limits(w, o);
+}
+
+/* Fill o: the users sorted, the limits counted, and room for the records
+ * of the largest user. The one array holds both. */
+static int order_users(const mcreg_registry *reg, snapshot_order *o)
+{
+    const mcreg_allocator *a = &reg->alloc;
+    size_t n = mcreg__user_total(reg);
+    size_t largest = 0;
+    *o = (snapshot_order){0};
+    for (const mcreg_user *u = mcreg__user_iter(reg, NULL); u; u = mcreg__user_iter(reg, u))
+        if (u->n_records > largest)
+            largest = u->n_records;
+    if (n + largest == 0)
+        return MCREG_OK;
+    void **all = mcreg__malloc(a, (n + largest) * sizeof(void *));
+    if (!all)
+        return MCREG_ERR_NOMEM;
+    size_t i = 0;
+    for (mcreg_user *u = mcreg__user_iter(reg, NULL); u; u = mcreg__user_iter(reg, u)) {
+        all[i++] = u;
+        o->n_limits += u->has_max;
+    }
+    mcreg__sort(all, n, user_id_cmp);
+    o->users = all;
+    o->n_users = n;
+    o->records = all + n;
+    return MCREG_OK;
+}
+
+int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len)
+{
+    if (!reg || !buf || !len)
+        return MCREG_ERR_INVALID;
+    const mcreg_allocator *a = &reg->alloc;
+    snapshot_order o;
+    int rc = order_users(reg, &o);
+    if (rc != MCREG_OK)
+        return rc;
+    writer w = {0};
+    put_document(&w, reg, &o);
+    size_t size = w.len;
+    w = (writer){.out = mcreg__malloc(a, size)};
+    if (w.out)
+        put_document(&w, reg, &o);
+    mcreg__free(a, o.users);
+    if (!w.out)
+        return MCREG_ERR_NOMEM;
+    *buf = w.out;
+    *len = w.len;
+    return MCREG_OK;
+}
+
+void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf)
+{
+    if (reg && buf)
+        mcreg__free(&reg->alloc, buf);
+}
