@@ -35,6 +35,16 @@ int mcreg__user_insert(mcreg_registry *reg, mcreg_user *u)
     return uthash_oom ? MCREG_ERR_NOMEM : MCREG_OK;
 }
 
+mcreg_user *mcreg__user_add(mcreg_registry *reg, const char *id, size_t len)
+{
+    mcreg_user *u = mcreg__user_new(&reg->alloc, id, len);
+    if (u && mcreg__user_insert(reg, u) != MCREG_OK) {
+        mcreg__free(&reg->alloc, u);
+        u = NULL;
+    }
+    return u;
+}
+
 void mcreg__user_remove(mcreg_registry *reg, mcreg_user *u)
 {
     UTHASH_SCOPE(reg);

@@ -8,6 +8,9 @@
 
 mcreg_user *mcreg__user_find(const mcreg_registry *reg, const char *id, size_t len);
 int mcreg__user_insert(mcreg_registry *reg, mcreg_user *u);
+/* A new user with no records and no limit, in the table; NULL when out of
+ * memory. The id must not be in the table yet. */
+mcreg_user *mcreg__user_add(mcreg_registry *reg, const char *id, size_t len);
 void mcreg__user_remove(mcreg_registry *reg, mcreg_user *u);
 
 /* The UE's earliest (registered_at, user_id) record; the rest follow

@@ -376,15 +376,8 @@ int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t ma
     int rc = begin_user_change(reg, user_id, &len, &u);
     if (rc != MCREG_OK)
         return rc;
-    if (!u) {
-        u = mcreg__user_new(&reg->alloc, user_id, len);
-        if (!u)
-            return MCREG_ERR_NOMEM;
-        if (mcreg__user_insert(reg, u) != MCREG_OK) {
-            mcreg__free(&reg->alloc, u);
-            return MCREG_ERR_NOMEM;
-        }
-    }
+    if (!u && !(u = mcreg__user_add(reg, user_id, len)))
+        return MCREG_ERR_NOMEM;
     u->has_max = 1;
     u->max_ues = max;
     return MCREG_OK;

@@ -19,15 +19,8 @@ static int user_of(mcreg_registry *target, const char *id, mcreg_user **out)
 {
     size_t len = strlen(id);
     mcreg_user *u = mcreg__user_find(target, id, len);
-    if (!u) {
-        u = mcreg__user_new(&target->alloc, id, len);
-        if (!u)
-            return MCREG_ERR_NOMEM;
-        if (mcreg__user_insert(target, u) != MCREG_OK) {
-            mcreg__free(&target->alloc, u);
-            return MCREG_ERR_NOMEM;
-        }
-    }
+    if (!u && !(u = mcreg__user_add(target, id, len)))
+        return MCREG_ERR_NOMEM;
     *out = u;
     return MCREG_OK;
 }

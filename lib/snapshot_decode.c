@@ -76,9 +76,8 @@ static int read_cstring(decoder *d, size_t max, const char **out)
     return MCREG_OK;
 }
 
-/* The key of the next map entry: an unsigned integer greater than the
- * previous one (deterministic order, so no key repeats). *prev starts at
- * -1 as UINT64_MAX with *first set. */
+/* Map keys are unsigned integers in ascending order (deterministic
+ * encoding), so no key can repeat. */
 typedef struct {
     uint64_t last;
     int any;
@@ -267,6 +266,8 @@ static int read_limits(decoder *d)
 {
     uint64_t n;
     int rc = read_count(d, MCREG_CBOR_ARRAY, &n);
+    if (rc != MCREG_OK)
+        return rc;
     for (uint64_t i = 0; i < n && rc == MCREG_OK; i++)
         rc = read_limit(d);
     return rc;
