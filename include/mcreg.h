@@ -403,8 +403,8 @@ MCREG_API void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf);
  * - The snapshot must fit this registry's options: with UE exclusive on, a
  *   UE held by two users is MCREG_ERR_FORMAT. Limits are not enforced on
  *   restored records (a lowered limit may leave a user over it, as here).
- * Errors: MCREG_ERR_INVALID (NULL reg or buf), MCREG_ERR_BUSY (from inside
- * a callback or visitor), MCREG_ERR_VERSION (a major format version other
+ * Errors: MCREG_ERR_INVALID (NULL reg), MCREG_ERR_BUSY (from inside a
+ * callback or visitor), MCREG_ERR_INVALID (NULL buf), MCREG_ERR_VERSION (a major format version other
  * than MCREG_SNAPSHOT_MAJOR), MCREG_ERR_FORMAT (anything malformed:
  * truncated, trailing bytes, indefinite lengths, wrong types, map keys not
  * in ascending order or repeated, duplicate (user, UE) pairs or limits,

@@ -128,10 +128,12 @@ static int finish(mcreg_registry *target, uint64_t now_ms)
 
 int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t now_ms)
 {
-    if (!reg || !buf)
+    if (!reg)
         return MCREG_ERR_INVALID;
     if (reg->busy)
         return MCREG_ERR_BUSY;
+    if (!buf)
+        return MCREG_ERR_INVALID;
     /* Same allocator, options and hash key; an empty state. */
     mcreg_registry next = *reg;
     memset(&next.st, 0, sizeof(next.st));

@@ -143,8 +143,8 @@ static int read_settings(decoder *d, mcreg_binding *b)
     int rc = read_count(d, MCREG_CBOR_ARRAY, &n);
     if (rc != MCREG_OK)
         return rc;
-    if (n > MCREG_MAX_SETTINGS)
-        return MCREG_ERR_FORMAT;
+    if (n == 0 || n > MCREG_MAX_SETTINGS)
+        return MCREG_ERR_FORMAT; /* no settings: the key is absent */
     for (uint64_t i = 0; i < n; i++) {
         mcreg_setting *s = &d->settings[i];
         uint64_t pair;

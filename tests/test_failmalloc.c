@@ -1005,6 +1005,173 @@ START_TEST(test_script)
 }
 END_TEST
 
+/* ---- snapshot and restore ------------------------------------------------- */
+
+/* A rich state: setup_populated (settings of every type, contact, Call-ID),
+ * dave with other settings and the largest CSeq, and limits of 4, 0 and 5,
+ * zed's on a user without records. With param 1 (for UE exclusive off),
+ * bob also holds a-ue1. */
+static void setup_rich(fm_ctx *c)
+{
+    setup_populated(c);
+    mcreg_binding b = tu_binding("dave", "d-ue1", 300);
+    b.contact = "sips:dave@[2001:db8::9]:5061";
+    b.call_id = "d-call@host";
+    b.cseq = UINT32_MAX;
+    b.settings = fm_settings_b;
+    b.n_settings = sizeof(fm_settings_b) / sizeof(fm_settings_b[0]);
+    ck_assert_int_eq(mcreg_register(c->reg, &b, 3500, NULL), MCREG_OK);
+    if (c->param)
+        fm_reg(c, "bob", "a-ue1", 60, 1000);
+    ck_assert_int_eq(mcreg_set_user_max_ues(c->reg, "alice", 4), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(c->reg, "u0", 0), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(c->reg, "zed", 5), MCREG_OK);
+}
+
+/* The bytes of the run without failure; every other run must give them. */
+static uint8_t *fm_snap_ref;
+static size_t fm_snap_ref_len;
+
+static void fm_snap_ref_reset(void)
+{
+    free(fm_snap_ref);
+    fm_snap_ref = NULL;
+    fm_snap_ref_len = 0;
+}
+
+static int op_snapshot(fm_ctx *c)
+{
+    uint8_t marker = 0;
+    uint8_t *buf = &marker;
+    size_t len = 777;
+    size_t live = c->alloc.live, bytes = c->alloc.live_bytes;
+    int rc = mcreg_snapshot(c->reg, &buf, &len);
+    if (rc != MCREG_OK) {
+        if (buf != &marker || len != 777)
+            ck_abort_msg("snapshot: outputs written on error %d", rc);
+        if (c->alloc.live != live || c->alloc.live_bytes != bytes)
+            ck_abort_msg("snapshot: error %d with %zu blocks kept", rc, c->alloc.live - live);
+        return rc;
+    }
+    if (buf == &marker || buf == NULL || len == 0)
+        ck_abort_msg("snapshot: no output");
+    if (!fm_snap_ref) {
+        fm_snap_ref = malloc(len);
+        if (!fm_snap_ref)
+            abort();
+        memcpy(fm_snap_ref, buf, len);
+        fm_snap_ref_len = len;
+    } else if (len != fm_snap_ref_len || memcmp(buf, fm_snap_ref, len) != 0) {
+        ck_abort_msg("snapshot: other bytes than the run without failure");
+    }
+    c->count = len;
+    mcreg_buffer_free(c->reg, buf);
+    if (c->alloc.live != live || c->alloc.live_bytes != bytes)
+        ck_abort_msg("snapshot: blocks kept after mcreg_buffer_free");
+    return rc;
+}
+
+/* _i: 0 UE exclusive on, 1 off. */
+START_TEST(test_snapshot)
+{
+    fm_snap_ref_reset();
+    size_t n = fm_run("snapshot", _i ? &opts_shared : &opts_default, setup_rich, op_snapshot,
+                      _i, 0);
+    ck_assert_msg(n > 0, "mcreg_snapshot made no allocation");
+    fm_snap_ref_reset();
+}
+END_TEST
+
+START_TEST(test_snapshot_empty)
+{
+    fm_snap_ref_reset();
+    fm_run("snapshot of an empty registry", &opts_default, NULL, op_snapshot, 0, 0);
+    fm_snap_ref_reset();
+}
+END_TEST
+
+/* The state that the restore cases restore: other users and values than
+ * the registries they restore into, a pair those also hold (alice a-ue1)
+ * with other values, a record that has expired by the restore (carol's),
+ * limits of users with and without records. With param 1 (UE exclusive
+ * off), u2 shares dave's UE. */
+static void setup_restore_source(fm_ctx *c)
+{
+    fm_reg_full(c, "dave", "d-ue1", 300, 1200);
+    mcreg_binding b = tu_binding("u0", "u0-ue", 200);
+    b.contact = "sip:u0@198.51.100.1";
+    b.call_id = "x";
+    b.cseq = 99;
+    b.settings = fm_settings_b;
+    b.n_settings = sizeof(fm_settings_b) / sizeof(fm_settings_b[0]);
+    ck_assert_int_eq(mcreg_register(c->reg, &b, 1300, NULL), MCREG_OK);
+    fm_reg(c, "u1", "u1-ue1", 40, 800);
+    fm_reg(c, "u1", "u1-ue2", 50, 800);
+    fm_reg(c, "alice", "a-ue1", 90, 900);
+    fm_reg(c, "carol", "c-ue1", 3, 100); /* expires at 3100 */
+    if (c->param)
+        fm_reg(c, "u2", "d-ue1", 60, 1200);
+    ck_assert_int_eq(mcreg_set_user_max_ues(c->reg, "u1", 3), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(c->reg, "bob", 2), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(c->reg, "u4", 0), MCREG_OK);
+}
+
+static uint8_t *fm_restore_in;
+static size_t fm_restore_in_len;
+#define FM_RESTORE_NOW 4000
+
+/* The snapshot of setup_restore_source, into fm_restore_in. */
+static void fm_restore_source(const fm_opts *o, int param)
+{
+    fm_ctx c;
+    fm_begin(&c, o, setup_restore_source, param);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mcreg_snapshot(c.reg, &buf, &len), MCREG_OK);
+    free(fm_restore_in);
+    fm_restore_in = malloc(len);
+    ck_assert_ptr_nonnull(fm_restore_in);
+    memcpy(fm_restore_in, buf, len);
+    fm_restore_in_len = len;
+    mcreg_buffer_free(c.reg, buf);
+    fm_end(&c, "restore source", 0);
+}
+
+static int op_restore(fm_ctx *c)
+{
+    size_t live = c->alloc.live, bytes = c->alloc.live_bytes;
+    int rc = mcreg_restore(c->reg, fm_restore_in, fm_restore_in_len, FM_RESTORE_NOW);
+    if (rc == MCREG_ERR_NOMEM && (c->alloc.live != live || c->alloc.live_bytes != bytes))
+        ck_abort_msg("restore: NOMEM with %zu blocks / %zu bytes live, %zu / %zu before",
+                     c->alloc.live, c->alloc.live_bytes, live, bytes);
+    if (rc == MCREG_OK && mcreg_find(c->reg, "carol", "c-ue1") != NULL)
+        ck_abort_msg("restore: a record expired at the restore time was kept");
+    return rc;
+}
+
+/* Into a registry holding another rich state (setup_rich). _i: 0 UE
+ * exclusive on, 1 off. */
+START_TEST(test_restore)
+{
+    const fm_opts *o = _i ? &opts_shared : &opts_default;
+    fm_restore_source(o, _i);
+    size_t n = fm_run("restore over a rich state", o, setup_rich, op_restore, _i, 0);
+    ck_assert_msg(n > 0, "mcreg_restore made no allocation");
+    free(fm_restore_in);
+    fm_restore_in = NULL;
+}
+END_TEST
+
+START_TEST(test_restore_into_empty)
+{
+    const fm_opts *o = _i ? &opts_shared : &opts_default;
+    fm_restore_source(o, _i);
+    fm_run("restore into an empty registry", o, NULL, op_restore, _i, 0);
+    free(fm_restore_in);
+    fm_restore_in = NULL;
+}
+END_TEST
+
 Suite *suite_failmalloc(void)
 {
     Suite *s = suite_create("failmalloc");
@@ -1049,6 +1216,10 @@ Suite *suite_failmalloc(void)
     tcase_add_test(tc, test_user_foreach);
     tcase_add_test(tc, test_queries_do_not_allocate);
     tcase_add_loop_test(tc, test_script, 0, 3);
+    tcase_add_loop_test(tc, test_snapshot, 0, 2);
+    tcase_add_test(tc, test_snapshot_empty);
+    tcase_add_loop_test(tc, test_restore, 0, 2);
+    tcase_add_loop_test(tc, test_restore_into_empty, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

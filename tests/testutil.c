@@ -21,9 +21,17 @@ static int tu_should_fail(tu_alloc *a)
     return a->fail_all_after ? a->calls >= a->fail_at : a->calls == a->fail_at;
 }
 
+static void tu_note_peak(tu_alloc *a)
+{
+    if (a->live_bytes > a->peak_bytes)
+        a->peak_bytes = a->live_bytes;
+}
+
 static void *tu_malloc(size_t size, void *ctx)
 {
     tu_alloc *a = ctx;
+    if (size > a->max_request)
+        a->max_request = size;
     if (tu_should_fail(a))
         return NULL;
     tu_header *h = malloc(sizeof(*h) + size);
@@ -32,6 +40,7 @@ static void *tu_malloc(size_t size, void *ctx)
     h->size = size;
     a->live++;
     a->live_bytes += size;
+    tu_note_peak(a);
     return h + 1;
 }
 
@@ -51,6 +60,8 @@ static void *tu_realloc(void *ptr, size_t size, void *ctx)
     tu_alloc *a = ctx;
     if (!ptr)
         return tu_malloc(size, ctx);
+    if (size > a->max_request)
+        a->max_request = size;
     if (tu_should_fail(a))
         return NULL;
     tu_header *old = (tu_header *)ptr - 1;
@@ -60,6 +71,7 @@ static void *tu_realloc(void *ptr, size_t size, void *ctx)
         return NULL;
     a->live_bytes = a->live_bytes - old_size + size;
     h->size = size;
+    tu_note_peak(a);
     return h + 1;
 }
 

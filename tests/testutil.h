@@ -16,6 +16,9 @@ typedef struct tu_alloc {
     size_t live_bytes; /* bytes currently allocated */
     size_t fail_at;    /* 1-based call number to fail; 0 = never */
     int fail_all_after; /* with fail_at: fail every call from fail_at on */
+    size_t peak_bytes;  /* highest live_bytes seen (reset it to live_bytes to
+                           measure one call) */
+    size_t max_request; /* largest size asked of malloc or realloc */
 } tu_alloc;
 
 /* An mcreg_allocator whose ctx is `a`. Blocks carry a size header so the
