@@ -4,12 +4,18 @@
 # Targets:
 #   all (default)  build/libmcreg.a, build/libmcreg.so.X.Y.Z (+ links), build/mcreg.pc
 #   examples       every examples/*.c, linked against the static library
+#                  (mcreg-dump among them: a snapshot file as JSON)
+#   tools          the test tools in tests/tools/ (snapgen: the snapshot of a
+#                  deterministic, rich state), linked against the static library
 #   demo           build and run examples/multi_device.c
 #   check          build everything, run tests/sh/*.sh, then the Check runner
 #   check SANITIZE=1
 #                  the same build with ASan + UBSan into build/asan/, then the
-#                  demo and the Check runner (the shell tests run in the
-#                  normal build only)
+#                  demo, the snapshot shell tests (dump.sh, interop.sh) and
+#                  the Check runner (the other shell tests run in the normal
+#                  build only)
+#   fuzz           two libFuzzer targets (see "fuzzing" below), built with
+#                  clang into build/fuzz/ and run FUZZ_SECONDS each
 #   valgrind       the Check runner and the demo under valgrind (CK_FORK=no)
 #   install        install the header, both libraries and mcreg.pc
 #   uninstall      remove what install installed
@@ -20,6 +26,7 @@
 #   CC, AR, CFLAGS, CPPFLAGS, LDFLAGS, PKG_CONFIG, NM, READELF, VALGRIND
 #   PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR
 #   BUILDDIR (default build, or build/asan with SANITIZE=1), WERROR
+#   FUZZ_CC, FUZZ_SECONDS, FUZZ_BUILDDIR, FUZZ_ARGS (see "fuzzing" below)
 # ################################################################
 
 # Version numbers, read from the public header
@@ -63,7 +70,15 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
 
 SANITIZE ?= 0
-ifeq ($(SANITIZE),1)
+FUZZ ?= 0
+ifeq ($(FUZZ),1)
+# Set by `make fuzz` for its own sub-make (CC=clang, BUILDDIR=build/fuzz):
+# the library and the fuzz targets are built with libFuzzer's coverage
+# instrumentation, ASan and UBSan.
+BUILDDIR  ?= build/fuzz
+SAN_FLAGS  = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SO_LDFLAGS =
+else ifeq ($(SANITIZE),1)
 BUILDDIR  ?= build/asan
 SAN_FLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 # The sanitizer runtimes are resolved at load time, so no --no-undefined.
@@ -90,6 +105,7 @@ STATIC     = $(BUILDDIR)/libmcreg.a
 PC         = $(BUILDDIR)/mcreg.pc
 RUNNER     = $(BUILDDIR)/tests/check_mcreg
 DEMO       = $(BUILDDIR)/examples/multi_device
+SNAPGEN    = $(BUILDDIR)/tests/tools/snapgen
 
 LIB_SRCS  := $(sort $(wildcard lib/*.c))
 LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(BUILDDIR)/obj/%.o)
@@ -98,15 +114,24 @@ TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILDDIR)/tests/%.o)
 EX_SRCS   := $(sort $(wildcard examples/*.c))
 EX_OBJS   := $(EX_SRCS:examples/%.c=$(BUILDDIR)/examples/%.o)
 EX_BINS   := $(EX_OBJS:.o=)
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+TOOL_OBJS := $(TOOL_SRCS:tests/tools/%.c=$(BUILDDIR)/tests/tools/%.o)
+TOOL_BINS := $(TOOL_OBJS:.o=)
 SH_TESTS  := $(sort $(wildcard tests/sh/*.sh))
+# The shell tests that only run programs of the build (no make, no install):
+# these run under SANITIZE=1 too.
+SAN_SH_TESTS := tests/sh/dump.sh tests/sh/interop.sh
 
 LIB_ALL_CFLAGS  = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(LIB_WARN) -fPIC -fvisibility=hidden \
                   -DMCREG_BUILDING -Iinclude -Ilib $(LIB_PC_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
 TEST_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SOURCE=200809L \
                   -Iinclude -Ilib $(CHECK_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
 EX_ALL_CFLAGS   = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
+TOOL_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SOURCE=200809L \
+                  -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
 
-.PHONY: all lib examples demo check test valgrind install uninstall deps clean FORCE
+.PHONY: all lib examples tools demo check test valgrind fuzz fuzz-run install uninstall deps \
+        clean FORCE
 
 all: lib $(PC)
 
@@ -162,6 +187,16 @@ $(EX_BINS): $(BUILDDIR)/examples/%: $(BUILDDIR)/examples/%.o $(STATIC) $(BUILDDI
 demo: $(DEMO)
 	$(DEMO)
 
+# ---- test tools ------------------------------------------------------------------
+
+tools: $(TOOL_BINS)
+
+$(TOOL_OBJS): $(BUILDDIR)/tests/tools/%.o: tests/tools/%.c $(BUILDDIR)/stamp.TOOL_CC | $(BUILDDIR)/tests/tools
+	$(CC) $(TOOL_ALL_CFLAGS) -c $< -o $@
+
+$(TOOL_BINS): $(BUILDDIR)/tests/tools/%: $(BUILDDIR)/tests/tools/%.o $(STATIC) $(BUILDDIR)/stamp.TOOL_LD
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LIB_PC_LIBS)
+
 # ---- tests ---------------------------------------------------------------------
 
 $(TEST_OBJS): $(BUILDDIR)/tests/%.o: tests/%.c $(BUILDDIR)/stamp.TEST_CC | $(BUILDDIR)/tests
@@ -181,13 +216,16 @@ SH_ENV = BUILDDIR=$(call shquote,$(BUILDDIR)) CC=$(call shquote,$(CC)) AR=$(call
 
 # Every shell test runs even if an earlier one failed; the Check runner runs
 # last so that its summary closes the output; the target fails if any failed.
-check: all examples $(RUNNER)
+check: all examples tools $(RUNNER)
 ifeq ($(SANITIZE),1)
-	@echo "SANITIZE=1: the shell tests run in the normal build only; running the demo"
+	@echo "SANITIZE=1: running the demo, $(notdir $(SAN_SH_TESTS)) and the Check runner"
 	@export UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1}; \
 	export CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-4}; \
 	status=0; \
 	$(DEMO) > /dev/null || { echo "FAIL demo under sanitizers"; status=1; }; \
+	for t in $(SAN_SH_TESTS); do \
+	    $(SH_ENV) bash $$t $(call shquote,$(BUILDDIR)) || status=1; \
+	done; \
 	$(RUNNER) || status=1; \
 	exit $$status
 else
@@ -207,6 +245,77 @@ ifeq ($(SANITIZE),1)
 endif
 	$(VALGRIND) -q --leak-check=full --error-exitcode=1 $(DEMO) > /dev/null
 	CK_FORK=no $(VALGRIND) --leak-check=full --error-exitcode=1 $(RUNNER)
+
+# ---- fuzzing ---------------------------------------------------------------------
+# `make fuzz` builds two libFuzzer targets with $(FUZZ_CC) into $(FUZZ_BUILDDIR)
+# (the library is compiled there again with -fsanitize=fuzzer,address,undefined
+# -g -O1) and runs each for FUZZ_SECONDS seconds:
+#   tests/fuzz/fuzz_restore.c    mcreg_restore of any bytes into a registry that
+#       holds a small state (UE exclusive on or off by the input's last byte):
+#       on error the state is unchanged, on success it snapshots; an
+#       allocation failure injected into a successful restore changes nothing
+#   tests/fuzz/fuzz_roundtrip.c  restore; if that succeeds, snapshot A,
+#       restore A into a fresh registry, snapshot B: A and B must be equal
+# Each target starts from a copy of tests/fuzz/corpus/ in
+# $(FUZZ_BUILDDIR)/corpus/TARGET/ (which keeps what it finds; the committed
+# corpus is never written) with the dictionary tests/fuzz/cbor.dict. A crash,
+# a leak, a sanitizer report, a timeout or running out of memory fails the
+# target; the input is left in $(FUZZ_BUILDDIR)/artifacts/ and libFuzzer's
+# output in $(FUZZ_BUILDDIR)/logs/. Reproduce with
+#   $(FUZZ_BUILDDIR)/fuzzers/TARGET $(FUZZ_BUILDDIR)/artifacts/FILE
+# FUZZ_ARGS adds libFuzzer options (say -jobs=2 -workers=2).
+# tests/fuzz/make_corpus.py (python3-cbor2) rewrites the committed corpus
+# from snapgen and hand-made edge cases.
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 60
+FUZZ_BUILDDIR ?= build/fuzz
+FUZZ_ARGS     ?=
+FUZZ_TARGETS   = fuzz_restore fuzz_roundtrip
+FUZZ_CORPUS    = tests/fuzz/corpus
+FUZZ_DICT      = tests/fuzz/cbor.dict
+FUZZ_OPTS      = -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+                 -dict=$(FUZZ_DICT) -print_final_stats=1
+FUZZ_BINS      = $(FUZZ_TARGETS:%=$(BUILDDIR)/fuzzers/%)
+FUZZ_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
+
+fuzz:
+	@command -v $(firstword $(FUZZ_CC)) > /dev/null 2>&1 \
+	    || { echo "fuzz: $(FUZZ_CC) not found: run make deps" >&2; exit 1; }
+	@$(MAKE) --no-print-directory FUZZ=1 SANITIZE=0 CC=$(call shquote,$(FUZZ_CC)) CFLAGS='-g -O1' \
+	    BUILDDIR=$(call shquote,$(FUZZ_BUILDDIR)) fuzz-run
+
+# Only in the sub-make of `make fuzz`.
+ifneq ($(FUZZ),1)
+fuzz-run:
+	$(error fuzz-run is the second half of make fuzz: run make fuzz)
+else
+fuzz-run: $(FUZZ_BINS)
+	@mkdir -p $(BUILDDIR)/artifacts $(BUILDDIR)/logs
+	@export UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1}; \
+	passed=0; failed=0; \
+	for t in $(FUZZ_TARGETS); do \
+	    work=$(BUILDDIR)/corpus/$$t; log=$(BUILDDIR)/logs/$$t.log; \
+	    mkdir -p "$$work" && cp $(FUZZ_CORPUS)/* "$$work"/ || exit 1; \
+	    echo "== fuzz $$t: $(FUZZ_SECONDS) s, $$(ls "$$work" | wc -l) inputs in $$work"; \
+	    if $(BUILDDIR)/fuzzers/$$t $(FUZZ_OPTS) -artifact_prefix=$(BUILDDIR)/artifacts/$$t- \
+	           $(FUZZ_ARGS) "$$work" > "$$log" 2>&1; then \
+	        grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$$log" | tail -n 1; \
+	        grep -E '^stat::' "$$log" | tr '\n' ' '; echo; \
+	        echo "PASS fuzz $$t"; passed=$$((passed + 1)); \
+	    else \
+	        tail -n 60 "$$log"; \
+	        echo "FAIL fuzz $$t: see $$log and $(BUILDDIR)/artifacts/"; failed=$$((failed + 1)); \
+	    fi; \
+	done; \
+	echo "fuzz: $$passed passed, $$failed failed"; \
+	test $$failed -eq 0
+endif
+
+$(BUILDDIR)/fuzzers/%.o: tests/fuzz/%.c $(BUILDDIR)/stamp.FUZZ_CC | $(BUILDDIR)/fuzzers
+	$(CC) $(FUZZ_ALL_CFLAGS) -c $< -o $@
+
+$(FUZZ_BINS): $(BUILDDIR)/fuzzers/%: $(BUILDDIR)/fuzzers/%.o $(STATIC) $(BUILDDIR)/stamp.FUZZ_LD
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LIB_PC_LIBS)
 
 # ---- install ---------------------------------------------------------------------
 
@@ -232,8 +341,11 @@ uninstall:
 
 # ---- dependencies (Debian) -------------------------------------------------------
 # Installs only what is missing; runs apt-get update once, and only then.
-# clang is optional (make CC=clang) and is not installed here.
-DEB_PACKAGES ?= make gcc libc6-dev binutils pkg-config uthash-dev libcbor-dev check valgrind
+# clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes, which
+# clang only recommends) are for make fuzz and make CC=clang; python3-cbor2
+# for tests/sh/interop.sh.
+DEB_PACKAGES ?= make gcc libc6-dev binutils pkg-config uthash-dev libcbor-dev check valgrind \
+                clang libclang-rt-14-dev python3 python3-cbor2
 
 deps:
 	@missing=; \
@@ -258,8 +370,13 @@ STAMP_TEST_CC = $(CC) $(TEST_ALL_CFLAGS)
 STAMP_TEST_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(CHECK_LIBS) $(TEST_OBJS)
 STAMP_EX_CC   = $(CC) $(EX_ALL_CFLAGS)
 STAMP_EX_LD   = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS)
+STAMP_TOOL_CC = $(CC) $(TOOL_ALL_CFLAGS)
+STAMP_TOOL_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS)
+STAMP_FUZZ_CC = $(CC) $(FUZZ_ALL_CFLAGS)
+STAMP_FUZZ_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS)
 STAMP_PC      = $(PC_VARS)
-STAMP_FILES   = $(addprefix $(BUILDDIR)/stamp.,LIB_CC LIB_LD TEST_CC TEST_LD EX_CC EX_LD PC)
+STAMP_FILES   = $(addprefix $(BUILDDIR)/stamp.,LIB_CC LIB_LD TEST_CC TEST_LD EX_CC EX_LD TOOL_CC \
+                  TOOL_LD FUZZ_CC FUZZ_LD PC)
 shquote       = '$(subst ','\'',$(strip $(1)))'
 
 $(STAMP_FILES): $(BUILDDIR)/stamp.%: FORCE | $(BUILDDIR)
@@ -268,7 +385,8 @@ $(STAMP_FILES): $(BUILDDIR)/stamp.%: FORCE | $(BUILDDIR)
 
 # ---- housekeeping ------------------------------------------------------------------
 
-$(BUILDDIR) $(BUILDDIR)/obj $(BUILDDIR)/tests $(BUILDDIR)/examples:
+$(BUILDDIR) $(BUILDDIR)/obj $(BUILDDIR)/tests $(BUILDDIR)/examples $(BUILDDIR)/tests/tools \
+$(BUILDDIR)/fuzzers:
 	mkdir -p $@
 
 clean:
@@ -277,4 +395,5 @@ clean:
 
 FORCE:
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) \
+         $(FUZZ_BINS:=.d)

@@ -206,6 +206,10 @@ typedef void (*mcreg_event_fn)(const mcreg_event *ev, void *user_data);
  * return MCREG_ERR_BUSY. */
 typedef int (*mcreg_visit_fn)(const mcreg_record *r, void *ud);
 
+/* Visitor for mcreg_limit_foreach: a user with a UE limit of its own. The
+ * id stays valid for the call. Returns as mcreg_visit_fn. */
+typedef int (*mcreg_limit_fn)(const char *user_id, uint32_t max_ues, void *ud);
+
 /* ------------------------------------------------------------------------ */
 /* Options: NULL means all defaults. A registry copies what it needs, so the
  * options object may be freed right after mcreg_registry_new. Options
@@ -316,8 +320,8 @@ MCREG_API int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, u
 MCREG_API int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id);
 
 /* ------------------------------------------------------------------------ */
-/* Queries. None allocates except mcreg_foreach. All may be called from
- * inside a callback or a visitor. */
+/* Queries. None allocates except mcreg_foreach and mcreg_limit_foreach.
+ * All may be called from inside a callback or a visitor. */
 
 /* Earliest expires_at of all records, O(1). MCREG_ERR_NOT_FOUND when empty. */
 MCREG_API int mcreg_next_expiry(const mcreg_registry *reg, uint64_t *at_ms);
@@ -347,6 +351,11 @@ MCREG_API int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id,
  * array of n pointers for the ordering: MCREG_ERR_NOMEM when that fails.
  * Returns as mcreg_user_foreach; MCREG_OK on an empty registry. */
 MCREG_API int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud);
+/* Visit every user that has a limit of its own (mcreg_set_user_max_ues),
+ * with records or without, in user id order (bytewise). Allocates an array
+ * of one pointer per user: MCREG_ERR_NOMEM when that fails. Returns as
+ * mcreg_foreach. */
+MCREG_API int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud);
 
 /* Record accessors. A NULL record gives NULL / 0. */
 MCREG_API const char *mcreg_record_user_id(const mcreg_record *r);

@@ -121,3 +121,32 @@ int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud)
     mcreg__busy_leave(reg);
     return rc;
 }
+
+int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud)
+{
+    if (!reg || !fn)
+        return MCREG_ERR_INVALID;
+    size_t n = 0;
+    for (const mcreg_user *u = mcreg__user_iter(reg, NULL); u; u = mcreg__user_iter(reg, u))
+        n += u->has_max;
+    if (n == 0)
+        return MCREG_OK;
+    mcreg_allocator a = reg->alloc; /* the registry may be gone at the end */
+    void **order = mcreg__malloc(&a, n * sizeof(*order));
+    if (!order)
+        return MCREG_ERR_NOMEM;
+    size_t i = 0;
+    for (mcreg_user *u = mcreg__user_iter(reg, NULL); u; u = mcreg__user_iter(reg, u))
+        if (u->has_max)
+            order[i++] = u;
+    mcreg__sort(order, n, mcreg__user_order);
+    int rc = 0;
+    mcreg__busy_enter(reg);
+    for (i = 0; i < n && !rc && !reg->free_pending; i++) {
+        const mcreg_user *u = order[i];
+        rc = fn(u->id, u->max_ues, ud);
+    }
+    mcreg__free(&a, order);
+    mcreg__busy_leave(reg);
+    return rc;
+}

@@ -14,6 +14,11 @@ int mcreg__user_cmp(const mcreg_user *a, const mcreg_user *b)
     return strcmp(a->id, b->id);
 }
 
+int mcreg__user_order(const void *a, const void *b)
+{
+    return mcreg__user_cmp(a, b);
+}
+
 struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *user,
                                        const char *ue_id, size_t ue_len)
 {

@@ -8,6 +8,8 @@
 int mcreg__logon_cmp(const struct mcreg_record *a, const struct mcreg_record *b);
 /* Byte order of user ids. */
 int mcreg__user_cmp(const mcreg_user *a, const mcreg_user *b);
+/* The same, as an mcreg_cmp_fn over users (sort.h). */
+int mcreg__user_order(const void *a, const void *b);
 
 /* A record for (user, ue_id), with no payload and linked nowhere. */
 struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *user,

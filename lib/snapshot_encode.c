@@ -133,11 +133,6 @@ static void put_record(writer *w, const struct mcreg_record *r)
 
 /* Ids compare bytewise: strcmp compares as unsigned char, and ids hold no
  * NUL. */
-static int user_id_cmp(const void *a, const void *b)
-{
-    return mcreg__user_cmp(a, b);
-}
-
 static int ue_id_cmp(const void *a, const void *b)
 {
     const struct mcreg_record *x = a, *y = b;
@@ -215,7 +210,7 @@ static int order_users(const mcreg_registry *reg, snapshot_order *o)
         all[i++] = u;
         o->n_limits += u->has_max;
     }
-    mcreg__sort(all, n, user_id_cmp);
+    mcreg__sort(all, n, mcreg__user_order);
     o->users = all;
     o->n_users = n;
     o->records = all + n;

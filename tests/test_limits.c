@@ -763,6 +763,128 @@ START_TEST(test_shared_ue_many_users_any_order)
 }
 END_TEST
 
+/* ---- listing the per-user limits ------------------------------------------ */
+
+typedef struct limit_log {
+    char text[512];
+    size_t visits;
+    int stop_at;            /* return 7 on this visit (1-based); 0 never */
+    mcreg_registry *reg;    /* when set: try a mutation, count BUSY answers */
+    int busy_seen;
+    int free_at;            /* free reg on this visit (1-based); 0 never */
+} limit_log;
+
+static int log_limit(const char *user_id, uint32_t max, void *ud)
+{
+    limit_log *l = ud;
+    size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof(l->text) - used, "%s%s=%u", used ? ";" : "", user_id,
+             (unsigned)max);
+    l->visits++;
+    if (l->reg && mcreg_set_user_max_ues(l->reg, "sip:x@ex", 1) == MCREG_ERR_BUSY)
+        l->busy_seen++;
+    if (l->free_at && l->visits == (size_t)l->free_at)
+        mcreg_registry_free(l->reg);
+    return l->stop_at && l->visits == (size_t)l->stop_at ? 7 : 0;
+}
+
+START_TEST(test_limit_foreach_lists_own_limits_in_id_order)
+{
+    tu_events ev;
+    mcreg_registry *reg = make(&ev, limit(5, MCREG_LIMIT_REJECT));
+    must_create(reg, "sip:carol@ex", "ue-c", 60, 10);
+    must_create(reg, "sip:dave@ex", "ue-d", 60, 10); /* the registry's limit only */
+    ck_assert_int_eq(mcreg_set_user_max_ues(reg, "sip:carol@ex", 2), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(reg, "sip:bob@ex", 0), MCREG_OK); /* no records */
+    ck_assert_int_eq(mcreg_set_user_max_ues(reg, "sip:Zed@ex", 9), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(reg, "sip:alice@ex", 4294967295u), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(reg, "sip:\xc3\xa9ve@ex", 3), MCREG_OK);
+    limit_log l = {0};
+    ck_assert_int_eq(mcreg_limit_foreach(reg, log_limit, &l), MCREG_OK);
+    /* Bytewise: upper case before lower case, UTF-8 after ASCII. */
+    ck_assert_str_eq(l.text, "sip:Zed@ex=9;sip:alice@ex=4294967295;sip:bob@ex=0;"
+                             "sip:carol@ex=2;sip:\xc3\xa9ve@ex=3");
+    ck_assert_int_eq(mcreg_clear_user_max_ues(reg, "sip:bob@ex"), MCREG_OK);
+    ck_assert_int_eq(mcreg_clear_user_max_ues(reg, "sip:carol@ex"), MCREG_OK);
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(mcreg_limit_foreach(reg, log_limit, &l), MCREG_OK);
+    ck_assert_str_eq(l.text, "sip:Zed@ex=9;sip:alice@ex=4294967295;sip:\xc3\xa9ve@ex=3");
+    ck_assert_uint_eq(ev.count, 2); /* the two CREATED: listing emits nothing */
+    mcreg_registry_free(reg);
+    tu_events_free(&ev);
+}
+END_TEST
+
+START_TEST(test_limit_foreach_empty_invalid_and_stop)
+{
+    tu_events ev;
+    mcreg_registry *reg = make(&ev, limit(0, MCREG_LIMIT_REJECT));
+    limit_log l = {0};
+    must_create(reg, "sip:a@ex", "ue-a", 60, 10);
+    ck_assert_int_eq(mcreg_limit_foreach(reg, log_limit, &l), MCREG_OK);
+    ck_assert_uint_eq(l.visits, 0);
+    ck_assert_int_eq(mcreg_limit_foreach(NULL, log_limit, &l), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_limit_foreach(reg, NULL, &l), MCREG_ERR_INVALID);
+    for (int i = 0; i < 4; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "sip:u%d@ex", i);
+        ck_assert_int_eq(mcreg_set_user_max_ues(reg, id, (uint32_t)i + 1), MCREG_OK);
+    }
+    l.stop_at = 2;
+    ck_assert_int_eq(mcreg_limit_foreach(reg, log_limit, &l), 7);
+    ck_assert_str_eq(l.text, "sip:u0@ex=1;sip:u1@ex=2");
+    mcreg_registry_free(reg);
+    tu_events_free(&ev);
+}
+END_TEST
+
+START_TEST(test_limit_foreach_visitor_is_busy_and_may_free)
+{
+    tu_events ev;
+    mcreg_registry *reg = make(&ev, limit(0, MCREG_LIMIT_REJECT));
+    ck_assert_int_eq(mcreg_set_user_max_ues(reg, "sip:a@ex", 1), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(reg, "sip:b@ex", 2), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(reg, "sip:c@ex", 3), MCREG_OK);
+    limit_log l = {.reg = reg};
+    ck_assert_int_eq(mcreg_limit_foreach(reg, log_limit, &l), MCREG_OK);
+    ck_assert_int_eq(l.busy_seen, 3);
+    ck_assert_int_eq(mcreg_user_max_ues(reg, "sip:x@ex", &(uint32_t){0}), MCREG_ERR_NOT_FOUND);
+    /* A free from the visitor: no further visit, freed on return. */
+    memset(&l, 0, sizeof(l));
+    l.reg = reg;
+    l.free_at = 1;
+    ck_assert_int_eq(mcreg_limit_foreach(reg, log_limit, &l), MCREG_OK);
+    ck_assert_uint_eq(l.visits, 1);
+    tu_events_free(&ev);
+}
+END_TEST
+
+START_TEST(test_limit_foreach_out_of_memory)
+{
+    tu_alloc a = {0};
+    mcreg_allocator al = tu_allocator(&a);
+    mcreg_options *o = NULL;
+    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+    mcreg_options_set_allocator(o, &al);
+    mcreg_registry *reg = NULL;
+    ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
+    mcreg_options_free(o);
+    ck_assert_int_eq(mcreg_set_user_max_ues(reg, "sip:a@ex", 1), MCREG_OK);
+    size_t live = a.live;
+    a.fail_at = a.calls + 1;
+    limit_log l = {0};
+    ck_assert_int_eq(mcreg_limit_foreach(reg, log_limit, &l), MCREG_ERR_NOMEM);
+    ck_assert_uint_eq(l.visits, 0);
+    ck_assert_uint_eq(a.live, live);
+    a.fail_at = 0;
+    ck_assert_int_eq(mcreg_limit_foreach(reg, log_limit, &l), MCREG_OK);
+    ck_assert_str_eq(l.text, "sip:a@ex=1");
+    ck_assert_uint_eq(a.live, live);
+    mcreg_registry_free(reg);
+    ck_assert_uint_eq(a.live, 0);
+}
+END_TEST
+
 Suite *suite_limits(void)
 {
     Suite *s = suite_create("limits");
@@ -781,6 +903,10 @@ Suite *suite_limits(void)
     tcase_add_test(tc, test_user_max_ues_query_and_clear);
     tcase_add_test(tc, test_per_user_limit_without_records_is_kept);
     tcase_add_test(tc, test_lowered_limit_keeps_existing_records_under_reject);
+    tcase_add_test(tc, test_limit_foreach_lists_own_limits_in_id_order);
+    tcase_add_test(tc, test_limit_foreach_empty_invalid_and_stop);
+    tcase_add_test(tc, test_limit_foreach_visitor_is_busy_and_may_free);
+    tcase_add_test(tc, test_limit_foreach_out_of_memory);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("evict");
