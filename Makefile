@@ -276,7 +276,7 @@ FUZZ_DICT      = tests/fuzz/cbor.dict
 FUZZ_OPTS      = -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
                  -dict=$(FUZZ_DICT) -print_final_stats=1
 FUZZ_BINS      = $(FUZZ_TARGETS:%=$(BUILDDIR)/fuzzers/%)
-FUZZ_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
+FUZZ_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude -Itests/fuzz $(CPPFLAGS) $(DEP_FLAGS)
 
 fuzz:
 	@command -v $(firstword $(FUZZ_CC)) > /dev/null 2>&1 \

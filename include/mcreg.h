@@ -286,9 +286,12 @@ MCREG_API void mcreg_registry_free(mcreg_registry *reg);
  * NOTIFY_LOGOFFs, then CREATED / REFRESHED / SHORTENED, then NOTIFY_LOGON.
  * `outcome` may be NULL; it is written only on success.
  * Cost: O(1) expected plus the events, except that a new record is placed
- * among the user's records (and, with UE exclusive off, the UE's) that were
- * registered at the same now_ms by a walk over those that sort after it;
- * an eviction sorts the user's records once. Notifications cost O(1) each.
+ * in the user's list (and, with UE exclusive off, the UE's) by a walk from
+ * both ends, which costs its distance to the nearer end: nothing when it
+ * sorts last (a clock that moves forward) or first (records from a clock
+ * ahead, restored from a snapshot); records registered at the same now_ms
+ * with greater ids, or a list straddling now_ms, make it longer. An
+ * eviction sorts the user's records once. Notifications cost O(1) each.
  */
 MCREG_API int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
                              mcreg_outcome *outcome);
@@ -412,14 +415,19 @@ MCREG_API void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf);
  * - The snapshot must fit this registry's options: with UE exclusive on, a
  *   UE held by two users is MCREG_ERR_FORMAT. Limits are not enforced on
  *   restored records (a lowered limit may leave a user over it, as here).
- * Errors: MCREG_ERR_INVALID (NULL reg), MCREG_ERR_BUSY (from inside a
- * callback or visitor), MCREG_ERR_INVALID (NULL buf), MCREG_ERR_VERSION (a major format version other
- * than MCREG_SNAPSHOT_MAJOR), MCREG_ERR_FORMAT (anything malformed:
- * truncated, trailing bytes, indefinite lengths, wrong types, map keys not
- * in ascending order or repeated, duplicate (user, UE) pairs or limits,
- * values outside the limits of mcreg_register, ...), MCREG_ERR_NOMEM.
+ * Errors, in the order they are checked: MCREG_ERR_INVALID for a NULL
+ * registry, MCREG_ERR_BUSY from inside a callback or visitor,
+ * MCREG_ERR_INVALID for a NULL buf; then MCREG_ERR_VERSION (a major format
+ * version other than MCREG_SNAPSHOT_MAJOR), MCREG_ERR_FORMAT (anything
+ * malformed: truncated, trailing bytes, indefinite lengths, wrong types,
+ * map keys not in ascending order or repeated, duplicate (user, UE) pairs
+ * or limits, values outside the limits of mcreg_register, ...) or
+ * MCREG_ERR_NOMEM.
  * Memory: both states exist until the swap. No allocation is larger than
- * the input justifies, whatever lengths it declares.
+ * the input justifies, whatever lengths it declares; the new state takes
+ * about as much memory as the same records registered through
+ * mcreg_register, which for records of a few bytes is up to 20 times the
+ * input's size.
  * Cost: O(n) expected for n records, plus sorting lists the input gives
  * out of order.
  */

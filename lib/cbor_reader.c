@@ -84,9 +84,25 @@ void mcreg__cbor_reader_init(mcreg_cbor_reader *r, const uint8_t *buf, size_t le
     r->item = (mcreg_cbor_item){0};
 }
 
+/* A string, array or map head with an 8-byte argument that the bytes left
+ * cannot hold. libcbor casts that argument to size_t before it checks it,
+ * which would wrap where size_t has 32 bits. */
+static int oversized_head(const uint8_t *p, size_t left)
+{
+    unsigned major = p[0] >> 5;
+    if ((p[0] & 0x1f) != 27 || major < 2 || major > 5)
+        return 0;
+    if (left < 9)
+        return 1;
+    uint64_t n = 0;
+    for (int i = 1; i <= 8; i++)
+        n = n << 8 | p[i];
+    return n > left - 9; /* each byte, or each item, takes a byte at least */
+}
+
 int mcreg__cbor_next(mcreg_cbor_reader *r)
 {
-    if (r->left == 0)
+    if (r->left == 0 || oversized_head(r->p, r->left))
         return MCREG_ERR_FORMAT;
     r->item = (mcreg_cbor_item){0};
     /* libcbor checks every string length against the bytes it was given

@@ -129,22 +129,36 @@ static void ue_link_after(mcreg_registry *reg, struct mcreg_record *first,
     after->next_at_ue = r;
 }
 
+/* Where r goes in the UE list that starts at `first`: the record it
+ * follows, or NULL to go first. The search runs from both ends at once, so
+ * it costs the distance to the nearer end: O(1) with a clock that moves
+ * forward (r goes last) and with records from a clock ahead, restored from
+ * a snapshot (r goes first). */
+static struct mcreg_record *ue_position(struct mcreg_record *first, const struct mcreg_record *r)
+{
+    struct mcreg_record *lo = first, *hi = first->prev_at_ue;
+    for (;;) {
+        /* Those after hi sort after r, those before lo before it. */
+        if (at_ue_cmp(hi, r) < 0)
+            return hi;
+        if (at_ue_cmp(lo, r) > 0)
+            return lo == first ? NULL : lo->prev_at_ue;
+        lo = lo->next_at_ue;
+        hi = hi->prev_at_ue;
+    }
+}
+
 int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *r)
 {
     struct mcreg_record *first = mcreg__ue_first(reg, r->ue_id, r->ue_len);
     if (!first)
         return ue_table_add(reg, r);
-    /* Search from the end: with a clock that moves forward, r goes last. */
-    struct mcreg_record *after = first->prev_at_ue;
-    while (after && at_ue_cmp(after, r) > 0)
-        after = after == first ? NULL : after->prev_at_ue;
-    ue_link_after(reg, first, after, r);
+    ue_link_after(reg, first, ue_position(first, r), r);
     return MCREG_OK;
 }
 
-int mcreg__ue_append(mcreg_registry *reg, struct mcreg_record *r)
+int mcreg__ue_append(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r)
 {
-    struct mcreg_record *first = mcreg__ue_first(reg, r->ue_id, r->ue_len);
     if (!first)
         return ue_table_add(reg, r);
     ue_link_after(reg, first, first->prev_at_ue, r);
@@ -192,13 +206,26 @@ static void user_link_after(mcreg_registry *reg, mcreg_user *u, struct mcreg_rec
         reg->st.n_active_users++;
 }
 
+/* Where r goes in u's list: the record it follows, or NULL to go first.
+ * From both ends at once, as ue_position. */
+static struct mcreg_record *user_position(const mcreg_user *u, const struct mcreg_record *r)
+{
+    struct mcreg_record *lo = u->first, *hi = u->last;
+    if (!lo)
+        return NULL;
+    for (;;) {
+        if (mcreg__logon_cmp(hi, r) < 0)
+            return hi;
+        if (mcreg__logon_cmp(lo, r) > 0)
+            return lo->user_prev;
+        lo = lo->user_next;
+        hi = hi->user_prev;
+    }
+}
+
 void mcreg__user_link(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r)
 {
-    /* Search from the end: with a clock that only moves forward, O(1). */
-    struct mcreg_record *after = u->last;
-    while (after && mcreg__logon_cmp(after, r) > 0)
-        after = after->user_prev;
-    user_link_after(reg, u, after, r);
+    user_link_after(reg, u, user_position(u, r), r);
 }
 
 void mcreg__user_append(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r)
@@ -294,12 +321,18 @@ void mcreg__users_prune(mcreg_registry *reg)
     }
 }
 
-size_t mcreg__longest_list(const mcreg_registry *reg)
+size_t mcreg__largest_user(const mcreg_registry *reg)
+{
+    size_t largest = 0;
+    for (const mcreg_user *u = reg->st.users; u; u = u->hh.next)
+        if (u->n_records > largest)
+            largest = u->n_records;
+    return largest;
+}
+
+size_t mcreg__longest_ue_list(const mcreg_registry *reg)
 {
     size_t longest = 0;
-    for (const mcreg_user *u = reg->st.users; u; u = u->hh.next)
-        if (u->n_records > longest)
-            longest = u->n_records;
     for (const struct mcreg_record *first = reg->st.ues; first; first = first->hh.next) {
         size_t n = 0;
         for (const struct mcreg_record *r = first; r; r = r->next_at_ue)
@@ -308,6 +341,26 @@ size_t mcreg__longest_list(const mcreg_registry *reg)
             longest = n;
     }
     return longest;
+}
+
+static int ue_id_order(const void *a, const void *b)
+{
+    const struct mcreg_record *x = a, *y = b;
+    return strcmp(x->ue_id, y->ue_id);
+}
+
+int mcreg__has_duplicate_pair(const mcreg_registry *reg, void **scratch)
+{
+    for (const mcreg_user *u = reg->st.users; u; u = u->hh.next) {
+        size_t n = 0;
+        for (struct mcreg_record *r = u->first; r; r = r->user_next)
+            scratch[n++] = r;
+        mcreg__sort(scratch, n, ue_id_order);
+        for (size_t i = 1; i < n; i++)
+            if (ue_id_order(scratch[i - 1], scratch[i]) == 0)
+                return 1;
+    }
+    return 0;
 }
 
 static int logon_cmp_v(const void *a, const void *b)

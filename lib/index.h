@@ -17,16 +17,18 @@ void mcreg__user_remove(mcreg_registry *reg, mcreg_user *u);
  * through next_at_ue. */
 struct mcreg_record *mcreg__ue_first(const mcreg_registry *reg, const char *ue_id, size_t len);
 /* Add r (registered_at set) under its UE: into the table when the UE is new
- * (may fail), else into the UE's list (cannot fail; O(1) unless records
- * registered at the same now_ms arrive in descending user order). */
+ * (may fail), else into the UE's list (cannot fail; the cost is r's
+ * distance to the nearer end of the list, O(1) with a clock that moves
+ * forward). */
 int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *r);
 void mcreg__ue_remove(mcreg_registry *reg, struct mcreg_record *r);
-/* Add r under its UE at the end of the UE's list, whatever its order (a
- * restore sorts the lists once at the end: mcreg__ue_lists_sort). */
-int mcreg__ue_append(mcreg_registry *reg, struct mcreg_record *r);
+/* Add r at the end of the list of its UE, which starts at `first` (NULL:
+ * the UE is new and r goes into the table, which may fail), whatever the
+ * order (a restore sorts the lists once at the end: mcreg__lists_sort). */
+int mcreg__ue_append(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r);
 
-/* Link r into u's (registered_at, ue_id) list; O(1) unless r was
- * registered at the same now_ms as records that sort after it. */
+/* Link r into u's (registered_at, ue_id) list. The cost is r's distance
+ * to the nearer end of the list: O(1) with a clock that moves forward. */
 void mcreg__user_link(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r);
 /* Link r at the end of u's list, whatever its order (restore). */
 void mcreg__user_append(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r);
@@ -41,11 +43,14 @@ struct mcreg_record *mcreg__pair_find(const mcreg_registry *reg, const char *use
 size_t mcreg__user_total(const mcreg_registry *reg);
 mcreg_user *mcreg__user_iter(const mcreg_registry *reg, const mcreg_user *prev);
 
-/* For a restore: drop the users that have neither records nor a limit;
- * the length of the longest user or UE list; and sort every user's and
- * UE's list in place (scratch: room for the longest list). */
+/* For a restore. The record count of the largest user and the length of
+ * the longest UE list; whether a user holds a UE twice; drop the users that
+ * have neither records nor a limit; sort every user's and UE's list in
+ * place. `scratch` has room for the longest list of either kind. */
+size_t mcreg__largest_user(const mcreg_registry *reg);
+size_t mcreg__longest_ue_list(const mcreg_registry *reg);
+int mcreg__has_duplicate_pair(const mcreg_registry *reg, void **scratch);
 void mcreg__users_prune(mcreg_registry *reg);
-size_t mcreg__longest_list(const mcreg_registry *reg);
 void mcreg__lists_sort(mcreg_registry *reg, void **scratch);
 
 /* Drop both tables. Frees the users, not the records (the heap owns those). */

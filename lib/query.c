@@ -99,6 +99,37 @@ static int foreach_cmp(const void *va, const void *vb)
     return c ? c : mcreg__user_cmp(a->user, b->user);
 }
 
+/* A visitor of either kind: records, or users with a limit of their own. */
+typedef struct {
+    mcreg_visit_fn record_fn;
+    mcreg_limit_fn limit_fn;
+    void *ud;
+} visitor;
+
+static int visit_one(const visitor *v, const void *item)
+{
+    if (v->record_fn)
+        return v->record_fn(item, v->ud);
+    const mcreg_user *u = item;
+    return v->limit_fn(u->id, u->max_ues, v->ud);
+}
+
+/* Sort order[0..n) (allocated with the registry's allocator), visit each
+ * item with the registry busy, and free order. */
+static int visit_sorted(const mcreg_registry *reg, void **order, size_t n, mcreg_cmp_fn cmp,
+                        const visitor *v)
+{
+    mcreg_allocator a = reg->alloc; /* the registry may be gone at the end */
+    mcreg__sort(order, n, cmp);
+    int rc = 0;
+    mcreg__busy_enter(reg);
+    for (size_t i = 0; i < n && !rc && !reg->free_pending; i++)
+        rc = visit_one(v, order[i]);
+    mcreg__free(&a, order);
+    mcreg__busy_leave(reg);
+    return rc;
+}
+
 int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud)
 {
     if (!reg || !fn)
@@ -106,20 +137,13 @@ int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud)
     size_t n = reg->st.n_records;
     if (n == 0)
         return MCREG_OK;
-    mcreg_allocator a = reg->alloc; /* the registry may be gone at the end */
-    void **order = mcreg__malloc(&a, n * sizeof(*order));
+    void **order = mcreg__malloc(&reg->alloc, n * sizeof(*order));
     if (!order)
         return MCREG_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
         order[i] = reg->st.heap.items[i];
-    mcreg__sort(order, n, foreach_cmp);
-    int rc = 0;
-    mcreg__busy_enter(reg);
-    for (size_t i = 0; i < n && !rc && !reg->free_pending; i++)
-        rc = fn(order[i], ud);
-    mcreg__free(&a, order);
-    mcreg__busy_leave(reg);
-    return rc;
+    visitor v = {.record_fn = fn, .ud = ud};
+    return visit_sorted(reg, order, n, foreach_cmp, &v);
 }
 
 int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud)
@@ -131,22 +155,13 @@ int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud)
         n += u->has_max;
     if (n == 0)
         return MCREG_OK;
-    mcreg_allocator a = reg->alloc; /* the registry may be gone at the end */
-    void **order = mcreg__malloc(&a, n * sizeof(*order));
+    void **order = mcreg__malloc(&reg->alloc, n * sizeof(*order));
     if (!order)
         return MCREG_ERR_NOMEM;
     size_t i = 0;
     for (mcreg_user *u = mcreg__user_iter(reg, NULL); u; u = mcreg__user_iter(reg, u))
         if (u->has_max)
             order[i++] = u;
-    mcreg__sort(order, n, mcreg__user_order);
-    int rc = 0;
-    mcreg__busy_enter(reg);
-    for (i = 0; i < n && !rc && !reg->free_pending; i++) {
-        const mcreg_user *u = order[i];
-        rc = fn(u->id, u->max_ues, ud);
-    }
-    mcreg__free(&a, order);
-    mcreg__busy_leave(reg);
-    return rc;
+    visitor v = {.limit_fn = fn, .ud = ud};
+    return visit_sorted(reg, order, n, mcreg__user_order, &v);
 }

@@ -25,41 +25,32 @@ static int user_of(mcreg_registry *target, const char *id, mcreg_user **out)
     return MCREG_OK;
 }
 
-/* MCREG_ERR_FORMAT when the pair is already there, or, with UE exclusive
- * on, when any user holds the UE. */
-static int check_new_pair(const mcreg_registry *target, const mcreg_binding *b)
-{
-    size_t ue_len = strlen(b->ue_id);
-    if (!mcreg__ue_first(target, b->ue_id, ue_len))
-        return MCREG_OK;
-    if (target->opt.ue_exclusive ||
-        mcreg__pair_find(target, b->user_id, strlen(b->user_id), b->ue_id, ue_len))
-        return MCREG_ERR_FORMAT;
-    return MCREG_OK;
-}
-
 int mcreg__restore_add_record(mcreg_registry *target, const mcreg_binding *b,
                               uint64_t registered_at, uint64_t expires_at)
 {
     const mcreg_allocator *a = &target->alloc;
     mcreg_state *st = &target->st;
-    int rc = check_new_pair(target, b);
-    if (rc != MCREG_OK)
-        return rc;
+    size_t ue_len = strlen(b->ue_id);
+    struct mcreg_record *first = mcreg__ue_first(target, b->ue_id, ue_len);
+    /* With UE exclusive on, a UE held twice (by one user or two) is an
+     * error. With it off, a pair held twice is looked for once every record
+     * is in (finish): a check per record would walk lists. */
+    if (first && target->opt.ue_exclusive)
+        return MCREG_ERR_FORMAT;
     if (st->n_records >= UINT32_MAX - 1)
         return MCREG_ERR_NOMEM; /* heap positions and counts are 32-bit */
     if (mcreg__heap_reserve(a, &st->heap, st->n_records + 1) != MCREG_OK)
         return MCREG_ERR_NOMEM;
     mcreg_user *u;
-    rc = user_of(target, b->user_id, &u);
+    int rc = user_of(target, b->user_id, &u);
     if (rc != MCREG_OK)
         return rc;
     if (u->n_records >= UINT32_MAX - 1)
         return MCREG_ERR_NOMEM;
-    struct mcreg_record *r = mcreg__record_new(a, u, b->ue_id, strlen(b->ue_id));
+    struct mcreg_record *r = mcreg__record_new(a, u, b->ue_id, ue_len);
     if (r)
         r->payload = mcreg__payload_new(a, b, NULL);
-    if (!r || !r->payload || mcreg__ue_append(target, r) != MCREG_OK) {
+    if (!r || !r->payload || mcreg__ue_append(target, first, r) != MCREG_OK) {
         mcreg__record_free(a, r);
         return MCREG_ERR_NOMEM; /* u stays, empty: the whole state goes */
     }
@@ -106,24 +97,38 @@ static void drop_expired(mcreg_registry *target, uint64_t now_ms)
     h->n = kept;
 }
 
-/* Put the state in the order every other call relies on: each user's and
- * each UE's list sorted, the heap built, and the scratch area as large as
- * the largest user (events never allocate). */
+/* Check the whole input, drop what expired, and put the state in the
+ * order every other call relies on: each user's and each UE's list sorted,
+ * the heap built, and the scratch area as large as the largest user
+ * (events never allocate). */
 static int finish(mcreg_registry *target, uint64_t now_ms)
 {
+    const mcreg_allocator *a = &target->alloc;
     mcreg_state *st = &target->st;
-    drop_expired(target, now_ms);
-    mcreg__users_prune(target); /* users left with neither records nor limit */
-    size_t longest = mcreg__longest_list(target);
-    if (longest) {
-        st->scratch = mcreg__grow(&target->alloc, NULL, &st->scratch_cap, longest,
-                                  sizeof(void *));
-        if (!st->scratch)
-            return MCREG_ERR_NOMEM;
+    size_t largest = mcreg__largest_user(target), longest = mcreg__longest_ue_list(target);
+    if (largest > longest)
+        longest = largest;
+    void **sorting = NULL;
+    if (longest && !(sorting = mcreg__malloc(a, longest * sizeof(void *))))
+        return MCREG_ERR_NOMEM;
+    int rc = MCREG_OK;
+    if (!target->opt.ue_exclusive && mcreg__has_duplicate_pair(target, sorting))
+        rc = MCREG_ERR_FORMAT;
+    if (rc == MCREG_OK) {
+        drop_expired(target, now_ms);
+        mcreg__users_prune(target); /* users left with neither records nor limit */
+        mcreg__lists_sort(target, sorting);
+        largest = mcreg__largest_user(target);
+        if (largest) {
+            st->scratch = mcreg__grow(a, NULL, &st->scratch_cap, largest, sizeof(void *));
+            if (!st->scratch)
+                rc = MCREG_ERR_NOMEM;
+        }
     }
-    mcreg__lists_sort(target, st->scratch);
-    mcreg__heap_build(&st->heap);
-    return MCREG_OK;
+    mcreg__free(a, sorting);
+    if (rc == MCREG_OK)
+        mcreg__heap_build(&st->heap);
+    return rc;
 }
 
 int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t now_ms)

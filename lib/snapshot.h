@@ -37,10 +37,11 @@ enum {
 int mcreg__snapshot_decode(mcreg_registry *target, const uint8_t *buf, size_t len);
 
 /* Add one record to a state under construction: the binding's ids,
- * contact, call-id, cseq and settings (validated, like mcreg_register's),
- * with the given times. Records may come in any order; the lists are
- * sorted once at the end. MCREG_ERR_FORMAT for a (user, UE) pair already
- * there, or a UE held by another user while UE exclusive is on. */
+ * contact, call-id, cseq and settings (which the caller has validated as
+ * mcreg_register does), with the given times. Records may come in any
+ * order; the lists are sorted once at the end. MCREG_ERR_FORMAT for a UE
+ * already held while UE exclusive is on (with it off, a pair held twice is
+ * found at the end). */
 int mcreg__restore_add_record(mcreg_registry *target, const mcreg_binding *b,
                               uint64_t registered_at, uint64_t expires_at);
 

@@ -1,6 +1,7 @@
 /* mcreg_snapshot: the state as deterministic CBOR (README, "Snapshot
  * format"). The document is produced twice by the same code: once to
  * measure it, once into a buffer of exactly that size. */
+#include <stdint.h>
 #include <string.h>
 
 #include <cbor/encoding.h>
@@ -14,6 +15,7 @@
 typedef struct {
     uint8_t *out;
     size_t len;
+    int overflow; /* the size does not fit a size_t (32-bit hosts) */
 } writer;
 
 /* libcbor's encoders write the shortest head (RFC 8949 4.2.1) into a
@@ -22,6 +24,10 @@ typedef struct {
 
 static void emit(writer *w, const void *bytes, size_t n)
 {
+    if (n > SIZE_MAX - w->len) {
+        w->overflow = 1;
+        return;
+    }
     if (w->out && n)
         memcpy(w->out + w->len, bytes, n);
     w->len += n;
@@ -229,7 +235,9 @@ int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len)
     writer w = {0};
     put_document(&w, reg, &o);
     size_t size = w.len;
-    w = (writer){.out = mcreg__malloc(a, size)};
+    /* A size that wrapped would make the second pass write past the
+     * buffer: no buffer that large can be had anyway. */
+    w = (writer){.out = w.overflow ? NULL : mcreg__malloc(a, size)};
     if (w.out)
         put_document(&w, reg, &o);
     mcreg__free(a, o.users);

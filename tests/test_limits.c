@@ -61,21 +61,12 @@ static void must_create(mcreg_registry *reg, const char *user, const char *ue,
     ck_assert_int_eq(out, MCREG_CREATED);
 }
 
-static int collect_ue(const mcreg_record *r, void *ud)
-{
-    tu_events *t = ud;
-    if (t->len)
-        tu_events_append(t, ",");
-    tu_events_append(t, mcreg_record_ue_id(r));
-    return 0;
-}
-
 /* The user's UEs in user_foreach order, as "a,b,c" ("" when none). */
 static char *ues_of(const mcreg_registry *reg, const char *user)
 {
     tu_events t;
     tu_events_init(&t);
-    int rc = mcreg_user_foreach(reg, user, collect_ue, &t);
+    int rc = mcreg_user_foreach(reg, user, tu_collect_ue, &t);
     ck_assert(rc == MCREG_OK || rc == MCREG_ERR_NOT_FOUND);
     return t.log;
 }

@@ -76,27 +76,6 @@ static char *repeat_str(const char *prefix, const char *unit, size_t count)
     return s;
 }
 
-/* Visitors that render what they see into a tu_events text buffer. */
-static int collect_ue(const mcreg_record *r, void *ud)
-{
-    tu_events *t = ud;
-    if (t->len)
-        tu_events_append(t, ",");
-    tu_events_append(t, mcreg_record_ue_id(r));
-    return 0;
-}
-
-static int collect_pair(const mcreg_record *r, void *ud)
-{
-    tu_events *t = ud;
-    if (t->len)
-        tu_events_append(t, ",");
-    tu_events_append(t, mcreg_record_user_id(r));
-    tu_events_append(t, "/");
-    tu_events_append(t, mcreg_record_ue_id(r));
-    return 0;
-}
-
 typedef struct stop_ctx {
     int seen;
     int stop_at; /* 1-based visit that stops */
@@ -115,7 +94,7 @@ static char *user_order(const mcreg_registry *reg, const char *user)
 {
     tu_events t;
     tu_events_init(&t);
-    ck_assert_int_eq(mcreg_user_foreach(reg, user, collect_ue, &t), MCREG_OK);
+    ck_assert_int_eq(mcreg_user_foreach(reg, user, tu_collect_ue, &t), MCREG_OK);
     return t.log;
 }
 
@@ -123,7 +102,7 @@ static char *global_order(const mcreg_registry *reg)
 {
     tu_events t;
     tu_events_init(&t);
-    ck_assert_int_eq(mcreg_foreach(reg, collect_pair, &t), MCREG_OK);
+    ck_assert_int_eq(mcreg_foreach(reg, tu_collect_pair, &t), MCREG_OK);
     return t.log;
 }
 

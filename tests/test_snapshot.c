@@ -346,26 +346,6 @@ static void names_from(names *s, const char *const *v, size_t n)
         names_add(s, v[i]);
 }
 
-static int sn_collect_ue(const mcreg_record *r, void *ud)
-{
-    tu_events *t = ud;
-    if (t->len)
-        tu_events_append(t, ",");
-    tu_events_append(t, mcreg_record_ue_id(r));
-    return 0;
-}
-
-static int sn_collect_pair(const mcreg_record *r, void *ud)
-{
-    tu_events *t = ud;
-    if (t->len)
-        tu_events_append(t, ",");
-    tu_events_append(t, mcreg_record_user_id(r));
-    tu_events_append(t, "/");
-    tu_events_append(t, mcreg_record_ue_id(r));
-    return 0;
-}
-
 /*
  * Everything observable about the given users and UEs: tu_state_dump(),
  * then for each user its own limit, its UE count and its UEs in
@@ -386,7 +366,7 @@ static char *sn_dump(const mcreg_registry *reg, const names *users, const names 
         int rc = mcreg_user_max_ues(reg, users->v[i], &max);
         tu_events list;
         tu_events_init(&list);
-        int frc = mcreg_user_foreach(reg, users->v[i], sn_collect_ue, &list);
+        int frc = mcreg_user_foreach(reg, users->v[i], tu_collect_ue, &list);
         tu_events_append(&t, "user ");
         tu_events_append(&t, users->v[i]);
         snprintf(buf, sizeof(buf), " n=%zu limit=%d:%u foreach=%d [",
@@ -1754,7 +1734,7 @@ START_TEST(test_restore_expiry_boundary)
     ck_assert_int_eq(mcreg_user_max_ues(reg, "gone-limit", &max), MCREG_OK);
     ck_assert_uint_eq(max, 2);
     ck_assert_uint_eq(mcreg_user_ue_count(reg, "gone-limit"), 0);
-    ck_assert_int_eq(mcreg_user_foreach(reg, "gone-limit", sn_collect_ue, &ev), MCREG_ERR_NOT_FOUND);
+    ck_assert_int_eq(mcreg_user_foreach(reg, "gone-limit", tu_collect_ue, &ev), MCREG_ERR_NOT_FOUND);
     ck_assert_int_eq(mcreg_user_max_ues(reg, "gone", &max), MCREG_ERR_NOT_FOUND);
     ck_assert_uint_eq(mcreg_user_ue_count(reg, "gone"), 0);
     ck_assert_ptr_null(mcreg_find_ue(reg, "x1"));
@@ -2225,7 +2205,7 @@ static char *sn_all_pairs(const mcreg_registry *reg)
 {
     tu_events t;
     tu_events_init(&t);
-    ck_assert_int_eq(mcreg_foreach(reg, sn_collect_pair, &t), MCREG_OK);
+    ck_assert_int_eq(mcreg_foreach(reg, tu_collect_pair, &t), MCREG_OK);
     return t.log;
 }
 
@@ -2233,7 +2213,7 @@ static char *sn_user_ues(const mcreg_registry *reg, const char *user)
 {
     tu_events t;
     tu_events_init(&t);
-    ck_assert_int_eq(mcreg_user_foreach(reg, user, sn_collect_ue, &t), MCREG_OK);
+    ck_assert_int_eq(mcreg_user_foreach(reg, user, tu_collect_ue, &t), MCREG_OK);
     return t.log;
 }
 
@@ -3951,6 +3931,38 @@ END_TEST
 
 /* ======================================================================== */
 
+/* Records registered after the restoring now_ms (a snapshot of a clock
+ * ahead): a new record at now_ms sorts before them, in the user's list and
+ * in a shared UE's list, and everything stays in order. */
+START_TEST(test_restore_records_from_a_clock_ahead)
+{
+    bb b;
+    bb_init(&b);
+    snap_records(&b, 3);
+    rec_open(&b, "u1", "e5", 9000, 99000, 1, 0);
+    rec_open(&b, "u1", "shared", 8000, 99000, 1, 0);
+    rec_open(&b, "u2", "shared", 7000, 99000, 1, 0);
+    mcreg_registry *reg = sn_new(1, NULL);
+    sn_restore_ok(reg, b.p, b.len, 1000, "records registered after now_ms");
+    mcreg_binding nb = tu_binding("u1", "e9", 60);
+    ck_assert_int_eq(mcreg_register(reg, &nb, 1000, NULL), MCREG_OK);
+    nb = tu_binding("u3", "shared", 60);
+    ck_assert_int_eq(mcreg_register(reg, &nb, 1000, NULL), MCREG_OK);
+    nb = tu_binding("u1", "e7", 60);
+    ck_assert_int_eq(mcreg_register(reg, &nb, 8500, NULL), MCREG_OK); /* in between */
+    tu_events order;
+    tu_events_init(&order);
+    ck_assert_int_eq(mcreg_user_foreach(reg, "u1", tu_collect_ue, &order), MCREG_OK);
+    ck_assert_str_eq(order.log, "e9,shared,e7,e5");
+    tu_events_free(&order);
+    ck_assert_str_eq(mcreg_record_user_id(mcreg_find_ue(reg, "shared")), "u3");
+    ck_assert_int_eq(mcreg_deregister(reg, "u3", "shared", 1000), MCREG_OK);
+    ck_assert_str_eq(mcreg_record_user_id(mcreg_find_ue(reg, "shared")), "u2");
+    mcreg_registry_free(reg);
+    bb_free(&b);
+}
+END_TEST
+
 Suite *suite_snapshot(void)
 {
     Suite *s = suite_create("snapshot");
@@ -3990,6 +4002,7 @@ Suite *suite_snapshot(void)
     tcase_add_test(tc, test_restore_custom_allocator);
     tcase_add_test(tc, test_restore_minimal_and_later_minor);
     tcase_add_test(tc, test_restore_unsorted_input);
+    tcase_add_test(tc, test_restore_records_from_a_clock_ahead);
     tcase_add_test(tc, test_restore_longer_heads);
     suite_add_tcase(s, tc);
 

@@ -254,3 +254,25 @@ mcreg_registry *tu_registry(tu_events *ev, const mcreg_allocator *a)
     mcreg_options_free(o);
     return rc == MCREG_OK ? reg : NULL;
 }
+
+/* ---- visitors --------------------------------------------------------------- */
+
+int tu_collect_ue(const mcreg_record *r, void *ud)
+{
+    tu_events *t = ud;
+    if (t->len)
+        tu_events_append(t, ",");
+    tu_events_append(t, mcreg_record_ue_id(r));
+    return 0;
+}
+
+int tu_collect_pair(const mcreg_record *r, void *ud)
+{
+    tu_events *t = ud;
+    if (t->len)
+        tu_events_append(t, ",");
+    tu_events_append(t, mcreg_record_user_id(r));
+    tu_events_append(t, "/");
+    tu_events_append(t, mcreg_record_ue_id(r));
+    return 0;
+}

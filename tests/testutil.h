@@ -53,6 +53,12 @@ void tu_events_append(tu_events *e, const char *text);
  * Returns a malloc'd string (NULL if the dump itself ran out of memory). */
 char *tu_state_dump(const mcreg_registry *reg);
 
+/* ---- visitors --------------------------------------------------------------- */
+/* mcreg_visit_fn visitors that append what they see to a tu_events text
+ * (ud), comma-separated: the UE id, or "user/ue". */
+int tu_collect_ue(const mcreg_record *r, void *ud);
+int tu_collect_pair(const mcreg_record *r, void *ud);
+
 /* ---- convenience ----------------------------------------------------------- */
 /* A binding with only the ids and expiry set. */
 mcreg_binding tu_binding(const char *user, const char *ue, uint32_t expires_s);

@@ -23,21 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "mcreg.h"
 
 #define NOW_MS 5000u
 #define MAX_ALLOC_FACTOR 64u
 #define MAX_ALLOC_SLACK 65536u
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define ASSERT(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);  \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
 
 /* ---- an allocator that counts, and fails one call on demand ---------------- */
 

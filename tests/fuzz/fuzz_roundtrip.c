@@ -14,19 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "mcreg.h"
 
 #define NOW_MS 5000u
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define ASSERT(cond)                                                                       \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);  \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
 
 static mcreg_registry *new_registry(uint64_t seed)
 {
