@@ -56,6 +56,15 @@ static int read_count(decoder *d, mcreg_cbor_kind kind, uint64_t *n)
     return rc;
 }
 
+/* The head of an array of exactly two items: a setting, a limit, the
+ * version. */
+static int read_pair(decoder *d)
+{
+    uint64_t n;
+    int rc = read_count(d, MCREG_CBOR_ARRAY, &n);
+    return rc == MCREG_OK && n != 2 ? MCREG_ERR_FORMAT : rc;
+}
+
 /* A text of at most `max` bytes without NUL, copied into the record's
  * strings with a NUL. UTF-8 is checked with the whole binding. */
 static int read_cstring(decoder *d, size_t max, const char **out)
@@ -147,11 +156,8 @@ static int read_settings(decoder *d, mcreg_binding *b)
         return MCREG_ERR_FORMAT; /* no settings: the key is absent */
     for (uint64_t i = 0; i < n; i++) {
         mcreg_setting *s = &d->settings[i];
-        uint64_t pair;
         memset(s, 0, sizeof(*s));
-        rc = read_count(d, MCREG_CBOR_ARRAY, &pair);
-        if (rc == MCREG_OK && pair != 2)
-            rc = MCREG_ERR_FORMAT;
+        rc = read_pair(d);
         if (rc == MCREG_OK)
             rc = read_cstring(d, MCREG_MAX_SETTING_LEN, &s->key);
         if (rc == MCREG_OK)
@@ -245,12 +251,10 @@ static int read_records(decoder *d)
 
 static int read_limit(decoder *d)
 {
-    uint64_t pair, max;
+    uint64_t max;
     const char *user;
     d->strings_len = 0;
-    int rc = read_count(d, MCREG_CBOR_ARRAY, &pair);
-    if (rc == MCREG_OK && pair != 2)
-        rc = MCREG_ERR_FORMAT;
+    int rc = read_pair(d);
     if (rc == MCREG_OK)
         rc = read_cstring(d, MCREG_MAX_ID_LEN, &user);
     if (rc == MCREG_OK)
@@ -279,10 +283,8 @@ static int read_limits(decoder *d)
  * not know; a later minor version only adds keys, which are skipped. */
 static int read_version(decoder *d)
 {
-    uint64_t n, major, minor;
-    int rc = read_count(d, MCREG_CBOR_ARRAY, &n);
-    if (rc == MCREG_OK && n != 2)
-        rc = MCREG_ERR_FORMAT;
+    uint64_t major, minor;
+    int rc = read_pair(d);
     if (rc == MCREG_OK)
         rc = read_uint(d, UINT64_MAX, &major);
     if (rc == MCREG_OK)
