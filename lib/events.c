@@ -15,9 +15,9 @@ void mcreg__op_init(mcreg_op *op, mcreg_registry *reg, uint64_t now)
 void mcreg__op_removed(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why)
 {
     r->removal = (uint8_t)why;
-    r->next_at_ue = NULL;
+    r->user_next = NULL; /* unlinked from its user: free for the queue */
     if (op->removed_tail)
-        op->removed_tail->next_at_ue = r;
+        op->removed_tail->user_next = r;
     else
         op->removed = r;
     op->removed_tail = r;
@@ -161,7 +161,7 @@ static void deliver(mcreg_op *op)
         emit(op, &ev);
         return;
     }
-    for (struct mcreg_record *r = op->removed; r; r = r->next_at_ue)
+    for (struct mcreg_record *r = op->removed; r; r = r->user_next)
         deliver_removal(op, r);
     if (op->changed)
         emit_record_event(op, op->changed_type, op->changed);
@@ -172,17 +172,22 @@ static void deliver(mcreg_op *op)
 /* ---- cleanup ------------------------------------------------------------- */
 
 /* Users left with no record and no limit of their own leave the index now
- * (so callbacks no longer see them) and are freed after the events. */
+ * (so callbacks no longer see them) and are freed after the events, with
+ * their last queued record. A doomed user has no records, so n_records
+ * then counts its records still in the queue. */
 static void doom_empty_users(mcreg_op *op)
 {
-    for (struct mcreg_record *r = op->removed; r; r = r->next_at_ue) {
+    for (struct mcreg_record *r = op->removed; r; r = r->user_next) {
         mcreg_user *u = r->user;
-        if (u->n_records || u->has_max || u->doomed)
+        if (u->doomed) {
+            u->n_records++;
+            continue;
+        }
+        if (u->n_records || u->has_max)
             continue;
         mcreg__user_remove(op->reg, u);
         u->doomed = 1;
-        u->next_doomed = op->doomed;
-        op->doomed = u;
+        u->n_records = 1;
     }
 }
 
@@ -191,17 +196,14 @@ static void free_removed(mcreg_op *op)
     const mcreg_allocator *a = &op->reg->alloc;
     struct mcreg_record *r = op->removed;
     while (r) {
-        struct mcreg_record *next = r->next_at_ue;
+        struct mcreg_record *next = r->user_next;
+        mcreg_user *u = r->user;
         mcreg__record_free(a, r);
+        if (u->doomed && --u->n_records == 0)
+            mcreg__free(a, u);
         r = next;
     }
-    mcreg_user *u = op->doomed;
-    while (u) {
-        mcreg_user *next = u->next_doomed;
-        mcreg__free(a, u);
-        u = next;
-    }
-    mcreg__free(a, op->old_payload);
+    mcreg__record_free(a, op->old_record);
 }
 
 int mcreg__op_finish(mcreg_op *op)

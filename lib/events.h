@@ -13,11 +13,10 @@
 typedef struct mcreg_op {
     mcreg_registry *reg;
     uint64_t now;
-    struct mcreg_record *removed, *removed_tail; /* removal order, via next_at_ue */
-    mcreg_user *doomed;              /* users left empty, via next_doomed */
+    struct mcreg_record *removed, *removed_tail; /* removal order, via user_next */
     struct mcreg_record *changed;    /* the record created or refreshed, if any */
     mcreg_event_type changed_type;   /* CREATED, REFRESHED or SHORTENED */
-    mcreg_payload *old_payload;      /* replaced by a refresh */
+    struct mcreg_record *old_record; /* replaced by a refresh's new block */
     const mcreg_binding *rejected;   /* the binding refused at the limit */
 } mcreg_op;
 

@@ -31,6 +31,12 @@ static void heap_place(mcreg_heap *h, size_t i, struct mcreg_record *r)
     r->heap_index = (uint32_t)i;
 }
 
+void mcreg__heap_substitute(mcreg_heap *h, const struct mcreg_record *from,
+                            struct mcreg_record *to)
+{
+    heap_place(h, from->heap_index, to);
+}
+
 static void sift_up(mcreg_heap *h, size_t i)
 {
     struct mcreg_record *r = h->items[i];

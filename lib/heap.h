@@ -18,6 +18,9 @@ static inline struct mcreg_record *mcreg__heap_top(const mcreg_heap *h)
 {
     return h->n ? h->items[0] : NULL;
 }
+/* Put `to` in `from`'s place: same expiry, same position. */
+void mcreg__heap_substitute(mcreg_heap *h, const struct mcreg_record *from,
+                            struct mcreg_record *to);
 /* Put items[0..n) in heap order, whatever order they are in. */
 void mcreg__heap_build(mcreg_heap *h);
 void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h);

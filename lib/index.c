@@ -5,6 +5,12 @@
 #include "record.h"
 #include "sort.h"
 
+/* A record's UE-list links, as lvalues. Only records of a registry with UE
+ * exclusive off have them (see mcreg_ue_links): the list code runs only
+ * for those, and says so where a record may have none. */
+#define NEXT_AT_UE(r) (mcreg__ue_links(r)->next)
+#define PREV_AT_UE(r) (mcreg__ue_links(r)->prev)
+
 /* uthash's view of the registry: mcreg_uthash.h routes its allocations to
  * `uthash_alloc` and reports failed adds through `uthash_oom`. Every
  * function using a HASH_* macro starts with this. */
@@ -20,25 +26,48 @@ static unsigned id_hash(const mcreg_registry *reg, const char *id, size_t len)
     return (unsigned)mcreg__siphash13(&reg->hash_key, id, len);
 }
 
-mcreg_user *mcreg__user_find(const mcreg_registry *reg, const char *id, size_t len)
+void mcreg__key_init(mcreg_key *k, const char *id, size_t len)
+{
+    k->id = id;
+    k->len = len;
+    k->hashed = 0;
+}
+
+/* The key's hash, computed on first use: a call that hashes an id once
+ * uses that hash for every lookup and insert it makes. (uthash's FIND
+ * macro also evaluates its hash argument once per entry it compares.) */
+static unsigned key_hash(const mcreg_registry *reg, mcreg_key *k)
+{
+    if (!k->hashed) {
+        k->hv = id_hash(reg, k->id, k->len);
+        k->hashed = 1;
+    }
+    return k->hv;
+}
+
+mcreg_user *mcreg__user_find(const mcreg_registry *reg, mcreg_key *k)
 {
     mcreg_user *u;
-    HASH_FIND_BYHASHVALUE(hh, reg->st.users, id, len, id_hash(reg, id, len), u);
+    unsigned hv = key_hash(reg, k);
+    HASH_FIND_BYHASHVALUE(hh, reg->st.users, k->id, k->len, hv, u);
     return u;
 }
 
-int mcreg__user_insert(mcreg_registry *reg, mcreg_user *u)
+int mcreg__user_insert(mcreg_registry *reg, mcreg_user *u, mcreg_key *k)
 {
     UTHASH_SCOPE(reg);
-    unsigned hv = id_hash(reg, u->id, u->id_len);
-    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->st.users, u->id, u->id_len, hv, u);
+    unsigned hv = key_hash(reg, k);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->st.users, u->id, mcreg__user_id_len(u), hv, u);
     return uthash_oom ? MCREG_ERR_NOMEM : MCREG_OK;
 }
 
-mcreg_user *mcreg__user_add(mcreg_registry *reg, const char *id, size_t len)
+mcreg_user *mcreg__user_get(mcreg_registry *reg, mcreg_key *k)
 {
-    mcreg_user *u = mcreg__user_new(&reg->alloc, id, len);
-    if (u && mcreg__user_insert(reg, u) != MCREG_OK) {
+    mcreg_user *u = mcreg__user_find(reg, k);
+    if (u)
+        return u;
+    u = mcreg__user_new(&reg->alloc, k->id, k->len);
+    if (u && mcreg__user_insert(reg, u, k) != MCREG_OK) {
         mcreg__free(&reg->alloc, u);
         u = NULL;
     }
@@ -51,11 +80,20 @@ void mcreg__user_remove(mcreg_registry *reg, mcreg_user *u)
     HASH_DELETE(hh, reg->st.users, u);
 }
 
-struct mcreg_record *mcreg__ue_first(const mcreg_registry *reg, const char *ue_id, size_t len)
+struct mcreg_record *mcreg__ue_first(const mcreg_registry *reg, mcreg_key *k)
 {
     struct mcreg_record *r;
-    HASH_FIND_BYHASHVALUE(hh, reg->st.ues, ue_id, len, id_hash(reg, ue_id, len), r);
+    unsigned hv = key_hash(reg, k);
+    HASH_FIND_BYHASHVALUE(hh, reg->st.ues, k->id, k->len, hv, r);
     return r;
+}
+
+/* The first record of r's UE, when r is known to have one. */
+static struct mcreg_record *ue_first_of(const mcreg_registry *reg, const struct mcreg_record *r)
+{
+    mcreg_key k;
+    mcreg__key_init(&k, r->ue_id, mcreg__ue_len(r));
+    return mcreg__ue_first(reg, &k);
 }
 
 /* Put `to` where `from` stands in the UE table, without a delete and an
@@ -67,7 +105,7 @@ static void ue_table_substitute(mcreg_registry *reg, struct mcreg_record *from,
     UT_hash_handle *f = &from->hh, *t = &to->hh;
     UT_hash_table *tbl = f->tbl;
     *t = *f;
-    t->key = to->ue_id;
+    t->key = to->ue_id; /* the same bytes, in to's own block */
     if (f->prev)
         HH_FROM_ELMT(tbl, f->prev)->next = to;
     else
@@ -96,37 +134,39 @@ static int at_ue_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
 }
 
 /* r starts the list of a UE that has none yet: it goes into the table. */
-static int ue_table_add(mcreg_registry *reg, struct mcreg_record *r)
+static int ue_table_add(mcreg_registry *reg, struct mcreg_record *r, mcreg_key *k)
 {
     UTHASH_SCOPE(reg);
-    unsigned hv = id_hash(reg, r->ue_id, r->ue_len);
-    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->st.ues, r->ue_id, r->ue_len, hv, r);
+    unsigned hv = key_hash(reg, k);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->st.ues, r->ue_id, mcreg__ue_len(r), hv, r);
     if (uthash_oom)
         return MCREG_ERR_NOMEM;
-    r->next_at_ue = NULL;
-    r->prev_at_ue = r;
+    if (r->flags & MCREG_HAS_UE_LINKS) {
+        NEXT_AT_UE(r) = NULL;
+        PREV_AT_UE(r) = r; /* alone: its own last */
+    }
     return MCREG_OK;
 }
 
 /* Link r into the UE list that starts at `first`, right after `after`
- * (NULL: r becomes the first and takes the table slot). */
+ * (NULL: r becomes the first and takes the table slot). With links. */
 static void ue_link_after(mcreg_registry *reg, struct mcreg_record *first,
                           struct mcreg_record *after, struct mcreg_record *r)
 {
     if (!after) {
-        r->next_at_ue = first;
-        r->prev_at_ue = first->prev_at_ue;
-        first->prev_at_ue = r;
+        NEXT_AT_UE(r) = first;
+        PREV_AT_UE(r) = PREV_AT_UE(first);
+        PREV_AT_UE(first) = r;
         ue_table_substitute(reg, first, r);
         return;
     }
-    r->prev_at_ue = after;
-    r->next_at_ue = after->next_at_ue;
-    if (r->next_at_ue)
-        r->next_at_ue->prev_at_ue = r;
+    PREV_AT_UE(r) = after;
+    NEXT_AT_UE(r) = NEXT_AT_UE(after);
+    if (NEXT_AT_UE(r))
+        PREV_AT_UE(NEXT_AT_UE(r)) = r;
     else
-        first->prev_at_ue = r;
-    after->next_at_ue = r;
+        PREV_AT_UE(first) = r;
+    NEXT_AT_UE(after) = r;
 }
 
 /* Where r goes in the UE list that starts at `first`: the record it
@@ -136,72 +176,102 @@ static void ue_link_after(mcreg_registry *reg, struct mcreg_record *first,
  * a snapshot (r goes first). */
 static struct mcreg_record *ue_position(struct mcreg_record *first, const struct mcreg_record *r)
 {
-    struct mcreg_record *lo = first, *hi = first->prev_at_ue;
+    struct mcreg_record *lo = first, *hi = PREV_AT_UE(first);
     for (;;) {
         /* Those after hi sort after r, those before lo before it. */
         if (at_ue_cmp(hi, r) < 0)
             return hi;
         if (at_ue_cmp(lo, r) > 0)
-            return lo == first ? NULL : lo->prev_at_ue;
-        lo = lo->next_at_ue;
-        hi = hi->prev_at_ue;
+            return lo == first ? NULL : PREV_AT_UE(lo);
+        lo = NEXT_AT_UE(lo);
+        hi = PREV_AT_UE(hi);
     }
 }
 
-int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *r)
+/* A UE with a record already: only with UE exclusive off, so both have
+ * links. */
+int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r,
+                     mcreg_key *k)
 {
-    struct mcreg_record *first = mcreg__ue_first(reg, r->ue_id, r->ue_len);
     if (!first)
-        return ue_table_add(reg, r);
+        return ue_table_add(reg, r, k);
     ue_link_after(reg, first, ue_position(first, r), r);
     return MCREG_OK;
 }
 
-int mcreg__ue_append(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r)
+int mcreg__ue_append(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r,
+                     mcreg_key *k)
 {
     if (!first)
-        return ue_table_add(reg, r);
-    ue_link_after(reg, first, first->prev_at_ue, r);
+        return ue_table_add(reg, r, k);
+    ue_link_after(reg, first, PREV_AT_UE(first), r);
     return MCREG_OK;
+}
+
+/* Whether r, which has links, is its UE's first record: the first's prev
+ * is the last, whose next is NULL. */
+static int is_first_at_ue(const struct mcreg_record *r)
+{
+    return NEXT_AT_UE(PREV_AT_UE(r)) != r;
 }
 
 void mcreg__ue_remove(mcreg_registry *reg, struct mcreg_record *r)
 {
     UTHASH_SCOPE(reg);
-    struct mcreg_record *next = r->next_at_ue;
-    /* The first record's prev is the last, whose next is NULL. */
-    int is_first = r->prev_at_ue->next_at_ue != r;
+    if (!(r->flags & MCREG_HAS_UE_LINKS)) { /* alone at its UE */
+        HASH_DELETE(hh, reg->st.ues, r);
+        return;
+    }
+    struct mcreg_record *next = NEXT_AT_UE(r), *prev = PREV_AT_UE(r);
+    int is_first = is_first_at_ue(r);
     if (is_first && next) {
-        next->prev_at_ue = r->prev_at_ue;
+        PREV_AT_UE(next) = prev;
         ue_table_substitute(reg, r, next);
     } else if (is_first) {
         HASH_DELETE(hh, reg->st.ues, r);
     } else {
-        r->prev_at_ue->next_at_ue = next;
+        NEXT_AT_UE(prev) = next;
         if (next)
-            next->prev_at_ue = r->prev_at_ue;
+            PREV_AT_UE(next) = prev;
         else
-            mcreg__ue_first(reg, r->ue_id, r->ue_len)->prev_at_ue = r->prev_at_ue;
+            PREV_AT_UE(ue_first_of(reg, r)) = prev;
     }
-    r->next_at_ue = r->prev_at_ue = NULL;
+    NEXT_AT_UE(r) = PREV_AT_UE(r) = NULL;
 }
 
 /* ---- a user's records ------------------------------------------------ */
+
+/* A user's list is linked both ways, and backwards it is a ring: the
+ * first record's user_prev is the last (as at a UE), so the user needs no
+ * pointer of its own to the last. */
+static struct mcreg_record *user_last(const mcreg_user *u)
+{
+    return u->first ? u->first->user_prev : NULL;
+}
 
 /* Link r into u's list right after `after` (NULL: first). */
 static void user_link_after(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *after,
                             struct mcreg_record *r)
 {
-    r->user_prev = after;
-    r->user_next = after ? after->user_next : u->first;
-    if (r->user_next)
-        r->user_next->user_prev = r;
-    else
-        u->last = r;
-    if (after)
-        after->user_next = r;
-    else
+    struct mcreg_record *first = u->first;
+    if (!first) {
+        r->user_prev = r;
+        r->user_next = NULL;
         u->first = r;
+    } else if (!after) {
+        r->user_prev = first->user_prev;
+        r->user_next = first;
+        first->user_prev = r;
+        u->first = r;
+    } else {
+        r->user_prev = after;
+        r->user_next = after->user_next;
+        if (r->user_next)
+            r->user_next->user_prev = r;
+        else
+            first->user_prev = r;
+        after->user_next = r;
+    }
     if (u->n_records++ == 0)
         reg->st.n_active_users++;
 }
@@ -210,14 +280,15 @@ static void user_link_after(mcreg_registry *reg, mcreg_user *u, struct mcreg_rec
  * From both ends at once, as ue_position. */
 static struct mcreg_record *user_position(const mcreg_user *u, const struct mcreg_record *r)
 {
-    struct mcreg_record *lo = u->first, *hi = u->last;
+    struct mcreg_record *lo = u->first;
     if (!lo)
         return NULL;
+    struct mcreg_record *hi = lo->user_prev;
     for (;;) {
         if (mcreg__logon_cmp(hi, r) < 0)
             return hi;
         if (mcreg__logon_cmp(lo, r) > 0)
-            return lo->user_prev;
+            return lo == u->first ? NULL : lo->user_prev;
         lo = lo->user_next;
         hi = hi->user_prev;
     }
@@ -230,42 +301,89 @@ void mcreg__user_link(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r
 
 void mcreg__user_append(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r)
 {
-    user_link_after(reg, u, u->last, r);
+    user_link_after(reg, u, user_last(u), r);
 }
 
 void mcreg__user_unlink(mcreg_registry *reg, struct mcreg_record *r)
 {
     mcreg_user *u = r->user;
-    if (r->user_prev)
-        r->user_prev->user_next = r->user_next;
+    struct mcreg_record *prev = r->user_prev, *next = r->user_next;
+    if (r == u->first)
+        u->first = next; /* prev is the last, or r itself */
     else
-        u->first = r->user_next;
-    if (r->user_next)
-        r->user_next->user_prev = r->user_prev;
-    else
-        u->last = r->user_prev;
+        prev->user_next = next;
+    if (next)
+        next->user_prev = prev;
+    else if (u->first)
+        u->first->user_prev = prev; /* r was the last */
     r->user_prev = r->user_next = NULL;
     if (--u->n_records == 0)
         reg->st.n_active_users--;
 }
 
-/* ---- pairs ------------------------------------------------------------- */
+/* ---- both lists -------------------------------------------------------- */
 
-static int user_is(const mcreg_user *u, const char *id, size_t len)
+void mcreg__ue_substitute(mcreg_registry *reg, struct mcreg_record *from,
+                          struct mcreg_record *to)
 {
-    return u->id_len == len && memcmp(u->id, id, len) == 0;
+    if (!(from->flags & MCREG_HAS_UE_LINKS)) { /* alone at its UE */
+        ue_table_substitute(reg, from, to);
+        return;
+    }
+    struct mcreg_record *next = NEXT_AT_UE(from), *prev = PREV_AT_UE(from);
+    int is_first = is_first_at_ue(from);
+    NEXT_AT_UE(to) = next;
+    PREV_AT_UE(to) = prev == from ? to : prev; /* alone: its own last */
+    if (is_first)
+        ue_table_substitute(reg, from, to);
+    else
+        NEXT_AT_UE(prev) = to;
+    if (next)
+        PREV_AT_UE(next) = to;
+    else if (!is_first)
+        PREV_AT_UE(ue_first_of(reg, from)) = to; /* from was the last */
 }
 
-struct mcreg_record *mcreg__pair_find(const mcreg_registry *reg, const char *user_id,
-                                      size_t user_len, const char *ue_id, size_t ue_len)
+static void user_list_substitute(struct mcreg_record *from, struct mcreg_record *to)
 {
-    struct mcreg_record *at_ue = mcreg__ue_first(reg, ue_id, ue_len);
+    mcreg_user *u = from->user;
+    struct mcreg_record *prev = from->user_prev, *next = from->user_next;
+    int is_first = from == u->first;
+    to->user_prev = prev == from ? to : prev; /* alone: its own last */
+    to->user_next = next;
+    if (is_first)
+        u->first = to;
+    else
+        prev->user_next = to;
+    if (next)
+        next->user_prev = to;
+    else if (!is_first)
+        u->first->user_prev = to; /* from was the last */
+}
+
+void mcreg__record_substitute(mcreg_registry *reg, struct mcreg_record *from,
+                              struct mcreg_record *to)
+{
+    mcreg__ue_substitute(reg, from, to);
+    user_list_substitute(from, to);
+}
+
+/* ---- pairs ------------------------------------------------------------- */
+
+static int user_is(const mcreg_user *u, const mcreg_key *k)
+{
+    return mcreg__user_id_len(u) == k->len && memcmp(u->id, k->id, k->len) == 0;
+}
+
+struct mcreg_record *mcreg__pair_at(const mcreg_registry *reg, struct mcreg_record *at_ue,
+                                    mcreg_key *user, const mcreg_key *ue)
+{
     if (!at_ue)
         return NULL;
-    if (!at_ue->next_at_ue) /* always so with UE exclusive on */
-        return user_is(at_ue->user, user_id, user_len) ? at_ue : NULL;
+    if (!mcreg__next_at_ue(at_ue)) /* always so with UE exclusive on */
+        return user_is(at_ue->user, user) ? at_ue : NULL;
 
-    mcreg_user *u = mcreg__user_find(reg, user_id, user_len);
+    mcreg_user *u = mcreg__user_find(reg, user);
     if (!u)
         return NULL;
     /* The pair is on both lists or on neither: walk the two in step, so the
@@ -274,12 +392,17 @@ struct mcreg_record *mcreg__pair_find(const mcreg_registry *reg, const char *use
     while (a && b) {
         if (a->user == u)
             return a;
-        if (b->ue_len == ue_len && memcmp(b->ue_id, ue_id, ue_len) == 0)
+        if (mcreg__ue_len(b) == ue->len && memcmp(b->ue_id, ue->id, ue->len) == 0)
             return b;
-        a = a->next_at_ue;
+        a = mcreg__next_at_ue(a);
         b = b->user_next;
     }
     return NULL;
+}
+
+struct mcreg_record *mcreg__pair_find(const mcreg_registry *reg, mcreg_key *user, mcreg_key *ue)
+{
+    return mcreg__pair_at(reg, mcreg__ue_first(reg, ue), user, ue);
 }
 
 void mcreg__index_clear(mcreg_registry *reg)
@@ -335,7 +458,7 @@ size_t mcreg__longest_ue_list(const mcreg_registry *reg)
     size_t longest = 0;
     for (const struct mcreg_record *first = reg->st.ues; first; first = first->hh.next) {
         size_t n = 0;
-        for (const struct mcreg_record *r = first; r; r = r->next_at_ue)
+        for (const struct mcreg_record *r = first; r; r = mcreg__next_at_ue(r))
             n++;
         if (n > longest)
             longest = n;
@@ -388,11 +511,10 @@ static void user_list_sort(mcreg_user *u, void **scratch)
     mcreg__sort(scratch, n, logon_cmp_v);
     for (size_t i = 0; i < n; i++) {
         struct mcreg_record *r = scratch[i];
-        r->user_prev = i ? scratch[i - 1] : NULL;
+        r->user_prev = scratch[i ? i - 1 : n - 1]; /* the first's prev is the last */
         r->user_next = i + 1 < n ? scratch[i + 1] : NULL;
     }
     u->first = scratch[0];
-    u->last = scratch[n - 1];
 }
 
 /* Sort the list of the UE that `first` starts by (registered_at, user_id),
@@ -401,8 +523,8 @@ static void ue_list_sort(mcreg_registry *reg, struct mcreg_record *first, void *
 {
     size_t n = 0;
     int sorted = 1;
-    for (struct mcreg_record *r = first; r; r = r->next_at_ue) {
-        if (r->next_at_ue && at_ue_cmp(r, r->next_at_ue) > 0)
+    for (struct mcreg_record *r = first; r; r = NEXT_AT_UE(r)) {
+        if (NEXT_AT_UE(r) && at_ue_cmp(r, NEXT_AT_UE(r)) > 0)
             sorted = 0;
         scratch[n++] = r;
     }
@@ -411,8 +533,8 @@ static void ue_list_sort(mcreg_registry *reg, struct mcreg_record *first, void *
     mcreg__sort(scratch, n, at_ue_cmp_v);
     for (size_t i = 0; i < n; i++) {
         struct mcreg_record *r = scratch[i];
-        r->prev_at_ue = scratch[i ? i - 1 : n - 1]; /* the first's prev is the last */
-        r->next_at_ue = i + 1 < n ? scratch[i + 1] : NULL;
+        PREV_AT_UE(r) = scratch[i ? i - 1 : n - 1]; /* the first's prev is the last */
+        NEXT_AT_UE(r) = i + 1 < n ? scratch[i + 1] : NULL;
     }
     if (scratch[0] != first)
         ue_table_substitute(reg, first, scratch[0]);
@@ -427,7 +549,7 @@ void mcreg__lists_sort(mcreg_registry *reg, void **scratch)
     for (; first; first = next) {
         /* Taken now: a substitution puts another record in first's place. */
         next = first->hh.next;
-        if (first->next_at_ue)
+        if (mcreg__next_at_ue(first))
             ue_list_sort(reg, first, scratch);
     }
 }

@@ -6,26 +6,40 @@
 
 #include "registry.h"
 
-mcreg_user *mcreg__user_find(const mcreg_registry *reg, const char *id, size_t len);
-int mcreg__user_insert(mcreg_registry *reg, mcreg_user *u);
-/* A new user with no records and no limit, in the table; NULL when out of
- * memory. The id must not be in the table yet. */
-mcreg_user *mcreg__user_add(mcreg_registry *reg, const char *id, size_t len);
+/* An id as the tables see it: bytes, length, and the seeded hash, computed
+ * on first use and then reused by every lookup and insert of the call. */
+typedef struct mcreg_key {
+    const char *id;
+    size_t len;
+    unsigned hv;
+    int hashed;
+} mcreg_key;
+
+void mcreg__key_init(mcreg_key *k, const char *id, size_t len);
+
+mcreg_user *mcreg__user_find(const mcreg_registry *reg, mcreg_key *k);
+/* Insert u under k, its own id's key. */
+int mcreg__user_insert(mcreg_registry *reg, mcreg_user *u, mcreg_key *k);
+/* The user of key k, added with no records and no limit if new; NULL when
+ * out of memory. */
+mcreg_user *mcreg__user_get(mcreg_registry *reg, mcreg_key *k);
 void mcreg__user_remove(mcreg_registry *reg, mcreg_user *u);
 
 /* The UE's earliest (registered_at, user_id) record; the rest follow
  * through next_at_ue. */
-struct mcreg_record *mcreg__ue_first(const mcreg_registry *reg, const char *ue_id, size_t len);
-/* Add r (registered_at set) under its UE: into the table when the UE is new
- * (may fail), else into the UE's list (cannot fail; the cost is r's
- * distance to the nearer end of the list, O(1) with a clock that moves
- * forward). */
-int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *r);
+struct mcreg_record *mcreg__ue_first(const mcreg_registry *reg, mcreg_key *k);
+/* Add r (registered_at set) under its UE, whose list starts at `first`
+ * and whose key is k: into the table when the UE is new (first NULL; may
+ * fail), else into the UE's list (cannot fail; the cost is r's distance to
+ * the nearer end of the list, O(1) with a clock that moves forward). */
+int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r,
+                     mcreg_key *k);
 void mcreg__ue_remove(mcreg_registry *reg, struct mcreg_record *r);
 /* Add r at the end of the list of its UE, which starts at `first` (NULL:
  * the UE is new and r goes into the table, which may fail), whatever the
  * order (a restore sorts the lists once at the end: mcreg__lists_sort). */
-int mcreg__ue_append(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r);
+int mcreg__ue_append(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r,
+                     mcreg_key *k);
 
 /* Link r into u's (registered_at, ue_id) list. The cost is r's distance
  * to the nearer end of the list: O(1) with a clock that moves forward. */
@@ -34,9 +48,21 @@ void mcreg__user_link(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r
 void mcreg__user_append(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r);
 void mcreg__user_unlink(mcreg_registry *reg, struct mcreg_record *r);
 
+/* Put `to` in `from`'s place at their UE (the same UE; both records have
+ * links, or neither): in the table, or in the list. Cannot fail. */
+void mcreg__ue_substitute(mcreg_registry *reg, struct mcreg_record *from,
+                          struct mcreg_record *to);
+/* Put `to`, a new block for from's user and UE, in from's place in the UE
+ * table or list and in the user's list (the links are copied over). Cannot
+ * fail. */
+void mcreg__record_substitute(mcreg_registry *reg, struct mcreg_record *from,
+                              struct mcreg_record *to);
+
 /* The record of (user, UE), or NULL. */
-struct mcreg_record *mcreg__pair_find(const mcreg_registry *reg, const char *user_id,
-                                      size_t user_len, const char *ue_id, size_t ue_len);
+struct mcreg_record *mcreg__pair_find(const mcreg_registry *reg, mcreg_key *user, mcreg_key *ue);
+/* The same, when the UE's first record (or NULL) is known already. */
+struct mcreg_record *mcreg__pair_at(const mcreg_registry *reg, struct mcreg_record *at_ue,
+                                    mcreg_key *user, const mcreg_key *ue);
 
 /* The number of users in the table, and a walk over them in no
  * particular order (prev NULL: the first). */

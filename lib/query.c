@@ -19,20 +19,49 @@ int mcreg_next_expiry(const mcreg_registry *reg, uint64_t *at_ms)
     return MCREG_OK;
 }
 
-static const mcreg_user *find_user(const mcreg_registry *reg, const char *user_id)
+/* The key of an id a lookup may find. Only the length is checked: an id
+ * that is not valid UTF-8 was never stored, so it is simply not found, and
+ * a lookup need not pay for the check. Returns 0 for NULL, empty or
+ * overlong ids (nothing to look for). */
+static int lookup_key(const char *id, mcreg_key *k)
+{
+    if (!id)
+        return 0;
+    size_t len = mcreg__bounded_strlen(id, MCREG_MAX_ID_LEN);
+    if (len == 0 || len > MCREG_MAX_ID_LEN)
+        return 0;
+    mcreg__key_init(k, id, len);
+    return 1;
+}
+
+/* The user of a valid id (else NULL, with *valid 0). */
+static const mcreg_user *valid_user(const mcreg_registry *reg, const char *user_id, int *valid)
 {
     size_t len;
-    if (!reg || !mcreg__valid_id(user_id, &len))
+    *valid = mcreg__valid_id(user_id, &len);
+    if (!*valid)
         return NULL;
-    return mcreg__user_find(reg, user_id, len);
+    mcreg_key k;
+    mcreg__key_init(&k, user_id, len);
+    return mcreg__user_find(reg, &k);
+}
+
+static const mcreg_user *find_user(const mcreg_registry *reg, const char *user_id)
+{
+    mcreg_key k;
+    if (!reg || !lookup_key(user_id, &k))
+        return NULL;
+    return mcreg__user_find(reg, &k);
 }
 
 int mcreg_user_max_ues(const mcreg_registry *reg, const char *user_id, uint32_t *max)
 {
-    size_t len;
-    if (!reg || !max || !mcreg__valid_id(user_id, &len))
+    int valid;
+    if (!reg || !max)
         return MCREG_ERR_INVALID;
-    const mcreg_user *u = mcreg__user_find(reg, user_id, len);
+    const mcreg_user *u = valid_user(reg, user_id, &valid);
+    if (!valid)
+        return MCREG_ERR_INVALID;
     if (!u || !u->has_max)
         return MCREG_ERR_NOT_FOUND;
     *max = u->max_ues;
@@ -41,18 +70,18 @@ int mcreg_user_max_ues(const mcreg_registry *reg, const char *user_id, uint32_t 
 
 const mcreg_record *mcreg_find(const mcreg_registry *reg, const char *user_id, const char *ue_id)
 {
-    size_t user_len, ue_len;
-    if (!reg || !mcreg__valid_id(user_id, &user_len) || !mcreg__valid_id(ue_id, &ue_len))
+    mcreg_key user, ue;
+    if (!reg || !lookup_key(user_id, &user) || !lookup_key(ue_id, &ue))
         return NULL;
-    return mcreg__pair_find(reg, user_id, user_len, ue_id, ue_len);
+    return mcreg__pair_find(reg, &user, &ue);
 }
 
 const mcreg_record *mcreg_find_ue(const mcreg_registry *reg, const char *ue_id)
 {
-    size_t len;
-    if (!reg || !mcreg__valid_id(ue_id, &len))
+    mcreg_key ue;
+    if (!reg || !lookup_key(ue_id, &ue))
         return NULL;
-    return mcreg__ue_first(reg, ue_id, len); /* the UE's list is in find_ue's order */
+    return mcreg__ue_first(reg, &ue); /* the UE's list is in find_ue's order */
 }
 
 size_t mcreg_user_ue_count(const mcreg_registry *reg, const char *user_id)
@@ -74,10 +103,12 @@ size_t mcreg_user_count(const mcreg_registry *reg)
 int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id, mcreg_visit_fn fn,
                        void *ud)
 {
-    size_t len;
-    if (!reg || !fn || !mcreg__valid_id(user_id, &len))
+    int valid;
+    if (!reg || !fn)
         return MCREG_ERR_INVALID;
-    const mcreg_user *u = mcreg__user_find(reg, user_id, len);
+    const mcreg_user *u = valid_user(reg, user_id, &valid);
+    if (!valid)
+        return MCREG_ERR_INVALID;
     if (!u || !u->n_records)
         return MCREG_ERR_NOT_FOUND;
     int rc = 0;

@@ -19,41 +19,29 @@ int mcreg__user_order(const void *a, const void *b)
     return mcreg__user_cmp(a, b);
 }
 
-struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *user,
-                                       const char *ue_id, size_t ue_len)
-{
-    struct mcreg_record *r = mcreg__malloc(a, sizeof(*r) + ue_len + 1);
-    if (!r)
-        return NULL;
-    memset(r, 0, sizeof(*r));
-    r->user = user;
-    r->ue_len = (uint32_t)ue_len;
-    memcpy(r->ue_id, ue_id, ue_len + 1);
-    return r;
-}
-
 void mcreg__record_free(const mcreg_allocator *a, struct mcreg_record *r)
 {
-    if (!r)
-        return;
-    mcreg__free(a, r->payload);
-    mcreg__free(a, r);
+    if (r && (r->flags & MCREG_HAS_UE_LINKS))
+        mcreg__free(a, mcreg__ue_links(r)); /* the block starts there */
+    else
+        mcreg__free(a, r);
 }
 
 mcreg_user *mcreg__user_new(const mcreg_allocator *a, const char *id, size_t id_len)
 {
-    mcreg_user *u = mcreg__malloc(a, sizeof(*u) + id_len + 1);
+    mcreg_user *u = mcreg__malloc(a, offsetof(mcreg_user, id) + id_len + 1);
     if (!u)
         return NULL;
-    memset(u, 0, sizeof(*u));
-    u->id_len = (uint32_t)id_len;
+    memset(u, 0, offsetof(mcreg_user, id));
+    u->hh.key = u->id;
+    u->hh.keylen = (unsigned)id_len;
     memcpy(u->id, id, id_len + 1);
     return u;
 }
 
-/* ---- payload ----------------------------------------------------------- */
+/* ---- the block's variable part ------------------------------------------ */
 
-/* Bytes a setting adds to the payload's string area. */
+/* Bytes a setting adds to the block's string area. */
 static size_t setting_bytes(const mcreg_setting *s)
 {
     size_t n = strlen(s->key) + 1;
@@ -110,27 +98,48 @@ static void copy_setting(mcreg_setting *dst, const mcreg_setting *src, char **cu
     }
 }
 
-mcreg_payload *mcreg__payload_new(const mcreg_allocator *a, const mcreg_binding *b,
-                                  const mcreg_payload *old)
+struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *u,
+                                       const mcreg_binding *b, size_t ue_len,
+                                       const struct mcreg_record *old, int ue_links)
 {
-    const char *contact = b->contact ? b->contact : (old ? old->contact : NULL);
+    const char *contact = b->contact ? b->contact : (old ? mcreg__contact(old) : NULL);
     /* Sizes are bounded by validation (64 settings of 4 KiB, two 2 KiB
-     * strings), so none of these sums can overflow. */
-    size_t size = sizeof(mcreg_payload) + b->n_settings * sizeof(mcreg_setting) +
-                  string_bytes(contact) + string_bytes(b->call_id);
+     * strings, ids of 1 KiB), so none of these sums can overflow. */
+    size_t settings_at = mcreg__settings_offset(ue_len);
+    size_t size = settings_at + b->n_settings * sizeof(mcreg_setting) + string_bytes(contact) +
+                  string_bytes(b->call_id);
     for (size_t i = 0; i < b->n_settings; i++)
         size += setting_bytes(&b->settings[i]);
 
-    mcreg_payload *p = mcreg__malloc(a, size);
-    if (!p)
+    size_t links = ue_links ? sizeof(mcreg_ue_links) : 0;
+    char *block = mcreg__malloc(a, links + size);
+    if (!block)
         return NULL;
-    char *cursor = (char *)&p->settings[b->n_settings];
-    p->n_settings = (uint32_t)b->n_settings;
-    p->contact = put_string(&cursor, contact);
-    p->call_id = put_string(&cursor, b->call_id);
+    memset(block, 0, links + offsetof(struct mcreg_record, ue_id));
+    struct mcreg_record *r = (struct mcreg_record *)(void *)(block + links);
+    if (ue_links)
+        r->flags = MCREG_HAS_UE_LINKS;
+    r->user = u;
+    memcpy(r->ue_id, b->ue_id, ue_len + 1);
+    r->hh.key = r->ue_id;
+    r->hh.keylen = (unsigned)ue_len;
+    r->cseq = b->cseq;
+    r->n_settings = (uint8_t)b->n_settings;
+    if (contact) {
+        r->flags |= MCREG_HAS_CONTACT;
+        r->contact_len = (uint16_t)strlen(contact);
+    }
+    if (b->call_id) {
+        r->flags |= MCREG_HAS_CALL_ID;
+        r->call_id_len = (uint16_t)strlen(b->call_id);
+    }
+    mcreg_setting *settings = (mcreg_setting *)(void *)((char *)r + settings_at);
+    char *cursor = (char *)&settings[b->n_settings];
+    put_string(&cursor, contact);
+    put_string(&cursor, b->call_id);
     for (size_t i = 0; i < b->n_settings; i++)
-        copy_setting(&p->settings[i], &b->settings[i], &cursor);
-    return p;
+        copy_setting(&settings[i], &b->settings[i], &cursor);
+    return r;
 }
 
 /* ---- public accessors -------------------------------------------------- */
@@ -147,12 +156,12 @@ const char *mcreg_record_ue_id(const mcreg_record *r)
 
 const char *mcreg_record_contact(const mcreg_record *r)
 {
-    return r ? r->payload->contact : NULL;
+    return r ? mcreg__contact(r) : NULL;
 }
 
 const char *mcreg_record_call_id(const mcreg_record *r)
 {
-    return r ? r->payload->call_id : NULL;
+    return r ? mcreg__call_id(r) : NULL;
 }
 
 uint32_t mcreg_record_cseq(const mcreg_record *r)
@@ -172,22 +181,23 @@ uint64_t mcreg_record_expires_at(const mcreg_record *r)
 
 size_t mcreg_record_setting_count(const mcreg_record *r)
 {
-    return r ? r->payload->n_settings : 0;
+    return r ? r->n_settings : 0;
 }
 
 const mcreg_setting *mcreg_record_setting_at(const mcreg_record *r, size_t i)
 {
-    if (!r || i >= r->payload->n_settings)
+    if (!r || i >= r->n_settings)
         return NULL;
-    return &r->payload->settings[i];
+    return &mcreg__settings(r)[i];
 }
 
 const mcreg_setting *mcreg_record_setting_find(const mcreg_record *r, const char *key)
 {
     if (!r || !key)
         return NULL;
-    for (uint32_t i = 0; i < r->payload->n_settings; i++)
-        if (strcmp(r->payload->settings[i].key, key) == 0)
-            return &r->payload->settings[i];
+    const mcreg_setting *settings = mcreg__settings(r);
+    for (size_t i = 0; i < r->n_settings; i++)
+        if (strcmp(settings[i].key, key) == 0)
+            return &settings[i];
     return NULL;
 }

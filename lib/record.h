@@ -1,4 +1,11 @@
-/* Records and their payloads: allocation, orders, accessors. */
+/* Records and users: allocation, layout, orders, accessors.
+ *
+ * A record is one block:
+ *   [mcreg_ue_links] struct mcreg_record | ue_id NUL | pad to 8
+ *   | mcreg_setting[n_settings] | contact NUL | call_id NUL
+ *   | setting keys and values
+ * so a record costs one allocation, and the setting descriptors the API
+ * hands out by pointer sit next to the bytes they point at. */
 #ifndef MCREG_RECORD_H
 #define MCREG_RECORD_H
 
@@ -11,17 +18,71 @@ int mcreg__user_cmp(const mcreg_user *a, const mcreg_user *b);
 /* The same, as an mcreg_cmp_fn over users (sort.h). */
 int mcreg__user_order(const void *a, const void *b);
 
-/* A record for (user, ue_id), with no payload and linked nowhere. */
-struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *user,
-                                       const char *ue_id, size_t ue_len);
-/* Frees the record and its payload. */
+/* A record of user u for a (validated) binding: its UE id, contact,
+ * Call-ID, CSeq and settings, or `old`'s contact when the binding has none
+ * (old may be NULL); with UE links when `ue_links` is set. Linked nowhere;
+ * times and heap position unset. NULL when out of memory. */
+struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *u,
+                                       const mcreg_binding *b, size_t ue_len,
+                                       const struct mcreg_record *old, int ue_links);
 void mcreg__record_free(const mcreg_allocator *a, struct mcreg_record *r);
 
-/* The payload a (validated) binding asks for: its settings, its call-id, and
- * its contact, or `old`'s contact when the binding has none. */
-mcreg_payload *mcreg__payload_new(const mcreg_allocator *a, const mcreg_binding *b,
-                                  const mcreg_payload *old);
-
 mcreg_user *mcreg__user_new(const mcreg_allocator *a, const char *id, size_t id_len);
+
+/* r's UE links; only for a record that has them. (Through an integer:
+ * the links are beside the record, not part of it, so a const record
+ * still has writable links.) */
+static inline mcreg_ue_links *mcreg__ue_links(const struct mcreg_record *r)
+{
+    return (mcreg_ue_links *)(uintptr_t)r - 1;
+}
+
+/* The next record at r's UE, or NULL. */
+static inline struct mcreg_record *mcreg__next_at_ue(const struct mcreg_record *r)
+{
+    return (r->flags & MCREG_HAS_UE_LINKS) ? mcreg__ue_links(r)->next : NULL;
+}
+
+static inline size_t mcreg__ue_len(const struct mcreg_record *r)
+{
+    return r->hh.keylen;
+}
+
+static inline size_t mcreg__user_id_len(const mcreg_user *u)
+{
+    return u->hh.keylen;
+}
+
+/* Where the setting descriptors start: after the UE id, aligned for them. */
+static inline size_t mcreg__settings_offset(size_t ue_len)
+{
+    size_t end = offsetof(struct mcreg_record, ue_id) + ue_len + 1;
+    size_t align = _Alignof(mcreg_setting);
+    return (end + align - 1) / align * align;
+}
+
+static inline const mcreg_setting *mcreg__settings(const struct mcreg_record *r)
+{
+    return (const mcreg_setting *)(const void *)((const char *)r +
+                                                 mcreg__settings_offset(mcreg__ue_len(r)));
+}
+
+/* The contact and the Call-ID, NULL when the record has none. */
+static inline const char *mcreg__contact(const struct mcreg_record *r)
+{
+    if (!(r->flags & MCREG_HAS_CONTACT))
+        return NULL;
+    return (const char *)(mcreg__settings(r) + r->n_settings);
+}
+
+static inline const char *mcreg__call_id(const struct mcreg_record *r)
+{
+    if (!(r->flags & MCREG_HAS_CALL_ID))
+        return NULL;
+    const char *after_settings = (const char *)(mcreg__settings(r) + r->n_settings);
+    if (r->flags & MCREG_HAS_CONTACT)
+        after_settings += r->contact_len + 1;
+    return after_settings;
+}
 
 #endif

@@ -90,15 +90,22 @@ static uint64_t expiry_at(uint64_t now_ms, uint32_t expires_s)
     return now_ms > UINT64_MAX - span ? UINT64_MAX : now_ms + span;
 }
 
-/* Take r out of every index and queue its removal event. Cannot fail. */
-static void remove_record(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why)
+/* Take r, already out of the UE index, out of the other indexes and queue
+ * its removal event. Cannot fail. */
+static void retire_record(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why)
 {
     mcreg_registry *reg = op->reg;
     mcreg__user_unlink(reg, r);
     mcreg__heap_remove(&reg->st.heap, r);
-    mcreg__ue_remove(reg, r);
     reg->st.n_records--;
     mcreg__op_removed(op, r, why);
+}
+
+/* Take r out of every index and queue its removal event. Cannot fail. */
+static void remove_record(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why)
+{
+    mcreg__ue_remove(op->reg, r);
+    retire_record(op, r, why);
 }
 
 /* ---- preconditions ----------------------------------------------------------- */
@@ -112,16 +119,18 @@ static int may_mutate(const mcreg_registry *reg)
     return reg->busy ? MCREG_ERR_BUSY : MCREG_OK;
 }
 
-/* may_mutate, a valid user id, and the user (NULL if unknown). */
-static int begin_user_change(mcreg_registry *reg, const char *user_id, size_t *len,
+/* may_mutate, a valid user id, its key and the user (NULL if unknown). */
+static int begin_user_change(mcreg_registry *reg, const char *user_id, mcreg_key *k,
                              mcreg_user **user)
 {
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
         return rc;
-    if (!mcreg__valid_id(user_id, len))
+    size_t len;
+    if (!mcreg__valid_id(user_id, &len))
         return MCREG_ERR_INVALID;
-    *user = mcreg__user_find(reg, user_id, *len);
+    mcreg__key_init(k, user_id, len);
+    *user = mcreg__user_find(reg, k);
     return MCREG_OK;
 }
 
@@ -129,21 +138,27 @@ static int begin_user_change(mcreg_registry *reg, const char *user_id, size_t *l
 
 static int is_stale(const struct mcreg_record *r, const mcreg_binding *b)
 {
-    const char *stored = r->payload->call_id;
+    const char *stored = mcreg__call_id(r);
     return b->call_id && stored && strcmp(b->call_id, stored) == 0 && b->cseq <= r->cseq;
 }
 
-static int refresh(mcreg_registry *reg, struct mcreg_record *r, const mcreg_binding *b,
-                   uint64_t now_ms, mcreg_outcome *outcome)
+/* The new contact, Call-ID, CSeq and settings go into a new block built
+ * beside the old one (the only step that can fail), which then takes the
+ * old one's place everywhere; the old block is freed after the events. */
+static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_binding *b,
+                   size_t ue_len, uint64_t now_ms, mcreg_outcome *outcome)
 {
-    mcreg_payload *p = mcreg__payload_new(&reg->alloc, b, r->payload);
-    if (!p)
+    struct mcreg_record *r = mcreg__record_new(&reg->alloc, old->user, b, ue_len, old,
+                                               old->flags & MCREG_HAS_UE_LINKS);
+    if (!r)
         return MCREG_ERR_NOMEM;
+    r->registered_at = old->registered_at;
+    r->expires_at = old->expires_at;
+    mcreg__record_substitute(reg, old, r);
+    mcreg__heap_substitute(&reg->st.heap, old, r);
     mcreg_op op;
     mcreg__op_init(&op, reg, now_ms);
-    op.old_payload = r->payload;
-    r->payload = p;
-    r->cseq = b->cseq;
+    op.old_record = old;
     uint64_t expires_at = expiry_at(now_ms, b->expires_s);
     op.changed = r;
     op.changed_type = expires_at < r->expires_at ? MCREG_EV_SHORTENED : MCREG_EV_REFRESHED;
@@ -201,11 +216,17 @@ static void **eviction_order(mcreg_registry *reg, const mcreg_user *u)
     return order;
 }
 
+/* The binding's two ids as keys, and the UE's first record. */
+typedef struct mcreg_target {
+    mcreg_key user, ue;
+    struct mcreg_record *at_ue;
+} mcreg_target;
+
 /* What a new record needs before the registry changes: room in the heap
- * and the notification buffer, the record, its payload, maybe its user,
- * and its place in the indexes. Undoes itself on failure. */
-static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
-                          mcreg_user **user, struct mcreg_record **out)
+ * and the notification buffer, the record, maybe its user, and its place
+ * in the indexes. Undoes itself on failure. */
+static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, mcreg_target *t,
+                          uint64_t now_ms, mcreg_user **user, struct mcreg_record **out)
 {
     const mcreg_allocator *a = &reg->alloc;
     mcreg_user *u = *user, *new_user = NULL;
@@ -220,22 +241,22 @@ static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, uint64_t 
         return MCREG_ERR_NOMEM;
     reg->st.scratch = scratch;
     if (!u) {
-        u = new_user = mcreg__user_new(a, b->user_id, strlen(b->user_id));
+        u = new_user = mcreg__user_new(a, t->user.id, t->user.len);
         if (!u)
             return MCREG_ERR_NOMEM;
     }
-    struct mcreg_record *r = mcreg__record_new(a, u, b->ue_id, strlen(b->ue_id));
+    struct mcreg_record *r = mcreg__record_new(a, u, b, t->ue.len, NULL, !reg->opt.ue_exclusive);
     if (r) {
-        r->payload = mcreg__payload_new(a, b, NULL);
         r->registered_at = now_ms; /* the UE index orders by it */
         r->expires_at = expiry_at(now_ms, b->expires_s);
-        r->cseq = b->cseq;
     }
-    int rc = r && r->payload ? MCREG_OK : MCREG_ERR_NOMEM;
+    int rc = r ? MCREG_OK : MCREG_ERR_NOMEM;
     if (rc == MCREG_OK && new_user)
-        rc = mcreg__user_insert(reg, u);
-    if (rc == MCREG_OK) {
-        rc = mcreg__ue_insert(reg, r);
+        rc = mcreg__user_insert(reg, u, &t->user);
+    /* With UE exclusive on, a record held at the UE gives its table slot to
+     * r when the change is made (create): nothing to insert now. */
+    if (rc == MCREG_OK && !(t->at_ue && reg->opt.ue_exclusive)) {
+        rc = mcreg__ue_insert(reg, t->at_ue, r, &t->ue);
         if (rc != MCREG_OK && new_user)
             mcreg__user_remove(reg, u);
     }
@@ -249,10 +270,10 @@ static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, uint64_t 
     return MCREG_OK;
 }
 
-static int create(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
+static int create(mcreg_registry *reg, const mcreg_binding *b, mcreg_target *t, uint64_t now_ms,
                   mcreg_outcome *outcome)
 {
-    mcreg_user *u = mcreg__user_find(reg, b->user_id, strlen(b->user_id));
+    mcreg_user *u = mcreg__user_find(reg, &t->user);
     uint32_t limit = limit_of(reg, u);
     uint32_t have = u ? u->n_records : 0;
     size_t evictions = 0;
@@ -263,18 +284,19 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     }
     /* With UE exclusive on, a record at this UE belongs to another user:
      * this user has none there, or it would be a refresh. */
-    struct mcreg_record *held =
-        reg->opt.ue_exclusive ? mcreg__ue_first(reg, b->ue_id, strlen(b->ue_id)) : NULL;
+    struct mcreg_record *held = reg->opt.ue_exclusive ? t->at_ue : NULL;
 
     struct mcreg_record *r = NULL;
-    int rc = prepare_create(reg, b, now_ms, &u, &r);
+    int rc = prepare_create(reg, b, t, now_ms, &u, &r);
     if (rc != MCREG_OK)
         return rc;
 
     mcreg_op op;
     mcreg__op_init(&op, reg, now_ms);
-    if (held)
-        remove_record(&op, held, MCREG_EV_REPLACED);
+    if (held) {
+        mcreg__ue_substitute(reg, held, r);
+        retire_record(&op, held, MCREG_EV_REPLACED);
+    }
     if (evictions) {
         void **victims = eviction_order(reg, u);
         for (size_t i = 0; i < evictions; i++)
@@ -297,16 +319,20 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
         return rc;
-    if (!mcreg__valid_binding(b))
+    size_t user_len, ue_len;
+    if (!mcreg__valid_binding(b, &user_len, &ue_len))
         return MCREG_ERR_INVALID;
-    struct mcreg_record *r =
-        mcreg__pair_find(reg, b->user_id, strlen(b->user_id), b->ue_id, strlen(b->ue_id));
+    mcreg_target t;
+    mcreg__key_init(&t.user, b->user_id, user_len);
+    mcreg__key_init(&t.ue, b->ue_id, ue_len);
+    t.at_ue = mcreg__ue_first(reg, &t.ue);
+    struct mcreg_record *r = mcreg__pair_at(reg, t.at_ue, &t.user, &t.ue);
     if (!r)
-        return b->expires_s ? create(reg, b, now_ms, outcome) : MCREG_ERR_NOT_FOUND;
+        return b->expires_s ? create(reg, b, &t, now_ms, outcome) : MCREG_ERR_NOT_FOUND;
     if (is_stale(r, b))
         return MCREG_ERR_STALE;
     if (b->expires_s)
-        return refresh(reg, r, b, now_ms, outcome);
+        return refresh(reg, r, b, ue_len, now_ms, outcome);
     if (outcome)
         *outcome = MCREG_REMOVED;
     remove_one(reg, r, now_ms);
@@ -324,7 +350,10 @@ int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id
         return rc;
     if (!mcreg__valid_id(user_id, &user_len) || !mcreg__valid_id(ue_id, &ue_len))
         return MCREG_ERR_INVALID;
-    struct mcreg_record *r = mcreg__pair_find(reg, user_id, user_len, ue_id, ue_len);
+    mcreg_key user, ue;
+    mcreg__key_init(&user, user_id, user_len);
+    mcreg__key_init(&ue, ue_id, ue_len);
+    struct mcreg_record *r = mcreg__pair_find(reg, &user, &ue);
     if (!r)
         return MCREG_ERR_NOT_FOUND;
     remove_one(reg, r, now_ms);
@@ -334,9 +363,9 @@ int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id
 int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now_ms,
                           size_t *removed)
 {
-    size_t len;
+    mcreg_key k;
     mcreg_user *u;
-    int rc = begin_user_change(reg, user_id, &len, &u);
+    int rc = begin_user_change(reg, user_id, &k, &u);
     if (rc != MCREG_OK)
         return rc;
     if (!u || !u->n_records)
@@ -371,12 +400,12 @@ int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
 
 int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t max)
 {
-    size_t len;
+    mcreg_key k;
     mcreg_user *u;
-    int rc = begin_user_change(reg, user_id, &len, &u);
+    int rc = begin_user_change(reg, user_id, &k, &u);
     if (rc != MCREG_OK)
         return rc;
-    if (!u && !(u = mcreg__user_add(reg, user_id, len)))
+    if (!u && !(u = mcreg__user_get(reg, &k)))
         return MCREG_ERR_NOMEM;
     u->has_max = 1;
     u->max_ues = max;
@@ -385,9 +414,9 @@ int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t ma
 
 int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id)
 {
-    size_t len;
+    mcreg_key k;
     mcreg_user *u;
-    int rc = begin_user_change(reg, user_id, &len, &u);
+    int rc = begin_user_change(reg, user_id, &k, &u);
     if (rc != MCREG_OK)
         return rc;
     if (!u || !u->has_max)

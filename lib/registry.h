@@ -10,52 +10,60 @@
 #include "mcreg.h"
 #include "mcreg_uthash.h"
 
-/* Contact, Call-ID and settings of a record. They change together on a
- * refresh, so they live in one block that is built beside the old one and
- * swapped in: a refresh either fully happens or leaves the record as it was.
- * The block holds the setting array, then every string and value byte. */
-typedef struct mcreg_payload {
-    const char *contact; /* NULL if none; points into this block */
-    const char *call_id; /* NULL if none; points into this block */
-    uint32_t n_settings;
-    mcreg_setting settings[]; /* keys and values point into this block */
-} mcreg_payload;
-
 struct mcreg_user;
 
-/* One registration: (user, UE). */
+/* One registration: (user, UE), in one allocation: this header, the UE id,
+ * the setting descriptors, then the contact, the Call-ID and the settings'
+ * bytes (see record.h for the layout). A refresh builds a whole new block
+ * beside the old one and swaps it in (mcreg__record_replace): it either
+ * fully happens or leaves the record as it was. */
 struct mcreg_record {
     /* Index of UEs. Only the first record at a UE is in the table; further
-     * records at the same UE (UE exclusive off) follow it in a list ordered
-     * by (registered_at, user_id), so a UE shared by many users never
-     * becomes a long run of equal keys in one hash bucket. The first
-     * record's prev_at_ue is the list's last record. */
+     * records at the same UE (UE exclusive off) follow it in a list (see
+     * mcreg_ue_links). hh.key and hh.keylen are the UE id and its length in
+     * every record, in the table or not. */
     UT_hash_handle hh;
     struct mcreg_user *user;
-    struct mcreg_record *next_at_ue, *prev_at_ue;
-    /* The user's records in (registered_at, ue_id) order. */
+    /* The user's records in (registered_at, ue_id) order; the first's
+     * user_prev is the last (index.c). Once a record is removed, user_next
+     * queues it for its event (events.c). */
     struct mcreg_record *user_prev, *user_next;
-    mcreg_payload *payload;
     uint64_t registered_at;
     uint64_t expires_at;
     uint32_t cseq;
     uint32_t heap_index;   /* position in the expiry heap */
-    uint32_t ue_len;
+    uint16_t contact_len;  /* validation caps both strings at 2048 bytes */
+    uint16_t call_id_len;
+    uint8_t n_settings;    /* at most 64 */
+    uint8_t flags;         /* MCREG_HAS_* */
     uint8_t removal;       /* event type once removed (see events.c) */
-    char ue_id[];          /* NUL-terminated */
+    char ue_id[];          /* NUL-terminated; the rest of the block follows */
 };
 
+#define MCREG_HAS_CONTACT 1u
+#define MCREG_HAS_CALL_ID 2u
+#define MCREG_HAS_UE_LINKS 4u
+
+/* A record's place in its UE's list. Only a registry with UE exclusive off
+ * lets several users' records share a UE, so only its records have these
+ * links (MCREG_HAS_UE_LINKS), just before the record in the same block: a
+ * registry with UE exclusive on saves their 16 bytes per record. The list
+ * is ordered by (registered_at, user_id), so a UE shared by many users
+ * never becomes a long run of equal keys in one hash bucket; its first
+ * record is the one in the table, and that record's prev is the last. */
+typedef struct mcreg_ue_links {
+    struct mcreg_record *next, *prev;
+} mcreg_ue_links;
+
 /* One MCPTT ID: its records and its own UE limit. A user exists while it
- * has records or a limit of its own. */
+ * has records or a limit of its own. hh.keylen is the id's length. */
 typedef struct mcreg_user {
     UT_hash_handle hh;
-    struct mcreg_record *first, *last; /* (registered_at, ue_id) order */
-    struct mcreg_user *next_doomed;    /* users to free once events are out */
+    struct mcreg_record *first;        /* (registered_at, ue_id) order */
     uint32_t n_records;
     uint32_t max_ues;     /* valid when has_max */
     uint8_t has_max;
-    uint8_t doomed;       /* out of the table, freed after the events */
-    uint32_t id_len;
+    uint8_t doomed;       /* out of the table, freed after the events (events.c) */
     char id[];            /* NUL-terminated */
 } mcreg_user;
 

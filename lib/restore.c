@@ -17,9 +17,10 @@ void mcreg__restore_expect_records(mcreg_registry *target, size_t n)
 /* The user called `id`, created (with no records, no limit) if new. */
 static int user_of(mcreg_registry *target, const char *id, mcreg_user **out)
 {
-    size_t len = strlen(id);
-    mcreg_user *u = mcreg__user_find(target, id, len);
-    if (!u && !(u = mcreg__user_add(target, id, len)))
+    mcreg_key k;
+    mcreg__key_init(&k, id, strlen(id));
+    mcreg_user *u = mcreg__user_get(target, &k);
+    if (!u)
         return MCREG_ERR_NOMEM;
     *out = u;
     return MCREG_OK;
@@ -30,8 +31,9 @@ int mcreg__restore_add_record(mcreg_registry *target, const mcreg_binding *b,
 {
     const mcreg_allocator *a = &target->alloc;
     mcreg_state *st = &target->st;
-    size_t ue_len = strlen(b->ue_id);
-    struct mcreg_record *first = mcreg__ue_first(target, b->ue_id, ue_len);
+    mcreg_key ue;
+    mcreg__key_init(&ue, b->ue_id, strlen(b->ue_id));
+    struct mcreg_record *first = mcreg__ue_first(target, &ue);
     /* With UE exclusive on, a UE held twice (by one user or two) is an
      * error. With it off, a pair held twice is looked for once every record
      * is in (finish): a check per record would walk lists. */
@@ -47,16 +49,13 @@ int mcreg__restore_add_record(mcreg_registry *target, const mcreg_binding *b,
         return rc;
     if (u->n_records >= UINT32_MAX - 1)
         return MCREG_ERR_NOMEM;
-    struct mcreg_record *r = mcreg__record_new(a, u, b->ue_id, ue_len);
-    if (r)
-        r->payload = mcreg__payload_new(a, b, NULL);
-    if (!r || !r->payload || mcreg__ue_append(target, first, r) != MCREG_OK) {
+    struct mcreg_record *r = mcreg__record_new(a, u, b, ue.len, NULL, !target->opt.ue_exclusive);
+    if (!r || mcreg__ue_append(target, first, r, &ue) != MCREG_OK) {
         mcreg__record_free(a, r);
         return MCREG_ERR_NOMEM; /* u stays, empty: the whole state goes */
     }
     r->registered_at = registered_at;
     r->expires_at = expires_at;
-    r->cseq = b->cseq;
     mcreg__user_append(target, u, r);
     /* The heap array owns the records from now on; it is put in heap order
      * once, at the end. */

@@ -229,7 +229,7 @@ static int read_record(decoder *d)
         if (key <= REC_SETTINGS)
             seen |= 1u << key;
     }
-    if ((seen & REQUIRED_FIELDS) != REQUIRED_FIELDS || !mcreg__valid_binding(&f.b))
+    if ((seen & REQUIRED_FIELDS) != REQUIRED_FIELDS || !mcreg__valid_binding(&f.b, NULL, NULL))
         return MCREG_ERR_FORMAT;
     return mcreg__restore_add_record(d->target, &f.b, f.registered_at, f.expires_at);
 }

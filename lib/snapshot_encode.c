@@ -108,32 +108,33 @@ static void put_setting(writer *w, const mcreg_setting *s)
 
 static void put_record(writer *w, const struct mcreg_record *r)
 {
-    const mcreg_payload *p = r->payload;
-    put_map(w, 5u + (p->contact != NULL) + (p->call_id != NULL) + (p->n_settings != 0));
+    const char *contact = mcreg__contact(r), *call_id = mcreg__call_id(r);
+    put_map(w, 5u + (contact != NULL) + (call_id != NULL) + (r->n_settings != 0));
     /* Keys in ascending order, as deterministic encoding sorts them. */
     put_uint(w, REC_USER);
-    put_text(w, r->user->id, r->user->id_len);
+    put_text(w, r->user->id, mcreg__user_id_len(r->user));
     put_uint(w, REC_UE);
-    put_text(w, r->ue_id, r->ue_len);
+    put_text(w, r->ue_id, mcreg__ue_len(r));
     put_uint(w, REC_REGISTERED_AT);
     put_uint(w, r->registered_at);
     put_uint(w, REC_EXPIRES_AT);
     put_uint(w, r->expires_at);
     put_uint(w, REC_CSEQ);
     put_uint(w, r->cseq);
-    if (p->contact) {
+    if (contact) {
         put_uint(w, REC_CONTACT);
-        put_text(w, p->contact, strlen(p->contact));
+        put_text(w, contact, r->contact_len);
     }
-    if (p->call_id) {
+    if (call_id) {
         put_uint(w, REC_CALL_ID);
-        put_text(w, p->call_id, strlen(p->call_id));
+        put_text(w, call_id, r->call_id_len);
     }
-    if (p->n_settings) {
+    if (r->n_settings) {
+        const mcreg_setting *settings = mcreg__settings(r);
         put_uint(w, REC_SETTINGS);
-        put_array(w, p->n_settings);
-        for (uint32_t i = 0; i < p->n_settings; i++)
-            put_setting(w, &p->settings[i]);
+        put_array(w, r->n_settings);
+        for (size_t i = 0; i < r->n_settings; i++)
+            put_setting(w, &settings[i]);
     }
 }
 
@@ -177,7 +178,7 @@ static void put_limits(writer *w, const snapshot_order *o)
         if (!u->has_max)
             continue;
         put_array(w, 2);
-        put_text(w, u->id, u->id_len);
+        put_text(w, u->id, mcreg__user_id_len(u));
         put_uint(w, u->max_ues);
     }
 }

@@ -2,6 +2,22 @@
 
 #include <string.h>
 
+/* Ids, URIs and Call-IDs are mostly ASCII: skip runs of it eight bytes
+ * at a time. */
+static size_t ascii_run(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    for (; len - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & UINT64_C(0x8080808080808080))
+            break;
+    }
+    while (i < len && s[i] < 0x80)
+        i++;
+    return i;
+}
+
 /* The well-formed byte sequences of RFC 3629, section 4. */
 int mcreg__utf8_valid(const uint8_t *s, size_t len)
 {
@@ -9,7 +25,7 @@ int mcreg__utf8_valid(const uint8_t *s, size_t len)
     while (i < len) {
         uint8_t c = s[i];
         if (c < 0x80) {
-            i++;
+            i += ascii_run(s + i, len - i);
             continue;
         }
         size_t need;
@@ -45,10 +61,10 @@ int mcreg__utf8_valid(const uint8_t *s, size_t len)
 
 size_t mcreg__bounded_strlen(const char *s, size_t max)
 {
-    size_t n = 0;
-    while (n <= max && s[n] != '\0')
-        n++;
-    return n;
+    /* memchr stops at the first match (C11 7.24.5.1), so it reads no
+     * further than the terminator, and at most max + 1 bytes. */
+    const char *nul = memchr(s, '\0', max + 1);
+    return nul ? (size_t)(nul - s) : max + 1;
 }
 
 /* A NUL-terminated UTF-8 string of 1..max bytes. */
@@ -102,9 +118,9 @@ static int unique_keys(const mcreg_setting *s, size_t n)
     return 1;
 }
 
-int mcreg__valid_binding(const mcreg_binding *b)
+int mcreg__valid_binding(const mcreg_binding *b, size_t *user_len, size_t *ue_len)
 {
-    if (!b || !mcreg__valid_id(b->user_id, NULL) || !mcreg__valid_id(b->ue_id, NULL))
+    if (!b || !mcreg__valid_id(b->user_id, user_len) || !mcreg__valid_id(b->ue_id, ue_len))
         return 0;
     if (b->contact && !valid_text(b->contact, MCREG_MAX_URI_LEN, NULL))
         return 0;

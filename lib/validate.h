@@ -19,7 +19,8 @@ size_t mcreg__bounded_strlen(const char *s, size_t max);
 /* An id: non-NULL, 1..MCREG_MAX_ID_LEN bytes, valid UTF-8. Stores its length. */
 int mcreg__valid_id(const char *id, size_t *len);
 
-/* A binding as mcreg.h's limits describe it. */
-int mcreg__valid_binding(const mcreg_binding *b);
+/* A binding as mcreg.h's limits describe it. Stores the lengths of its
+ * ids (either pointer may be NULL). */
+int mcreg__valid_binding(const mcreg_binding *b, size_t *user_len, size_t *ue_len);
 
 #endif

@@ -23,6 +23,13 @@ static uint64_t lcg(uint64_t *s)
     return *s >> 33;
 }
 
+/* A bare record of u at ue (no contact, Call-ID or settings). */
+static struct mcreg_record *record_at(const mcreg_allocator *a, mcreg_user *u, const char *ue)
+{
+    mcreg_binding b = {.user_id = u->id, .ue_id = ue};
+    return mcreg__record_new(a, u, &b, strlen(ue), NULL, 0);
+}
+
 /* n records with expiries drawn from a small range, so ties are common. */
 static void fixture_init(fixture *f, size_t n, uint64_t seed)
 {
@@ -37,7 +44,7 @@ static void fixture_init(fixture *f, size_t n, uint64_t seed)
     for (size_t i = 0; i < n; i++) {
         char ue[32];
         snprintf(ue, sizeof(ue), "ue%zu", lcg(&seed) % 7);
-        struct mcreg_record *r = mcreg__record_new(&f->a, f->users[lcg(&seed) % 3], ue, strlen(ue));
+        struct mcreg_record *r = record_at(&f->a, f->users[lcg(&seed) % 3], ue);
         r->expires_at = lcg(&seed) % 20;
         r->registered_at = lcg(&seed) % 4;
         f->recs[i] = r;
@@ -70,8 +77,8 @@ START_TEST(expiry_order_is_total)
     fixture f;
     fixture_init(&f, 1, 1);
     mcreg_allocator a = f.a;
-    struct mcreg_record *x = mcreg__record_new(&a, f.users[0], "ue1", 3);
-    struct mcreg_record *y = mcreg__record_new(&a, f.users[1], "ue1", 3);
+    struct mcreg_record *x = record_at(&a, f.users[0], "ue1");
+    struct mcreg_record *y = record_at(&a, f.users[1], "ue1");
     x->expires_at = y->expires_at = 5;
     x->registered_at = y->registered_at = 1;
     /* Same expiry, registration and UE: user id decides ("sip:a" < "sip:b"). */

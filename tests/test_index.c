@@ -62,13 +62,18 @@ static size_t check_table(void *head)
 static size_t check_ue_list(const struct mcreg_record *first, int exclusive)
 {
     INV(first->hh.key == first->ue_id);
-    INV(first->hh.keylen == first->ue_len);
+    INV(first->hh.keylen == strlen(first->ue_id));
     size_t n = 0;
     const struct mcreg_record *last = NULL;
-    for (const struct mcreg_record *r = first; r; r = r->next_at_ue) {
+    /* Records have UE links exactly when UE exclusive is off. */
+    INV(!(first->flags & MCREG_HAS_UE_LINKS) == !!exclusive);
+    for (const struct mcreg_record *r = first; r; r = mcreg__next_at_ue(r)) {
+        INV(!(r->flags & MCREG_HAS_UE_LINKS) == !!exclusive);
         INV(strcmp(r->ue_id, first->ue_id) == 0);
+        INV(r->hh.key == r->ue_id); /* every record's, in the table or not */
+        INV(r->hh.keylen == strlen(r->ue_id));
         if (last) {
-            INV(r->prev_at_ue == last);
+            INV(mcreg__ue_links(r)->prev == last);
             int later = r->registered_at > last->registered_at ||
                         (r->registered_at == last->registered_at &&
                          mcreg__user_cmp(last->user, r->user) < 0);
@@ -77,7 +82,8 @@ static size_t check_ue_list(const struct mcreg_record *first, int exclusive)
         last = r;
         n++;
     }
-    INV(first->prev_at_ue == last);
+    if (!exclusive)
+        INV(mcreg__ue_links(first)->prev == last);
     if (exclusive)
         INV(n == 1);
     return n;
@@ -100,16 +106,20 @@ static void check_registry(const mcreg_registry *reg)
         const struct mcreg_record *prev = NULL;
         for (const struct mcreg_record *r = u->first; r; r = r->user_next) {
             INV(r->user == u);
-            INV(r->user_prev == prev);
+            if (prev)
+                INV(r->user_prev == prev);
             if (prev)
                 INV(mcreg__logon_cmp(prev, r) < 0);
             INV(r->heap_index < reg->st.heap.n);
             INV(reg->st.heap.items[r->heap_index] == r);
-            INV(mcreg__pair_find(reg, u->id, u->id_len, r->ue_id, r->ue_len) == r);
+            mcreg_key uk, ek;
+            mcreg__key_init(&uk, u->id, strlen(u->id));
+            mcreg__key_init(&ek, r->ue_id, strlen(r->ue_id));
+            INV(mcreg__pair_find(reg, &uk, &ek) == r);
             prev = r;
             n++;
         }
-        INV(u->last == prev);
+        INV(!u->first || u->first->user_prev == prev); /* the first's prev: the last */
         INV(n == u->n_records);
         records += n;
         active += n > 0;
