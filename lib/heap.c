@@ -18,63 +18,104 @@ int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n)
 {
     if (n <= h->cap)
         return MCREG_OK;
-    struct mcreg_record **items = mcreg__grow(a, h->items, &h->cap, n, sizeof(*items));
+    /* Both arrays grow to the same capacity (mcreg__grow depends only on
+     * the old capacity and n). If the second fails, the first is merely
+     * larger than cap says, and the next call grows it again. */
+    size_t keys_cap = h->cap, items_cap = h->cap;
+    uint64_t *keys = mcreg__grow(a, h->keys, &keys_cap, n, sizeof(*keys));
+    if (!keys)
+        return MCREG_ERR_NOMEM;
+    h->keys = keys;
+    struct mcreg_record **items = mcreg__grow(a, h->items, &items_cap, n, sizeof(*items));
     if (!items)
         return MCREG_ERR_NOMEM;
     h->items = items;
+    h->cap = items_cap;
     return MCREG_OK;
 }
 
-static void heap_place(mcreg_heap *h, size_t i, struct mcreg_record *r)
+#define ARITY 4u
+
+static void heap_place(mcreg_heap *h, size_t i, struct mcreg_record *r, uint64_t key)
 {
     h->items[i] = r;
+    h->keys[i] = key;
     r->heap_index = (uint32_t)i;
 }
 
-void mcreg__heap_substitute(mcreg_heap *h, const struct mcreg_record *from,
-                            struct mcreg_record *to)
+/* items[i] against items[j]: the keys decide, unless they are equal. */
+static int slot_cmp(const mcreg_heap *h, size_t i, size_t j)
 {
-    heap_place(h, from->heap_index, to);
+    if (h->keys[i] != h->keys[j])
+        return h->keys[i] < h->keys[j] ? -1 : 1;
+    return mcreg__expiry_cmp(h->items[i], h->items[j]);
+}
+
+/* r (key k) against items[j]. */
+static int record_cmp(const mcreg_heap *h, const struct mcreg_record *r, uint64_t k, size_t j)
+{
+    if (k != h->keys[j])
+        return k < h->keys[j] ? -1 : 1;
+    return mcreg__expiry_cmp(r, h->items[j]);
 }
 
 static void sift_up(mcreg_heap *h, size_t i)
 {
     struct mcreg_record *r = h->items[i];
+    uint64_t k = h->keys[i];
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (mcreg__expiry_cmp(h->items[parent], r) <= 0)
+        size_t parent = (i - 1) / ARITY;
+        if (record_cmp(h, r, k, parent) >= 0)
             break;
-        heap_place(h, i, h->items[parent]);
+        heap_place(h, i, h->items[parent], h->keys[parent]);
         i = parent;
     }
-    heap_place(h, i, r);
+    heap_place(h, i, r, k);
+}
+
+/* The first of i's children in heap order, or n if it has none. */
+static size_t least_child(const mcreg_heap *h, size_t i)
+{
+    size_t first = ARITY * i + 1;
+    if (first >= h->n)
+        return h->n;
+    size_t end = first + ARITY < h->n ? first + ARITY : h->n;
+    size_t least = first;
+    for (size_t c = first + 1; c < end; c++)
+        if (slot_cmp(h, c, least) < 0)
+            least = c;
+    return least;
 }
 
 static void sift_down(mcreg_heap *h, size_t i)
 {
     struct mcreg_record *r = h->items[i];
+    uint64_t k = h->keys[i];
     for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= h->n)
+        size_t child = least_child(h, i);
+        if (child == h->n || record_cmp(h, r, k, child) <= 0)
             break;
-        if (child + 1 < h->n && mcreg__expiry_cmp(h->items[child + 1], h->items[child]) < 0)
-            child++;
-        if (mcreg__expiry_cmp(r, h->items[child]) <= 0)
-            break;
-        heap_place(h, i, h->items[child]);
+        heap_place(h, i, h->items[child], h->keys[child]);
         i = child;
     }
-    heap_place(h, i, r);
+    heap_place(h, i, r, k);
+}
+
+void mcreg__heap_substitute(mcreg_heap *h, const struct mcreg_record *from,
+                            struct mcreg_record *to)
+{
+    heap_place(h, from->heap_index, to, h->keys[from->heap_index]);
 }
 
 void mcreg__heap_push(mcreg_heap *h, struct mcreg_record *r)
 {
-    heap_place(h, h->n++, r);
+    heap_place(h, h->n++, r, r->expires_at);
     sift_up(h, h->n - 1);
 }
 
 void mcreg__heap_update(mcreg_heap *h, struct mcreg_record *r)
 {
+    h->keys[r->heap_index] = r->expires_at;
     /* At most one of the two moves r: if it rises, it ends above records
      * that are all later than it, so sifting down from there is a no-op. */
     sift_up(h, r->heap_index);
@@ -84,24 +125,30 @@ void mcreg__heap_update(mcreg_heap *h, struct mcreg_record *r)
 void mcreg__heap_remove(mcreg_heap *h, struct mcreg_record *r)
 {
     size_t i = r->heap_index;
-    struct mcreg_record *last = h->items[--h->n];
-    if (last == r)
+    size_t last = --h->n;
+    if (i == last)
         return;
-    heap_place(h, i, last);
-    mcreg__heap_update(h, last);
+    struct mcreg_record *moved = h->items[last];
+    heap_place(h, i, moved, h->keys[last]);
+    sift_up(h, i);
+    sift_down(h, moved->heap_index); /* at most one moves it: see heap_update */
 }
 
 void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h)
 {
     mcreg__free(a, h->items);
+    mcreg__free(a, h->keys);
     memset(h, 0, sizeof(*h));
 }
 
 void mcreg__heap_build(mcreg_heap *h)
 {
-    for (size_t i = 0; i < h->n; i++)
+    for (size_t i = 0; i < h->n; i++) {
+        h->keys[i] = h->items[i]->expires_at;
         h->items[i]->heap_index = (uint32_t)i;
+    }
     /* Floyd's construction: O(n), against O(n log n) for n pushes. */
-    for (size_t i = h->n / 2; i-- > 0;)
-        sift_down(h, i);
+    if (h->n > 1)
+        for (size_t i = (h->n - 2) / ARITY + 1; i-- > 0;)
+            sift_down(h, i);
 }

@@ -67,8 +67,9 @@ static void assert_heap_ok(const mcreg_heap *h)
 {
     for (size_t i = 0; i < h->n; i++) {
         ck_assert_uint_eq(h->items[i]->heap_index, i);
+        ck_assert_uint_eq(h->keys[i], h->items[i]->expires_at);
         if (i > 0)
-            ck_assert_int_le(mcreg__expiry_cmp(h->items[(i - 1) / 2], h->items[i]), 0);
+            ck_assert_int_le(mcreg__expiry_cmp(h->items[(i - 1) / 4], h->items[i]), 0);
     }
 }
 

@@ -112,6 +112,7 @@ static void check_registry(const mcreg_registry *reg)
                 INV(mcreg__logon_cmp(prev, r) < 0);
             INV(r->heap_index < reg->st.heap.n);
             INV(reg->st.heap.items[r->heap_index] == r);
+            INV(reg->st.heap.keys[r->heap_index] == r->expires_at);
             mcreg_key uk, ek;
             mcreg__key_init(&uk, u->id, strlen(u->id));
             mcreg__key_init(&ek, r->ue_id, strlen(r->ue_id));
@@ -131,7 +132,7 @@ static void check_registry(const mcreg_registry *reg)
     INV(active == reg->st.n_active_users);
     INV(reg->st.scratch_cap >= largest); /* events never allocate */
     for (size_t i = 1; i < reg->st.heap.n; i++)
-        INV(mcreg__expiry_cmp(reg->st.heap.items[(i - 1) / 2], reg->st.heap.items[i]) <= 0);
+        INV(mcreg__expiry_cmp(reg->st.heap.items[(i - 1) / 4], reg->st.heap.items[i]) <= 0);
 }
 
 static uint64_t next_random(uint64_t *s)
