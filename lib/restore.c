@@ -19,7 +19,15 @@ static int user_of(mcreg_registry *target, const char *id, mcreg_user **out)
 {
     mcreg_key k;
     mcreg__key_init(&k, id, strlen(id));
-    mcreg_user *u = mcreg__user_get(target, &k);
+    /* A snapshot lists a user's records together: the user of the record
+     * added last is most often this one, and needs no lookup. */
+    const mcreg_heap *h = &target->st.heap;
+    mcreg_user *u = h->n ? h->items[h->n - 1]->user : NULL;
+    if (u && mcreg__user_id_len(u) == k.len && memcmp(u->id, id, k.len) == 0) {
+        *out = u;
+        return MCREG_OK;
+    }
+    u = mcreg__user_get(target, &k);
     if (!u)
         return MCREG_ERR_NOMEM;
     *out = u;
