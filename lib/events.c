@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "heap.h"
 #include "index.h"
 #include "record.h"
 
@@ -215,7 +216,10 @@ int mcreg__op_finish(mcreg_op *op)
         deliver(op);
         reg->busy--;
     }
+    int removed_any = op->removed != NULL;
     free_removed(op);
+    if (removed_any)
+        mcreg__heap_trim(&reg->alloc, &reg->st.heap);
     if (reg->busy == 0 && reg->free_pending) {
         mcreg__registry_destroy(reg);
         return 1;

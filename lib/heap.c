@@ -134,6 +134,24 @@ void mcreg__heap_remove(mcreg_heap *h, struct mcreg_record *r)
     sift_down(h, moved->heap_index); /* at most one moves it: see heap_update */
 }
 
+void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h)
+{
+    /* Halving at a quarter full leaves room to grow by half twice before
+     * the arrays grow again, so a heap near the threshold does not
+     * reallocate back and forth. */
+    if (h->cap <= 64 || h->n >= h->cap / 4)
+        return;
+    size_t cap = h->cap / 2;
+    struct mcreg_record **items = mcreg__realloc(a, h->items, cap * sizeof(*items));
+    if (!items)
+        return;
+    h->items = items;
+    h->cap = cap; /* keys[] is at least this large whether or not it shrinks */
+    uint64_t *keys = mcreg__realloc(a, h->keys, cap * sizeof(*keys));
+    if (keys)
+        h->keys = keys;
+}
+
 void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h)
 {
     mcreg__free(a, h->items);

@@ -24,6 +24,9 @@ void mcreg__heap_substitute(mcreg_heap *h, const struct mcreg_record *from,
                             struct mcreg_record *to);
 /* Put items[0..n) in heap order, whatever order they are in. */
 void mcreg__heap_build(mcreg_heap *h);
+/* Give memory back once the heap holds under a quarter of its room:
+ * halve it. Never fails: if the allocator cannot, the room stays. */
+void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h);
 void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h);
 
 /* Negative, zero or positive as a expires before, with, or after b. */

@@ -8,6 +8,7 @@
 #include "sort.h"
 #include "record.h"
 #include "suites.h"
+#include "testutil.h"
 
 typedef struct fixture {
     mcreg_allocator a;
@@ -201,6 +202,45 @@ START_TEST(reserve_grows_and_keeps_on_failure)
 }
 END_TEST
 
+/* Emptied below a quarter, the heap halves its room, keeps its order, and
+ * keeps its room when the allocator refuses. */
+START_TEST(trim_gives_room_back)
+{
+    fixture f;
+    fixture_init(&f, 1000, 5);
+    tu_alloc counts = {0};
+    mcreg_allocator a = tu_allocator(&counts);
+    mcreg_heap h;
+    memset(&h, 0, sizeof(h));
+    ck_assert_int_eq(mcreg__heap_reserve(&a, &h, f.n), MCREG_OK);
+    for (size_t i = 0; i < f.n; i++)
+        mcreg__heap_push(&h, f.recs[i]);
+    size_t full = h.cap;
+    mcreg__heap_trim(&a, &h);
+    ck_assert_uint_eq(h.cap, full); /* full: nothing to give back */
+    while (h.n > full / 4 - 1)
+        mcreg__heap_remove(&h, mcreg__heap_top(&h));
+
+    counts.fail_at = counts.calls + 1;
+    counts.fail_all_after = 1;
+    mcreg__heap_trim(&a, &h);
+    ck_assert_uint_eq(h.cap, full); /* refused: the room stays */
+    assert_heap_ok(&h);
+
+    counts.fail_at = 0;
+    size_t bytes = counts.live_bytes;
+    mcreg__heap_trim(&a, &h);
+    ck_assert_uint_eq(h.cap, full / 2);
+    ck_assert_uint_lt(counts.live_bytes, bytes);
+    assert_heap_ok(&h);
+    ck_assert_int_eq(mcreg__heap_reserve(&a, &h, h.cap + 1), MCREG_OK); /* grows again */
+    assert_heap_ok(&h);
+    mcreg__heap_free(&a, &h);
+    ck_assert_uint_eq(counts.live, 0);
+    fixture_free(&f);
+}
+END_TEST
+
 Suite *suite_heap(void)
 {
     Suite *s = suite_create("heap");
@@ -210,6 +250,7 @@ Suite *suite_heap(void)
     tcase_add_test(tc, remove_and_update_anywhere);
     tcase_add_test(tc, sort_matches_qsort);
     tcase_add_test(tc, reserve_grows_and_keeps_on_failure);
+    tcase_add_test(tc, trim_gives_room_back);
     suite_add_tcase(s, tc);
     return s;
 }
