@@ -17,6 +17,12 @@
 #   fuzz           two libFuzzer targets (see "fuzzing" below), built with
 #                  clang into build/fuzz/ and run FUZZ_SECONDS each
 #   valgrind       the Check runner and the demo under valgrind (CK_FORK=no)
+#   bench          tests/bench/: libmcreg against a bare uthash table, SQLite
+#                  and Redis, U = 10^4..10^6 users; build/bench.json
+#                  (tests/bench/bench.mk)
+#   bench-quick    the same for U = 10^4 only: a smoke test of the harness
+#   soak           tests/soak/: 10^7 random operations against a reference
+#                  model, then soak-valgrind (tests/soak/soak.mk)
 #   install        install the header, both libraries and mcreg.pc
 #   uninstall      remove what install installed
 #   deps           install the missing Debian packages the targets need
@@ -344,8 +350,11 @@ uninstall:
 # clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes, which
 # clang only recommends) are for make fuzz and make CC=clang; python3-cbor2
 # for tests/sh/interop.sh.
+# The benchmarks' alternatives (tests/bench/): SQLite, and Redis through
+# hiredis with its own redis-server.
 DEB_PACKAGES ?= make gcc libc6-dev binutils pkg-config uthash-dev libcbor-dev check valgrind \
-                clang libclang-rt-14-dev python3 python3-cbor2
+                clang libclang-rt-14-dev python3 python3-cbor2 \
+                libsqlite3-dev libhiredis-dev redis-server
 
 deps:
 	@missing=; \
@@ -397,3 +406,5 @@ FORCE:
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) \
          $(FUZZ_BINS:=.d)
+include tests/bench/bench.mk
+include tests/soak/soak.mk
