@@ -161,10 +161,8 @@ void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h)
 
 void mcreg__heap_build(mcreg_heap *h)
 {
-    for (size_t i = 0; i < h->n; i++) {
-        h->keys[i] = h->items[i]->expires_at;
+    for (size_t i = 0; i < h->n; i++)
         h->items[i]->heap_index = (uint32_t)i;
-    }
     /* Floyd's construction: O(n), against O(n log n) for n pushes. */
     if (h->n > 1)
         for (size_t i = (h->n - 2) / ARITY + 1; i-- > 0;)

@@ -22,7 +22,8 @@ static inline struct mcreg_record *mcreg__heap_top(const mcreg_heap *h)
 /* Put `to` in `from`'s place: same expiry, same position. */
 void mcreg__heap_substitute(mcreg_heap *h, const struct mcreg_record *from,
                             struct mcreg_record *to);
-/* Put items[0..n) in heap order, whatever order they are in. */
+/* Put items[0..n) in heap order, whatever order they are in; keys[0..n)
+ * must hold their expiries already. */
 void mcreg__heap_build(mcreg_heap *h);
 /* Give memory back once the heap holds under a quarter of its room:
  * halve it. Never fails: if the allocator cannot, the room stays. */

@@ -370,9 +370,14 @@ void mcreg__record_substitute(mcreg_registry *reg, struct mcreg_record *from,
 
 /* ---- pairs ------------------------------------------------------------- */
 
+/* Reads the id's bytes only, not the length in the hash handle: one cache
+ * line fewer on every lookup by pair. strncmp stops at the stored id's NUL,
+ * so it reads nothing past a shorter id; a match of k->len bytes (which
+ * hold no NUL) means the stored id is at least that long, and it is k if
+ * it ends there. */
 static int user_is(const mcreg_user *u, const mcreg_key *k)
 {
-    return mcreg__user_id_len(u) == k->len && memcmp(u->id, k->id, k->len) == 0;
+    return strncmp(u->id, k->id, k->len) == 0 && u->id[k->len] == '\0';
 }
 
 struct mcreg_record *mcreg__pair_at(const mcreg_registry *reg, struct mcreg_record *at_ue,
@@ -545,6 +550,8 @@ void mcreg__lists_sort(mcreg_registry *reg, void **scratch)
     for (mcreg_user *u = reg->st.users; u; u = u->hh.next)
         if (u->n_records > 1)
             user_list_sort(u, scratch);
+    if (reg->opt.ue_exclusive)
+        return; /* every UE's list has one record */
     struct mcreg_record *first = reg->st.ues, *next;
     for (; first; first = next) {
         /* Taken now: a substitution puts another record in first's place. */

@@ -66,7 +66,9 @@ int mcreg__restore_add_record(mcreg_registry *target, const mcreg_binding *b,
     r->expires_at = expires_at;
     mcreg__user_append(target, u, r);
     /* The heap array owns the records from now on; it is put in heap order
-     * once, at the end. */
+     * once, at the end. The key goes in now: the passes of finish read
+     * keys[], not the records. */
+    st->heap.keys[st->heap.n] = expires_at;
     st->heap.items[st->heap.n++] = r;
     st->n_records++;
     return MCREG_OK;
@@ -85,14 +87,16 @@ int mcreg__restore_add_limit(mcreg_registry *target, const char *user_id, uint32
     return MCREG_OK;
 }
 
-/* Remove the records expired at now_ms, before any order is built. */
-static void drop_expired(mcreg_registry *target, uint64_t now_ms)
+/* Remove the records expired at now_ms, before any order is built.
+ * Returns how many. */
+static size_t drop_expired(mcreg_registry *target, uint64_t now_ms)
 {
     mcreg_heap *h = &target->st.heap;
     size_t kept = 0;
     for (size_t i = 0; i < h->n; i++) {
         struct mcreg_record *r = h->items[i];
-        if (r->expires_at > now_ms) {
+        if (h->keys[i] > now_ms) {
+            h->keys[kept] = h->keys[i];
             h->items[kept++] = r;
             continue;
         }
@@ -101,7 +105,9 @@ static void drop_expired(mcreg_registry *target, uint64_t now_ms)
         mcreg__record_free(&target->alloc, r);
         target->st.n_records--;
     }
+    size_t dropped = h->n - kept;
     h->n = kept;
+    return dropped;
 }
 
 /* Check the whole input, drop what expired, and put the state in the
@@ -112,9 +118,13 @@ static int finish(mcreg_registry *target, uint64_t now_ms)
 {
     const mcreg_allocator *a = &target->alloc;
     mcreg_state *st = &target->st;
-    size_t largest = mcreg__largest_user(target), longest = mcreg__longest_ue_list(target);
-    if (largest > longest)
-        longest = largest;
+    /* With UE exclusive on, every UE's list has one record. */
+    size_t largest = mcreg__largest_user(target), longest = largest;
+    if (!target->opt.ue_exclusive) {
+        size_t ue_list = mcreg__longest_ue_list(target);
+        if (ue_list > longest)
+            longest = ue_list;
+    }
     void **sorting = NULL;
     if (longest && !(sorting = mcreg__malloc(a, longest * sizeof(void *))))
         return MCREG_ERR_NOMEM;
@@ -122,10 +132,11 @@ static int finish(mcreg_registry *target, uint64_t now_ms)
     if (!target->opt.ue_exclusive && mcreg__has_duplicate_pair(target, sorting))
         rc = MCREG_ERR_FORMAT;
     if (rc == MCREG_OK) {
-        drop_expired(target, now_ms);
-        mcreg__users_prune(target); /* users left with neither records nor limit */
+        /* Only a drop can leave a user with neither records nor limit. */
+        if (drop_expired(target, now_ms))
+            mcreg__users_prune(target);
         mcreg__lists_sort(target, sorting);
-        largest = mcreg__largest_user(target);
+        /* Sized before the drop: at most a little too large. */
         if (largest) {
             st->scratch = mcreg__grow(a, NULL, &st->scratch_cap, largest, sizeof(void *));
             if (!st->scratch)

@@ -26,77 +26,90 @@ typedef struct {
  * buffer; 9 bytes hold the longest. */
 #define HEAD_MAX 9
 
-static void emit(writer *w, const void *bytes, size_t n)
+/* Room for n more bytes, or 0 once the writer has failed (it then writes
+ * nothing more). Heads are encoded straight into the buffer. */
+static int room(writer *w, size_t n)
 {
-    if (w->failed || n == 0)
-        return;
-    if (n > SIZE_MAX - w->len) {
+    if (w->failed)
+        return 0;
+    if (n <= w->cap - w->len)
+        return 1;
+    uint8_t *out = n <= SIZE_MAX - w->len ? mcreg__grow(w->alloc, w->out, &w->cap, w->len + n, 1)
+                                          : NULL;
+    if (!out) {
         w->failed = 1;
-        return;
+        return 0;
     }
-    if (w->len + n > w->cap) {
-        uint8_t *out = mcreg__grow(w->alloc, w->out, &w->cap, w->len + n, 1);
-        if (!out) {
-            w->failed = 1;
-            return;
-        }
-        w->out = out;
-    }
-    memcpy(w->out + w->len, bytes, n);
-    w->len += n;
+    w->out = out;
+    return 1;
 }
+
+/* Where the next head goes, with HEAD_MAX bytes free there. */
+#define AT(w) ((w)->out + (w)->len)
 
 static void put_uint(writer *w, uint64_t v)
 {
-    unsigned char head[HEAD_MAX];
-    emit(w, head, cbor_encode_uint(v, head, sizeof(head)));
+    if (room(w, HEAD_MAX))
+        w->len += cbor_encode_uint(v, AT(w), HEAD_MAX);
 }
 
 static void put_int(writer *w, int64_t v)
 {
-    unsigned char head[HEAD_MAX];
+    if (!room(w, HEAD_MAX))
+        return;
     /* CBOR's negative integers carry -1 - v, which fits for INT64_MIN. */
-    size_t n = v >= 0 ? cbor_encode_uint((uint64_t)v, head, sizeof(head))
-                      : cbor_encode_negint((uint64_t)(-1 - v), head, sizeof(head));
-    emit(w, head, n);
+    w->len += v >= 0 ? cbor_encode_uint((uint64_t)v, AT(w), HEAD_MAX)
+                     : cbor_encode_negint((uint64_t)(-1 - v), AT(w), HEAD_MAX);
 }
 
 static void put_array(writer *w, size_t n)
 {
-    unsigned char head[HEAD_MAX];
-    emit(w, head, cbor_encode_array_start(n, head, sizeof(head)));
+    if (room(w, HEAD_MAX))
+        w->len += cbor_encode_array_start(n, AT(w), HEAD_MAX);
 }
 
 static void put_map(writer *w, size_t n)
 {
-    unsigned char head[HEAD_MAX];
-    emit(w, head, cbor_encode_map_start(n, head, sizeof(head)));
+    if (room(w, HEAD_MAX))
+        w->len += cbor_encode_map_start(n, AT(w), HEAD_MAX);
+}
+
+/* A head from `start` (a string's or a byte string's), then the bytes. */
+static void put_string(writer *w, size_t (*start)(size_t, unsigned char *, size_t),
+                       const void *bytes, size_t len)
+{
+    if (len > SIZE_MAX - HEAD_MAX) {
+        w->failed = 1;
+        return;
+    }
+    if (!room(w, HEAD_MAX + len))
+        return;
+    w->len += start(len, AT(w), HEAD_MAX);
+    if (len)
+        memcpy(AT(w), bytes, len);
+    w->len += len;
 }
 
 static void put_text(writer *w, const char *s, size_t len)
 {
-    unsigned char head[HEAD_MAX];
-    emit(w, head, cbor_encode_string_start(len, head, sizeof(head)));
-    emit(w, s, len);
+    put_string(w, cbor_encode_string_start, s, len);
 }
 
 static void put_bytes(writer *w, const uint8_t *b, size_t len)
 {
-    unsigned char head[HEAD_MAX];
-    emit(w, head, cbor_encode_bytestring_start(len, head, sizeof(head)));
-    emit(w, b, len);
+    put_string(w, cbor_encode_bytestring_start, b, len);
 }
 
 static void put_bool(writer *w, int v)
 {
-    unsigned char head[HEAD_MAX];
-    emit(w, head, cbor_encode_bool(v != 0, head, sizeof(head)));
+    if (room(w, HEAD_MAX))
+        w->len += cbor_encode_bool(v != 0, AT(w), HEAD_MAX);
 }
 
 static void put_tag(writer *w, uint64_t tag)
 {
-    unsigned char head[HEAD_MAX];
-    emit(w, head, cbor_encode_tag(tag, head, sizeof(head)));
+    if (room(w, HEAD_MAX))
+        w->len += cbor_encode_tag(tag, AT(w), HEAD_MAX);
 }
 
 static void put_setting(writer *w, const mcreg_setting *s)
