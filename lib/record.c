@@ -142,6 +142,48 @@ struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *u,
     return r;
 }
 
+static int same_text(const char *stored, size_t stored_len, const char *s)
+{
+    if (!stored || !s)
+        return stored == s;
+    return strncmp(stored, s, stored_len) == 0 && s[stored_len] == '\0';
+}
+
+static int same_setting(const mcreg_setting *x, const mcreg_setting *y)
+{
+    if (x->type != y->type || strcmp(x->key, y->key) != 0)
+        return 0;
+    switch (x->type) {
+    case MCREG_VAL_INT:
+        return x->v.i == y->v.i;
+    case MCREG_VAL_BOOL:
+        return !x->v.b == !y->v.b;
+    case MCREG_VAL_TEXT:
+        return x->v.text.len == y->v.text.len &&
+               (x->v.text.len == 0 || memcmp(x->v.text.ptr, y->v.text.ptr, x->v.text.len) == 0);
+    case MCREG_VAL_BYTES:
+        return x->v.bytes.len == y->v.bytes.len &&
+               (x->v.bytes.len == 0 ||
+                memcmp(x->v.bytes.ptr, y->v.bytes.ptr, x->v.bytes.len) == 0);
+    }
+    return 0;
+}
+
+int mcreg__record_holds(const struct mcreg_record *r, const mcreg_binding *b)
+{
+    if (b->contact && !same_text(mcreg__contact(r), r->contact_len, b->contact))
+        return 0;
+    if (!same_text(mcreg__call_id(r), r->call_id_len, b->call_id))
+        return 0;
+    if (b->n_settings != r->n_settings)
+        return 0;
+    const mcreg_setting *stored = mcreg__settings(r);
+    for (size_t i = 0; i < b->n_settings; i++)
+        if (!same_setting(&stored[i], &b->settings[i]))
+            return 0;
+    return 1;
+}
+
 /* ---- public accessors -------------------------------------------------- */
 
 const char *mcreg_record_user_id(const mcreg_record *r)

@@ -25,6 +25,9 @@ int mcreg__user_order(const void *a, const void *b);
 struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *u,
                                        const mcreg_binding *b, size_t ue_len,
                                        const struct mcreg_record *old, int ue_links);
+/* Whether r already holds what binding b asks for, CSeq and expiry aside:
+ * the same contact (or b keeps it), Call-ID and settings. */
+int mcreg__record_holds(const struct mcreg_record *r, const mcreg_binding *b);
 void mcreg__record_free(const mcreg_allocator *a, struct mcreg_record *r);
 
 mcreg_user *mcreg__user_new(const mcreg_allocator *a, const char *id, size_t id_len);

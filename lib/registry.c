@@ -142,23 +142,31 @@ static int is_stale(const struct mcreg_record *r, const mcreg_binding *b)
     return b->call_id && stored && strcmp(b->call_id, stored) == 0 && b->cseq <= r->cseq;
 }
 
-/* The new contact, Call-ID, CSeq and settings go into a new block built
- * beside the old one (the only step that can fail), which then takes the
- * old one's place everywhere; the old block is freed after the events. */
+/* A refresh that changes the contact, Call-ID or settings puts them in a
+ * new block built beside the old one (the only step that can fail), which
+ * then takes the old one's place everywhere; the old block is freed after
+ * the events. Most refreshes resend what is stored: those change the CSeq
+ * and the expiry in place, and cannot fail. */
 static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_binding *b,
                    size_t ue_len, uint64_t now_ms, mcreg_outcome *outcome)
 {
-    struct mcreg_record *r = mcreg__record_new(&reg->alloc, old->user, b, ue_len, old,
-                                               old->flags & MCREG_HAS_UE_LINKS);
-    if (!r)
-        return MCREG_ERR_NOMEM;
-    r->registered_at = old->registered_at;
-    r->expires_at = old->expires_at;
-    mcreg__record_substitute(reg, old, r);
-    mcreg__heap_substitute(&reg->st.heap, old, r);
+    struct mcreg_record *r = old;
+    struct mcreg_record *replaced = NULL;
+    if (!mcreg__record_holds(old, b)) {
+        r = mcreg__record_new(&reg->alloc, old->user, b, ue_len, old,
+                              old->flags & MCREG_HAS_UE_LINKS);
+        if (!r)
+            return MCREG_ERR_NOMEM;
+        r->registered_at = old->registered_at;
+        r->expires_at = old->expires_at;
+        mcreg__record_substitute(reg, old, r);
+        mcreg__heap_substitute(&reg->st.heap, old, r);
+        replaced = old;
+    }
+    r->cseq = b->cseq;
     mcreg_op op;
     mcreg__op_init(&op, reg, now_ms);
-    op.old_record = old;
+    op.old_record = replaced;
     uint64_t expires_at = expiry_at(now_ms, b->expires_s);
     op.changed = r;
     op.changed_type = expires_at < r->expires_at ? MCREG_EV_SHORTENED : MCREG_EV_REFRESHED;

@@ -1031,6 +1031,92 @@ START_TEST(test_settings_keep_binding_order)
 }
 END_TEST
 
+/* A refresh that resends what is stored changes the CSeq and the expiry
+ * without allocating; any difference in contact, Call-ID or settings
+ * (value, type, order, count) is stored. */
+START_TEST(test_refresh_of_the_same_payload_allocates_nothing)
+{
+    tu_alloc counts = {0};
+    mcreg_allocator al = tu_allocator(&counts);
+    mcreg_options *o;
+    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+    mcreg_options_set_allocator(o, &al);
+    mcreg_registry *reg;
+    ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
+    mcreg_options_free(o);
+
+    mcreg_setting s[3];
+    memset(s, 0, sizeof(s));
+    s[0].key = "a";
+    s[0].type = MCREG_VAL_INT;
+    s[0].v.i = 1;
+    s[1].key = "b";
+    s[1].type = MCREG_VAL_BOOL;
+    s[1].v.b = 1;
+    s[2].key = "c";
+    s[2].type = MCREG_VAL_TEXT;
+    s[2].v.text.ptr = "xy";
+    s[2].v.text.len = 2;
+    mcreg_binding b = tu_binding("alice", "ue-1", 60);
+    b.contact = "sip:alice@192.0.2.1";
+    b.call_id = "call-1";
+    b.cseq = 1;
+    b.settings = s;
+    b.n_settings = 3;
+    ck_assert_int_eq(mcreg_register(reg, &b, 0, NULL), MCREG_OK);
+
+    size_t calls = counts.calls;
+    b.cseq = 2;
+    b.expires_s = 120;
+    s[1].v.b = 7; /* true as well */
+    mcreg_outcome out;
+    ck_assert_int_eq(mcreg_register(reg, &b, 1000, &out), MCREG_OK);
+    ck_assert_int_eq(out, MCREG_REFRESHED);
+    ck_assert_uint_eq(counts.calls, calls);
+    const mcreg_record *r = mcreg_find(reg, "alice", "ue-1");
+    ck_assert_uint_eq(mcreg_record_cseq(r), 2);
+    ck_assert_uint_eq(mcreg_record_expires_at(r), 121000);
+    b.contact = NULL; /* keeps the stored one: still the same */
+    b.cseq = 3;
+    ck_assert_int_eq(mcreg_register(reg, &b, 1000, NULL), MCREG_OK);
+    ck_assert_uint_eq(counts.calls, calls);
+    ck_assert_str_eq(mcreg_record_contact(mcreg_find(reg, "alice", "ue-1")), "sip:alice@192.0.2.1");
+
+    /* Each difference alone is stored (and allocates a new block). */
+    b.cseq = 4;
+    s[2].v.text.len = 1; /* "x" */
+    ck_assert_int_eq(mcreg_register(reg, &b, 1000, NULL), MCREG_OK);
+    ck_assert_uint_gt(counts.calls, calls);
+    r = mcreg_find(reg, "alice", "ue-1");
+    ck_assert_uint_eq(mcreg_record_setting_at(r, 2)->v.text.len, 1);
+    b.cseq = 5;
+    s[0].v.i = 2;
+    ck_assert_int_eq(mcreg_register(reg, &b, 1000, NULL), MCREG_OK);
+    ck_assert_int_eq(mcreg_record_setting_at(mcreg_find(reg, "alice", "ue-1"), 0)->v.i, 2);
+    b.cseq = 6;
+    s[1].v.b = 0;
+    ck_assert_int_eq(mcreg_register(reg, &b, 1000, NULL), MCREG_OK);
+    ck_assert_int_eq(mcreg_record_setting_at(mcreg_find(reg, "alice", "ue-1"), 1)->v.b, 0);
+    b.cseq = 7;
+    b.n_settings = 2;
+    ck_assert_int_eq(mcreg_register(reg, &b, 1000, NULL), MCREG_OK);
+    ck_assert_uint_eq(mcreg_record_setting_count(mcreg_find(reg, "alice", "ue-1")), 2);
+    b.cseq = 8;
+    b.contact = "sip:alice@192.0.2.2";
+    ck_assert_int_eq(mcreg_register(reg, &b, 1000, NULL), MCREG_OK);
+    ck_assert_str_eq(mcreg_record_contact(mcreg_find(reg, "alice", "ue-1")), "sip:alice@192.0.2.2");
+    b.call_id = "call-2";
+    b.cseq = 1;
+    ck_assert_int_eq(mcreg_register(reg, &b, 1000, NULL), MCREG_OK);
+    ck_assert_str_eq(mcreg_record_call_id(mcreg_find(reg, "alice", "ue-1")), "call-2");
+    b.call_id = NULL;
+    ck_assert_int_eq(mcreg_register(reg, &b, 1000, NULL), MCREG_OK);
+    ck_assert_ptr_null(mcreg_record_call_id(mcreg_find(reg, "alice", "ue-1")));
+    mcreg_registry_free(reg);
+    ck_assert_uint_eq(counts.live, 0);
+}
+END_TEST
+
 START_TEST(test_refresh_replaces_settings_as_a_whole)
 {
     mcreg_registry *reg = new_reg();
@@ -2094,6 +2180,7 @@ Suite *suite_registry(void)
     tcase_add_test(tc, test_bool_settings_normalised_to_one);
     tcase_add_test(tc, test_settings_keep_binding_order);
     tcase_add_test(tc, test_refresh_replaces_settings_as_a_whole);
+    tcase_add_test(tc, test_refresh_of_the_same_payload_allocates_nothing);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ordering");
