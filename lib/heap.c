@@ -34,7 +34,7 @@ int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n)
     return MCREG_OK;
 }
 
-#define ARITY 4u
+#define ARITY 8u
 
 static void heap_place(mcreg_heap *h, size_t i, struct mcreg_record *r, uint64_t key)
 {

@@ -1,4 +1,4 @@
-/* The expiry heap (4-ary, keys beside the records: see mcreg_heap): O(1)
+/* The expiry heap (8-ary, keys beside the records: see mcreg_heap): O(1)
  * next deadline, O(log n) insert, remove and re-key.
  * Records are ordered by (expires_at, registered_at, ue_id, user_id), a
  * total order, so expiry order never depends on insertion history. */

@@ -67,12 +67,14 @@ typedef struct mcreg_user {
     char id[];            /* NUL-terminated */
 } mcreg_user;
 
-/* The expiry heap: a 4-ary min-heap of records, each record holding its
+/* The expiry heap: an 8-ary min-heap of records, each record holding its
  * own position so that removal and re-keying are O(log n). Each record's
  * expires_at is copied into keys[], beside items[]: a sift compares the
  * children's keys without touching their records (cache misses, at a
- * million records), and reads a record only to break a tie. Four children
- * per node halve the depth of a binary heap. */
+ * million records), and reads a record only to break a tie. Eight
+ * children per node (their keys fill one cache line) make the heap a third
+ * as deep as a binary one: each level a record moves costs a cache miss (its
+ * heap_index is written). */
 typedef struct mcreg_heap {
     struct mcreg_record **items;
     uint64_t *keys; /* keys[i] == items[i]->expires_at */

@@ -70,7 +70,7 @@ static void assert_heap_ok(const mcreg_heap *h)
         ck_assert_uint_eq(h->items[i]->heap_index, i);
         ck_assert_uint_eq(h->keys[i], h->items[i]->expires_at);
         if (i > 0)
-            ck_assert_int_le(mcreg__expiry_cmp(h->items[(i - 1) / 4], h->items[i]), 0);
+            ck_assert_int_le(mcreg__expiry_cmp(h->items[(i - 1) / 8], h->items[i]), 0);
     }
 }
 

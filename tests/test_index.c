@@ -132,7 +132,7 @@ static void check_registry(const mcreg_registry *reg)
     INV(active == reg->st.n_active_users);
     INV(reg->st.scratch_cap >= largest); /* events never allocate */
     for (size_t i = 1; i < reg->st.heap.n; i++)
-        INV(mcreg__expiry_cmp(reg->st.heap.items[(i - 1) / 4], reg->st.heap.items[i]) <= 0);
+        INV(mcreg__expiry_cmp(reg->st.heap.items[(i - 1) / 8], reg->st.heap.items[i]) <= 0);
 }
 
 static uint64_t next_random(uint64_t *s)
