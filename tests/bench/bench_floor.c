@@ -233,9 +233,10 @@ static int64_t f_put(void *ctx, const bench_workload *w, const bench_pass *p, be
     int64_t done = 0;
     for (size_t i = 0; i < w->n_records; i++) {
         bench_workload_settings(w, i, settings);
-        uint64_t exp = bench_expires_at(bench_pass_now(p, i), bench_pass_expires_s(p, w, i));
+        uint64_t now = bench_pass_now(p, i);
+        uint64_t exp = bench_expires_at(now, bench_pass_expires_s(p, w, i));
         int rc = floor_put(c, w->user_id[i], w->ue[i], w->contact[i], w->call_id[i],
-                           w->cseq[i] + p->cseq_add, exp, settings, BENCH_N_SETTINGS, bench_pass_now(p, i));
+                           w->cseq[i] + p->cseq_add, exp, settings, BENCH_N_SETTINGS, now);
         if (rc != want)
             return bench_fail(e, "floor put(%s, %s): %d, expected %d", w->user_id[i], w->ue[i],
                               rc, want);

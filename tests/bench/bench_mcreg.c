@@ -118,14 +118,13 @@ static int64_t m_put(void *ctx, const bench_workload *w, const bench_pass *p, be
                               b.ue_id, (int)out, (int)want);
         done++;
     }
-    if (p->refresh) {
-        if (check_events(c, MCREG_EV_REFRESHED, w->n_records, e) < 0)
-            return -1;
-    } else if (check_events(c, MCREG_EV_CREATED, w->n_records, e) < 0 ||
-               /* the second UE of each user: the new UE and the other one */
-               check_events(c, MCREG_EV_NOTIFY_LOGON, 2 * w->n_users, e) < 0) {
+    if (check_events(c, p->refresh ? MCREG_EV_REFRESHED : MCREG_EV_CREATED, (uint64_t)done,
+                     e) < 0)
         return -1;
-    }
+    /* Into an empty store, each user's second UE tells the new UE and the
+     * other one. */
+    if (!p->refresh && check_events(c, MCREG_EV_NOTIFY_LOGON, 2 * w->n_users, e) < 0)
+        return -1;
     if (mcreg_record_count(c->reg) != w->n_records)
         return bench_fail(e, "mcreg_record_count %zu, expected %zu", mcreg_record_count(c->reg),
                           w->n_records);

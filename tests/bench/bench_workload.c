@@ -95,12 +95,18 @@ static const char *copy(char **cursor, const char *src, uint32_t len)
     return d;
 }
 
-int bench_workload_init(bench_workload *w, size_t n_users, uint64_t seed)
+int bench_workload_init(bench_workload *w, size_t n_users, size_t n_rounds, uint64_t seed)
 {
     memset(w, 0, sizeof *w);
-    if (n_users == 0 || n_users > UINT32_MAX / 4)
+    if (n_users == 0 || n_users > UINT32_MAX / 4 || n_rounds == 0 || n_rounds > BENCH_MAX_REPS)
         return -1;
     size_t n = 2 * n_users;
+    w->n_due = n / 100 ? n / 100 : 1;
+    w->n_rounds = n_rounds;
+    /* Disjoint rounds, and arrivals (1 ms apart) that never reach into the
+     * next round. */
+    if (w->n_due * n_rounds > n || n >= 1000u * (uint64_t)BENCH_ROUND_GAP_S)
+        return -1;
     uint64_t s = seed;
     w->seed = seed;
     w->n_users = n_users;
@@ -190,9 +196,9 @@ int bench_workload_init(bench_workload *w, size_t n_users, uint64_t seed)
     w->string_bytes = bytes;
 
     /* The probe streams: copies of the sampled ids, in probe order. */
-    w->n_due = n / 100 ? n / 100 : 1;
     size_t n_pick = w->n_find > w->n_user_sample ? w->n_find : w->n_user_sample;
-    uint32_t *pick = xcalloc(n_pick > w->n_due ? n_pick : w->n_due, sizeof *pick);
+    size_t n_due_all = w->n_due * n_rounds;
+    uint32_t *pick = xcalloc(n_pick > n_due_all ? n_pick : n_due_all, sizeof *pick);
     sample(&s, scratch, n, pick, w->n_find);
     for (size_t k = 0; k < w->n_find; k++) {
         size_t i = pick[k];
@@ -214,10 +220,10 @@ int bench_workload_init(bench_workload *w, size_t n_users, uint64_t seed)
         w->user_probe_len[k] = user_len[u];
     }
 
-    /* Exactly 1% due (at least one), chosen by the PRNG. */
-    sample(&s, scratch, n, pick, w->n_due);
-    for (size_t i = 0; i < w->n_due; i++)
-        w->due[pos[pick[i]]] = 1;
+    /* Exactly 1% due (at least one) in each round, chosen by the PRNG. */
+    sample(&s, scratch, n, pick, n_due_all);
+    for (size_t i = 0; i < n_due_all; i++)
+        w->due[pos[pick[i]]] = (uint8_t)(1 + i / w->n_due);
     free(pick);
     free(pos);
     free(order);
