@@ -136,12 +136,13 @@ void mcreg__heap_remove(mcreg_heap *h, struct mcreg_record *r)
 
 void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h)
 {
-    /* Halving at a quarter full leaves room to grow by half twice before
-     * the arrays grow again, so a heap near the threshold does not
-     * reallocate back and forth. */
+    /* Down to twice the records (at least 64), so a call that removed
+     * nearly everything gives nearly everything back, and the heap can
+     * still double before it grows again: no reallocating back and forth
+     * near the threshold. */
     if (h->cap <= 64 || h->n >= h->cap / 4)
         return;
-    size_t cap = h->cap / 2;
+    size_t cap = h->n * 2 > 64 ? h->n * 2 : 64;
     struct mcreg_record **items = mcreg__realloc(a, h->items, cap * sizeof(*items));
     if (!items)
         return;

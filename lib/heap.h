@@ -26,7 +26,8 @@ void mcreg__heap_substitute(mcreg_heap *h, const struct mcreg_record *from,
  * must hold their expiries already. */
 void mcreg__heap_build(mcreg_heap *h);
 /* Give memory back once the heap holds under a quarter of its room:
- * halve it. Never fails: if the allocator cannot, the room stays. */
+ * down to twice its records (at least 64). Never fails: if the allocator
+ * cannot, the room stays. */
 void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h);
 void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h);
 
