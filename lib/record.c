@@ -146,7 +146,7 @@ static int same_text(const char *stored, size_t stored_len, const char *s)
 {
     if (!stored || !s)
         return stored == s;
-    return strncmp(stored, s, stored_len) == 0 && s[stored_len] == '\0';
+    return mcreg__text_is(s, stored, stored_len);
 }
 
 static int same_setting(const mcreg_setting *x, const mcreg_setting *y)

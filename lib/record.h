@@ -9,6 +9,8 @@
 #ifndef MCREG_RECORD_H
 #define MCREG_RECORD_H
 
+#include <string.h>
+
 #include "registry.h"
 
 /* (registered_at, ue_id): the order of a user's UEs everywhere. */
@@ -44,6 +46,15 @@ static inline mcreg_ue_links *mcreg__ue_links(const struct mcreg_record *r)
 static inline struct mcreg_record *mcreg__next_at_ue(const struct mcreg_record *r)
 {
     return (r->flags & MCREG_HAS_UE_LINKS) ? mcreg__ue_links(r)->next : NULL;
+}
+
+/* Whether the NUL-terminated s is the len bytes at `bytes` (which hold no
+ * NUL). strncmp stops at s's NUL, so it reads nothing past a shorter s; a
+ * match of len bytes means s is at least that long, and it is equal if it
+ * ends there. Touches only s's bytes, not a stored length beside them. */
+static inline int mcreg__text_is(const char *s, const char *bytes, size_t len)
+{
+    return strncmp(s, bytes, len) == 0 && s[len] == '\0';
 }
 
 static inline size_t mcreg__ue_len(const struct mcreg_record *r)

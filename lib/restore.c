@@ -23,7 +23,7 @@ static int user_of(mcreg_registry *target, const char *id, mcreg_user **out)
      * added last is most often this one, and needs no lookup. */
     const mcreg_heap *h = &target->st.heap;
     mcreg_user *u = h->n ? h->items[h->n - 1]->user : NULL;
-    if (u && mcreg__user_id_len(u) == k.len && memcmp(u->id, id, k.len) == 0) {
+    if (u && mcreg__text_is(u->id, id, k.len)) {
         *out = u;
         return MCREG_OK;
     }
