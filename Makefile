@@ -354,7 +354,8 @@ uninstall:
 # hiredis with its own redis-server.
 DEB_PACKAGES ?= make gcc libc6-dev binutils pkg-config uthash-dev libcbor-dev check valgrind \
                 clang libclang-rt-14-dev python3 python3-cbor2 \
-                libsqlite3-dev libhiredis-dev redis-server
+                libsqlite3-dev libhiredis-dev redis-server \
+                libosip2-dev sip-tester linux-perf
 
 deps:
 	@missing=; \
@@ -407,4 +408,5 @@ FORCE:
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) \
          $(FUZZ_BINS:=.d)
 include tests/bench/bench.mk
+include examples/sip-registrar/registrar.mk
 include tests/soak/soak.mk

@@ -1,0 +1,52 @@
+/*
+ * log.c - one line per happening on stderr.
+ *
+ * Every id in a line comes from the network, so each is escaped: a byte
+ * outside 0x21..0x7e, or a backslash, becomes \xHH. Fields stay split by
+ * single spaces and a line never carries a newline of its own.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "registrar.h"
+
+void log_line(const char *fmt, ...)
+{
+    char line[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    /* One write per line, so lines from a crash-restart loop or a shared
+     * terminal do not interleave; an over-long line is cut, not split. */
+    size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
+    line[len] = '\n';
+    fwrite(line, 1, len + 1, stderr);
+}
+
+const char *log_escape(char *out, size_t out_size, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (out_size == 0)
+        return "";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c > 0x20 && c < 0x7f && c != '\\') {
+            if (o + 1 >= out_size)
+                break;
+            out[o++] = (char)c;
+        } else {
+            if (o + 4 >= out_size)
+                break;
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}

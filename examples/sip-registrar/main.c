@@ -1,0 +1,387 @@
+/*
+ * mcreg-registrar - an MCPTT registration server: SIP over UDP through
+ * libosip2, the state in libmcreg. See README.md for how to run it.
+ *
+ * The loop: wait in ppoll() until a datagram, a signal or the nearest
+ * deadline (a record's expiry from mcreg_next_expiry(), a MESSAGE
+ * retransmission, the next periodic snapshot); then handle whatever is due.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "registrar.h"
+
+/* At most this many datagrams a turn, so that timers run under load. */
+#define BATCH 256
+
+static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t snapshot_asked;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGUSR1)
+        snapshot_asked = 1;
+    else
+        stop_signal = sig;
+}
+
+static uint64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t wall_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}
+
+uint64_t mono_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+/* ---- random tags and branches (RFC 3261 asks for uniqueness, and at
+ * least 32 bits of randomness in tags: xorshift64* seeded from the
+ * kernel is plenty; it is not a secret) ----------------------------------- */
+
+static uint64_t seed64(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s)
+        s = mono_ms() ^ ((uint64_t)getpid() << 32);
+    return s ? s : 0x9e3779b97f4a7c15u;
+}
+
+static uint64_t next_random(registrar *r)
+{
+    r->rng ^= r->rng >> 12;
+    r->rng ^= r->rng << 25;
+    r->rng ^= r->rng >> 27;
+    return r->rng * 0x2545f4914f6cdd1du;
+}
+
+void random_hex(registrar *r, char *out, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i % 16 == 0)
+            bits = next_random(r);
+        out[i] = hex[bits & 15];
+        bits >>= 4;
+    }
+    out[n] = '\0';
+}
+
+static void discard_osip_trace(const char *file, int line, osip_trace_level_t level,
+                               const char *fmt, va_list ap)
+{
+    (void)file, (void)line, (void)level, (void)fmt, (void)ap;
+}
+
+/* ---- flags --------------------------------------------------------------- */
+
+static void usage(FILE *to)
+{
+    fputs("usage: mcreg-registrar [options]\n"
+          "An MCPTT registration server: SIP REGISTER over UDP, one record per (user, UE),\n"
+          "a MESSAGE to each of a user's UEs when another logs on.\n"
+          "\n"
+          "  --listen ADDR:PORT        UDP address (default 127.0.0.1:5060; [::1]:5060 for\n"
+          "                            IPv6; port 0 picks a free one, logged at start)\n"
+          "  --snapshot FILE           restore FILE at start; write it on SIGTERM, SIGINT,\n"
+          "                            SIGUSR1 and every --snapshot-interval seconds\n"
+          "  --snapshot-interval S     0 (default): only on those signals\n"
+          "  --max-ues N               UEs per user, 0 = unlimited (default)\n"
+          "  --limit-policy P          reject (default), evict-oldest or evict-soonest\n"
+          "  --notify P                logon MESSAGEs to: all (default) UEs, the new UE, none\n"
+          "  --notify-logoff           also tell the remaining UEs when one leaves\n"
+          "  --min-expires S           shortest registration (default 60; shorter: 423)\n"
+          "  --max-expires S           longest registration (default 7200; longer is capped)\n"
+          "  --default-expires S       when the REGISTER asks for none (default 3600)\n"
+          "  --help                    this text\n"
+          "\n"
+          "Log: one line per event on stderr. Exit: 0 stopped by SIGTERM/SIGINT;\n"
+          "1 bad flags, socket or snapshot trouble.\n",
+          to);
+}
+
+static int parse_u32(const char *flag, const char *text, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || errno || *end || v > UINT32_MAX) {
+        fprintf(stderr, "mcreg-registrar: --%s %s: not a number from 0 to %u\n", flag, text,
+                UINT32_MAX);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int parse_choice(const char *flag, const char *text, const char *const *names, int n,
+                        int *out)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    fprintf(stderr, "mcreg-registrar: --%s %s: unknown value\n", flag, text);
+    return -1;
+}
+
+enum { OPT_LISTEN = 256, OPT_SNAPSHOT, OPT_INTERVAL, OPT_MAX_UES, OPT_LIMIT, OPT_NOTIFY,
+       OPT_LOGOFF, OPT_MIN, OPT_MAX, OPT_DEFAULT, OPT_HELP };
+
+/* 0 to run, 1 to exit 0 (help), -1 to exit 1. */
+static int parse_flags(int argc, char **argv, config *cfg)
+{
+    static const struct option options[] = {
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+        {"snapshot-interval", required_argument, NULL, OPT_INTERVAL},
+        {"max-ues", required_argument, NULL, OPT_MAX_UES},
+        {"limit-policy", required_argument, NULL, OPT_LIMIT},
+        {"notify", required_argument, NULL, OPT_NOTIFY},
+        {"notify-logoff", no_argument, NULL, OPT_LOGOFF},
+        {"min-expires", required_argument, NULL, OPT_MIN},
+        {"max-expires", required_argument, NULL, OPT_MAX},
+        {"default-expires", required_argument, NULL, OPT_DEFAULT},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0}};
+    /* Indexed by mcreg_limit_policy and mcreg_notify_policy. */
+    static const char *const limits[] = {"reject", "evict-oldest", "evict-soonest"};
+    static const char *const notify[] = {"all", "new", "none"};
+    int opt, choice, bad = 0;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        const char *name = opt >= OPT_LISTEN && opt <= OPT_HELP ? options[opt - OPT_LISTEN].name : "";
+        switch (opt) {
+        case OPT_LISTEN: cfg->listen = optarg; break;
+        case OPT_SNAPSHOT: cfg->snapshot = optarg; break;
+        case OPT_INTERVAL: bad |= parse_u32(name, optarg, &cfg->snapshot_interval_s); break;
+        case OPT_MAX_UES: bad |= parse_u32(name, optarg, &cfg->max_ues); break;
+        case OPT_LIMIT:
+            bad |= parse_choice(name, optarg, limits, 3, &choice);
+            cfg->limit_policy = (mcreg_limit_policy)choice;
+            break;
+        case OPT_NOTIFY:
+            bad |= parse_choice(name, optarg, notify, 3, &choice);
+            cfg->notify = (mcreg_notify_policy)choice;
+            break;
+        case OPT_LOGOFF: cfg->notify_logoff = 1; break;
+        case OPT_MIN: bad |= parse_u32(name, optarg, &cfg->min_expires_s); break;
+        case OPT_MAX: bad |= parse_u32(name, optarg, &cfg->max_expires_s); break;
+        case OPT_DEFAULT: bad |= parse_u32(name, optarg, &cfg->default_expires_s); break;
+        case OPT_HELP: usage(stdout); return 1;
+        default: bad = 1; break;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "mcreg-registrar: unexpected argument: %s\n", argv[optind]);
+        bad = 1;
+    }
+    if (!bad && (cfg->min_expires_s > cfg->max_expires_s || cfg->default_expires_s == 0 ||
+                 cfg->default_expires_s < cfg->min_expires_s ||
+                 cfg->default_expires_s > cfg->max_expires_s)) {
+        fprintf(stderr, "mcreg-registrar: need 0 < --min-expires <= --default-expires <= "
+                        "--max-expires\n");
+        bad = 1;
+    }
+    if (bad) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+static int open_registry(registrar *r)
+{
+    mcreg_options *o;
+    int rc = mcreg_options_new(&o);
+    if (rc != MCREG_OK) {
+        fprintf(stderr, "mcreg-registrar: %s\n", mcreg_strerror(rc));
+        return -1;
+    }
+    mcreg_options_set_event_callback(o, notify_on_event, r);
+    mcreg_options_set_max_ues(o, r->cfg.max_ues);
+    mcreg_options_set_limit_policy(o, r->cfg.limit_policy);
+    mcreg_options_set_notify_logon(o, r->cfg.notify);
+    mcreg_options_set_notify_logoff(o, r->cfg.notify_logoff);
+    /* Ids come from the network: a secret seed keeps collisions out of
+     * reach (hash flooding). */
+    mcreg_options_set_hash_seed(o, seed64());
+    rc = mcreg_registry_new(&r->reg, o);
+    mcreg_options_free(o);
+    if (rc != MCREG_OK) {
+        fprintf(stderr, "mcreg-registrar: %s\n", mcreg_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int install_signals(sigset_t *unblocked)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGUSR1);
+    /* Blocked except inside ppoll(): a signal can never slip in between
+     * the check of the flags and the wait. */
+    if (sigprocmask(SIG_BLOCK, &block, unblocked) != 0)
+        return -1;
+    sigdelset(unblocked, SIGTERM);
+    sigdelset(unblocked, SIGINT);
+    sigdelset(unblocked, SIGUSR1);
+    signal(SIGPIPE, SIG_IGN);
+    return sigaction(SIGTERM, &sa, NULL) | sigaction(SIGINT, &sa, NULL) |
+           sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* ---- the loop ---------------------------------------------------------------- */
+
+static void receive_batch(registrar *r)
+{
+    static char buf[SIP_MAX_DATAGRAM + 1];
+    for (int i = 0; i < BATCH; i++) {
+        address from;
+        from.len = sizeof from.sa;
+        ssize_t n = recvfrom(r->fd, buf, SIP_MAX_DATAGRAM, MSG_TRUNC,
+                             (struct sockaddr *)&from.sa, &from.len);
+        if (n < 0)
+            return; /* EAGAIN: drained */
+        if ((size_t)n > SIP_MAX_DATAGRAM) {
+            char where[ADDRESS_STR_MAX];
+            log_line("drop oversized from=%s bytes=%zd", net_format_address(&from, where), n);
+            continue;
+        }
+        buf[n] = '\0';
+        sip_handle_datagram(r, buf, (size_t)n, &from);
+    }
+}
+
+static void run_expiry(registrar *r)
+{
+    uint64_t at, now = wall_ms();
+    if (mcreg_next_expiry(r->reg, &at) == MCREG_OK && at <= now) {
+        mcreg_expire(r->reg, now, NULL);
+        notify_flush(r);
+    }
+}
+
+static void take_min(int64_t *timeout, int64_t candidate)
+{
+    if (candidate >= 0 && (*timeout < 0 || candidate < *timeout))
+        *timeout = candidate;
+}
+
+/* ms until the nearest deadline, -1 for none. */
+static int64_t next_timeout(const registrar *r, uint64_t next_snapshot)
+{
+    int64_t timeout = -1;
+    uint64_t at, wall = wall_ms(), mono = mono_ms();
+    if (mcreg_next_expiry(r->reg, &at) == MCREG_OK)
+        take_min(&timeout, at > wall ? (int64_t)(at - wall) : 0);
+    take_min(&timeout, client_tx_next(r, mono));
+    if (next_snapshot)
+        take_min(&timeout, next_snapshot > mono ? (int64_t)(next_snapshot - mono) : 0);
+    return timeout;
+}
+
+static int serve(registrar *r, const sigset_t *unblocked)
+{
+    uint64_t interval = (uint64_t)r->cfg.snapshot_interval_s * 1000u;
+    uint64_t next_snapshot = r->cfg.snapshot && interval ? mono_ms() + interval : 0;
+    while (!stop_signal) {
+        run_expiry(r);
+        uint64_t mono = mono_ms();
+        client_tx_run_timers(r, mono);
+        server_tx_expire(r, mono);
+        if (next_snapshot && mono >= next_snapshot) {
+            persist_write(r);
+            next_snapshot = mono_ms() + interval;
+        }
+        if (snapshot_asked) {
+            snapshot_asked = 0;
+            if (r->cfg.snapshot)
+                persist_write(r);
+        }
+        int64_t timeout = next_timeout(r, next_snapshot);
+        struct timespec ts = {timeout / 1000, (timeout % 1000) * 1000000};
+        struct pollfd pfd = {r->fd, POLLIN, 0};
+        int n = ppoll(&pfd, 1, timeout >= 0 ? &ts : NULL, unblocked);
+        if (n < 0 && errno != EINTR) {
+            log_line("poll-failed error=%s", strerror(errno));
+            return -1;
+        }
+        if (n > 0 && (pfd.revents & POLLIN))
+            receive_batch(r);
+    }
+    log_line("stopping (%s)", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    return r->cfg.snapshot ? persist_write(r) : 0;
+}
+
+int main(int argc, char **argv)
+{
+    registrar r;
+    memset(&r, 0, sizeof r);
+    r.fd = -1;
+    r.cfg = (config){.listen = "127.0.0.1:5060",
+                     .limit_policy = MCREG_LIMIT_REJECT,
+                     .notify = MCREG_NOTIFY_ALL,
+                     .min_expires_s = 60,
+                     .max_expires_s = 7200,
+                     .default_expires_s = 3600};
+    int flags = parse_flags(argc, argv, &r.cfg);
+    if (flags != 0)
+        return flags > 0 ? 0 : 1;
+    /* Log lines go out whole even when stderr is a pipe or a file. */
+    setvbuf(stderr, NULL, _IOLBF, 0);
+    r.rng = seed64();
+    parser_init();
+    /* osip writes its own trace lines to stdout, whatever level is
+     * disabled, unless given a function: they go nowhere, and what osip
+     * rejects is logged here as a drop. */
+    osip_trace_initialize_func(TRACE_LEVEL0, discard_osip_trace);
+    for (int level = 0; level < END_TRACE_LEVEL; level++)
+        osip_trace_disable_level((osip_trace_level_t)level);
+
+    sigset_t unblocked;
+    int status = 1;
+    if (install_signals(&unblocked) != 0 || open_registry(&r) != 0)
+        goto out;
+    if (r.cfg.snapshot && persist_restore(&r) != 0)
+        goto out;
+    if (net_open(&r) != 0)
+        goto out;
+    log_line("listening udp %s", r.local_str);
+    status = serve(&r, &unblocked) == 0 ? 0 : 1;
+out:
+    notify_free(&r);
+    client_tx_free_all(&r);
+    server_tx_free_all(&r);
+    mcreg_registry_free(r.reg);
+    if (r.fd >= 0)
+        close(r.fd);
+    return status;
+}

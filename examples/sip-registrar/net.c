@@ -1,0 +1,129 @@
+/*
+ * net.c - the UDP socket and addresses.
+ *
+ * Numeric addresses only: the registrar resolves no names, so a contact
+ * whose host is a name is reached at the address its REGISTER came from.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "registrar.h"
+
+static int parse_port(const char *text, uint16_t *port)
+{
+    char *end;
+    if (text[0] < '0' || text[0] > '9')
+        return -1;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || *end || v > 65535)
+        return -1;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+int net_numeric_address(const char *host, const char *port, address *out)
+{
+    uint16_t p = 5060;
+    if (port && parse_port(port, &p) != 0)
+        return -1;
+    memset(out, 0, sizeof *out);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&out->sa;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->sa;
+    char buf[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(host);
+    /* A URI writes an IPv6 host in brackets. */
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof buf) {
+        memcpy(buf, host + 1, n - 2);
+        buf[n - 2] = '\0';
+        host = buf;
+    }
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(p);
+        out->len = sizeof *v4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(p);
+        out->len = sizeof *v6;
+        return 0;
+    }
+    return -1;
+}
+
+int net_parse_address(const char *text, address *out)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *colon = strrchr(text, ':');
+    if (!colon || (size_t)(colon - text) >= sizeof host)
+        return -1;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    /* An unbracketed IPv6 address has more than one colon: refuse it
+     * rather than guess where the port starts. */
+    if (host[0] != '[' && strchr(host, ':'))
+        return -1;
+    return net_numeric_address(host, colon + 1, out);
+}
+
+const char *net_format_address(const address *a, char out[ADDRESS_STR_MAX])
+{
+    char host[INET6_ADDRSTRLEN];
+    if (a->sa.ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)&a->sa;
+        inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+        snprintf(out, ADDRESS_STR_MAX, "%s:%u", host, ntohs(v4->sin_port));
+    } else if (a->sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&a->sa;
+        inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+        snprintf(out, ADDRESS_STR_MAX, "[%s]:%u", host, ntohs(v6->sin6_port));
+    } else {
+        snprintf(out, ADDRESS_STR_MAX, "?");
+    }
+    return out;
+}
+
+int net_open(registrar *r)
+{
+    address want;
+    if (net_parse_address(r->cfg.listen, &want) != 0) {
+        fprintf(stderr, "mcreg-registrar: --listen %s: not a numeric ADDR:PORT\n", r->cfg.listen);
+        return -1;
+    }
+    int fd = socket(want.sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&want.sa, want.len) != 0) {
+        fprintf(stderr, "mcreg-registrar: --listen %s: %s\n", r->cfg.listen, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    /* Bursts of REGISTERs arrive faster than one loop turn: a larger
+     * receive buffer turns them into latency instead of loss. */
+    int size = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    r->local.len = sizeof r->local.sa;
+    if (getsockname(fd, (struct sockaddr *)&r->local.sa, &r->local.len) != 0) {
+        fprintf(stderr, "mcreg-registrar: getsockname: %s\n", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    r->fd = fd;
+    net_format_address(&r->local, r->local_str);
+    return 0;
+}
+
+void net_send(registrar *r, const address *to, const char *data, size_t len)
+{
+    if (sendto(r->fd, data, len, 0, (const struct sockaddr *)&to->sa, to->len) < 0) {
+        char where[ADDRESS_STR_MAX];
+        /* UDP: a lost datagram is what retransmission is for. */
+        log_line("send-failed to=%s error=%s", net_format_address(to, where), strerror(errno));
+    }
+}

@@ -1,0 +1,155 @@
+/*
+ * mcreg-registrar - an MCPTT registration server on libosip2 and libmcreg.
+ *
+ * The library keeps the state and decides; this program owns every byte of
+ * I/O: the UDP socket, the clocks, the snapshot file and the log. One
+ * thread, one poll loop (main.c).
+ *
+ * Files:
+ *   main.c         flags, start-up, the poll loop, signals
+ *   net.c          the socket, addresses, sending
+ *   log.c          one line per happening on stderr, hostile bytes escaped
+ *   identity.c     user id, UE id and expiry from a REGISTER
+ *   register.c     REGISTER / OPTIONS / other requests and their responses
+ *   notify.c       library events: log lines, MESSAGEs for NOTIFY_*
+ *   transaction.c  RFC 3261 17 for UDP: client MESSAGE retransmission
+ *                  (Timers E, F) and server response replay (Timer J)
+ *   persist.c      snapshot restore at start, write-rename-fsync
+ */
+#ifndef MCREG_REGISTRAR_H
+#define MCREG_REGISTRAR_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <osipparser2/osip_parser.h>
+
+#include "mcreg.h"
+
+/* RFC 3261 timers for an unreliable transport, in ms. */
+#define SIP_T1_MS 500u
+#define SIP_T2_MS 4000u
+#define SIP_TIMER_F_MS (64u * SIP_T1_MS) /* client transaction gives up */
+#define SIP_TIMER_J_MS (64u * SIP_T1_MS) /* server keeps its response */
+
+/* A datagram larger than this is not SIP over UDP (RFC 3261 18.1.1 keeps
+ * requests well under the path MTU; 65507 is the IPv4 payload limit). */
+#define SIP_MAX_DATAGRAM 65535u
+
+typedef struct config {
+    const char *listen;     /* ADDR:PORT */
+    const char *snapshot;   /* NULL: no persistence */
+    uint32_t snapshot_interval_s; /* 0: on stop and SIGUSR1 only */
+    uint32_t max_ues;
+    mcreg_limit_policy limit_policy;
+    mcreg_notify_policy notify;
+    int notify_logoff;
+    uint32_t min_expires_s;
+    uint32_t max_expires_s;
+    uint32_t default_expires_s;
+} config;
+
+typedef struct address {
+    struct sockaddr_storage sa;
+    socklen_t len;
+} address;
+
+/* Formatted address: "1.2.3.4:5060" or "[::1]:5060". */
+#define ADDRESS_STR_MAX 64
+
+struct client_tx;
+struct server_tx;
+struct notification;
+
+typedef struct registrar {
+    config cfg;
+    mcreg_registry *reg;
+    int fd;
+    address local;
+    char local_str[ADDRESS_STR_MAX]; /* what goes in Via and From */
+    uint64_t rng;                    /* xorshift state for tags and branches */
+
+    /* Notifications the library asked for during the current call; sent
+     * once the call has returned and its response is out (notify.c). */
+    struct notification *pending;
+    size_t n_pending, cap_pending;
+
+    /* Outstanding MESSAGEs, by branch, and a min-heap on their next timer. */
+    struct client_tx *clients;
+    struct client_tx **timers;
+    size_t n_timers, cap_timers;
+
+    /* Responses kept for request retransmissions, oldest first. */
+    struct server_tx *servers;
+    size_t n_servers;
+} registrar;
+
+/* ---- clocks (main.c) ---------------------------------------------------- */
+/* Wall clock in ms: the library's now_ms. Records carry absolute times and
+ * snapshots outlive the process, so the clock has to be the wall clock. */
+uint64_t wall_ms(void);
+/* Monotonic ms: retransmission timers, which must not jump. */
+uint64_t mono_ms(void);
+
+/* ---- log.c -------------------------------------------------------------- */
+void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Writes `s` (n bytes) with every byte outside 0x21..0x7e, and '\\', as
+ * \xHH: an id from the network never breaks a log line or its fields. */
+const char *log_escape(char *out, size_t out_size, const char *s, size_t n);
+#define LOG_ESCAPE_SIZE(n) (4 * (n) + 1)
+
+/* ---- net.c -------------------------------------------------------------- */
+int net_parse_address(const char *text, address *out);
+const char *net_format_address(const address *a, char out[ADDRESS_STR_MAX]);
+int net_open(registrar *r);
+void net_send(registrar *r, const address *to, const char *data, size_t len);
+/* Resolves a numeric host and a port ("5060" when NULL). 0 on success. */
+int net_numeric_address(const char *host, const char *port, address *out);
+
+/* ---- identity.c --------------------------------------------------------- */
+/* "scheme:user@host" from a URI, lowercase scheme and host. NULL when the
+ * URI has no host or the allocation fails. Free with osip_free. */
+char *identity_user_id(const osip_uri_t *uri);
+/* The UE id (see the rules in register.c). NULL when none can be had. */
+char *identity_ue_id(const osip_message_t *msg, const osip_contact_t *contact,
+                     const char *contact_uri);
+/* Parses a delta-seconds value: 0 and *out on success, -1 when malformed. */
+int identity_delta_seconds(const char *text, uint32_t *out);
+
+/* ---- register.c --------------------------------------------------------- */
+void sip_handle_datagram(registrar *r, const char *data, size_t len, const address *from);
+
+/* ---- notify.c ----------------------------------------------------------- */
+void notify_on_event(const mcreg_event *ev, void *user_data);
+void notify_flush(registrar *r);
+void notify_free(registrar *r);
+
+/* ---- transaction.c ------------------------------------------------------ */
+/* Starts a client transaction for an encoded MESSAGE; takes `bytes`. */
+void client_tx_start(registrar *r, const char *branch, char *bytes, size_t len,
+                     const address *to, const char *recipient);
+void client_tx_on_response(registrar *r, const osip_message_t *resp);
+void client_tx_run_timers(registrar *r, uint64_t now);
+/* ms until the next client timer, or -1 when there is none. */
+int64_t client_tx_next(const registrar *r, uint64_t now);
+void client_tx_free_all(registrar *r);
+
+/* Replays a kept response to a retransmitted request: 1 when it did. */
+int server_tx_replay(registrar *r, const osip_message_t *req, const address *from);
+void server_tx_keep(registrar *r, const osip_message_t *req, const char *bytes, size_t len);
+void server_tx_expire(registrar *r, uint64_t now);
+void server_tx_free_all(registrar *r);
+
+/* ---- persist.c ---------------------------------------------------------- */
+/* 0 restored or absent; -1 and a message on stderr otherwise. */
+int persist_restore(registrar *r);
+/* 0 written; -1 and a log line otherwise. */
+int persist_write(registrar *r);
+
+/* ---- random (main.c) ---------------------------------------------------- */
+/* Writes `n` lowercase hex digits and a NUL. */
+void random_hex(registrar *r, char *out, size_t n);
+
+#endif
