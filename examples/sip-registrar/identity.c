@@ -54,52 +54,54 @@ static char *copy_range(const char *s, size_t n)
     return out;
 }
 
+/* A tag's name without its namespace prefix: <ns:name ...> gives name. */
+static const char *local_name(const char *name, const char *gt)
+{
+    const char *stop = name;
+    while (stop < gt && *stop != ' ' && *stop != '\t' && *stop != '\r' && *stop != '\n' &&
+           *stop != '/')
+        stop++;
+    const char *colon = memchr(name, ':', (size_t)(stop - name));
+    return colon ? colon + 1 : name;
+}
+
+/* Whether the tag whose name starts at `n` and which ends at `gt` is
+ * `name` (with nothing but white space, attributes or '/' after it). */
+static int tag_is(const char *n, const char *gt, const char *name, size_t name_len)
+{
+    n = local_name(n, gt);
+    if ((size_t)(gt - n) < name_len || memcmp(n, name, name_len) != 0)
+        return 0;
+    char after = n[name_len];
+    return n + name_len == gt || after == ' ' || after == '\t' || after == '\r' ||
+           after == '\n' || after == '/';
+}
+
 /* The bytes between <name ...> and </name>, or NULL. A scanner for one
- * element, not an XML parser: it is enough for the one value taken here,
- * and it never reads past `end`. */
+ * element, not an XML parser: enough for the one value taken here. It never
+ * reads past `end` and each byte is looked at a bounded number of times,
+ * whatever the body holds (one pass: each tag is skipped to its '>'). */
 static const char *element_text(const char *s, const char *end, const char *name,
                                 const char **text_end)
 {
     size_t name_len = strlen(name);
-    for (const char *p = s; p + name_len + 2 <= end; p++) {
-        p = memchr(p, '<', (size_t)(end - p));
-        if (!p || (size_t)(end - p) < name_len + 2)
+    const char *text = NULL;
+    for (const char *p = s; p < end;) {
+        const char *lt = memchr(p, '<', (size_t)(end - p));
+        if (!lt)
             return NULL;
-        /* An optional namespace prefix: <ns:name ...>. */
-        const char *n = p + 1;
-        const char *colon = memchr(n, ':', (size_t)(end - n));
-        const char *gt = memchr(n, '>', (size_t)(end - n));
+        const char *gt = memchr(lt, '>', (size_t)(end - lt));
         if (!gt)
             return NULL;
-        if (colon && colon < gt && !memchr(n, ' ', (size_t)(colon - n)))
-            n = colon + 1;
-        if ((size_t)(end - n) <= name_len || memcmp(n, name, name_len) != 0)
-            continue;
-        char after = n[name_len];
-        if (after != '>' && after != ' ' && after != '\t' && after != '\r' && after != '\n')
-            continue;
-        if (gt[-1] == '/')
-            return NULL; /* <name/>: empty */
-        const char *text = gt + 1;
-        for (const char *q = text; q + name_len + 3 <= end; q++) {
-            q = memchr(q, '<', (size_t)(end - q));
-            if (!q || (size_t)(end - q) < name_len + 3)
-                return NULL;
-            if (q[1] != '/')
-                continue;
-            const char *cn = q + 2;
-            const char *cgt = memchr(cn, '>', (size_t)(end - cn));
-            if (!cgt)
-                return NULL;
-            const char *ccolon = memchr(cn, ':', (size_t)(cgt - cn));
-            if (ccolon)
-                cn = ccolon + 1;
-            if ((size_t)(cgt - cn) == name_len && memcmp(cn, name, name_len) == 0) {
-                *text_end = q;
-                return text;
-            }
+        if (!text && lt[1] != '/' && tag_is(lt + 1, gt, name, name_len)) {
+            if (gt[-1] == '/')
+                return NULL; /* <name/>: empty */
+            text = gt + 1;
+        } else if (text && lt[1] == '/' && tag_is(lt + 2, gt, name, name_len)) {
+            *text_end = lt;
+            return text;
         }
-        return NULL;
+        p = gt + 1;
     }
     return NULL;
 }
