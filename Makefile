@@ -8,7 +8,8 @@
 #   tools          the test tools in tests/tools/ (snapgen: the snapshot of a
 #                  deterministic, rich state), linked against the static library
 #   demo           build and run examples/multi_device.c
-#   check          build everything, run tests/sh/*.sh, then the Check runner
+#   check          build everything, run tests/sh/*.sh, the SIPp scenarios of
+#                  check-sip, then the Check runner
 #   check SANITIZE=1
 #                  the same build with ASan + UBSan into build/asan/, then the
 #                  demo, the snapshot shell tests (dump.sh, interop.sh) and
@@ -23,6 +24,11 @@
 #   bench-quick    the same for U = 10^4 only: a smoke test of the harness
 #   soak           tests/soak/: 10^7 random operations against a reference
 #                  model, then soak-valgrind (tests/soak/soak.mk)
+#   registrar      build/examples/mcreg-registrar, the SIP registrar example
+#                  (also built by examples; examples/sip-registrar/registrar.mk)
+#   check-sip      tests/sip/run.sh: SIPp scenarios against the registrar
+#   bench-sip      tests/sip-bench/run.sh: the registrar's REGISTER rate and
+#                  CPU split
 #   install        install the header, both libraries and mcreg.pc
 #   uninstall      remove what install installed
 #   deps           install the missing Debian packages the targets need
@@ -239,6 +245,7 @@ else
 	for t in $(SH_TESTS); do \
 	    $(SH_ENV) bash $$t $(call shquote,$(BUILDDIR)) || status=1; \
 	done; \
+	bash tests/sip/run.sh $(call shquote,$(BUILDDIR)) || status=1; \
 	$(RUNNER) || status=1; \
 	exit $$status
 endif

@@ -337,8 +337,9 @@ static int serve(registrar *r, const sigset_t *unblocked)
         if (n > 0 && (pfd.revents & POLLIN))
             receive_batch(r);
     }
+    int rc = r->cfg.snapshot ? persist_write(r) : 0;
     log_line("stopping (%s)", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
-    return r->cfg.snapshot ? persist_write(r) : 0;
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -374,7 +375,11 @@ int main(int argc, char **argv)
         goto out;
     if (net_open(&r) != 0)
         goto out;
+    /* First line, always: whoever started the server reads its port here. */
     log_line("listening udp %s", r.local_str);
+    if (r.cfg.snapshot)
+        log_line("snapshot restored %s records=%zu users=%zu", r.cfg.snapshot,
+                 mcreg_record_count(r.reg), mcreg_user_count(r.reg));
     status = serve(&r, &unblocked) == 0 ? 0 : 1;
 out:
     notify_free(&r);

@@ -72,8 +72,6 @@ int persist_restore(registrar *r)
                         "as it is\n", file, mcreg_strerror(rc), rc);
         return -1;
     }
-    log_line("snapshot restored %s records=%zu users=%zu", file, mcreg_record_count(r->reg),
-             mcreg_user_count(r->reg));
     return 0;
 }
 

@@ -390,6 +390,13 @@ static void handle_register(request *q)
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
+/* The bytes before the body (start line and headers, with the empty line). */
+static size_t header_bytes(const char *data, size_t len)
+{
+    const char *end = memmem(data, len, "\r\n\r\n", 4);
+    return end ? (size_t)(end + 4 - data) : len;
+}
+
 /* RFC 3261 18.3: over UDP, a body shorter than its Content-Length is a
  * truncated datagram. */
 static int body_is_truncated(const osip_message_t *msg, const char *data, size_t len)
@@ -399,9 +406,7 @@ static int body_is_truncated(const osip_message_t *msg, const char *data, size_t
     uint32_t declared;
     if (identity_delta_seconds(msg->content_length->value, &declared) != 0)
         return 1;
-    const char *end = memmem(data, len, "\r\n\r\n", 4);
-    size_t have = end ? len - (size_t)(end + 4 - data) : 0;
-    return declared > have;
+    return declared > len - header_bytes(data, len);
 }
 
 static void handle_request(request *q, const char *data, size_t len)
@@ -415,6 +420,10 @@ static void handle_request(request *q, const char *data, size_t len)
     }
     if (body_is_truncated(msg, data, len)) {
         log_line("drop truncated-body from=%s", q->from_str);
+        return;
+    }
+    if (header_bytes(data, len) > SIP_MAX_HEADER_BYTES) {
+        reply(q, 400, "Header section too large");
         return;
     }
     osip_header_t *require = NULL;

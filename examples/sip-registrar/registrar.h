@@ -37,6 +37,9 @@
 /* A datagram larger than this is not SIP over UDP (RFC 3261 18.1.1 keeps
  * requests well under the path MTU; 65507 is the IPv4 payload limit). */
 #define SIP_MAX_DATAGRAM 65535u
+/* A REGISTER of a UE takes a few KiB; a header section past this is abuse
+ * (400), whatever osip would make of it. */
+#define SIP_MAX_HEADER_BYTES 16384u
 
 typedef struct config {
     const char *listen;     /* ADDR:PORT */
