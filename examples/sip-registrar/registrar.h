@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h> /* osip_malloc and osip_free expand to malloc and free */
 #include <sys/socket.h>
 
 #include <osipparser2/osip_parser.h>
