@@ -14,8 +14,9 @@
  * handled again, for Timer J (64*T1). Without this a retransmitted REGISTER
  * would meet the library's CSeq check and get 400. All entries live equally
  * long, so the oldest is always first in the hash's insertion order: expiry
- * is a walk from the head. The number kept is bounded; past it the oldest
- * goes early.
+ * is a walk from the head. The number kept is bounded (SERVER_TX_MAX); past
+ * it the oldest goes early, and a retransmission of its request is handled
+ * again (a REGISTER would then meet the CSeq check).
  *
  * The timers run on the monotonic clock, not the library's wall clock.
  */
@@ -30,7 +31,9 @@ static int hash_oom;
 #define uthash_nonfatal_oom(obj) (hash_oom = 1)
 #include <uthash.h>
 
-#define SERVER_TX_MAX 65536u
+/* About 600 bytes each: at most some 150 MiB, Timer J's 32 s at 8000
+ * requests/s. Past it, the oldest go early. */
+#define SERVER_TX_MAX 262144u
 
 typedef struct client_tx {
     UT_hash_handle hh;
