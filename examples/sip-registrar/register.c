@@ -209,12 +209,9 @@ static uint32_t requested_expiry(registrar *r, const osip_message_t *msg,
 {
     uint32_t s;
     osip_generic_param_t *p = NULL;
-    if (osip_contact_param_get_byname(contact, "expires", &p) >= 0 && p &&
-        identity_delta_seconds(p->gvalue, &s) == 0)
-        ;
-    else if (identity_delta_seconds(expires_header(msg), &s) == 0)
-        ;
-    else
+    int from_contact = osip_contact_param_get_byname(contact, "expires", &p) >= 0 && p &&
+                       identity_delta_seconds(p->gvalue, &s) == 0;
+    if (!from_contact && identity_delta_seconds(expires_header(msg), &s) != 0)
         s = r->cfg.default_expires_s;
     return s > r->cfg.max_expires_s ? r->cfg.max_expires_s : s;
 }

@@ -29,7 +29,8 @@ REGISTRAR=$builddir/examples/mcreg-registrar
 DUMP=$builddir/examples/mcreg-dump
 SIPP=${SIPP:-sipp}
 
-ALL_SCENARIOS=(two-ues ue-limit refresh expiry-logoff restart malformed message-retransmit)
+ALL_SCENARIOS=(two-ues ue-limit refresh expiry-logoff restart malformed message-retransmit
+               policies snapshot-interval flags)
 
 # ---- ports -------------------------------------------------------------------
 
@@ -779,6 +780,69 @@ t_message_retransmit() {
     ((d >= 300 && d <= 1200)) || fail "the first retransmission came $d ms after the MESSAGE, want about 500"
     (($(log_count "^message ${ueid[a]} ") == 1)) || fail "want one 'message ${ueid[a]} ...' line: $(grep '^message ' "$reg_log" | tr '\n' ' ')"
     stop_registrar
+}
+
+# 8. --notify new: only the new UE is told; --limit-policy evict-soonest:
+#    the record that expires first goes, not the oldest.
+t_policies() {
+    def_ue a
+    def_ue b
+    def_ue c
+    snap=$dir/snap
+    start_registrar reg --snapshot "$snap" --notify new --max-ues 2 --limit-policy evict-soonest
+    expect b logon b b a
+    listen b 1
+    register a 200 expires=600
+    register b 200 expires=300
+    listened b
+    wait_log "^message ${ueid[b]} 200\$"
+    (($(log_count '^event NOTIFY_LOGON ') == 1)) \
+        || fail "--notify new: want one NOTIFY_LOGON (to B): $(grep NOTIFY "$reg_log" | tr '\n' ' ')"
+    (($(log_count " to=$(re "${ueid[a]}") ") == 0)) || fail "--notify new: A was told"
+    # A is older, B expires sooner: B goes.
+    register c 200 expires=600
+    wait_log "^event EVICTED user=$aor ue=$(re "${ueid[b]}")\$"
+    snapshot_now "$dir/dump"
+    expect_records "$dir/dump" "${ueid[a]}" "${ueid[c]}"
+    stop_registrar
+}
+
+# 9. --snapshot-interval 1: the snapshot is written with no signal.
+t_snapshot_interval() {
+    def_ue a
+    snap=$dir/snap
+    start_registrar reg --snapshot "$snap" --snapshot-interval 1 --notify none
+    register a 200
+    local t0 t1
+    t0=$(now_ms)
+    wait_log "^snapshot written $(re "$snap") records=1 " 1 4
+    t1=$(now_ms)
+    ((t1 - t0 <= 2500)) || fail "the first periodic snapshot with a record came after $((t1 - t0)) ms"
+    [[ ! -e $snap.tmp ]] || fail "$snap.tmp is left behind"
+    dump_snapshot "$snap" "$dir/dump"
+    expect_records "$dir/dump" "${ueid[a]}"
+    wait_log "^snapshot written $(re "$snap") " 2 3
+    stop_registrar
+}
+
+# 10. Flags: --help on stdout with status 0; bad values: status 1, a message.
+t_flags() {
+    local st out
+    out=$("$REGISTRAR" --help 2> "$dir/help.err") || fail "--help: status $?"
+    [[ $out == usage:* && $out == *--limit-policy* && $out == *--snapshot-interval* ]] \
+        || fail "--help does not print the usage: $out"
+    [[ ! -s $dir/help.err ]] || fail "--help writes to stderr: $(cat "$dir/help.err")"
+    local bad
+    for bad in "--limit-policy never" "--notify some" "--max-ues -1" "--max-ues 4294967296" \
+               "--min-expires 100 --max-expires 50" "--default-expires 0" "--listen localhost:5060" \
+               "--listen 127.0.0.1:65536" "--bogus" "extra-argument"; do
+        st=0
+        # shellcheck disable=SC2086 # each case is a list of words
+        timeout 5 "$REGISTRAR" --listen 127.0.0.1:0 $bad > "$dir/bad.out" 2> "$dir/bad.err" || st=$?
+        ((st == 1)) || fail "'$bad': status $st, want 1"
+        grep -q -v '^usage\|^  \|^$' "$dir/bad.err" || fail "'$bad': no message on stderr"
+        [[ ! -s $dir/bad.out ]] || fail "'$bad': writes to stdout"
+    done
 }
 
 # ---- runner ------------------------------------------------------------------------
