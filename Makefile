@@ -260,7 +260,7 @@ endif
 	CK_FORK=no $(VALGRIND) --leak-check=full --error-exitcode=1 $(RUNNER)
 
 # ---- fuzzing ---------------------------------------------------------------------
-# `make fuzz` builds two libFuzzer targets with $(FUZZ_CC) into $(FUZZ_BUILDDIR)
+# `make fuzz` builds three libFuzzer targets with $(FUZZ_CC) into $(FUZZ_BUILDDIR)
 # (the library is compiled there again with -fsanitize=fuzzer,address,undefined
 # -g -O1) and runs each for FUZZ_SECONDS seconds:
 #   tests/fuzz/fuzz_restore.c    mcreg_restore of any bytes into a registry that
@@ -269,6 +269,10 @@ endif
 #       allocation failure injected into a successful restore changes nothing
 #   tests/fuzz/fuzz_roundtrip.c  restore; if that succeeds, snapshot A,
 #       restore A into a fresh registry, snapshot B: A and B must be equal
+#   tests/fuzz/fuzz_sip.c        the registrar example (examples/sip-registrar,
+#       with libosip2) fed datagrams from the network, then everything
+#       expired, retransmitted, timed out and freed; seeds in
+#       tests/fuzz/corpus-sip/, dictionary tests/fuzz/sip.dict
 # Each target starts from a copy of tests/fuzz/corpus/ in
 # $(FUZZ_BUILDDIR)/corpus/TARGET/ (which keeps what it finds; the committed
 # corpus is never written) with the dictionary tests/fuzz/cbor.dict. A crash,
@@ -283,12 +287,17 @@ FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_BUILDDIR ?= build/fuzz
 FUZZ_ARGS     ?=
-FUZZ_TARGETS   = fuzz_restore fuzz_roundtrip
+FUZZ_TARGETS   = fuzz_restore fuzz_roundtrip fuzz_sip
 FUZZ_CORPUS    = tests/fuzz/corpus
 FUZZ_DICT      = tests/fuzz/cbor.dict
+# fuzz_sip (tests/fuzz/fuzz_sip.c): the registrar example's datagram handling,
+# built by examples/sip-registrar/registrar.mk, with its own seeds.
+FUZZ_SIP_CORPUS = tests/fuzz/corpus-sip
+FUZZ_SIP_DICT   = tests/fuzz/sip.dict
 FUZZ_OPTS      = -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-                 -dict=$(FUZZ_DICT) -print_final_stats=1
+                 -print_final_stats=1
 FUZZ_BINS      = $(FUZZ_TARGETS:%=$(BUILDDIR)/fuzzers/%)
+FUZZ_LIB_BINS  = $(filter-out %/fuzz_sip,$(FUZZ_BINS))
 FUZZ_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude -Itests/fuzz $(CPPFLAGS) $(DEP_FLAGS)
 
 fuzz:
@@ -308,9 +317,13 @@ fuzz-run: $(FUZZ_BINS)
 	passed=0; failed=0; \
 	for t in $(FUZZ_TARGETS); do \
 	    work=$(BUILDDIR)/corpus/$$t; log=$(BUILDDIR)/logs/$$t.log; \
-	    mkdir -p "$$work" && cp $(FUZZ_CORPUS)/* "$$work"/ || exit 1; \
+	    case $$t in \
+	        fuzz_sip) corpus=$(FUZZ_SIP_CORPUS) dict=$(FUZZ_SIP_DICT) ;; \
+	        *) corpus=$(FUZZ_CORPUS) dict=$(FUZZ_DICT) ;; \
+	    esac; \
+	    mkdir -p "$$work" && cp "$$corpus"/* "$$work"/ || exit 1; \
 	    echo "== fuzz $$t: $(FUZZ_SECONDS) s, $$(ls "$$work" | wc -l) inputs in $$work"; \
-	    if $(BUILDDIR)/fuzzers/$$t $(FUZZ_OPTS) -artifact_prefix=$(BUILDDIR)/artifacts/$$t- \
+	    if $(BUILDDIR)/fuzzers/$$t $(FUZZ_OPTS) -dict="$$dict" -artifact_prefix=$(BUILDDIR)/artifacts/$$t- \
 	           $(FUZZ_ARGS) "$$work" > "$$log" 2>&1; then \
 	        grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$$log" | tail -n 1; \
 	        grep -E '^stat::' "$$log" | tr '\n' ' '; echo; \
@@ -327,7 +340,7 @@ endif
 $(BUILDDIR)/fuzzers/%.o: tests/fuzz/%.c $(BUILDDIR)/stamp.FUZZ_CC | $(BUILDDIR)/fuzzers
 	$(CC) $(FUZZ_ALL_CFLAGS) -c $< -o $@
 
-$(FUZZ_BINS): $(BUILDDIR)/fuzzers/%: $(BUILDDIR)/fuzzers/%.o $(STATIC) $(BUILDDIR)/stamp.FUZZ_LD
+$(FUZZ_LIB_BINS): $(BUILDDIR)/fuzzers/%: $(BUILDDIR)/fuzzers/%.o $(STATIC) $(BUILDDIR)/stamp.FUZZ_LD
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LIB_PC_LIBS)
 
 # ---- install ---------------------------------------------------------------------

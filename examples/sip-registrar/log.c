@@ -10,6 +10,14 @@
 
 #include "registrar.h"
 
+/* NULL: stderr. */
+static FILE *log_stream;
+
+void log_set_stream(FILE *stream)
+{
+    log_stream = stream;
+}
+
 void log_line(const char *fmt, ...)
 {
     char line[8192];
@@ -23,7 +31,7 @@ void log_line(const char *fmt, ...)
      * terminal do not interleave; an over-long line is cut, not split. */
     size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
     line[len] = '\n';
-    fwrite(line, 1, len + 1, stderr);
+    fwrite(line, 1, len + 1, log_stream ? log_stream : stderr);
 }
 
 const char *log_escape(char *out, size_t out_size, const char *s, size_t n)

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,56 +31,6 @@ static void on_signal(int sig)
         snapshot_asked = 1;
     else
         stop_signal = sig;
-}
-
-static uint64_t clock_ms(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-uint64_t wall_ms(void)
-{
-    return clock_ms(CLOCK_REALTIME);
-}
-
-uint64_t mono_ms(void)
-{
-    return clock_ms(CLOCK_MONOTONIC);
-}
-
-/* ---- random tags and branches (RFC 3261 asks for uniqueness, and at
- * least 32 bits of randomness in tags: xorshift64* seeded from the
- * kernel is plenty; it is not a secret) ----------------------------------- */
-
-static uint64_t seed64(void)
-{
-    uint64_t s = 0;
-    if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s)
-        s = mono_ms() ^ ((uint64_t)getpid() << 32);
-    return s ? s : 0x9e3779b97f4a7c15u;
-}
-
-static uint64_t next_random(registrar *r)
-{
-    r->rng ^= r->rng >> 12;
-    r->rng ^= r->rng << 25;
-    r->rng ^= r->rng >> 27;
-    return r->rng * 0x2545f4914f6cdd1du;
-}
-
-void random_hex(registrar *r, char *out, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    uint64_t bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i % 16 == 0)
-            bits = next_random(r);
-        out[i] = hex[bits & 15];
-        bits >>= 4;
-    }
-    out[n] = '\0';
 }
 
 static void discard_osip_trace(const char *file, int line, osip_trace_level_t level,
@@ -225,7 +174,7 @@ static int open_registry(registrar *r)
     mcreg_options_set_notify_logoff(o, r->cfg.notify_logoff);
     /* Ids come from the network: a secret seed keeps collisions out of
      * reach (hash flooding). */
-    mcreg_options_set_hash_seed(o, seed64());
+    mcreg_options_set_hash_seed(o, random_seed());
     rc = mcreg_registry_new(&r->reg, o);
     mcreg_options_free(o);
     if (rc != MCREG_OK) {
@@ -363,7 +312,7 @@ int main(int argc, char **argv)
      * REGISTERs/s. */
     static char log_buffer[1 << 16];
     setvbuf(stderr, log_buffer, _IOFBF, sizeof log_buffer);
-    r.rng = seed64();
+    r.rng = random_seed();
     parser_init();
     /* osip writes its own trace lines to stdout, whatever level is
      * disabled, unless given a function: they go nowhere, and what osip

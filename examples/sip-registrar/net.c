@@ -121,6 +121,8 @@ int net_open(registrar *r)
 
 void net_send(registrar *r, const address *to, const char *data, size_t len)
 {
+    if (r->fd < 0)
+        return;
     if (sendto(r->fd, data, len, 0, (const struct sockaddr *)&to->sa, to->len) < 0) {
         char where[ADDRESS_STR_MAX];
         /* UDP: a lost datagram is what retransmission is for. */

@@ -16,6 +16,7 @@
  * OPTIONS gets 200; ACK nothing; anything else 405 with Allow.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "registrar.h"
 
@@ -437,10 +438,63 @@ static void handle_request(request *q, const char *data, size_t len)
         reply_with_header(q, 405, "Method Not Allowed", "Allow", ALLOWED_METHODS);
 }
 
+/* Whether a line of `s` (up to `end`) starts with "Content-Type", then
+ * optional blanks and a colon, in any case. */
+static int is_content_type_line(const char *s, const char *end)
+{
+    static const char name[] = "content-type";
+    size_t n = sizeof name - 1;
+    if ((size_t)(end - s) < n || strncasecmp(s, name, n) != 0)
+        return 0;
+    for (s += n; s < end && (*s == ' ' || *s == '\t'); s++)
+        ;
+    return s < end && *s == ':';
+}
+
+/* The end of the line at `p`: its CR, LF or CRLF (osip takes each as a
+ * line end in a MIME part); *next is where the next line starts. */
+static const char *line_end(const char *p, const char *end, const char **next)
+{
+    const char *e = p;
+    while (e < end && *e != '\r' && *e != '\n')
+        e++;
+    *next = e < end && *e == '\r' && e + 1 < end && e[1] == '\n' ? e + 2 : e < end ? e + 1 : end;
+    return e;
+}
+
+/* libosip2 5.3.0 leaks a MIME part's Content-Type when the part has two
+ * (osip_body_set_contenttype overwrites the first): a datagram could leak
+ * memory at will. Such a datagram is refused before osip sees it: two
+ * Content-Type lines in one block of its lines, a block running from an
+ * empty or a boundary ("--") line to the next. Found by fuzz_sip. */
+static int body_repeats_content_type(const char *data, size_t len)
+{
+    const char *end = data + len;
+    /* From the start: the message's own headers are a block too (where a
+     * second Content-Type is as wrong), and osip may find the body after
+     * line ends header_bytes() does not know. */
+    const char *p = data;
+    int in_block = 0;
+    while (p < end) {
+        const char *next;
+        const char *e = line_end(p, end, &next);
+        if (e == p || (e - p >= 2 && p[0] == '-' && p[1] == '-'))
+            in_block = 0; /* an empty line ends a part's headers, a boundary starts them */
+        else if (is_content_type_line(p, e) && in_block++)
+            return 1;
+        p = next;
+    }
+    return 0;
+}
+
 void sip_handle_datagram(registrar *r, const char *data, size_t len, const address *from)
 {
     request q = {.r = r, .from = from};
     net_format_address(from, q.from_str);
+    if (body_repeats_content_type(data, len)) {
+        log_line("drop repeated-content-type from=%s", q.from_str);
+        return;
+    }
     if (osip_message_init(&q.msg) != 0)
         return;
     if (osip_message_parse(q.msg, data, len) != 0) {

@@ -7,6 +7,8 @@
  *
  * Files:
  *   main.c         flags, start-up, the poll loop, signals
+ *   clock.c        the wall clock (the library's) and the monotonic one
+ *   random.c       tags, branches, Call-IDs, the hash seed
  *   net.c          the socket, addresses, sending
  *   log.c          one line per happening on stderr, hostile bytes escaped
  *   identity.c     user id, UE id and expiry from a REGISTER
@@ -22,6 +24,7 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h> /* osip_malloc and osip_free expand to malloc and free */
 #include <sys/socket.h>
 
@@ -90,7 +93,7 @@ typedef struct registrar {
     size_t n_servers;
 } registrar;
 
-/* ---- clocks (main.c) ---------------------------------------------------- */
+/* ---- clock.c -------------------------------------------------------------- */
 /* Wall clock in ms: the library's now_ms. Records carry absolute times and
  * snapshots outlive the process, so the clock has to be the wall clock. */
 uint64_t wall_ms(void);
@@ -99,6 +102,8 @@ uint64_t mono_ms(void);
 
 /* ---- log.c -------------------------------------------------------------- */
 void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Where log_line writes (default, and NULL: stderr). */
+void log_set_stream(FILE *stream);
 /* Writes `s` (n bytes) with every byte outside 0x21..0x7e, and '\\', as
  * \xHH: an id from the network never breaks a log line or its fields. */
 const char *log_escape(char *out, size_t out_size, const char *s, size_t n);
@@ -108,6 +113,7 @@ const char *log_escape(char *out, size_t out_size, const char *s, size_t n);
 int net_parse_address(const char *text, address *out);
 const char *net_format_address(const address *a, char out[ADDRESS_STR_MAX]);
 int net_open(registrar *r);
+/* Sends one datagram; with no socket (fd < 0: the fuzz target) drops it. */
 void net_send(registrar *r, const address *to, const char *data, size_t len);
 /* Resolves a numeric host and a port ("5060" when NULL). 0 on success. */
 int net_numeric_address(const char *host, const char *port, address *out);
@@ -152,7 +158,9 @@ int persist_restore(registrar *r);
 /* 0 written; -1 and a log line otherwise. */
 int persist_write(registrar *r);
 
-/* ---- random (main.c) ---------------------------------------------------- */
+/* ---- random.c ------------------------------------------------------------ */
+/* 64 bits from the kernel (never 0). */
+uint64_t random_seed(void);
 /* Writes `n` lowercase hex digits and a NUL. */
 void random_hex(registrar *r, char *out, size_t n);
 

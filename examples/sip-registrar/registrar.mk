@@ -39,6 +39,18 @@ check-sip: $(REGISTRAR) $(MCREG_DUMP)
 bench-sip: $(REGISTRAR)
 	bash tests/sip-bench/run.sh $(call shquote,$(BUILDDIR))
 
+# The fuzz target of `make fuzz` (see the Makefile): every registrar source
+# but main.c, with tests/fuzz/fuzz_sip.c as the entry point.
+FUZZ_SIP_OBJS = $(filter-out %/main.o,$(REG_OBJS))
+
+$(BUILDDIR)/fuzzers/fuzz_sip.o: tests/fuzz/fuzz_sip.c $(BUILDDIR)/stamp.REG_CC | $(BUILDDIR)/fuzzers
+	$(CC) $(REG_ALL_CFLAGS) -Iexamples/sip-registrar -c $< -o $@
+
+$(BUILDDIR)/fuzzers/fuzz_sip: $(BUILDDIR)/fuzzers/fuzz_sip.o $(FUZZ_SIP_OBJS) $(STATIC) \
+                              $(BUILDDIR)/stamp.REG_LD
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(FUZZ_SIP_OBJS) $(STATIC) $(LIB_PC_LIBS) \
+	    $(OSIP_LIBS)
+
 STAMP_REG_CC = $(CC) $(REG_ALL_CFLAGS)
 STAMP_REG_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(OSIP_LIBS) $(REG_OBJS)
 # The same stamp rule as the Makefile's (its rule is read before this file).
