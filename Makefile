@@ -273,9 +273,10 @@ endif
 #       with libosip2) fed datagrams from the network, then everything
 #       expired, retransmitted, timed out and freed; seeds in
 #       tests/fuzz/corpus-sip/, dictionary tests/fuzz/sip.dict
-# Each target starts from a copy of tests/fuzz/corpus/ in
-# $(FUZZ_BUILDDIR)/corpus/TARGET/ (which keeps what it finds; the committed
-# corpus is never written) with the dictionary tests/fuzz/cbor.dict. A crash,
+# Each target starts from a copy of tests/fuzz/corpus/ (fuzz_sip:
+# tests/fuzz/corpus-sip/) in $(FUZZ_BUILDDIR)/corpus/TARGET/ (which keeps
+# what it finds; the committed corpus is never written) with the dictionary
+# tests/fuzz/cbor.dict (fuzz_sip: tests/fuzz/sip.dict). A crash,
 # a leak, a sanitizer report, a timeout or running out of memory fails the
 # target; the input is left in $(FUZZ_BUILDDIR)/artifacts/ and libFuzzer's
 # output in $(FUZZ_BUILDDIR)/logs/. Reproduce with
@@ -371,7 +372,8 @@ uninstall:
 # clang only recommends) are for make fuzz and make CC=clang; python3-cbor2
 # for tests/sh/interop.sh.
 # The benchmarks' alternatives (tests/bench/): SQLite, and Redis through
-# hiredis with its own redis-server.
+# hiredis with its own redis-server. The registrar example: libosip2; SIPp
+# (sip-tester) for check-sip and bench-sip, perf for bench-sip's CPU split.
 DEB_PACKAGES ?= make gcc libc6-dev binutils pkg-config uthash-dev libcbor-dev check valgrind \
                 clang libclang-rt-14-dev python3 python3-cbor2 \
                 libsqlite3-dev libhiredis-dev redis-server \
