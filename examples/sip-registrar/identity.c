@@ -206,19 +206,28 @@ char *identity_ue_id(const osip_message_t *msg, const osip_contact_t *contact,
     return id;
 }
 
-int identity_delta_seconds(const char *text, uint32_t *out)
+int parse_decimal(const char *text, uint64_t *out)
 {
-    /* RFC 3261 20.19: delta-seconds, 1*DIGIT. Values past 2^32-1 are
-     * taken as 2^32-1 (the cap then applies). */
     if (!text || !*text)
         return -1;
     uint64_t v = 0;
     for (const char *p = text; *p; p++) {
         if (*p < '0' || *p > '9')
             return -1;
-        if (v < UINT32_MAX)
-            v = v * 10 + (uint64_t)(*p - '0');
+        unsigned digit = (unsigned)(*p - '0');
+        v = v > (UINT64_MAX - digit) / 10 ? UINT64_MAX : v * 10 + digit;
     }
+    *out = v;
+    return 0;
+}
+
+int identity_delta_seconds(const char *text, uint32_t *out)
+{
+    /* RFC 3261 20.19: delta-seconds, 1*DIGIT. Values past 2^32-1 are
+     * taken as 2^32-1 (the cap then applies). */
+    uint64_t v;
+    if (parse_decimal(text, &v) != 0)
+        return -1;
     *out = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
     return 0;
 }

@@ -68,10 +68,8 @@ static void usage(FILE *to)
 
 static int parse_u32(const char *flag, const char *text, uint32_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (text[0] < '0' || text[0] > '9' || errno || *end || v > UINT32_MAX) {
+    uint64_t v;
+    if (parse_decimal(text, &v) != 0 || v > UINT32_MAX) {
         fprintf(stderr, "mcreg-registrar: --%s %s: not a number from 0 to %u\n", flag, text,
                 UINT32_MAX);
         return -1;

@@ -16,12 +16,8 @@
 
 static int parse_port(const char *text, uint16_t *port)
 {
-    char *end;
-    if (text[0] < '0' || text[0] > '9')
-        return -1;
-    errno = 0;
-    unsigned long v = strtoul(text, &end, 10);
-    if (errno || *end || v > 65535)
+    uint64_t v;
+    if (parse_decimal(text, &v) != 0 || v > 65535)
         return -1;
     *port = (uint16_t)v;
     return 0;

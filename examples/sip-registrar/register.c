@@ -177,15 +177,8 @@ static int parse_cseq(const char *text, uint32_t *out)
 {
     /* RFC 3261 8.1.1.5: a 32-bit unsigned integer (less than 2^31 when
      * chosen by a UAC; larger values are still read exactly). */
-    if (!text || !*text || strlen(text) > 10)
-        return -1;
-    uint64_t v = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    if (v > UINT32_MAX)
+    uint64_t v;
+    if (!text || strlen(text) > 10 || parse_decimal(text, &v) != 0 || v > UINT32_MAX)
         return -1;
     *out = (uint32_t)v;
     return 0;
@@ -397,14 +390,14 @@ static size_t header_bytes(const char *data, size_t len)
 
 /* RFC 3261 18.3: over UDP, a body shorter than its Content-Length is a
  * truncated datagram. */
-static int body_is_truncated(const osip_message_t *msg, const char *data, size_t len)
+static int body_is_truncated(const osip_message_t *msg, size_t body_bytes)
 {
     if (!msg->content_length || !msg->content_length->value)
         return 0;
     uint32_t declared;
     if (identity_delta_seconds(msg->content_length->value, &declared) != 0)
         return 1;
-    return declared > len - header_bytes(data, len);
+    return declared > body_bytes;
 }
 
 static void handle_request(request *q, const char *data, size_t len)
@@ -416,11 +409,12 @@ static void handle_request(request *q, const char *data, size_t len)
         reply(q, 400, "CSeq method does not match");
         return;
     }
-    if (body_is_truncated(msg, data, len)) {
+    size_t head = header_bytes(data, len);
+    if (body_is_truncated(msg, len - head)) {
         log_line("drop truncated-body from=%s", q->from_str);
         return;
     }
-    if (header_bytes(data, len) > SIP_MAX_HEADER_BYTES) {
+    if (head > SIP_MAX_HEADER_BYTES) {
         reply(q, 400, "Header section too large");
         return;
     }

@@ -125,6 +125,10 @@ char *identity_user_id(const osip_uri_t *uri);
 /* The UE id (see the rules in register.c). NULL when none can be had. */
 char *identity_ue_id(const osip_message_t *msg, const osip_contact_t *contact,
                      const char *contact_uri);
+/* Parses 1*DIGIT (nothing else, not even blanks) into *out, saturating at
+ * UINT64_MAX: 0 on success, -1 when malformed. Every number from the
+ * network or the command line goes through here. */
+int parse_decimal(const char *text, uint64_t *out);
 /* Parses a delta-seconds value: 0 and *out on success, -1 when malformed. */
 int identity_delta_seconds(const char *text, uint32_t *out);
 
