@@ -6,9 +6,11 @@
 #include "heap.h"
 #include "index.h"
 #include "record.h"
-#include "snapshot.h"
+#include "snapshot_decode.h"
 
-void mcreg__restore_expect_records(mcreg_registry *target, size_t n)
+/* Room for the records array: the heap's capacity grows to `n` when it is
+ * smaller (a hint from the input; failure is not an error). */
+static void expect_records(mcreg_registry *target, size_t n)
 {
     /* A hint only: if this fails, the heap grows as records come. */
     (void)mcreg__heap_reserve(&target->alloc, &target->st.heap, n);
@@ -34,8 +36,14 @@ static int user_of(mcreg_registry *target, const char *id, mcreg_user **out)
     return MCREG_OK;
 }
 
-int mcreg__restore_add_record(mcreg_registry *target, const mcreg_binding *b,
-                              uint64_t registered_at, uint64_t expires_at)
+/* Add one record to a state under construction: the binding's ids,
+ * contact, call-id, cseq and settings (which the decoder has validated as
+ * mcreg_register does), with the given times. Records may come in any
+ * order; the lists are sorted once at the end (finish). MCREG_ERR_FORMAT for
+ * a UE already held while UE exclusive is on (with it off, a pair held
+ * twice is found at the end). */
+static int add_record(mcreg_registry *target, const mcreg_binding *b, uint64_t registered_at,
+                      uint64_t expires_at)
 {
     const mcreg_allocator *a = &target->alloc;
     mcreg_state *st = &target->st;
@@ -74,7 +82,9 @@ int mcreg__restore_add_record(mcreg_registry *target, const mcreg_binding *b,
     return MCREG_OK;
 }
 
-int mcreg__restore_add_limit(mcreg_registry *target, const char *user_id, uint32_t max)
+/* Give a user of the state under construction its own limit.
+ * MCREG_ERR_FORMAT if it already has one. */
+static int add_limit(mcreg_registry *target, const char *user_id, uint32_t max)
 {
     mcreg_user *u;
     int rc = user_of(target, user_id, &u);
@@ -85,6 +95,32 @@ int mcreg__restore_add_limit(mcreg_registry *target, const char *user_id, uint32
     u->has_max = 1;
     u->max_ues = max;
     return MCREG_OK;
+}
+
+/* Decode the snapshot item by item into `target`, a registry whose state is
+ * empty. MCREG_ERR_FORMAT, MCREG_ERR_VERSION or MCREG_ERR_NOMEM, leaving a
+ * partial state that the caller discards. */
+static int build(mcreg_registry *target, const uint8_t *buf, size_t len)
+{
+    mcreg_snapshot_decoder d;
+    int rc = mcreg__snapshot_decode_init(&d, &target->alloc, buf, len);
+    if (rc != MCREG_OK)
+        return rc;
+    mcreg_snapshot_decode_item it;
+    while ((rc = mcreg__snapshot_decode_next(&d, &it)) == MCREG_OK) {
+        if (it.kind == MCREG_SNAPSHOT_DECODE_END)
+            break;
+        if (it.kind == MCREG_SNAPSHOT_DECODE_RECORDS)
+            expect_records(target, it.expected);
+        else if (it.kind == MCREG_SNAPSHOT_DECODE_RECORD)
+            rc = add_record(target, &it.binding, it.registered_at, it.expires_at);
+        else
+            rc = add_limit(target, it.user_id, it.max_ues);
+        if (rc != MCREG_OK)
+            break;
+    }
+    mcreg__snapshot_decode_free(&d);
+    return rc;
 }
 
 /* Remove the records expired at now_ms, before any order is built.
@@ -160,7 +196,7 @@ int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t 
     /* Same allocator, options and hash key; an empty state. */
     mcreg_registry next = *reg;
     memset(&next.st, 0, sizeof(next.st));
-    int rc = mcreg__snapshot_decode(&next, buf, len);
+    int rc = build(&next, buf, len);
     if (rc == MCREG_OK)
         rc = finish(&next, now_ms);
     if (rc != MCREG_OK) {

@@ -1,10 +1,12 @@
-/* Decoding a snapshot (README, "Snapshot format") from hostile bytes into
- * a state under construction. Driven by the schema, one item at a time,
- * with nothing allocated but what the records themselves need: no count
- * the input declares is trusted beyond the bytes that follow it. */
+/* Decoding a snapshot (README, "Snapshot format") from hostile bytes, one
+ * record or limit per call. Driven by the schema, one CBOR item at a time,
+ * with nothing allocated but the string area: no count the input declares
+ * is trusted beyond the bytes that follow it. */
+#include "snapshot_decode.h"
+
 #include <string.h>
 
-#include "cbor_reader.h"
+#include "alloc.h"
 #include "snapshot.h"
 #include "validate.h"
 
@@ -24,16 +26,8 @@
     (2u * (MCREG_MAX_ID_LEN + 1u) + 2u * (MCREG_MAX_URI_LEN + 1u) +          \
      MCREG_MAX_SETTINGS * (MCREG_MAX_SETTING_LEN + 1u))
 
-typedef struct {
-    mcreg_cbor_reader in;
-    mcreg_registry *target;
-    /* The current record's ids, contact, Call-ID and setting keys, copied
-     * with a NUL: the C strings a binding is made of. Text and bytes
-     * values point into the input. */
-    char *strings;
-    size_t strings_cap, strings_len;
-    mcreg_setting settings[MCREG_MAX_SETTINGS];
-} decoder;
+/* The decoder's state (snapshot_decode.h), by a shorter name. */
+typedef mcreg_snapshot_decoder decoder;
 
 /* ---- items ------------------------------------------------------------------ */
 
@@ -208,7 +202,7 @@ static int read_field(decoder *d, uint64_t key, record_fields *f)
     }
 }
 
-static int read_record(decoder *d)
+static int read_record(decoder *d, mcreg_snapshot_decode_item *item)
 {
     uint64_t n;
     int rc = read_count(d, MCREG_CBOR_MAP, &n);
@@ -231,25 +225,16 @@ static int read_record(decoder *d)
     }
     if ((seen & REQUIRED_FIELDS) != REQUIRED_FIELDS || !mcreg__valid_binding(&f.b, NULL, NULL))
         return MCREG_ERR_FORMAT;
-    return mcreg__restore_add_record(d->target, &f.b, f.registered_at, f.expires_at);
-}
-
-static int read_records(decoder *d)
-{
-    uint64_t n;
-    int rc = read_count(d, MCREG_CBOR_ARRAY, &n);
-    if (rc != MCREG_OK)
-        return rc;
-    uint64_t fits = d->in.left / MIN_RECORD_BYTES;
-    mcreg__restore_expect_records(d->target, (size_t)(n < fits ? n : fits));
-    for (uint64_t i = 0; i < n && rc == MCREG_OK; i++)
-        rc = read_record(d);
-    return rc;
+    item->kind = MCREG_SNAPSHOT_DECODE_RECORD;
+    item->binding = f.b;
+    item->registered_at = f.registered_at;
+    item->expires_at = f.expires_at;
+    return MCREG_OK;
 }
 
 /* ---- limits ----------------------------------------------------------------- */
 
-static int read_limit(decoder *d)
+static int read_limit(decoder *d, mcreg_snapshot_decode_item *item)
 {
     uint64_t max;
     const char *user;
@@ -263,18 +248,10 @@ static int read_limit(decoder *d)
         rc = MCREG_ERR_FORMAT;
     if (rc != MCREG_OK)
         return rc;
-    return mcreg__restore_add_limit(d->target, user, (uint32_t)max);
-}
-
-static int read_limits(decoder *d)
-{
-    uint64_t n;
-    int rc = read_count(d, MCREG_CBOR_ARRAY, &n);
-    if (rc != MCREG_OK)
-        return rc;
-    for (uint64_t i = 0; i < n && rc == MCREG_OK; i++)
-        rc = read_limit(d);
-    return rc;
+    item->kind = MCREG_SNAPSHOT_DECODE_LIMIT;
+    item->user_id = user;
+    item->max_ues = (uint32_t)max;
+    return MCREG_OK;
 }
 
 /* ---- document --------------------------------------------------------------- */
@@ -294,55 +271,116 @@ static int read_version(decoder *d)
     return major == MCREG_SNAPSHOT_MAJOR ? MCREG_OK : MCREG_ERR_VERSION;
 }
 
-static int read_document(decoder *d)
+/* The tag, the top-level map's head and the version, its first entry. */
+static int read_head(decoder *d)
 {
     int rc = mcreg__cbor_expect(&d->in, MCREG_CBOR_TAG);
     if (rc != MCREG_OK || d->in.item.value != MCREG_CBOR_SELF_DESCRIBE)
         return MCREG_ERR_FORMAT;
-    uint64_t n, key;
+    uint64_t n, key = 0;
     rc = read_count(d, MCREG_CBOR_MAP, &n);
     if (rc != MCREG_OK)
         return rc;
-    key_order order = {0};
     /* The version comes first, so that a snapshot of another major
      * version is told apart before anything else is read. */
     if (n == 0)
         return MCREG_ERR_FORMAT;
+    key_order order = {0};
     rc = read_key(d, &order, &key);
     if (rc == MCREG_OK && key != SNAP_VERSION)
         rc = MCREG_ERR_FORMAT;
     if (rc == MCREG_OK)
         rc = read_version(d);
-    for (uint64_t i = 1; i < n && rc == MCREG_OK; i++) {
-        rc = read_key(d, &order, &key);
-        if (rc != MCREG_OK)
-            break;
-        if (key == SNAP_RECORDS)
-            rc = read_records(d);
-        else if (key == SNAP_LIMITS)
-            rc = read_limits(d);
-        else
-            rc = skip_value(d);
-    }
-    if (rc == MCREG_OK && d->in.left != 0)
-        rc = MCREG_ERR_FORMAT; /* bytes after the snapshot */
+    d->keys_left = n - 1;
+    d->last_key = key;
     return rc;
 }
 
-int mcreg__snapshot_decode(mcreg_registry *target, const uint8_t *buf, size_t len)
+/* The next entry of the top-level map whose value is an array of records,
+ * or a non-empty array of limits: its head read, and for records the item
+ * that announces them filled in. Other entries (a later minor version's)
+ * are skipped. 0 in *found: no such entry is left. */
+static int read_section(decoder *d, mcreg_snapshot_decode_item *item, int *found)
 {
-    decoder d = {.target = target};
-    mcreg__cbor_reader_init(&d.in, buf, len);
-    /* A record's strings are copied out of the input with a NUL each: no
+    *found = 0;
+    while (d->keys_left) {
+        d->keys_left--;
+        key_order order = {.last = d->last_key, .any = 1};
+        uint64_t key;
+        int rc = read_key(d, &order, &key);
+        if (rc != MCREG_OK)
+            return rc;
+        d->last_key = key;
+        if (key != SNAP_RECORDS && key != SNAP_LIMITS) {
+            rc = skip_value(d);
+            if (rc != MCREG_OK)
+                return rc;
+            continue;
+        }
+        rc = read_count(d, MCREG_CBOR_ARRAY, &d->items_left);
+        if (rc != MCREG_OK)
+            return rc;
+        d->in_records = key == SNAP_RECORDS;
+        if (d->in_records) {
+            uint64_t fits = d->in.left / MIN_RECORD_BYTES;
+            item->kind = MCREG_SNAPSHOT_DECODE_RECORDS;
+            item->expected = (size_t)(d->items_left < fits ? d->items_left : fits);
+        }
+        if (d->in_records || d->items_left) {
+            *found = 1;
+            return MCREG_OK;
+        }
+    }
+    return MCREG_OK;
+}
+
+int mcreg__snapshot_decode_next(mcreg_snapshot_decoder *d, mcreg_snapshot_decode_item *item)
+{
+    memset(item, 0, sizeof(*item));
+    if (!d->started) {
+        d->started = 1;
+        int rc = read_head(d);
+        if (rc != MCREG_OK)
+            return rc;
+    }
+    if (!d->items_left) {
+        int found;
+        int rc = read_section(d, item, &found);
+        if (rc != MCREG_OK)
+            return rc;
+        if (!found) {
+            if (d->in.left != 0)
+                return MCREG_ERR_FORMAT; /* bytes after the snapshot */
+            item->kind = MCREG_SNAPSHOT_DECODE_END;
+            return MCREG_OK;
+        }
+        if (d->in_records)
+            return MCREG_OK; /* the records' head comes as an item of its own */
+    }
+    d->items_left--;
+    return d->in_records ? read_record(d, item) : read_limit(d, item);
+}
+
+int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, const mcreg_allocator *a,
+                                const uint8_t *buf, size_t len)
+{
+    memset(d, 0, sizeof(*d));
+    d->alloc = a;
+    mcreg__cbor_reader_init(&d->in, buf, len);
+    /* An item's strings are copied out of the input with a NUL each: no
      * more than the input's bytes plus one per string, and no more than
      * the limits allow. */
     size_t cap = len < MAX_RECORD_CSTRING_BYTES - MAX_CSTRINGS ? len + MAX_CSTRINGS
                                                               : MAX_RECORD_CSTRING_BYTES;
-    d.strings = mcreg__malloc(&target->alloc, cap);
-    if (!d.strings)
+    d->strings = mcreg__malloc(a, cap);
+    if (!d->strings)
         return MCREG_ERR_NOMEM;
-    d.strings_cap = cap;
-    int rc = read_document(&d);
-    mcreg__free(&target->alloc, d.strings);
-    return rc;
+    d->strings_cap = cap;
+    return MCREG_OK;
+}
+
+void mcreg__snapshot_decode_free(mcreg_snapshot_decoder *d)
+{
+    mcreg__free(d->alloc, d->strings);
+    d->strings = NULL;
 }

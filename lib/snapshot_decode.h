@@ -1,0 +1,68 @@
+/* A pull decoder of snapshots (README, "Snapshot format"): each call reads
+ * the next item of the document, one record or one limit, into a struct
+ * that the caller applies, as ngtcp2's transport parameter decoder fills a
+ * struct the connection then applies. It knows nothing of registries: it
+ * checks the bytes against the format, restore.c builds the state. */
+#ifndef MCREG_SNAPSHOT_DECODE_H
+#define MCREG_SNAPSHOT_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cbor_reader.h"
+#include "mcreg.h"
+
+typedef enum {
+    /* The records array begins: `expected` records may follow (what it
+     * declares, bounded by what the bytes left can hold): a size hint. */
+    MCREG_SNAPSHOT_DECODE_RECORDS,
+    /* One record: `binding` (validated as mcreg_register validates one,
+     * expires_s aside), `registered_at` and `expires_at`. */
+    MCREG_SNAPSHOT_DECODE_RECORD,
+    /* One user's own limit: `user_id` (a valid id) and `max_ues`. */
+    MCREG_SNAPSHOT_DECODE_LIMIT,
+    /* The end of the document: nothing follows it. */
+    MCREG_SNAPSHOT_DECODE_END
+} mcreg_snapshot_decode_kind;
+
+/* What one call read. Its strings and settings live in the decoder and
+ * stay valid until the next call. */
+typedef struct {
+    mcreg_snapshot_decode_kind kind;
+    size_t expected;                   /* RECORDS */
+    mcreg_binding binding;             /* RECORD */
+    uint64_t registered_at, expires_at; /* RECORD */
+    const char *user_id;               /* LIMIT */
+    uint32_t max_ues;                  /* LIMIT */
+} mcreg_snapshot_decode_item;
+
+typedef struct {
+    mcreg_cbor_reader in;
+    const mcreg_allocator *alloc;
+    /* The current item's ids, contact, Call-ID and setting keys, copied
+     * with a NUL: the C strings a binding is made of. Text and bytes
+     * values point into the input. */
+    char *strings;
+    size_t strings_cap, strings_len;
+    mcreg_setting settings[MCREG_MAX_SETTINGS];
+    /* Where the document stands: the top-level map's head and version are
+     * read once `started`; `keys_left` entries of that map follow the
+     * current one, whose array still holds `items_left` records (in_records)
+     * or limits. `last_key` keeps the map's keys ascending. */
+    int started, in_records;
+    uint64_t keys_left, items_left, last_key;
+} mcreg_snapshot_decoder;
+
+/* Start decoding buf[0..len), which must outlive the decoder; `a` allocates
+ * the decoder's string area. MCREG_ERR_NOMEM. */
+int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, const mcreg_allocator *a,
+                                const uint8_t *buf, size_t len);
+
+/* Read the next item into *item. After an error, or an item of kind END,
+ * call it no more. MCREG_ERR_FORMAT or MCREG_ERR_VERSION (the version is
+ * the first thing read). */
+int mcreg__snapshot_decode_next(mcreg_snapshot_decoder *d, mcreg_snapshot_decode_item *item);
+
+void mcreg__snapshot_decode_free(mcreg_snapshot_decoder *d);
+
+#endif
