@@ -5,6 +5,7 @@
 #include "heap.h"
 #include "index.h"
 #include "record.h"
+#include "state.h"
 
 void mcreg__op_init(mcreg_op *op, mcreg_registry *reg, uint64_t now)
 {
@@ -36,7 +37,7 @@ int mcreg__busy_leave(const mcreg_registry *reg)
 {
     mcreg_registry *r = reg->self;
     if (--r->busy == 0 && r->free_pending) {
-        mcreg__registry_destroy(r);
+        mcreg__state_destroy(r);
         return 1;
     }
     return 0;
@@ -221,7 +222,7 @@ int mcreg__op_finish(mcreg_op *op)
     if (removed_any)
         mcreg__heap_trim(&reg->alloc, &reg->st.heap);
     if (reg->busy == 0 && reg->free_pending) {
-        mcreg__registry_destroy(reg);
+        mcreg__state_destroy(reg);
         return 1;
     }
     return 0;

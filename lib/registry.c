@@ -11,6 +11,7 @@
 #include "index.h"
 #include "record.h"
 #include "sort.h"
+#include "state.h"
 #include "validate.h"
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -53,24 +54,6 @@ int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
     return MCREG_OK;
 }
 
-void mcreg__state_clear(mcreg_registry *reg)
-{
-    const mcreg_allocator *a = &reg->alloc;
-    mcreg__index_clear(reg); /* reads the first record: before freeing them */
-    for (size_t i = 0; i < reg->st.heap.n; i++)
-        mcreg__record_free(a, reg->st.heap.items[i]);
-    mcreg__heap_free(a, &reg->st.heap);
-    mcreg__free(a, reg->st.scratch);
-    memset(&reg->st, 0, sizeof(reg->st));
-}
-
-void mcreg__registry_destroy(mcreg_registry *reg)
-{
-    mcreg_allocator a = reg->alloc;
-    mcreg__state_clear(reg);
-    mcreg__free(&a, reg);
-}
-
 void mcreg_registry_free(mcreg_registry *reg)
 {
     if (!reg)
@@ -79,7 +62,7 @@ void mcreg_registry_free(mcreg_registry *reg)
         reg->free_pending = 1; /* done when the callback returns to us */
         return;
     }
-    mcreg__registry_destroy(reg);
+    mcreg__state_destroy(reg);
 }
 
 /* ---- linking records ------------------------------------------------------ */

@@ -122,11 +122,4 @@ struct mcreg_registry {
 
 void mcreg__options_defaults(struct mcreg_options *o);
 
-/* Free everything now, whatever the busy depth (see mcreg_registry_free). */
-void mcreg__registry_destroy(mcreg_registry *reg);
-
-/* Free every record, user, index and buffer of reg->st and empty it; the
- * registry itself stays. */
-void mcreg__state_clear(mcreg_registry *reg);
-
 #endif

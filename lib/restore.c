@@ -7,6 +7,7 @@
 #include "index.h"
 #include "record.h"
 #include "snapshot_decode.h"
+#include "state.h"
 
 /* Room for the records array: the heap's capacity grows to `n` when it is
  * smaller (a hint from the input; failure is not an error). */

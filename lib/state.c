@@ -1,0 +1,28 @@
+/* Tearing a registry's state down: below events.c, which frees a registry
+ * once a callback's deferred mcreg_registry_free comes due, and below
+ * registry.c and restore.c. */
+#include "state.h"
+
+#include <string.h>
+
+#include "heap.h"
+#include "index.h"
+#include "record.h"
+
+void mcreg__state_clear(mcreg_registry *reg)
+{
+    const mcreg_allocator *a = &reg->alloc;
+    mcreg__index_clear(reg); /* reads the first record: before freeing them */
+    for (size_t i = 0; i < reg->st.heap.n; i++)
+        mcreg__record_free(a, reg->st.heap.items[i]);
+    mcreg__heap_free(a, &reg->st.heap);
+    mcreg__free(a, reg->st.scratch);
+    memset(&reg->st, 0, sizeof(reg->st));
+}
+
+void mcreg__state_destroy(mcreg_registry *reg)
+{
+    mcreg_allocator a = reg->alloc;
+    mcreg__state_clear(reg);
+    mcreg__free(&a, reg);
+}
