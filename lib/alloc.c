@@ -21,13 +21,14 @@ static void libc_free(void *ptr, void *ctx)
     free(ptr);
 }
 
-mcreg_allocator mcreg__default_allocator(void)
+mcreg_allocator mcreg__alloc_default(void)
 {
     mcreg_allocator a = {libc_malloc, libc_realloc, libc_free, NULL};
     return a;
 }
 
-void *mcreg__grow(const mcreg_allocator *a, void *array, size_t *cap, size_t need, size_t elem)
+void *mcreg__alloc_grow(const mcreg_allocator *a, void *array, size_t *cap, size_t need,
+                        size_t elem)
 {
     if (need <= *cap)
         return array;
@@ -42,7 +43,7 @@ void *mcreg__grow(const mcreg_allocator *a, void *array, size_t *cap, size_t nee
     }
     if (new_cap > SIZE_MAX / elem)
         return NULL;
-    void *grown = mcreg__realloc(a, array, new_cap * elem);
+    void *grown = mcreg__alloc_realloc(a, array, new_cap * elem);
     if (grown)
         *cap = new_cap;
     return grown;

@@ -7,19 +7,19 @@
 #include "mcreg.h"
 
 /* The C library's malloc, realloc and free behind the mcreg_allocator shape. */
-mcreg_allocator mcreg__default_allocator(void);
+mcreg_allocator mcreg__alloc_default(void);
 
-static inline void *mcreg__malloc(const mcreg_allocator *a, size_t size)
+static inline void *mcreg__alloc_malloc(const mcreg_allocator *a, size_t size)
 {
     return a->malloc(size, a->ctx);
 }
 
-static inline void *mcreg__realloc(const mcreg_allocator *a, void *ptr, size_t size)
+static inline void *mcreg__alloc_realloc(const mcreg_allocator *a, void *ptr, size_t size)
 {
     return a->realloc(ptr, size, a->ctx);
 }
 
-static inline void mcreg__free(const mcreg_allocator *a, void *ptr)
+static inline void mcreg__alloc_free(const mcreg_allocator *a, void *ptr)
 {
     if (ptr)
         a->free(ptr, a->ctx);
@@ -29,6 +29,7 @@ static inline void mcreg__free(const mcreg_allocator *a, void *ptr)
  * of them: `array` itself when it has room, else a larger one (capacity
  * doubling) with *cap updated. NULL on failure, with `array` and *cap as
  * they were. Never shrinks. */
-void *mcreg__grow(const mcreg_allocator *a, void *array, size_t *cap, size_t need, size_t elem);
+void *mcreg__alloc_grow(const mcreg_allocator *a, void *array, size_t *cap, size_t need,
+                        size_t elem);
 
 #endif

@@ -8,33 +8,33 @@
 /* libcbor reports each item through a callback; these store it in the
  * reader's item. Every callback is set: a NULL one would be called. */
 
-static void set_item(void *ctx, mcreg_cbor_kind kind, uint64_t value)
+static void set_item(void *ctx, mcreg_cbor_reader_kind kind, uint64_t value)
 {
-    mcreg_cbor_item *it = ctx;
+    mcreg_cbor_reader_item *it = ctx;
     it->kind = kind;
     it->value = value;
 }
 
-static void on_uint8(void *ctx, uint8_t v) { set_item(ctx, MCREG_CBOR_UINT, v); }
-static void on_uint16(void *ctx, uint16_t v) { set_item(ctx, MCREG_CBOR_UINT, v); }
-static void on_uint32(void *ctx, uint32_t v) { set_item(ctx, MCREG_CBOR_UINT, v); }
-static void on_uint64(void *ctx, uint64_t v) { set_item(ctx, MCREG_CBOR_UINT, v); }
-static void on_negint8(void *ctx, uint8_t v) { set_item(ctx, MCREG_CBOR_NEGINT, v); }
-static void on_negint16(void *ctx, uint16_t v) { set_item(ctx, MCREG_CBOR_NEGINT, v); }
-static void on_negint32(void *ctx, uint32_t v) { set_item(ctx, MCREG_CBOR_NEGINT, v); }
-static void on_negint64(void *ctx, uint64_t v) { set_item(ctx, MCREG_CBOR_NEGINT, v); }
-static void on_array(void *ctx, size_t n) { set_item(ctx, MCREG_CBOR_ARRAY, n); }
-static void on_map(void *ctx, size_t n) { set_item(ctx, MCREG_CBOR_MAP, n); }
-static void on_tag(void *ctx, uint64_t v) { set_item(ctx, MCREG_CBOR_TAG, v); }
-static void on_bool(void *ctx, bool v) { set_item(ctx, MCREG_CBOR_BOOL, v); }
-static void on_float(void *ctx, float v) { (void)v; set_item(ctx, MCREG_CBOR_OTHER, 0); }
-static void on_double(void *ctx, double v) { (void)v; set_item(ctx, MCREG_CBOR_OTHER, 0); }
-static void on_other(void *ctx) { set_item(ctx, MCREG_CBOR_OTHER, 0); }
-static void on_indefinite(void *ctx) { set_item(ctx, MCREG_CBOR_INDEFINITE, 0); }
+static void on_uint8(void *ctx, uint8_t v) { set_item(ctx, MCREG_CBOR_READER_UINT, v); }
+static void on_uint16(void *ctx, uint16_t v) { set_item(ctx, MCREG_CBOR_READER_UINT, v); }
+static void on_uint32(void *ctx, uint32_t v) { set_item(ctx, MCREG_CBOR_READER_UINT, v); }
+static void on_uint64(void *ctx, uint64_t v) { set_item(ctx, MCREG_CBOR_READER_UINT, v); }
+static void on_negint8(void *ctx, uint8_t v) { set_item(ctx, MCREG_CBOR_READER_NEGINT, v); }
+static void on_negint16(void *ctx, uint16_t v) { set_item(ctx, MCREG_CBOR_READER_NEGINT, v); }
+static void on_negint32(void *ctx, uint32_t v) { set_item(ctx, MCREG_CBOR_READER_NEGINT, v); }
+static void on_negint64(void *ctx, uint64_t v) { set_item(ctx, MCREG_CBOR_READER_NEGINT, v); }
+static void on_array(void *ctx, size_t n) { set_item(ctx, MCREG_CBOR_READER_ARRAY, n); }
+static void on_map(void *ctx, size_t n) { set_item(ctx, MCREG_CBOR_READER_MAP, n); }
+static void on_tag(void *ctx, uint64_t v) { set_item(ctx, MCREG_CBOR_READER_TAG, v); }
+static void on_bool(void *ctx, bool v) { set_item(ctx, MCREG_CBOR_READER_BOOL, v); }
+static void on_float(void *ctx, float v) { (void)v; set_item(ctx, MCREG_CBOR_READER_OTHER, 0); }
+static void on_double(void *ctx, double v) { (void)v; set_item(ctx, MCREG_CBOR_READER_OTHER, 0); }
+static void on_other(void *ctx) { set_item(ctx, MCREG_CBOR_READER_OTHER, 0); }
+static void on_indefinite(void *ctx) { set_item(ctx, MCREG_CBOR_READER_INDEFINITE, 0); }
 
-static void set_string(void *ctx, mcreg_cbor_kind kind, cbor_data data, size_t len)
+static void set_string(void *ctx, mcreg_cbor_reader_kind kind, cbor_data data, size_t len)
 {
-    mcreg_cbor_item *it = ctx;
+    mcreg_cbor_reader_item *it = ctx;
     set_item(ctx, kind, len);
     it->ptr = data;
     it->len = len;
@@ -42,12 +42,12 @@ static void set_string(void *ctx, mcreg_cbor_kind kind, cbor_data data, size_t l
 
 static void on_bytes(void *ctx, cbor_data data, size_t len)
 {
-    set_string(ctx, MCREG_CBOR_BYTES, data, len);
+    set_string(ctx, MCREG_CBOR_READER_BYTES, data, len);
 }
 
 static void on_text(void *ctx, cbor_data data, size_t len)
 {
-    set_string(ctx, MCREG_CBOR_TEXT, data, len);
+    set_string(ctx, MCREG_CBOR_READER_TEXT, data, len);
 }
 
 static const struct cbor_callbacks item_callbacks = {
@@ -81,7 +81,7 @@ void mcreg__cbor_reader_init(mcreg_cbor_reader *r, const uint8_t *buf, size_t le
 {
     r->p = buf;
     r->left = len;
-    r->item = (mcreg_cbor_item){0};
+    r->item = (mcreg_cbor_reader_item){0};
 }
 
 /* A string, array or map head with an 8-byte argument that the bytes left
@@ -100,11 +100,11 @@ static int oversized_head(const uint8_t *p, size_t left)
     return n > left - 9; /* each byte, or each item, takes a byte at least */
 }
 
-int mcreg__cbor_next(mcreg_cbor_reader *r)
+int mcreg__cbor_reader_next(mcreg_cbor_reader *r)
 {
     if (r->left == 0 || oversized_head(r->p, r->left))
         return MCREG_ERR_FORMAT;
-    r->item = (mcreg_cbor_item){0};
+    r->item = (mcreg_cbor_reader_item){0};
     /* libcbor checks every string length against the bytes it was given
      * before it calls back, and touches nothing else. */
     struct cbor_decoder_result res = cbor_stream_decode(r->p, r->left, &item_callbacks, &r->item);
@@ -113,22 +113,22 @@ int mcreg__cbor_next(mcreg_cbor_reader *r)
     r->p += res.read;
     r->left -= res.read;
     switch (r->item.kind) {
-    case MCREG_CBOR_INDEFINITE:
+    case MCREG_CBOR_READER_INDEFINITE:
         return MCREG_ERR_FORMAT;
-    case MCREG_CBOR_ARRAY:
+    case MCREG_CBOR_READER_ARRAY:
         /* Each item takes a byte at least: a larger count is a lie, and
          * trusting it could size an allocation or a loop. */
         return r->item.value > r->left ? MCREG_ERR_FORMAT : MCREG_OK;
-    case MCREG_CBOR_MAP:
+    case MCREG_CBOR_READER_MAP:
         return r->item.value > r->left / 2 ? MCREG_ERR_FORMAT : MCREG_OK;
     default:
         return MCREG_OK;
     }
 }
 
-int mcreg__cbor_expect(mcreg_cbor_reader *r, mcreg_cbor_kind kind)
+int mcreg__cbor_reader_expect(mcreg_cbor_reader *r, mcreg_cbor_reader_kind kind)
 {
-    int rc = mcreg__cbor_next(r);
+    int rc = mcreg__cbor_reader_next(r);
     if (rc != MCREG_OK)
         return rc;
     return r->item.kind == kind ? MCREG_OK : MCREG_ERR_FORMAT;
@@ -136,7 +136,7 @@ int mcreg__cbor_expect(mcreg_cbor_reader *r, mcreg_cbor_kind kind)
 
 #define MAX_SKIP_DEPTH 16
 
-int mcreg__cbor_skip(mcreg_cbor_reader *r, unsigned max_depth)
+int mcreg__cbor_reader_skip(mcreg_cbor_reader *r, unsigned max_depth)
 {
     /* An explicit stack of the items still to read in each open array, map
      * or tag: no recursion, so no input can exhaust the C stack. */
@@ -151,18 +151,18 @@ int mcreg__cbor_skip(mcreg_cbor_reader *r, unsigned max_depth)
             continue;
         }
         open[depth - 1]--;
-        int rc = mcreg__cbor_next(r);
+        int rc = mcreg__cbor_reader_next(r);
         if (rc != MCREG_OK)
             return rc;
         uint64_t inner;
         switch (r->item.kind) {
-        case MCREG_CBOR_ARRAY:
+        case MCREG_CBOR_READER_ARRAY:
             inner = r->item.value;
             break;
-        case MCREG_CBOR_MAP:
+        case MCREG_CBOR_READER_MAP:
             inner = 2 * r->item.value; /* cannot overflow: at most left / 2 */
             break;
-        case MCREG_CBOR_TAG:
+        case MCREG_CBOR_READER_TAG:
             inner = 1;
             break;
         default:

@@ -10,29 +10,29 @@
 #include <stdint.h>
 
 typedef enum {
-    MCREG_CBOR_UINT,   /* value */
-    MCREG_CBOR_NEGINT, /* the integer is -1 - value */
-    MCREG_CBOR_BYTES,  /* ptr, len */
-    MCREG_CBOR_TEXT,   /* ptr, len (not checked to be UTF-8) */
-    MCREG_CBOR_ARRAY,  /* value: number of items */
-    MCREG_CBOR_MAP,    /* value: number of pairs */
-    MCREG_CBOR_TAG,    /* value: tag number; the tagged item follows */
-    MCREG_CBOR_BOOL,   /* value: 0 or 1 */
-    MCREG_CBOR_OTHER,  /* float, null, undefined */
-    MCREG_CBOR_INDEFINITE /* indefinite-length start or break: refused */
-} mcreg_cbor_kind;
+    MCREG_CBOR_READER_UINT,   /* value */
+    MCREG_CBOR_READER_NEGINT, /* the integer is -1 - value */
+    MCREG_CBOR_READER_BYTES,  /* ptr, len */
+    MCREG_CBOR_READER_TEXT,   /* ptr, len (not checked to be UTF-8) */
+    MCREG_CBOR_READER_ARRAY,  /* value: number of items */
+    MCREG_CBOR_READER_MAP,    /* value: number of pairs */
+    MCREG_CBOR_READER_TAG,    /* value: tag number; the tagged item follows */
+    MCREG_CBOR_READER_BOOL,   /* value: 0 or 1 */
+    MCREG_CBOR_READER_OTHER,  /* float, null, undefined */
+    MCREG_CBOR_READER_INDEFINITE /* indefinite-length start or break: refused */
+} mcreg_cbor_reader_kind;
 
 typedef struct {
-    mcreg_cbor_kind kind;
+    mcreg_cbor_reader_kind kind;
     uint64_t value;
     const uint8_t *ptr;
     size_t len;
-} mcreg_cbor_item;
+} mcreg_cbor_reader_item;
 
 typedef struct {
     const uint8_t *p;   /* next unread byte */
     size_t left;        /* bytes from p to the end of the input */
-    mcreg_cbor_item item; /* the item last read */
+    mcreg_cbor_reader_item item; /* the item last read */
 } mcreg_cbor_reader;
 
 void mcreg__cbor_reader_init(mcreg_cbor_reader *r, const uint8_t *buf, size_t len);
@@ -40,13 +40,13 @@ void mcreg__cbor_reader_init(mcreg_cbor_reader *r, const uint8_t *buf, size_t le
 /* Read the next item head into r->item. MCREG_ERR_FORMAT on malformed or
  * truncated input, an indefinite length, or a count the bytes left cannot
  * hold (each item takes at least one byte). */
-int mcreg__cbor_next(mcreg_cbor_reader *r);
+int mcreg__cbor_reader_next(mcreg_cbor_reader *r);
 
 /* Read the next item, which must be of the given kind. */
-int mcreg__cbor_expect(mcreg_cbor_reader *r, mcreg_cbor_kind kind);
+int mcreg__cbor_reader_expect(mcreg_cbor_reader *r, mcreg_cbor_reader_kind kind);
 
 /* Skip one whole data item, nested items included, at most `max_depth`
  * levels of arrays, maps and tags deep. MCREG_ERR_FORMAT when deeper. */
-int mcreg__cbor_skip(mcreg_cbor_reader *r, unsigned max_depth);
+int mcreg__cbor_reader_skip(mcreg_cbor_reader *r, unsigned max_depth);
 
 #endif

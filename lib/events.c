@@ -7,14 +7,14 @@
 #include "record.h"
 #include "state.h"
 
-void mcreg__op_init(mcreg_op *op, mcreg_registry *reg, uint64_t now)
+void mcreg__events_init(mcreg_events_op *op, mcreg_registry *reg, uint64_t now)
 {
     memset(op, 0, sizeof(*op));
     op->reg = reg;
     op->now = now;
 }
 
-void mcreg__op_removed(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why)
+void mcreg__events_removed(mcreg_events_op *op, struct mcreg_record *r, mcreg_event_type why)
 {
     r->removal = (uint8_t)why;
     r->user_next = NULL; /* unlinked from its user: free for the queue */
@@ -28,12 +28,12 @@ void mcreg__op_removed(mcreg_op *op, struct mcreg_record *r, mcreg_event_type wh
 /* Queries take a const registry, but their visitors may still try a
  * mutating call or mcreg_registry_free: the busy depth must change under a
  * const registry, and `self` is the registry's own mutable view of itself. */
-void mcreg__busy_enter(const mcreg_registry *reg)
+void mcreg__events_busy_enter(const mcreg_registry *reg)
 {
     reg->self->busy++;
 }
 
-int mcreg__busy_leave(const mcreg_registry *reg)
+int mcreg__events_busy_leave(const mcreg_registry *reg)
 {
     mcreg_registry *r = reg->self;
     if (--r->busy == 0 && r->free_pending) {
@@ -47,7 +47,7 @@ int mcreg__busy_leave(const mcreg_registry *reg)
 
 /* Once a callback has freed the registry (deferred: see
  * mcreg_registry_free), the host hears nothing more from it. */
-static void emit(mcreg_op *op, mcreg_event *ev)
+static void emit(mcreg_events_op *op, mcreg_event *ev)
 {
     if (op->reg->free_pending)
         return;
@@ -66,7 +66,7 @@ static void event_init(mcreg_event *ev, mcreg_event_type type, const char *user_
     ev->record = r;
 }
 
-static void emit_record_event(mcreg_op *op, mcreg_event_type type, struct mcreg_record *r)
+static void emit_record_event(mcreg_events_op *op, mcreg_event_type type, struct mcreg_record *r)
 {
     mcreg_event ev;
     event_init(&ev, type, r->user->id, r->ue_id, r);
@@ -74,7 +74,7 @@ static void emit_record_event(mcreg_op *op, mcreg_event_type type, struct mcreg_
 }
 
 /* Tell `recipient` that `subject` logged on or off. */
-static void emit_notify(mcreg_op *op, mcreg_event_type type, struct mcreg_record *subject,
+static void emit_notify(mcreg_events_op *op, mcreg_event_type type, struct mcreg_record *subject,
                         const struct mcreg_record *recipient, const char *const *others,
                         size_t n_others)
 {
@@ -111,7 +111,7 @@ static size_t fill_others(const char **others, const mcreg_user *u,
  * With L the user's UEs less `hidden`, the recipient L[j] is told L less
  * L[j]. Going from L[j] to L[j+1] changes one slot of that array (slot j
  * becomes L[j]), so a round of n notifications costs O(n), not O(n^2). */
-static void notify_each(mcreg_op *op, mcreg_event_type type, struct mcreg_record *subject,
+static void notify_each(mcreg_events_op *op, mcreg_event_type type, struct mcreg_record *subject,
                         const struct mcreg_record *hidden, const struct mcreg_record *skip)
 {
     const char **others = op->reg->st.scratch;
@@ -130,7 +130,7 @@ static void notify_each(mcreg_op *op, mcreg_event_type type, struct mcreg_record
     }
 }
 
-static void deliver_removal(mcreg_op *op, struct mcreg_record *gone)
+static void deliver_removal(mcreg_events_op *op, struct mcreg_record *gone)
 {
     emit_record_event(op, (mcreg_event_type)gone->removal, gone);
     if (!op->reg->opt.notify_logoff)
@@ -141,7 +141,7 @@ static void deliver_removal(mcreg_op *op, struct mcreg_record *gone)
     notify_each(op, MCREG_EV_NOTIFY_LOGOFF, gone, created, NULL);
 }
 
-static void deliver_logon(mcreg_op *op, struct mcreg_record *r)
+static void deliver_logon(mcreg_events_op *op, struct mcreg_record *r)
 {
     int policy = op->reg->opt.notify_logon;
     if (policy == MCREG_NOTIFY_NONE || r->user->n_records < 2)
@@ -155,7 +155,7 @@ static void deliver_logon(mcreg_op *op, struct mcreg_record *r)
         notify_each(op, MCREG_EV_NOTIFY_LOGON, r, NULL, r);
 }
 
-static void deliver(mcreg_op *op)
+static void deliver(mcreg_events_op *op)
 {
     if (op->rejected) {
         mcreg_event ev;
@@ -177,7 +177,7 @@ static void deliver(mcreg_op *op)
  * (so callbacks no longer see them) and are freed after the events, with
  * their last queued record. A doomed user has no records, so n_records
  * then counts its records still in the queue. */
-static void doom_empty_users(mcreg_op *op)
+static void doom_empty_users(mcreg_events_op *op)
 {
     for (struct mcreg_record *r = op->removed; r; r = r->user_next) {
         mcreg_user *u = r->user;
@@ -187,13 +187,13 @@ static void doom_empty_users(mcreg_op *op)
         }
         if (u->n_records || u->has_max)
             continue;
-        mcreg__user_remove(op->reg, u);
+        mcreg__index_user_remove(op->reg, u);
         u->doomed = 1;
         u->n_records = 1;
     }
 }
 
-static void free_removed(mcreg_op *op)
+static void free_removed(mcreg_events_op *op)
 {
     const mcreg_allocator *a = &op->reg->alloc;
     struct mcreg_record *r = op->removed;
@@ -202,13 +202,13 @@ static void free_removed(mcreg_op *op)
         mcreg_user *u = r->user;
         mcreg__record_free(a, r);
         if (u->doomed && --u->n_records == 0)
-            mcreg__free(a, u);
+            mcreg__alloc_free(a, u);
         r = next;
     }
     mcreg__record_free(a, op->old_record);
 }
 
-int mcreg__op_finish(mcreg_op *op)
+int mcreg__events_finish(mcreg_events_op *op)
 {
     mcreg_registry *reg = op->reg;
     doom_empty_users(op);

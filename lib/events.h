@@ -1,7 +1,7 @@
 /* One mutating call's journal and its events.
  *
  * A call first makes its whole change, queueing what it removed; then
- * mcreg__op_finish() delivers the events in the order mcreg.h gives, and
+ * mcreg__events_finish() delivers the events in the order mcreg.h gives, and
  * only then frees what was removed, so that a callback can still read a
  * removed record. Delivery never allocates: the buffer for other_ue_ids is
  * grown before any change (see mcreg_registry.scratch). */
@@ -10,7 +10,7 @@
 
 #include "registry.h"
 
-typedef struct mcreg_op {
+typedef struct mcreg_events_op {
     mcreg_registry *reg;
     uint64_t now;
     struct mcreg_record *removed, *removed_tail; /* removal order, via user_next */
@@ -18,19 +18,19 @@ typedef struct mcreg_op {
     mcreg_event_type changed_type;   /* CREATED, REFRESHED or SHORTENED */
     struct mcreg_record *old_record; /* replaced by a refresh's new block */
     const mcreg_binding *rejected;   /* the binding refused at the limit */
-} mcreg_op;
+} mcreg_events_op;
 
-void mcreg__op_init(mcreg_op *op, mcreg_registry *reg, uint64_t now);
+void mcreg__events_init(mcreg_events_op *op, mcreg_registry *reg, uint64_t now);
 /* Queue an unlinked record for its removal event (why: DEREGISTERED,
  * EXPIRED, EVICTED or REPLACED). */
-void mcreg__op_removed(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why);
+void mcreg__events_removed(mcreg_events_op *op, struct mcreg_record *r, mcreg_event_type why);
 /* Deliver the events, then free what the call removed. Returns 1 when a
  * callback freed the registry (the caller must not touch it again). */
-int mcreg__op_finish(mcreg_op *op);
+int mcreg__events_finish(mcreg_events_op *op);
 
 /* Callbacks and visitors run inside these: mutating calls made meanwhile
  * get MCREG_ERR_BUSY. busy_leave returns 1 when it freed the registry. */
-void mcreg__busy_enter(const mcreg_registry *reg);
-int mcreg__busy_leave(const mcreg_registry *reg);
+void mcreg__events_busy_enter(const mcreg_registry *reg);
+int mcreg__events_busy_leave(const mcreg_registry *reg);
 
 #endif

@@ -49,7 +49,7 @@ static uint64_t load_le64(const unsigned char *p)
 
 /* SipHash-1-3 (one compression round, three finalization rounds), as in
  * the reference implementation with cROUNDS=1 and dROUNDS=3. */
-uint64_t mcreg__siphash13(const mcreg_hash_key *key, const void *data, size_t len)
+uint64_t mcreg__hash_siphash13(const mcreg_hash_key *key, const void *data, size_t len)
 {
     const unsigned char *in = data;
     uint64_t v0 = UINT64_C(0x736f6d6570736575) ^ key->k0;

@@ -14,6 +14,6 @@ typedef struct mcreg_hash_key {
 /* Expand a 64-bit host seed into a 128-bit SipHash key. */
 mcreg_hash_key mcreg__hash_key_from_seed(uint64_t seed);
 
-uint64_t mcreg__siphash13(const mcreg_hash_key *key, const void *data, size_t len);
+uint64_t mcreg__hash_siphash13(const mcreg_hash_key *key, const void *data, size_t len);
 
 #endif

@@ -4,11 +4,11 @@
 
 #include "record.h"
 
-int mcreg__expiry_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
+int mcreg__heap_expiry_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
 {
     if (a->expires_at != b->expires_at)
         return a->expires_at < b->expires_at ? -1 : 1;
-    int c = mcreg__logon_cmp(a, b);
+    int c = mcreg__record_logon_cmp(a, b);
     if (c)
         return c;
     return mcreg__user_cmp(a->user, b->user);
@@ -18,15 +18,15 @@ int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n)
 {
     if (n <= h->cap)
         return MCREG_OK;
-    /* Both arrays grow to the same capacity (mcreg__grow depends only on
+    /* Both arrays grow to the same capacity (mcreg__alloc_grow depends only on
      * the old capacity and n). If the second fails, the first is merely
      * larger than cap says, and the next call grows it again. */
     size_t keys_cap = h->cap, items_cap = h->cap;
-    uint64_t *keys = mcreg__grow(a, h->keys, &keys_cap, n, sizeof(*keys));
+    uint64_t *keys = mcreg__alloc_grow(a, h->keys, &keys_cap, n, sizeof(*keys));
     if (!keys)
         return MCREG_ERR_NOMEM;
     h->keys = keys;
-    struct mcreg_record **items = mcreg__grow(a, h->items, &items_cap, n, sizeof(*items));
+    struct mcreg_record **items = mcreg__alloc_grow(a, h->items, &items_cap, n, sizeof(*items));
     if (!items)
         return MCREG_ERR_NOMEM;
     h->items = items;
@@ -48,7 +48,7 @@ static int slot_cmp(const mcreg_heap *h, size_t i, size_t j)
 {
     if (h->keys[i] != h->keys[j])
         return h->keys[i] < h->keys[j] ? -1 : 1;
-    return mcreg__expiry_cmp(h->items[i], h->items[j]);
+    return mcreg__heap_expiry_cmp(h->items[i], h->items[j]);
 }
 
 /* r (key k) against items[j]. */
@@ -56,7 +56,7 @@ static int record_cmp(const mcreg_heap *h, const struct mcreg_record *r, uint64_
 {
     if (k != h->keys[j])
         return k < h->keys[j] ? -1 : 1;
-    return mcreg__expiry_cmp(r, h->items[j]);
+    return mcreg__heap_expiry_cmp(r, h->items[j]);
 }
 
 static void sift_up(mcreg_heap *h, size_t i)
@@ -143,20 +143,20 @@ void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h)
     if (h->cap <= 64 || h->n >= h->cap / 4)
         return;
     size_t cap = h->n * 2 > 64 ? h->n * 2 : 64;
-    struct mcreg_record **items = mcreg__realloc(a, h->items, cap * sizeof(*items));
+    struct mcreg_record **items = mcreg__alloc_realloc(a, h->items, cap * sizeof(*items));
     if (!items)
         return;
     h->items = items;
     h->cap = cap; /* keys[] is at least this large whether or not it shrinks */
-    uint64_t *keys = mcreg__realloc(a, h->keys, cap * sizeof(*keys));
+    uint64_t *keys = mcreg__alloc_realloc(a, h->keys, cap * sizeof(*keys));
     if (keys)
         h->keys = keys;
 }
 
 void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h)
 {
-    mcreg__free(a, h->items);
-    mcreg__free(a, h->keys);
+    mcreg__alloc_free(a, h->items);
+    mcreg__alloc_free(a, h->keys);
     memset(h, 0, sizeof(*h));
 }
 

@@ -5,7 +5,26 @@
 #ifndef MCREG_HEAP_H
 #define MCREG_HEAP_H
 
-#include "registry.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+
+struct mcreg_record;
+
+/* The expiry heap: an 8-ary min-heap of records, each record holding its
+ * own position so that removal and re-keying are O(log n). Each record's
+ * expires_at is copied into keys[], beside items[]: a sift compares the
+ * children's keys without touching their records (cache misses, at a
+ * million records), and reads a record only to break a tie. Eight
+ * children per node (their keys fill one cache line) make the heap a third
+ * as deep as a binary one: each level a record moves costs a cache miss (its
+ * heap_index is written). */
+typedef struct mcreg_heap {
+    struct mcreg_record **items;
+    uint64_t *keys; /* keys[i] == items[i]->expires_at */
+    size_t n, cap;
+} mcreg_heap;
 
 /* Make room for `n` records; the only heap call that can fail. */
 int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n);
@@ -32,6 +51,6 @@ void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h);
 void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h);
 
 /* Negative, zero or positive as a expires before, with, or after b. */
-int mcreg__expiry_cmp(const struct mcreg_record *a, const struct mcreg_record *b);
+int mcreg__heap_expiry_cmp(const struct mcreg_record *a, const struct mcreg_record *b);
 
 #endif

@@ -6,10 +6,10 @@
 #include "sort.h"
 
 /* A record's UE-list links, as lvalues. Only records of a registry with UE
- * exclusive off have them (see mcreg_ue_links): the list code runs only
+ * exclusive off have them (see mcreg_record_ue_links): the list code runs only
  * for those, and says so where a record may have none. */
-#define NEXT_AT_UE(r) (mcreg__ue_links(r)->next)
-#define PREV_AT_UE(r) (mcreg__ue_links(r)->prev)
+#define NEXT_AT_UE(r) (mcreg__record_ue_links(r)->next)
+#define PREV_AT_UE(r) (mcreg__record_ue_links(r)->prev)
 
 /* uthash's view of the registry: mcreg_uthash.h routes its allocations to
  * `uthash_alloc` and reports failed adds through `uthash_oom`. Every
@@ -23,10 +23,10 @@
 static unsigned id_hash(const mcreg_registry *reg, const char *id, size_t len)
 {
     /* uthash keeps 32 bits; its bucket index is the low bits. */
-    return (unsigned)mcreg__siphash13(&reg->hash_key, id, len);
+    return (unsigned)mcreg__hash_siphash13(&reg->hash_key, id, len);
 }
 
-void mcreg__key_init(mcreg_key *k, const char *id, size_t len)
+void mcreg__index_key_init(mcreg_index_key *k, const char *id, size_t len)
 {
     k->id = id;
     k->len = len;
@@ -36,7 +36,7 @@ void mcreg__key_init(mcreg_key *k, const char *id, size_t len)
 /* The key's hash, computed on first use: a call that hashes an id once
  * uses that hash for every lookup and insert it makes. (uthash's FIND
  * macro also evaluates its hash argument once per entry it compares.) */
-static unsigned key_hash(const mcreg_registry *reg, mcreg_key *k)
+static unsigned key_hash(const mcreg_registry *reg, mcreg_index_key *k)
 {
     if (!k->hashed) {
         k->hv = id_hash(reg, k->id, k->len);
@@ -45,7 +45,7 @@ static unsigned key_hash(const mcreg_registry *reg, mcreg_key *k)
     return k->hv;
 }
 
-mcreg_user *mcreg__user_find(const mcreg_registry *reg, mcreg_key *k)
+mcreg_user *mcreg__index_user_find(const mcreg_registry *reg, mcreg_index_key *k)
 {
     mcreg_user *u;
     unsigned hv = key_hash(reg, k);
@@ -53,7 +53,7 @@ mcreg_user *mcreg__user_find(const mcreg_registry *reg, mcreg_key *k)
     return u;
 }
 
-int mcreg__user_insert(mcreg_registry *reg, mcreg_user *u, mcreg_key *k)
+int mcreg__index_user_insert(mcreg_registry *reg, mcreg_user *u, mcreg_index_key *k)
 {
     UTHASH_SCOPE(reg);
     unsigned hv = key_hash(reg, k);
@@ -61,26 +61,26 @@ int mcreg__user_insert(mcreg_registry *reg, mcreg_user *u, mcreg_key *k)
     return uthash_oom ? MCREG_ERR_NOMEM : MCREG_OK;
 }
 
-mcreg_user *mcreg__user_get(mcreg_registry *reg, mcreg_key *k)
+mcreg_user *mcreg__index_user_get(mcreg_registry *reg, mcreg_index_key *k)
 {
-    mcreg_user *u = mcreg__user_find(reg, k);
+    mcreg_user *u = mcreg__index_user_find(reg, k);
     if (u)
         return u;
     u = mcreg__user_new(&reg->alloc, k->id, k->len);
-    if (u && mcreg__user_insert(reg, u, k) != MCREG_OK) {
-        mcreg__free(&reg->alloc, u);
+    if (u && mcreg__index_user_insert(reg, u, k) != MCREG_OK) {
+        mcreg__alloc_free(&reg->alloc, u);
         u = NULL;
     }
     return u;
 }
 
-void mcreg__user_remove(mcreg_registry *reg, mcreg_user *u)
+void mcreg__index_user_remove(mcreg_registry *reg, mcreg_user *u)
 {
     UTHASH_SCOPE(reg);
     HASH_DELETE(hh, reg->st.users, u);
 }
 
-struct mcreg_record *mcreg__ue_first(const mcreg_registry *reg, mcreg_key *k)
+struct mcreg_record *mcreg__index_ue_first(const mcreg_registry *reg, mcreg_index_key *k)
 {
     struct mcreg_record *r;
     unsigned hv = key_hash(reg, k);
@@ -91,9 +91,9 @@ struct mcreg_record *mcreg__ue_first(const mcreg_registry *reg, mcreg_key *k)
 /* The first record of r's UE, when r is known to have one. */
 static struct mcreg_record *ue_first_of(const mcreg_registry *reg, const struct mcreg_record *r)
 {
-    mcreg_key k;
-    mcreg__key_init(&k, r->ue_id, mcreg__ue_len(r));
-    return mcreg__ue_first(reg, &k);
+    mcreg_index_key k;
+    mcreg__index_key_init(&k, r->ue_id, mcreg__record_ue_len(r));
+    return mcreg__index_ue_first(reg, &k);
 }
 
 /* Put `to` where `from` stands in the UE table, without a delete and an
@@ -134,14 +134,14 @@ static int at_ue_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
 }
 
 /* r starts the list of a UE that has none yet: it goes into the table. */
-static int ue_table_add(mcreg_registry *reg, struct mcreg_record *r, mcreg_key *k)
+static int ue_table_add(mcreg_registry *reg, struct mcreg_record *r, mcreg_index_key *k)
 {
     UTHASH_SCOPE(reg);
     unsigned hv = key_hash(reg, k);
-    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->st.ues, r->ue_id, mcreg__ue_len(r), hv, r);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->st.ues, r->ue_id, mcreg__record_ue_len(r), hv, r);
     if (uthash_oom)
         return MCREG_ERR_NOMEM;
-    if (r->flags & MCREG_HAS_UE_LINKS) {
+    if (r->flags & MCREG_RECORD_HAS_UE_LINKS) {
         NEXT_AT_UE(r) = NULL;
         PREV_AT_UE(r) = r; /* alone: its own last */
     }
@@ -190,8 +190,8 @@ static struct mcreg_record *ue_position(struct mcreg_record *first, const struct
 
 /* A UE with a record already: only with UE exclusive off, so both have
  * links. */
-int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r,
-                     mcreg_key *k)
+int mcreg__index_ue_insert(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r,
+                     mcreg_index_key *k)
 {
     if (!first)
         return ue_table_add(reg, r, k);
@@ -199,8 +199,8 @@ int mcreg__ue_insert(mcreg_registry *reg, struct mcreg_record *first, struct mcr
     return MCREG_OK;
 }
 
-int mcreg__ue_append(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r,
-                     mcreg_key *k)
+int mcreg__index_ue_append(mcreg_registry *reg, struct mcreg_record *first, struct mcreg_record *r,
+                     mcreg_index_key *k)
 {
     if (!first)
         return ue_table_add(reg, r, k);
@@ -215,10 +215,10 @@ static int is_first_at_ue(const struct mcreg_record *r)
     return NEXT_AT_UE(PREV_AT_UE(r)) != r;
 }
 
-void mcreg__ue_remove(mcreg_registry *reg, struct mcreg_record *r)
+void mcreg__index_ue_remove(mcreg_registry *reg, struct mcreg_record *r)
 {
     UTHASH_SCOPE(reg);
-    if (!(r->flags & MCREG_HAS_UE_LINKS)) { /* alone at its UE */
+    if (!(r->flags & MCREG_RECORD_HAS_UE_LINKS)) { /* alone at its UE */
         HASH_DELETE(hh, reg->st.ues, r);
         return;
     }
@@ -285,26 +285,26 @@ static struct mcreg_record *user_position(const mcreg_user *u, const struct mcre
         return NULL;
     struct mcreg_record *hi = lo->user_prev;
     for (;;) {
-        if (mcreg__logon_cmp(hi, r) < 0)
+        if (mcreg__record_logon_cmp(hi, r) < 0)
             return hi;
-        if (mcreg__logon_cmp(lo, r) > 0)
+        if (mcreg__record_logon_cmp(lo, r) > 0)
             return lo == u->first ? NULL : lo->user_prev;
         lo = lo->user_next;
         hi = hi->user_prev;
     }
 }
 
-void mcreg__user_link(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r)
+void mcreg__index_user_link(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r)
 {
     user_link_after(reg, u, user_position(u, r), r);
 }
 
-void mcreg__user_append(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r)
+void mcreg__index_user_append(mcreg_registry *reg, mcreg_user *u, struct mcreg_record *r)
 {
     user_link_after(reg, u, user_last(u), r);
 }
 
-void mcreg__user_unlink(mcreg_registry *reg, struct mcreg_record *r)
+void mcreg__index_user_unlink(mcreg_registry *reg, struct mcreg_record *r)
 {
     mcreg_user *u = r->user;
     struct mcreg_record *prev = r->user_prev, *next = r->user_next;
@@ -323,10 +323,10 @@ void mcreg__user_unlink(mcreg_registry *reg, struct mcreg_record *r)
 
 /* ---- both lists -------------------------------------------------------- */
 
-void mcreg__ue_substitute(mcreg_registry *reg, struct mcreg_record *from,
+void mcreg__index_ue_substitute(mcreg_registry *reg, struct mcreg_record *from,
                           struct mcreg_record *to)
 {
-    if (!(from->flags & MCREG_HAS_UE_LINKS)) { /* alone at its UE */
+    if (!(from->flags & MCREG_RECORD_HAS_UE_LINKS)) { /* alone at its UE */
         ue_table_substitute(reg, from, to);
         return;
     }
@@ -361,10 +361,10 @@ static void user_list_substitute(struct mcreg_record *from, struct mcreg_record 
         u->first->user_prev = to; /* from was the last */
 }
 
-void mcreg__record_substitute(mcreg_registry *reg, struct mcreg_record *from,
+void mcreg__index_record_substitute(mcreg_registry *reg, struct mcreg_record *from,
                               struct mcreg_record *to)
 {
-    mcreg__ue_substitute(reg, from, to);
+    mcreg__index_ue_substitute(reg, from, to);
     user_list_substitute(from, to);
 }
 
@@ -372,20 +372,20 @@ void mcreg__record_substitute(mcreg_registry *reg, struct mcreg_record *from,
 
 /* The id's bytes only, not the length in the hash handle: one cache line
  * fewer on every lookup by pair. */
-static int user_is(const mcreg_user *u, const mcreg_key *k)
+static int user_is(const mcreg_user *u, const mcreg_index_key *k)
 {
-    return mcreg__text_is(u->id, k->id, k->len);
+    return mcreg__record_text_is(u->id, k->id, k->len);
 }
 
-struct mcreg_record *mcreg__pair_at(const mcreg_registry *reg, struct mcreg_record *at_ue,
-                                    mcreg_key *user, const mcreg_key *ue)
+struct mcreg_record *mcreg__index_pair_at(const mcreg_registry *reg, struct mcreg_record *at_ue,
+                                    mcreg_index_key *user, const mcreg_index_key *ue)
 {
     if (!at_ue)
         return NULL;
-    if (!mcreg__next_at_ue(at_ue)) /* always so with UE exclusive on */
+    if (!mcreg__record_next_at_ue(at_ue)) /* always so with UE exclusive on */
         return user_is(at_ue->user, user) ? at_ue : NULL;
 
-    mcreg_user *u = mcreg__user_find(reg, user);
+    mcreg_user *u = mcreg__index_user_find(reg, user);
     if (!u)
         return NULL;
     /* The pair is on both lists or on neither: walk the two in step, so the
@@ -394,17 +394,18 @@ struct mcreg_record *mcreg__pair_at(const mcreg_registry *reg, struct mcreg_reco
     while (a && b) {
         if (a->user == u)
             return a;
-        if (mcreg__ue_len(b) == ue->len && memcmp(b->ue_id, ue->id, ue->len) == 0)
+        if (mcreg__record_ue_len(b) == ue->len && memcmp(b->ue_id, ue->id, ue->len) == 0)
             return b;
-        a = mcreg__next_at_ue(a);
+        a = mcreg__record_next_at_ue(a);
         b = b->user_next;
     }
     return NULL;
 }
 
-struct mcreg_record *mcreg__pair_find(const mcreg_registry *reg, mcreg_key *user, mcreg_key *ue)
+struct mcreg_record *mcreg__index_pair_find(const mcreg_registry *reg, mcreg_index_key *user,
+                                            mcreg_index_key *ue)
 {
-    return mcreg__pair_at(reg, mcreg__ue_first(reg, ue), user, ue);
+    return mcreg__index_pair_at(reg, mcreg__index_ue_first(reg, ue), user, ue);
 }
 
 void mcreg__index_clear(mcreg_registry *reg)
@@ -417,36 +418,36 @@ void mcreg__index_clear(mcreg_registry *reg)
      * are intact. */
     while (u) {
         mcreg_user *next = u->hh.next;
-        mcreg__free(&reg->alloc, u);
+        mcreg__alloc_free(&reg->alloc, u);
         u = next;
     }
 }
 
 /* ---- whole-table walks ---------------------------------------------------- */
 
-size_t mcreg__user_total(const mcreg_registry *reg)
+size_t mcreg__index_user_total(const mcreg_registry *reg)
 {
     return HASH_COUNT(reg->st.users);
 }
 
-mcreg_user *mcreg__user_iter(const mcreg_registry *reg, const mcreg_user *prev)
+mcreg_user *mcreg__index_user_iter(const mcreg_registry *reg, const mcreg_user *prev)
 {
     return prev ? prev->hh.next : reg->st.users;
 }
 
-void mcreg__users_prune(mcreg_registry *reg)
+void mcreg__index_users_prune(mcreg_registry *reg)
 {
     mcreg_user *u, *tmp;
     UTHASH_SCOPE(reg);
     HASH_ITER(hh, reg->st.users, u, tmp) {
         if (u->n_records == 0 && !u->has_max) {
             HASH_DELETE(hh, reg->st.users, u);
-            mcreg__free(&reg->alloc, u);
+            mcreg__alloc_free(&reg->alloc, u);
         }
     }
 }
 
-size_t mcreg__largest_user(const mcreg_registry *reg)
+size_t mcreg__index_largest_user(const mcreg_registry *reg)
 {
     size_t largest = 0;
     for (const mcreg_user *u = reg->st.users; u; u = u->hh.next)
@@ -455,12 +456,12 @@ size_t mcreg__largest_user(const mcreg_registry *reg)
     return largest;
 }
 
-size_t mcreg__longest_ue_list(const mcreg_registry *reg)
+size_t mcreg__index_longest_ue_list(const mcreg_registry *reg)
 {
     size_t longest = 0;
     for (const struct mcreg_record *first = reg->st.ues; first; first = first->hh.next) {
         size_t n = 0;
-        for (const struct mcreg_record *r = first; r; r = mcreg__next_at_ue(r))
+        for (const struct mcreg_record *r = first; r; r = mcreg__record_next_at_ue(r))
             n++;
         if (n > longest)
             longest = n;
@@ -474,7 +475,7 @@ static int ue_id_order(const void *a, const void *b)
     return strcmp(x->ue_id, y->ue_id);
 }
 
-int mcreg__has_duplicate_pair(const mcreg_registry *reg, void **scratch)
+int mcreg__index_has_duplicate_pair(const mcreg_registry *reg, void **scratch)
 {
     for (const mcreg_user *u = reg->st.users; u; u = u->hh.next) {
         size_t n = 0;
@@ -490,7 +491,7 @@ int mcreg__has_duplicate_pair(const mcreg_registry *reg, void **scratch)
 
 static int logon_cmp_v(const void *a, const void *b)
 {
-    return mcreg__logon_cmp(a, b);
+    return mcreg__record_logon_cmp(a, b);
 }
 
 static int at_ue_cmp_v(const void *a, const void *b)
@@ -504,7 +505,7 @@ static void user_list_sort(mcreg_user *u, void **scratch)
     size_t n = 0;
     int sorted = 1;
     for (struct mcreg_record *r = u->first; r; r = r->user_next) {
-        if (r->user_next && mcreg__logon_cmp(r, r->user_next) > 0)
+        if (r->user_next && mcreg__record_logon_cmp(r, r->user_next) > 0)
             sorted = 0;
         scratch[n++] = r;
     }
@@ -542,7 +543,7 @@ static void ue_list_sort(mcreg_registry *reg, struct mcreg_record *first, void *
         ue_table_substitute(reg, first, scratch[0]);
 }
 
-void mcreg__lists_sort(mcreg_registry *reg, void **scratch)
+void mcreg__index_lists_sort(mcreg_registry *reg, void **scratch)
 {
     for (mcreg_user *u = reg->st.users; u; u = u->hh.next)
         if (u->n_records > 1)
@@ -553,7 +554,7 @@ void mcreg__lists_sort(mcreg_registry *reg, void **scratch)
     for (; first; first = next) {
         /* Taken now: a substitution puts another record in first's place. */
         next = first->hh.next;
-        if (mcreg__next_at_ue(first))
+        if (mcreg__record_next_at_ue(first))
             ue_list_sort(reg, first, scratch);
     }
 }

@@ -1,12 +1,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry.h"
+#include "alloc.h"
+#include "options.h"
 
 void mcreg__options_defaults(struct mcreg_options *o)
 {
     memset(o, 0, sizeof(*o));
-    o->allocator = mcreg__default_allocator();
+    o->allocator = mcreg__alloc_default();
     o->limit_policy = MCREG_LIMIT_REJECT;
     o->notify_logon = MCREG_NOTIFY_ALL;
     o->notify_logoff = 0;
@@ -36,7 +37,7 @@ void mcreg_options_free(mcreg_options *o)
 void mcreg_options_set_allocator(mcreg_options *o, const mcreg_allocator *a)
 {
     if (o)
-        o->allocator = a ? *a : mcreg__default_allocator();
+        o->allocator = a ? *a : mcreg__alloc_default();
 }
 
 void mcreg_options_set_event_callback(mcreg_options *o, mcreg_event_fn fn, void *user_data)

@@ -5,6 +5,7 @@
 #include "heap.h"
 #include "index.h"
 #include "record.h"
+#include "registry.h"
 #include "sort.h"
 #include "validate.h"
 
@@ -23,14 +24,14 @@ int mcreg_next_expiry(const mcreg_registry *reg, uint64_t *at_ms)
  * that is not valid UTF-8 was never stored, so it is simply not found, and
  * a lookup need not pay for the check. Returns 0 for NULL, empty or
  * overlong ids (nothing to look for). */
-static int lookup_key(const char *id, mcreg_key *k)
+static int lookup_key(const char *id, mcreg_index_key *k)
 {
     if (!id)
         return 0;
-    size_t len = mcreg__bounded_strlen(id, MCREG_MAX_ID_LEN);
+    size_t len = mcreg__validate_bounded_strlen(id, MCREG_MAX_ID_LEN);
     if (len == 0 || len > MCREG_MAX_ID_LEN)
         return 0;
-    mcreg__key_init(k, id, len);
+    mcreg__index_key_init(k, id, len);
     return 1;
 }
 
@@ -38,20 +39,20 @@ static int lookup_key(const char *id, mcreg_key *k)
 static const mcreg_user *valid_user(const mcreg_registry *reg, const char *user_id, int *valid)
 {
     size_t len;
-    *valid = mcreg__valid_id(user_id, &len);
+    *valid = mcreg__validate_id(user_id, &len);
     if (!*valid)
         return NULL;
-    mcreg_key k;
-    mcreg__key_init(&k, user_id, len);
-    return mcreg__user_find(reg, &k);
+    mcreg_index_key k;
+    mcreg__index_key_init(&k, user_id, len);
+    return mcreg__index_user_find(reg, &k);
 }
 
 static const mcreg_user *find_user(const mcreg_registry *reg, const char *user_id)
 {
-    mcreg_key k;
+    mcreg_index_key k;
     if (!reg || !lookup_key(user_id, &k))
         return NULL;
-    return mcreg__user_find(reg, &k);
+    return mcreg__index_user_find(reg, &k);
 }
 
 int mcreg_user_max_ues(const mcreg_registry *reg, const char *user_id, uint32_t *max)
@@ -70,18 +71,18 @@ int mcreg_user_max_ues(const mcreg_registry *reg, const char *user_id, uint32_t 
 
 const mcreg_record *mcreg_find(const mcreg_registry *reg, const char *user_id, const char *ue_id)
 {
-    mcreg_key user, ue;
+    mcreg_index_key user, ue;
     if (!reg || !lookup_key(user_id, &user) || !lookup_key(ue_id, &ue))
         return NULL;
-    return mcreg__pair_find(reg, &user, &ue);
+    return mcreg__index_pair_find(reg, &user, &ue);
 }
 
 const mcreg_record *mcreg_find_ue(const mcreg_registry *reg, const char *ue_id)
 {
-    mcreg_key ue;
+    mcreg_index_key ue;
     if (!reg || !lookup_key(ue_id, &ue))
         return NULL;
-    return mcreg__ue_first(reg, &ue); /* the UE's list is in find_ue's order */
+    return mcreg__index_ue_first(reg, &ue); /* the UE's list is in find_ue's order */
 }
 
 size_t mcreg_user_ue_count(const mcreg_registry *reg, const char *user_id)
@@ -112,13 +113,13 @@ int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id, mcreg_vis
     if (!u || !u->n_records)
         return MCREG_ERR_NOT_FOUND;
     int rc = 0;
-    mcreg__busy_enter(reg);
+    mcreg__events_busy_enter(reg);
     /* The visitor cannot change the list: mutating calls are refused and a
      * registry free is deferred until busy_leave. */
     for (const struct mcreg_record *r = u->first; r && !rc && !reg->free_pending;
          r = r->user_next)
         rc = fn(r, ud);
-    mcreg__busy_leave(reg);
+    mcreg__events_busy_leave(reg);
     return rc;
 }
 
@@ -126,7 +127,7 @@ int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id, mcreg_vis
 static int foreach_cmp(const void *va, const void *vb)
 {
     const struct mcreg_record *a = va, *b = vb;
-    int c = mcreg__logon_cmp(a, b);
+    int c = mcreg__record_logon_cmp(a, b);
     return c ? c : mcreg__user_cmp(a->user, b->user);
 }
 
@@ -147,17 +148,17 @@ static int visit_one(const visitor *v, const void *item)
 
 /* Sort order[0..n) (allocated with the registry's allocator), visit each
  * item with the registry busy, and free order. */
-static int visit_sorted(const mcreg_registry *reg, void **order, size_t n, mcreg_cmp_fn cmp,
+static int visit_sorted(const mcreg_registry *reg, void **order, size_t n, mcreg_sort_cmp_fn cmp,
                         const visitor *v)
 {
     mcreg_allocator a = reg->alloc; /* the registry may be gone at the end */
     mcreg__sort(order, n, cmp);
     int rc = 0;
-    mcreg__busy_enter(reg);
+    mcreg__events_busy_enter(reg);
     for (size_t i = 0; i < n && !rc && !reg->free_pending; i++)
         rc = visit_one(v, order[i]);
-    mcreg__free(&a, order);
-    mcreg__busy_leave(reg);
+    mcreg__alloc_free(&a, order);
+    mcreg__events_busy_leave(reg);
     return rc;
 }
 
@@ -168,7 +169,7 @@ int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud)
     size_t n = reg->st.n_records;
     if (n == 0)
         return MCREG_OK;
-    void **order = mcreg__malloc(&reg->alloc, n * sizeof(*order));
+    void **order = mcreg__alloc_malloc(&reg->alloc, n * sizeof(*order));
     if (!order)
         return MCREG_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
@@ -182,15 +183,16 @@ int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud)
     if (!reg || !fn)
         return MCREG_ERR_INVALID;
     size_t n = 0;
-    for (const mcreg_user *u = mcreg__user_iter(reg, NULL); u; u = mcreg__user_iter(reg, u))
+    for (const mcreg_user *u = mcreg__index_user_iter(reg, NULL); u;
+         u = mcreg__index_user_iter(reg, u))
         n += u->has_max;
     if (n == 0)
         return MCREG_OK;
-    void **order = mcreg__malloc(&reg->alloc, n * sizeof(*order));
+    void **order = mcreg__alloc_malloc(&reg->alloc, n * sizeof(*order));
     if (!order)
         return MCREG_ERR_NOMEM;
     size_t i = 0;
-    for (mcreg_user *u = mcreg__user_iter(reg, NULL); u; u = mcreg__user_iter(reg, u))
+    for (mcreg_user *u = mcreg__index_user_iter(reg, NULL); u; u = mcreg__index_user_iter(reg, u))
         if (u->has_max)
             order[i++] = u;
     visitor v = {.limit_fn = fn, .ud = ud};

@@ -2,41 +2,19 @@
 
 #include <string.h>
 
-int mcreg__logon_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
+int mcreg__record_logon_cmp(const struct mcreg_record *a, const struct mcreg_record *b)
 {
     if (a->registered_at != b->registered_at)
         return a->registered_at < b->registered_at ? -1 : 1;
     return strcmp(a->ue_id, b->ue_id);
 }
 
-int mcreg__user_cmp(const mcreg_user *a, const mcreg_user *b)
-{
-    return strcmp(a->id, b->id);
-}
-
-int mcreg__user_order(const void *a, const void *b)
-{
-    return mcreg__user_cmp(a, b);
-}
-
 void mcreg__record_free(const mcreg_allocator *a, struct mcreg_record *r)
 {
-    if (r && (r->flags & MCREG_HAS_UE_LINKS))
-        mcreg__free(a, mcreg__ue_links(r)); /* the block starts there */
+    if (r && (r->flags & MCREG_RECORD_HAS_UE_LINKS))
+        mcreg__alloc_free(a, mcreg__record_ue_links(r)); /* the block starts there */
     else
-        mcreg__free(a, r);
-}
-
-mcreg_user *mcreg__user_new(const mcreg_allocator *a, const char *id, size_t id_len)
-{
-    mcreg_user *u = mcreg__malloc(a, offsetof(mcreg_user, id) + id_len + 1);
-    if (!u)
-        return NULL;
-    memset(u, 0, offsetof(mcreg_user, id));
-    u->hh.key = u->id;
-    u->hh.keylen = (unsigned)id_len;
-    memcpy(u->id, id, id_len + 1);
-    return u;
+        mcreg__alloc_free(a, r);
 }
 
 /* ---- the block's variable part ------------------------------------------ */
@@ -102,23 +80,23 @@ struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *u,
                                        const mcreg_binding *b, size_t ue_len,
                                        const struct mcreg_record *old, int ue_links)
 {
-    const char *contact = b->contact ? b->contact : (old ? mcreg__contact(old) : NULL);
+    const char *contact = b->contact ? b->contact : (old ? mcreg__record_contact(old) : NULL);
     /* Sizes are bounded by validation (64 settings of 4 KiB, two 2 KiB
      * strings, ids of 1 KiB), so none of these sums can overflow. */
-    size_t settings_at = mcreg__settings_offset(ue_len);
+    size_t settings_at = mcreg__record_settings_offset(ue_len);
     size_t size = settings_at + b->n_settings * sizeof(mcreg_setting) + string_bytes(contact) +
                   string_bytes(b->call_id);
     for (size_t i = 0; i < b->n_settings; i++)
         size += setting_bytes(&b->settings[i]);
 
-    size_t links = ue_links ? sizeof(mcreg_ue_links) : 0;
-    char *block = mcreg__malloc(a, links + size);
+    size_t links = ue_links ? sizeof(mcreg_record_ue_links) : 0;
+    char *block = mcreg__alloc_malloc(a, links + size);
     if (!block)
         return NULL;
     memset(block, 0, links + offsetof(struct mcreg_record, ue_id));
     struct mcreg_record *r = (struct mcreg_record *)(void *)(block + links);
     if (ue_links)
-        r->flags = MCREG_HAS_UE_LINKS;
+        r->flags = MCREG_RECORD_HAS_UE_LINKS;
     r->user = u;
     memcpy(r->ue_id, b->ue_id, ue_len + 1);
     r->hh.key = r->ue_id;
@@ -126,11 +104,11 @@ struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *u,
     r->cseq = b->cseq;
     r->n_settings = (uint8_t)b->n_settings;
     if (contact) {
-        r->flags |= MCREG_HAS_CONTACT;
+        r->flags |= MCREG_RECORD_HAS_CONTACT;
         r->contact_len = (uint16_t)strlen(contact);
     }
     if (b->call_id) {
-        r->flags |= MCREG_HAS_CALL_ID;
+        r->flags |= MCREG_RECORD_HAS_CALL_ID;
         r->call_id_len = (uint16_t)strlen(b->call_id);
     }
     mcreg_setting *settings = (mcreg_setting *)(void *)((char *)r + settings_at);
@@ -146,7 +124,7 @@ static int same_text(const char *stored, size_t stored_len, const char *s)
 {
     if (!stored || !s)
         return stored == s;
-    return mcreg__text_is(s, stored, stored_len);
+    return mcreg__record_text_is(s, stored, stored_len);
 }
 
 static int same_setting(const mcreg_setting *x, const mcreg_setting *y)
@@ -171,13 +149,13 @@ static int same_setting(const mcreg_setting *x, const mcreg_setting *y)
 
 int mcreg__record_holds(const struct mcreg_record *r, const mcreg_binding *b)
 {
-    if (b->contact && !same_text(mcreg__contact(r), r->contact_len, b->contact))
+    if (b->contact && !same_text(mcreg__record_contact(r), r->contact_len, b->contact))
         return 0;
-    if (!same_text(mcreg__call_id(r), r->call_id_len, b->call_id))
+    if (!same_text(mcreg__record_call_id(r), r->call_id_len, b->call_id))
         return 0;
     if (b->n_settings != r->n_settings)
         return 0;
-    const mcreg_setting *stored = mcreg__settings(r);
+    const mcreg_setting *stored = mcreg__record_settings(r);
     for (size_t i = 0; i < b->n_settings; i++)
         if (!same_setting(&stored[i], &b->settings[i]))
             return 0;
@@ -198,12 +176,12 @@ const char *mcreg_record_ue_id(const mcreg_record *r)
 
 const char *mcreg_record_contact(const mcreg_record *r)
 {
-    return r ? mcreg__contact(r) : NULL;
+    return r ? mcreg__record_contact(r) : NULL;
 }
 
 const char *mcreg_record_call_id(const mcreg_record *r)
 {
-    return r ? mcreg__call_id(r) : NULL;
+    return r ? mcreg__record_call_id(r) : NULL;
 }
 
 uint32_t mcreg_record_cseq(const mcreg_record *r)
@@ -230,14 +208,14 @@ const mcreg_setting *mcreg_record_setting_at(const mcreg_record *r, size_t i)
 {
     if (!r || i >= r->n_settings)
         return NULL;
-    return &mcreg__settings(r)[i];
+    return &mcreg__record_settings(r)[i];
 }
 
 const mcreg_setting *mcreg_record_setting_find(const mcreg_record *r, const char *key)
 {
     if (!r || !key)
         return NULL;
-    const mcreg_setting *settings = mcreg__settings(r);
+    const mcreg_setting *settings = mcreg__record_settings(r);
     for (size_t i = 0; i < r->n_settings; i++)
         if (strcmp(settings[i].key, key) == 0)
             return &settings[i];

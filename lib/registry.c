@@ -10,6 +10,7 @@
 #include "heap.h"
 #include "index.h"
 #include "record.h"
+#include "registry.h"
 #include "sort.h"
 #include "state.h"
 #include "validate.h"
@@ -37,7 +38,7 @@ int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
         mcreg__options_defaults(&opt);
     if (!valid_options(&opt))
         return MCREG_ERR_INVALID;
-    mcreg_registry *reg = mcreg__malloc(&opt.allocator, sizeof(*reg));
+    mcreg_registry *reg = mcreg__alloc_malloc(&opt.allocator, sizeof(*reg));
     if (!reg)
         return MCREG_ERR_NOMEM;
     memset(reg, 0, sizeof(*reg));
@@ -75,19 +76,19 @@ static uint64_t expiry_at(uint64_t now_ms, uint32_t expires_s)
 
 /* Take r, already out of the UE index, out of the other indexes and queue
  * its removal event. Cannot fail. */
-static void retire_record(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why)
+static void retire_record(mcreg_events_op *op, struct mcreg_record *r, mcreg_event_type why)
 {
     mcreg_registry *reg = op->reg;
-    mcreg__user_unlink(reg, r);
+    mcreg__index_user_unlink(reg, r);
     mcreg__heap_remove(&reg->st.heap, r);
     reg->st.n_records--;
-    mcreg__op_removed(op, r, why);
+    mcreg__events_removed(op, r, why);
 }
 
 /* Take r out of every index and queue its removal event. Cannot fail. */
-static void remove_record(mcreg_op *op, struct mcreg_record *r, mcreg_event_type why)
+static void remove_record(mcreg_events_op *op, struct mcreg_record *r, mcreg_event_type why)
 {
-    mcreg__ue_remove(op->reg, r);
+    mcreg__index_ue_remove(op->reg, r);
     retire_record(op, r, why);
 }
 
@@ -103,17 +104,17 @@ static int may_mutate(const mcreg_registry *reg)
 }
 
 /* may_mutate, a valid user id, its key and the user (NULL if unknown). */
-static int begin_user_change(mcreg_registry *reg, const char *user_id, mcreg_key *k,
+static int begin_user_change(mcreg_registry *reg, const char *user_id, mcreg_index_key *k,
                              mcreg_user **user)
 {
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
         return rc;
     size_t len;
-    if (!mcreg__valid_id(user_id, &len))
+    if (!mcreg__validate_id(user_id, &len))
         return MCREG_ERR_INVALID;
-    mcreg__key_init(k, user_id, len);
-    *user = mcreg__user_find(reg, k);
+    mcreg__index_key_init(k, user_id, len);
+    *user = mcreg__index_user_find(reg, k);
     return MCREG_OK;
 }
 
@@ -121,7 +122,7 @@ static int begin_user_change(mcreg_registry *reg, const char *user_id, mcreg_key
 
 static int is_stale(const struct mcreg_record *r, const mcreg_binding *b)
 {
-    const char *stored = mcreg__call_id(r);
+    const char *stored = mcreg__record_call_id(r);
     return b->call_id && stored && strcmp(b->call_id, stored) == 0 && b->cseq <= r->cseq;
 }
 
@@ -137,18 +138,18 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
     struct mcreg_record *replaced = NULL;
     if (!mcreg__record_holds(old, b)) {
         r = mcreg__record_new(&reg->alloc, old->user, b, ue_len, old,
-                              old->flags & MCREG_HAS_UE_LINKS);
+                              old->flags & MCREG_RECORD_HAS_UE_LINKS);
         if (!r)
             return MCREG_ERR_NOMEM;
         r->registered_at = old->registered_at;
         r->expires_at = old->expires_at;
-        mcreg__record_substitute(reg, old, r);
+        mcreg__index_record_substitute(reg, old, r);
         mcreg__heap_substitute(&reg->st.heap, old, r);
         replaced = old;
     }
     r->cseq = b->cseq;
-    mcreg_op op;
-    mcreg__op_init(&op, reg, now_ms);
+    mcreg_events_op op;
+    mcreg__events_init(&op, reg, now_ms);
     op.old_record = replaced;
     uint64_t expires_at = expiry_at(now_ms, b->expires_s);
     op.changed = r;
@@ -157,24 +158,24 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
     mcreg__heap_update(&reg->st.heap, r);
     if (outcome)
         *outcome = MCREG_REFRESHED;
-    mcreg__op_finish(&op);
+    mcreg__events_finish(&op);
     return MCREG_OK;
 }
 
 static void remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms)
 {
-    mcreg_op op;
-    mcreg__op_init(&op, reg, now_ms);
+    mcreg_events_op op;
+    mcreg__events_init(&op, reg, now_ms);
     remove_record(&op, r, MCREG_EV_DEREGISTERED);
-    mcreg__op_finish(&op);
+    mcreg__events_finish(&op);
 }
 
 static int reject(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms)
 {
-    mcreg_op op;
-    mcreg__op_init(&op, reg, now_ms);
+    mcreg_events_op op;
+    mcreg__events_init(&op, reg, now_ms);
     op.rejected = b;
-    mcreg__op_finish(&op);
+    mcreg__events_finish(&op);
     return MCREG_ERR_LIMIT;
 }
 
@@ -190,7 +191,7 @@ static int soonest_cmp(const void *va, const void *vb)
     const struct mcreg_record *a = va, *b = vb;
     if (a->expires_at != b->expires_at)
         return a->expires_at < b->expires_at ? -1 : 1;
-    return mcreg__logon_cmp(a, b);
+    return mcreg__record_logon_cmp(a, b);
 }
 
 /* All of u's records in the order its EVICT_* policy takes them, in the
@@ -208,15 +209,15 @@ static void **eviction_order(mcreg_registry *reg, const mcreg_user *u)
 }
 
 /* The binding's two ids as keys, and the UE's first record. */
-typedef struct mcreg_target {
-    mcreg_key user, ue;
+typedef struct binding_target {
+    mcreg_index_key user, ue;
     struct mcreg_record *at_ue;
-} mcreg_target;
+} binding_target;
 
 /* What a new record needs before the registry changes: room in the heap
  * and the notification buffer, the record, maybe its user, and its place
  * in the indexes. Undoes itself on failure. */
-static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, mcreg_target *t,
+static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t,
                           uint64_t now_ms, mcreg_user **user, struct mcreg_record **out)
 {
     const mcreg_allocator *a = &reg->alloc;
@@ -226,7 +227,7 @@ static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, mcreg_tar
         return MCREG_ERR_NOMEM; /* heap positions and counts are 32-bit */
     if (mcreg__heap_reserve(a, &reg->st.heap, reg->st.n_records + 1))
         return MCREG_ERR_NOMEM;
-    void *scratch = mcreg__grow(a, reg->st.scratch, &reg->st.scratch_cap, user_records + 1,
+    void *scratch = mcreg__alloc_grow(a, reg->st.scratch, &reg->st.scratch_cap, user_records + 1,
                                 sizeof(void *));
     if (!scratch)
         return MCREG_ERR_NOMEM;
@@ -243,17 +244,17 @@ static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, mcreg_tar
     }
     int rc = r ? MCREG_OK : MCREG_ERR_NOMEM;
     if (rc == MCREG_OK && new_user)
-        rc = mcreg__user_insert(reg, u, &t->user);
+        rc = mcreg__index_user_insert(reg, u, &t->user);
     /* With UE exclusive on, a record held at the UE gives its table slot to
      * r when the change is made (create): nothing to insert now. */
     if (rc == MCREG_OK && !(t->at_ue && reg->opt.ue_exclusive)) {
-        rc = mcreg__ue_insert(reg, t->at_ue, r, &t->ue);
+        rc = mcreg__index_ue_insert(reg, t->at_ue, r, &t->ue);
         if (rc != MCREG_OK && new_user)
-            mcreg__user_remove(reg, u);
+            mcreg__index_user_remove(reg, u);
     }
     if (rc != MCREG_OK) {
         mcreg__record_free(a, r);
-        mcreg__free(a, new_user);
+        mcreg__alloc_free(a, new_user);
         return rc;
     }
     *user = u;
@@ -261,10 +262,10 @@ static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, mcreg_tar
     return MCREG_OK;
 }
 
-static int create(mcreg_registry *reg, const mcreg_binding *b, mcreg_target *t, uint64_t now_ms,
+static int create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t, uint64_t now_ms,
                   mcreg_outcome *outcome)
 {
-    mcreg_user *u = mcreg__user_find(reg, &t->user);
+    mcreg_user *u = mcreg__index_user_find(reg, &t->user);
     uint32_t limit = limit_of(reg, u);
     uint32_t have = u ? u->n_records : 0;
     size_t evictions = 0;
@@ -282,10 +283,10 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, mcreg_target *t, 
     if (rc != MCREG_OK)
         return rc;
 
-    mcreg_op op;
-    mcreg__op_init(&op, reg, now_ms);
+    mcreg_events_op op;
+    mcreg__events_init(&op, reg, now_ms);
     if (held) {
-        mcreg__ue_substitute(reg, held, r);
+        mcreg__index_ue_substitute(reg, held, r);
         retire_record(&op, held, MCREG_EV_REPLACED);
     }
     if (evictions) {
@@ -293,14 +294,14 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, mcreg_target *t, 
         for (size_t i = 0; i < evictions; i++)
             remove_record(&op, victims[i], MCREG_EV_EVICTED);
     }
-    mcreg__user_link(reg, u, r);
+    mcreg__index_user_link(reg, u, r);
     mcreg__heap_push(&reg->st.heap, r);
     reg->st.n_records++;
     op.changed = r;
     op.changed_type = MCREG_EV_CREATED;
     if (outcome)
         *outcome = MCREG_CREATED;
-    mcreg__op_finish(&op);
+    mcreg__events_finish(&op);
     return MCREG_OK;
 }
 
@@ -311,13 +312,13 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     if (rc != MCREG_OK)
         return rc;
     size_t user_len, ue_len;
-    if (!mcreg__valid_binding(b, &user_len, &ue_len))
+    if (!mcreg__validate_binding(b, &user_len, &ue_len))
         return MCREG_ERR_INVALID;
-    mcreg_target t;
-    mcreg__key_init(&t.user, b->user_id, user_len);
-    mcreg__key_init(&t.ue, b->ue_id, ue_len);
-    t.at_ue = mcreg__ue_first(reg, &t.ue);
-    struct mcreg_record *r = mcreg__pair_at(reg, t.at_ue, &t.user, &t.ue);
+    binding_target t;
+    mcreg__index_key_init(&t.user, b->user_id, user_len);
+    mcreg__index_key_init(&t.ue, b->ue_id, ue_len);
+    t.at_ue = mcreg__index_ue_first(reg, &t.ue);
+    struct mcreg_record *r = mcreg__index_pair_at(reg, t.at_ue, &t.user, &t.ue);
     if (!r)
         return b->expires_s ? create(reg, b, &t, now_ms, outcome) : MCREG_ERR_NOT_FOUND;
     if (is_stale(r, b))
@@ -339,12 +340,12 @@ int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
         return rc;
-    if (!mcreg__valid_id(user_id, &user_len) || !mcreg__valid_id(ue_id, &ue_len))
+    if (!mcreg__validate_id(user_id, &user_len) || !mcreg__validate_id(ue_id, &ue_len))
         return MCREG_ERR_INVALID;
-    mcreg_key user, ue;
-    mcreg__key_init(&user, user_id, user_len);
-    mcreg__key_init(&ue, ue_id, ue_len);
-    struct mcreg_record *r = mcreg__pair_find(reg, &user, &ue);
+    mcreg_index_key user, ue;
+    mcreg__index_key_init(&user, user_id, user_len);
+    mcreg__index_key_init(&ue, ue_id, ue_len);
+    struct mcreg_record *r = mcreg__index_pair_find(reg, &user, &ue);
     if (!r)
         return MCREG_ERR_NOT_FOUND;
     remove_one(reg, r, now_ms);
@@ -354,21 +355,21 @@ int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id
 int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now_ms,
                           size_t *removed)
 {
-    mcreg_key k;
+    mcreg_index_key k;
     mcreg_user *u;
     int rc = begin_user_change(reg, user_id, &k, &u);
     if (rc != MCREG_OK)
         return rc;
     if (!u || !u->n_records)
         return MCREG_ERR_NOT_FOUND;
-    mcreg_op op;
-    mcreg__op_init(&op, reg, now_ms);
+    mcreg_events_op op;
+    mcreg__events_init(&op, reg, now_ms);
     size_t n = 0;
     for (; u->first; n++)
         remove_record(&op, u->first, MCREG_EV_DEREGISTERED);
     if (removed)
         *removed = n;
-    mcreg__op_finish(&op);
+    mcreg__events_finish(&op);
     return MCREG_OK;
 }
 
@@ -377,26 +378,26 @@ int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
         return rc;
-    mcreg_op op;
-    mcreg__op_init(&op, reg, now_ms);
+    mcreg_events_op op;
+    mcreg__events_init(&op, reg, now_ms);
     size_t n = 0;
     struct mcreg_record *top;
     for (; (top = mcreg__heap_top(&reg->st.heap)) && top->expires_at <= now_ms; n++)
         remove_record(&op, top, MCREG_EV_EXPIRED);
     if (expired)
         *expired = n;
-    mcreg__op_finish(&op);
+    mcreg__events_finish(&op);
     return MCREG_OK;
 }
 
 int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t max)
 {
-    mcreg_key k;
+    mcreg_index_key k;
     mcreg_user *u;
     int rc = begin_user_change(reg, user_id, &k, &u);
     if (rc != MCREG_OK)
         return rc;
-    if (!u && !(u = mcreg__user_get(reg, &k)))
+    if (!u && !(u = mcreg__index_user_get(reg, &k)))
         return MCREG_ERR_NOMEM;
     u->has_max = 1;
     u->max_ues = max;
@@ -405,7 +406,7 @@ int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t ma
 
 int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id)
 {
-    mcreg_key k;
+    mcreg_index_key k;
     mcreg_user *u;
     int rc = begin_user_change(reg, user_id, &k, &u);
     if (rc != MCREG_OK)
@@ -414,8 +415,8 @@ int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id)
         return MCREG_ERR_NOT_FOUND;
     u->has_max = 0;
     if (u->n_records == 0) {
-        mcreg__user_remove(reg, u);
-        mcreg__free(&reg->alloc, u);
+        mcreg__index_user_remove(reg, u);
+        mcreg__alloc_free(&reg->alloc, u);
     }
     return MCREG_OK;
 }

@@ -6,6 +6,7 @@
 #include "heap.h"
 #include "index.h"
 #include "record.h"
+#include "registry.h"
 #include "snapshot_decode.h"
 #include "state.h"
 
@@ -20,17 +21,17 @@ static void expect_records(mcreg_registry *target, size_t n)
 /* The user called `id`, created (with no records, no limit) if new. */
 static int user_of(mcreg_registry *target, const char *id, mcreg_user **out)
 {
-    mcreg_key k;
-    mcreg__key_init(&k, id, strlen(id));
+    mcreg_index_key k;
+    mcreg__index_key_init(&k, id, strlen(id));
     /* A snapshot lists a user's records together: the user of the record
      * added last is most often this one, and needs no lookup. */
     const mcreg_heap *h = &target->st.heap;
     mcreg_user *u = h->n ? h->items[h->n - 1]->user : NULL;
-    if (u && mcreg__text_is(u->id, id, k.len)) {
+    if (u && mcreg__record_text_is(u->id, id, k.len)) {
         *out = u;
         return MCREG_OK;
     }
-    u = mcreg__user_get(target, &k);
+    u = mcreg__index_user_get(target, &k);
     if (!u)
         return MCREG_ERR_NOMEM;
     *out = u;
@@ -48,9 +49,9 @@ static int add_record(mcreg_registry *target, const mcreg_binding *b, uint64_t r
 {
     const mcreg_allocator *a = &target->alloc;
     mcreg_state *st = &target->st;
-    mcreg_key ue;
-    mcreg__key_init(&ue, b->ue_id, strlen(b->ue_id));
-    struct mcreg_record *first = mcreg__ue_first(target, &ue);
+    mcreg_index_key ue;
+    mcreg__index_key_init(&ue, b->ue_id, strlen(b->ue_id));
+    struct mcreg_record *first = mcreg__index_ue_first(target, &ue);
     /* With UE exclusive on, a UE held twice (by one user or two) is an
      * error. With it off, a pair held twice is looked for once every record
      * is in (finish): a check per record would walk lists. */
@@ -67,13 +68,13 @@ static int add_record(mcreg_registry *target, const mcreg_binding *b, uint64_t r
     if (u->n_records >= UINT32_MAX - 1)
         return MCREG_ERR_NOMEM;
     struct mcreg_record *r = mcreg__record_new(a, u, b, ue.len, NULL, !target->opt.ue_exclusive);
-    if (!r || mcreg__ue_append(target, first, r, &ue) != MCREG_OK) {
+    if (!r || mcreg__index_ue_append(target, first, r, &ue) != MCREG_OK) {
         mcreg__record_free(a, r);
         return MCREG_ERR_NOMEM; /* u stays, empty: the whole state goes */
     }
     r->registered_at = registered_at;
     r->expires_at = expires_at;
-    mcreg__user_append(target, u, r);
+    mcreg__index_user_append(target, u, r);
     /* The heap array owns the records from now on; it is put in heap order
      * once, at the end. The key goes in now: the passes of finish read
      * keys[], not the records. */
@@ -137,8 +138,8 @@ static size_t drop_expired(mcreg_registry *target, uint64_t now_ms)
             h->items[kept++] = r;
             continue;
         }
-        mcreg__user_unlink(target, r);
-        mcreg__ue_remove(target, r);
+        mcreg__index_user_unlink(target, r);
+        mcreg__index_ue_remove(target, r);
         mcreg__record_free(&target->alloc, r);
         target->st.n_records--;
     }
@@ -156,31 +157,31 @@ static int finish(mcreg_registry *target, uint64_t now_ms)
     const mcreg_allocator *a = &target->alloc;
     mcreg_state *st = &target->st;
     /* With UE exclusive on, every UE's list has one record. */
-    size_t largest = mcreg__largest_user(target), longest = largest;
+    size_t largest = mcreg__index_largest_user(target), longest = largest;
     if (!target->opt.ue_exclusive) {
-        size_t ue_list = mcreg__longest_ue_list(target);
+        size_t ue_list = mcreg__index_longest_ue_list(target);
         if (ue_list > longest)
             longest = ue_list;
     }
     void **sorting = NULL;
-    if (longest && !(sorting = mcreg__malloc(a, longest * sizeof(void *))))
+    if (longest && !(sorting = mcreg__alloc_malloc(a, longest * sizeof(void *))))
         return MCREG_ERR_NOMEM;
     int rc = MCREG_OK;
-    if (!target->opt.ue_exclusive && mcreg__has_duplicate_pair(target, sorting))
+    if (!target->opt.ue_exclusive && mcreg__index_has_duplicate_pair(target, sorting))
         rc = MCREG_ERR_FORMAT;
     if (rc == MCREG_OK) {
         /* Only a drop can leave a user with neither records nor limit. */
         if (drop_expired(target, now_ms))
-            mcreg__users_prune(target);
-        mcreg__lists_sort(target, sorting);
+            mcreg__index_users_prune(target);
+        mcreg__index_lists_sort(target, sorting);
         /* Sized before the drop: at most a little too large. */
         if (largest) {
-            st->scratch = mcreg__grow(a, NULL, &st->scratch_cap, largest, sizeof(void *));
+            st->scratch = mcreg__alloc_grow(a, NULL, &st->scratch_cap, largest, sizeof(void *));
             if (!st->scratch)
                 rc = MCREG_ERR_NOMEM;
         }
     }
-    mcreg__free(a, sorting);
+    mcreg__alloc_free(a, sorting);
     if (rc == MCREG_OK)
         mcreg__heap_build(&st->heap);
     return rc;

@@ -33,7 +33,7 @@ typedef mcreg_snapshot_decoder decoder;
 
 static int read_uint(decoder *d, uint64_t max, uint64_t *out)
 {
-    int rc = mcreg__cbor_expect(&d->in, MCREG_CBOR_UINT);
+    int rc = mcreg__cbor_reader_expect(&d->in, MCREG_CBOR_READER_UINT);
     if (rc != MCREG_OK)
         return rc;
     if (d->in.item.value > max)
@@ -42,9 +42,9 @@ static int read_uint(decoder *d, uint64_t max, uint64_t *out)
     return MCREG_OK;
 }
 
-static int read_count(decoder *d, mcreg_cbor_kind kind, uint64_t *n)
+static int read_count(decoder *d, mcreg_cbor_reader_kind kind, uint64_t *n)
 {
-    int rc = mcreg__cbor_expect(&d->in, kind);
+    int rc = mcreg__cbor_reader_expect(&d->in, kind);
     if (rc == MCREG_OK)
         *n = d->in.item.value;
     return rc;
@@ -55,7 +55,7 @@ static int read_count(decoder *d, mcreg_cbor_kind kind, uint64_t *n)
 static int read_pair(decoder *d)
 {
     uint64_t n;
-    int rc = read_count(d, MCREG_CBOR_ARRAY, &n);
+    int rc = read_count(d, MCREG_CBOR_READER_ARRAY, &n);
     return rc == MCREG_OK && n != 2 ? MCREG_ERR_FORMAT : rc;
 }
 
@@ -63,10 +63,10 @@ static int read_pair(decoder *d)
  * strings with a NUL. UTF-8 is checked with the whole binding. */
 static int read_cstring(decoder *d, size_t max, const char **out)
 {
-    int rc = mcreg__cbor_expect(&d->in, MCREG_CBOR_TEXT);
+    int rc = mcreg__cbor_reader_expect(&d->in, MCREG_CBOR_READER_TEXT);
     if (rc != MCREG_OK)
         return rc;
-    const mcreg_cbor_item *it = &d->in.item;
+    const mcreg_cbor_reader_item *it = &d->in.item;
     if (it->len > max || memchr(it->ptr, '\0', it->len))
         return MCREG_ERR_FORMAT;
     if (d->strings_cap - d->strings_len < it->len + 1)
@@ -88,7 +88,7 @@ typedef struct {
 
 static int read_key(decoder *d, key_order *order, uint64_t *key)
 {
-    int rc = mcreg__cbor_expect(&d->in, MCREG_CBOR_UINT);
+    int rc = mcreg__cbor_reader_expect(&d->in, MCREG_CBOR_READER_UINT);
     if (rc != MCREG_OK)
         return rc;
     uint64_t k = d->in.item.value;
@@ -102,36 +102,36 @@ static int read_key(decoder *d, key_order *order, uint64_t *key)
 
 static int skip_value(decoder *d)
 {
-    return mcreg__cbor_skip(&d->in, MAX_UNKNOWN_DEPTH);
+    return mcreg__cbor_reader_skip(&d->in, MAX_UNKNOWN_DEPTH);
 }
 
 /* ---- records ---------------------------------------------------------------- */
 
 static int read_setting_value(decoder *d, mcreg_setting *s)
 {
-    int rc = mcreg__cbor_next(&d->in);
+    int rc = mcreg__cbor_reader_next(&d->in);
     if (rc != MCREG_OK)
         return rc;
-    const mcreg_cbor_item *it = &d->in.item;
+    const mcreg_cbor_reader_item *it = &d->in.item;
     switch (it->kind) {
-    case MCREG_CBOR_UINT:
-    case MCREG_CBOR_NEGINT:
+    case MCREG_CBOR_READER_UINT:
+    case MCREG_CBOR_READER_NEGINT:
         if (it->value > INT64_MAX)
             return MCREG_ERR_FORMAT;
         s->type = MCREG_VAL_INT;
-        s->v.i = it->kind == MCREG_CBOR_UINT ? (int64_t)it->value : -1 - (int64_t)it->value;
+        s->v.i = it->kind == MCREG_CBOR_READER_UINT ? (int64_t)it->value : -1 - (int64_t)it->value;
         return MCREG_OK;
-    case MCREG_CBOR_TEXT:
+    case MCREG_CBOR_READER_TEXT:
         s->type = MCREG_VAL_TEXT;
         s->v.text.ptr = (const char *)it->ptr;
         s->v.text.len = it->len;
         return MCREG_OK;
-    case MCREG_CBOR_BYTES:
+    case MCREG_CBOR_READER_BYTES:
         s->type = MCREG_VAL_BYTES;
         s->v.bytes.ptr = it->ptr;
         s->v.bytes.len = it->len;
         return MCREG_OK;
-    case MCREG_CBOR_BOOL:
+    case MCREG_CBOR_READER_BOOL:
         s->type = MCREG_VAL_BOOL;
         s->v.b = (int)it->value;
         return MCREG_OK;
@@ -143,7 +143,7 @@ static int read_setting_value(decoder *d, mcreg_setting *s)
 static int read_settings(decoder *d, mcreg_binding *b)
 {
     uint64_t n;
-    int rc = read_count(d, MCREG_CBOR_ARRAY, &n);
+    int rc = read_count(d, MCREG_CBOR_READER_ARRAY, &n);
     if (rc != MCREG_OK)
         return rc;
     if (n == 0 || n > MCREG_MAX_SETTINGS)
@@ -165,9 +165,10 @@ static int read_settings(decoder *d, mcreg_binding *b)
 }
 
 /* The fields every record has. */
-#define REQUIRED_FIELDS                                                         \
-    ((1u << REC_USER) | (1u << REC_UE) | (1u << REC_REGISTERED_AT) |            \
-     (1u << REC_EXPIRES_AT) | (1u << REC_CSEQ))
+#define REQUIRED_FIELDS                                                                 \
+    ((1u << MCREG_SNAPSHOT_REC_USER) | (1u << MCREG_SNAPSHOT_REC_UE) |                  \
+     (1u << MCREG_SNAPSHOT_REC_REGISTERED_AT) | (1u << MCREG_SNAPSHOT_REC_EXPIRES_AT) | \
+     (1u << MCREG_SNAPSHOT_REC_CSEQ))
 
 typedef struct {
     mcreg_binding b;
@@ -179,23 +180,23 @@ static int read_field(decoder *d, uint64_t key, record_fields *f)
     uint64_t cseq;
     int rc;
     switch (key) {
-    case REC_USER:
+    case MCREG_SNAPSHOT_REC_USER:
         return read_cstring(d, MCREG_MAX_ID_LEN, &f->b.user_id);
-    case REC_UE:
+    case MCREG_SNAPSHOT_REC_UE:
         return read_cstring(d, MCREG_MAX_ID_LEN, &f->b.ue_id);
-    case REC_REGISTERED_AT:
+    case MCREG_SNAPSHOT_REC_REGISTERED_AT:
         return read_uint(d, UINT64_MAX, &f->registered_at);
-    case REC_EXPIRES_AT:
+    case MCREG_SNAPSHOT_REC_EXPIRES_AT:
         return read_uint(d, UINT64_MAX, &f->expires_at);
-    case REC_CSEQ:
+    case MCREG_SNAPSHOT_REC_CSEQ:
         rc = read_uint(d, UINT32_MAX, &cseq);
         f->b.cseq = (uint32_t)cseq;
         return rc;
-    case REC_CONTACT:
+    case MCREG_SNAPSHOT_REC_CONTACT:
         return read_cstring(d, MCREG_MAX_URI_LEN, &f->b.contact);
-    case REC_CALL_ID:
+    case MCREG_SNAPSHOT_REC_CALL_ID:
         return read_cstring(d, MCREG_MAX_URI_LEN, &f->b.call_id);
-    case REC_SETTINGS:
+    case MCREG_SNAPSHOT_REC_SETTINGS:
         return read_settings(d, &f->b);
     default:
         return skip_value(d); /* a later minor version's field */
@@ -205,7 +206,7 @@ static int read_field(decoder *d, uint64_t key, record_fields *f)
 static int read_record(decoder *d, mcreg_snapshot_decode_item *item)
 {
     uint64_t n;
-    int rc = read_count(d, MCREG_CBOR_MAP, &n);
+    int rc = read_count(d, MCREG_CBOR_READER_MAP, &n);
     if (rc != MCREG_OK)
         return rc;
     record_fields f = {0};
@@ -220,10 +221,10 @@ static int read_record(decoder *d, mcreg_snapshot_decode_item *item)
             rc = read_field(d, key, &f);
         if (rc != MCREG_OK)
             return rc;
-        if (key <= REC_SETTINGS)
+        if (key <= MCREG_SNAPSHOT_REC_SETTINGS)
             seen |= 1u << key;
     }
-    if ((seen & REQUIRED_FIELDS) != REQUIRED_FIELDS || !mcreg__valid_binding(&f.b, NULL, NULL))
+    if ((seen & REQUIRED_FIELDS) != REQUIRED_FIELDS || !mcreg__validate_binding(&f.b, NULL, NULL))
         return MCREG_ERR_FORMAT;
     item->kind = MCREG_SNAPSHOT_DECODE_RECORD;
     item->binding = f.b;
@@ -244,7 +245,7 @@ static int read_limit(decoder *d, mcreg_snapshot_decode_item *item)
         rc = read_cstring(d, MCREG_MAX_ID_LEN, &user);
     if (rc == MCREG_OK)
         rc = read_uint(d, UINT32_MAX, &max);
-    if (rc == MCREG_OK && !mcreg__valid_id(user, NULL))
+    if (rc == MCREG_OK && !mcreg__validate_id(user, NULL))
         rc = MCREG_ERR_FORMAT;
     if (rc != MCREG_OK)
         return rc;
@@ -274,11 +275,11 @@ static int read_version(decoder *d)
 /* The tag, the top-level map's head and the version, its first entry. */
 static int read_head(decoder *d)
 {
-    int rc = mcreg__cbor_expect(&d->in, MCREG_CBOR_TAG);
-    if (rc != MCREG_OK || d->in.item.value != MCREG_CBOR_SELF_DESCRIBE)
+    int rc = mcreg__cbor_reader_expect(&d->in, MCREG_CBOR_READER_TAG);
+    if (rc != MCREG_OK || d->in.item.value != MCREG_SNAPSHOT_SELF_DESCRIBE)
         return MCREG_ERR_FORMAT;
     uint64_t n, key = 0;
-    rc = read_count(d, MCREG_CBOR_MAP, &n);
+    rc = read_count(d, MCREG_CBOR_READER_MAP, &n);
     if (rc != MCREG_OK)
         return rc;
     /* The version comes first, so that a snapshot of another major
@@ -287,7 +288,7 @@ static int read_head(decoder *d)
         return MCREG_ERR_FORMAT;
     key_order order = {0};
     rc = read_key(d, &order, &key);
-    if (rc == MCREG_OK && key != SNAP_VERSION)
+    if (rc == MCREG_OK && key != MCREG_SNAPSHOT_KEY_VERSION)
         rc = MCREG_ERR_FORMAT;
     if (rc == MCREG_OK)
         rc = read_version(d);
@@ -311,16 +312,16 @@ static int read_section(decoder *d, mcreg_snapshot_decode_item *item, int *found
         if (rc != MCREG_OK)
             return rc;
         d->last_key = key;
-        if (key != SNAP_RECORDS && key != SNAP_LIMITS) {
+        if (key != MCREG_SNAPSHOT_KEY_RECORDS && key != MCREG_SNAPSHOT_KEY_LIMITS) {
             rc = skip_value(d);
             if (rc != MCREG_OK)
                 return rc;
             continue;
         }
-        rc = read_count(d, MCREG_CBOR_ARRAY, &d->items_left);
+        rc = read_count(d, MCREG_CBOR_READER_ARRAY, &d->items_left);
         if (rc != MCREG_OK)
             return rc;
-        d->in_records = key == SNAP_RECORDS;
+        d->in_records = key == MCREG_SNAPSHOT_KEY_RECORDS;
         if (d->in_records) {
             uint64_t fits = d->in.left / MIN_RECORD_BYTES;
             item->kind = MCREG_SNAPSHOT_DECODE_RECORDS;
@@ -372,7 +373,7 @@ int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, const mcreg_allocator
      * the limits allow. */
     size_t cap = len < MAX_RECORD_CSTRING_BYTES - MAX_CSTRINGS ? len + MAX_CSTRINGS
                                                               : MAX_RECORD_CSTRING_BYTES;
-    d->strings = mcreg__malloc(a, cap);
+    d->strings = mcreg__alloc_malloc(a, cap);
     if (!d->strings)
         return MCREG_ERR_NOMEM;
     d->strings_cap = cap;
@@ -381,6 +382,6 @@ int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, const mcreg_allocator
 
 void mcreg__snapshot_decode_free(mcreg_snapshot_decoder *d)
 {
-    mcreg__free(d->alloc, d->strings);
+    mcreg__alloc_free(d->alloc, d->strings);
     d->strings = NULL;
 }

@@ -9,6 +9,7 @@
 
 #include "index.h"
 #include "record.h"
+#include "registry.h"
 #include "snapshot.h"
 #include "sort.h"
 
@@ -34,8 +35,9 @@ static int room(writer *w, size_t n)
         return 0;
     if (n <= w->cap - w->len)
         return 1;
-    uint8_t *out = n <= SIZE_MAX - w->len ? mcreg__grow(w->alloc, w->out, &w->cap, w->len + n, 1)
-                                          : NULL;
+    uint8_t *out = n <= SIZE_MAX - w->len
+                       ? mcreg__alloc_grow(w->alloc, w->out, &w->cap, w->len + n, 1)
+                       : NULL;
     if (!out) {
         w->failed = 1;
         return 0;
@@ -134,30 +136,30 @@ static void put_setting(writer *w, const mcreg_setting *s)
 
 static void put_record(writer *w, const struct mcreg_record *r)
 {
-    const char *contact = mcreg__contact(r), *call_id = mcreg__call_id(r);
+    const char *contact = mcreg__record_contact(r), *call_id = mcreg__record_call_id(r);
     put_map(w, 5u + (contact != NULL) + (call_id != NULL) + (r->n_settings != 0));
     /* Keys in ascending order, as deterministic encoding sorts them. */
-    put_uint(w, REC_USER);
+    put_uint(w, MCREG_SNAPSHOT_REC_USER);
     put_text(w, r->user->id, mcreg__user_id_len(r->user));
-    put_uint(w, REC_UE);
-    put_text(w, r->ue_id, mcreg__ue_len(r));
-    put_uint(w, REC_REGISTERED_AT);
+    put_uint(w, MCREG_SNAPSHOT_REC_UE);
+    put_text(w, r->ue_id, mcreg__record_ue_len(r));
+    put_uint(w, MCREG_SNAPSHOT_REC_REGISTERED_AT);
     put_uint(w, r->registered_at);
-    put_uint(w, REC_EXPIRES_AT);
+    put_uint(w, MCREG_SNAPSHOT_REC_EXPIRES_AT);
     put_uint(w, r->expires_at);
-    put_uint(w, REC_CSEQ);
+    put_uint(w, MCREG_SNAPSHOT_REC_CSEQ);
     put_uint(w, r->cseq);
     if (contact) {
-        put_uint(w, REC_CONTACT);
+        put_uint(w, MCREG_SNAPSHOT_REC_CONTACT);
         put_text(w, contact, r->contact_len);
     }
     if (call_id) {
-        put_uint(w, REC_CALL_ID);
+        put_uint(w, MCREG_SNAPSHOT_REC_CALL_ID);
         put_text(w, call_id, r->call_id_len);
     }
     if (r->n_settings) {
-        const mcreg_setting *settings = mcreg__settings(r);
-        put_uint(w, REC_SETTINGS);
+        const mcreg_setting *settings = mcreg__record_settings(r);
+        put_uint(w, MCREG_SNAPSHOT_REC_SETTINGS);
         put_array(w, r->n_settings);
         for (size_t i = 0; i < r->n_settings; i++)
             put_setting(w, &settings[i]);
@@ -210,15 +212,15 @@ static void put_limits(writer *w, const snapshot_order *o)
 
 static void put_document(writer *w, const mcreg_registry *reg, const snapshot_order *o)
 {
-    put_tag(w, MCREG_CBOR_SELF_DESCRIBE);
+    put_tag(w, MCREG_SNAPSHOT_SELF_DESCRIBE);
     put_map(w, 3);
-    put_uint(w, SNAP_VERSION);
+    put_uint(w, MCREG_SNAPSHOT_KEY_VERSION);
     put_array(w, 2);
     put_uint(w, MCREG_SNAPSHOT_MAJOR);
     put_uint(w, MCREG_SNAPSHOT_MINOR);
-    put_uint(w, SNAP_RECORDS);
+    put_uint(w, MCREG_SNAPSHOT_KEY_RECORDS);
     put_records(w, reg, o);
-    put_uint(w, SNAP_LIMITS);
+    put_uint(w, MCREG_SNAPSHOT_KEY_LIMITS);
     put_limits(w, o);
 }
 
@@ -281,10 +283,11 @@ static void sort_users(void **users, size_t n, user_key *keys, void **order)
 static int order_users(const mcreg_registry *reg, snapshot_order *o)
 {
     const mcreg_allocator *a = &reg->alloc;
-    size_t n = mcreg__user_total(reg);
+    size_t n = mcreg__index_user_total(reg);
     size_t largest = 0;
     *o = (snapshot_order){0};
-    for (const mcreg_user *u = mcreg__user_iter(reg, NULL); u; u = mcreg__user_iter(reg, u))
+    for (const mcreg_user *u = mcreg__index_user_iter(reg, NULL); u;
+         u = mcreg__index_user_iter(reg, u))
         if (u->n_records > largest)
             largest = u->n_records;
     if (n + largest == 0)
@@ -293,11 +296,11 @@ static int order_users(const mcreg_registry *reg, snapshot_order *o)
     size_t room = n + (largest > n ? largest : n);
     if (n > SIZE_MAX / sizeof(user_key) || room > (SIZE_MAX - n * sizeof(user_key)) / sizeof(void *))
         return MCREG_ERR_NOMEM;
-    void **all = mcreg__malloc(a, room * sizeof(void *) + n * sizeof(user_key));
+    void **all = mcreg__alloc_malloc(a, room * sizeof(void *) + n * sizeof(user_key));
     if (!all)
         return MCREG_ERR_NOMEM;
     size_t i = 0;
-    for (mcreg_user *u = mcreg__user_iter(reg, NULL); u; u = mcreg__user_iter(reg, u)) {
+    for (mcreg_user *u = mcreg__index_user_iter(reg, NULL); u; u = mcreg__index_user_iter(reg, u)) {
         all[i++] = u;
         o->n_limits += u->has_max;
     }
@@ -322,16 +325,16 @@ int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len)
      * grow in place, by remapping, with most allocators). */
     writer w = {.alloc = a};
     size_t guess = reg->st.n_records < SIZE_MAX / 160 ? 64 + reg->st.n_records * 160 : 64;
-    w.out = mcreg__grow(a, NULL, &w.cap, guess, 1);
+    w.out = mcreg__alloc_grow(a, NULL, &w.cap, guess, 1);
     w.failed = w.out == NULL;
     put_document(&w, reg, &o);
-    mcreg__free(a, o.users);
+    mcreg__alloc_free(a, o.users);
     if (w.failed) {
-        mcreg__free(a, w.out);
+        mcreg__alloc_free(a, w.out);
         return MCREG_ERR_NOMEM;
     }
     /* Give the slack back; if that fails, the larger block does as well. */
-    uint8_t *trimmed = mcreg__realloc(a, w.out, w.len);
+    uint8_t *trimmed = mcreg__alloc_realloc(a, w.out, w.len);
     *buf = trimmed ? trimmed : w.out;
     *len = w.len;
     return MCREG_OK;
@@ -339,5 +342,5 @@ int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len)
 void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf)
 {
     if (reg && buf)
-        mcreg__free(&reg->alloc, buf);
+        mcreg__alloc_free(&reg->alloc, buf);
 }

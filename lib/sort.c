@@ -1,7 +1,7 @@
 #include "sort.h"
 
 /* Max-heap sift-down over items[0..n). */
-static void sift_down(void **items, size_t i, size_t n, mcreg_cmp_fn cmp)
+static void sift_down(void **items, size_t i, size_t n, mcreg_sort_cmp_fn cmp)
 {
     void *x = items[i];
     for (;;) {
@@ -18,7 +18,7 @@ static void sift_down(void **items, size_t i, size_t n, mcreg_cmp_fn cmp)
     items[i] = x;
 }
 
-void mcreg__sort(void **items, size_t n, mcreg_cmp_fn cmp)
+void mcreg__sort(void **items, size_t n, mcreg_sort_cmp_fn cmp)
 {
     for (size_t i = n / 2; i-- > 0;)
         sift_down(items, i, n, cmp);

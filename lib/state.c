@@ -8,6 +8,7 @@
 #include "heap.h"
 #include "index.h"
 #include "record.h"
+#include "registry.h"
 
 void mcreg__state_clear(mcreg_registry *reg)
 {
@@ -16,7 +17,7 @@ void mcreg__state_clear(mcreg_registry *reg)
     for (size_t i = 0; i < reg->st.heap.n; i++)
         mcreg__record_free(a, reg->st.heap.items[i]);
     mcreg__heap_free(a, &reg->st.heap);
-    mcreg__free(a, reg->st.scratch);
+    mcreg__alloc_free(a, reg->st.scratch);
     memset(&reg->st, 0, sizeof(reg->st));
 }
 
@@ -24,5 +25,5 @@ void mcreg__state_destroy(mcreg_registry *reg)
 {
     mcreg_allocator a = reg->alloc;
     mcreg__state_clear(reg);
-    mcreg__free(&a, reg);
+    mcreg__alloc_free(&a, reg);
 }

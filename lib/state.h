@@ -1,8 +1,30 @@
-/* A registry's state: emptying it, and freeing it with the registry. */
+/* A registry's state (what it holds, apart from its configuration):
+ * emptying it, and freeing it with the registry. */
 #ifndef MCREG_STATE_H
 #define MCREG_STATE_H
 
-#include "registry.h"
+#include <stddef.h>
+
+#include "heap.h"
+#include "mcreg.h"
+
+struct mcreg_user;
+
+/* Everything a registry holds, apart from its configuration. A restore
+ * builds a whole new state beside the current one and swaps it in. */
+typedef struct mcreg_state {
+    struct mcreg_user *users;            /* uthash table by user id */
+    struct mcreg_record *ues;     /* uthash table by UE id */
+    mcreg_heap heap;              /* owns the records */
+    size_t n_records;
+    size_t n_active_users;        /* users with at least one record */
+    /* Room for one pointer per record of the largest user: eviction
+     * victims while a change is made, then the other_ue_ids of
+     * notifications. Grown before any change, so neither ever allocates or
+     * fails. Raw memory: each use stores its own pointer type. */
+    void *scratch;
+    size_t scratch_cap;
+} mcreg_state;
 
 /* Free every record, user, index and buffer of reg->st and empty it; the
  * registry itself stays. */

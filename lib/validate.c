@@ -19,7 +19,7 @@ static size_t ascii_run(const uint8_t *s, size_t len)
 }
 
 /* The well-formed byte sequences of RFC 3629, section 4. */
-int mcreg__utf8_valid(const uint8_t *s, size_t len)
+int mcreg__validate_utf8(const uint8_t *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -59,7 +59,7 @@ int mcreg__utf8_valid(const uint8_t *s, size_t len)
     return 1;
 }
 
-size_t mcreg__bounded_strlen(const char *s, size_t max)
+size_t mcreg__validate_bounded_strlen(const char *s, size_t max)
 {
     /* memchr stops at the first match (C11 7.24.5.1), so it reads no
      * further than the terminator, and at most max + 1 bytes. */
@@ -72,15 +72,15 @@ static int valid_text(const char *s, size_t max, size_t *len)
 {
     if (!s)
         return 0;
-    size_t n = mcreg__bounded_strlen(s, max);
-    if (n == 0 || n > max || !mcreg__utf8_valid((const uint8_t *)s, n))
+    size_t n = mcreg__validate_bounded_strlen(s, max);
+    if (n == 0 || n > max || !mcreg__validate_utf8((const uint8_t *)s, n))
         return 0;
     if (len)
         *len = n;
     return 1;
 }
 
-int mcreg__valid_id(const char *id, size_t *len)
+int mcreg__validate_id(const char *id, size_t *len)
 {
     return valid_text(id, MCREG_MAX_ID_LEN, len);
 }
@@ -99,7 +99,7 @@ static int valid_setting(const mcreg_setting *st)
         if (st->v.text.len > room || (!st->v.text.ptr && st->v.text.len))
             return 0;
         return st->v.text.len == 0 ||
-               mcreg__utf8_valid((const uint8_t *)st->v.text.ptr, st->v.text.len);
+               mcreg__validate_utf8((const uint8_t *)st->v.text.ptr, st->v.text.len);
     case MCREG_VAL_BYTES:
         return st->v.bytes.len <= room && (st->v.bytes.ptr || !st->v.bytes.len);
     default:
@@ -118,9 +118,9 @@ static int unique_keys(const mcreg_setting *s, size_t n)
     return 1;
 }
 
-int mcreg__valid_binding(const mcreg_binding *b, size_t *user_len, size_t *ue_len)
+int mcreg__validate_binding(const mcreg_binding *b, size_t *user_len, size_t *ue_len)
 {
-    if (!b || !mcreg__valid_id(b->user_id, user_len) || !mcreg__valid_id(b->ue_id, ue_len))
+    if (!b || !mcreg__validate_id(b->user_id, user_len) || !mcreg__validate_id(b->ue_id, ue_len))
         return 0;
     if (b->contact && !valid_text(b->contact, MCREG_MAX_URI_LEN, NULL))
         return 0;

@@ -35,7 +35,7 @@ static struct mcreg_record *record_at(const mcreg_allocator *a, mcreg_user *u, c
 static void fixture_init(fixture *f, size_t n, uint64_t seed)
 {
     memset(f, 0, sizeof(*f));
-    f->a = mcreg__default_allocator();
+    f->a = mcreg__alloc_default();
     const char *names[3] = {"sip:b@x", "sip:a@x", "sip:c@x"};
     for (int i = 0; i < 3; i++)
         f->users[i] = mcreg__user_new(&f->a, names[i], strlen(names[i]));
@@ -57,7 +57,7 @@ static void fixture_free(fixture *f)
     for (size_t i = 0; i < f->n; i++)
         mcreg__record_free(&f->a, f->recs[i]);
     for (int i = 0; i < 3; i++)
-        mcreg__free(&f->a, f->users[i]);
+        mcreg__alloc_free(&f->a, f->users[i]);
     mcreg__heap_free(&f->a, &f->heap);
     free(f->recs);
 }
@@ -70,7 +70,7 @@ static void assert_heap_ok(const mcreg_heap *h)
         ck_assert_uint_eq(h->items[i]->heap_index, i);
         ck_assert_uint_eq(h->keys[i], h->items[i]->expires_at);
         if (i > 0)
-            ck_assert_int_le(mcreg__expiry_cmp(h->items[(i - 1) / 8], h->items[i]), 0);
+            ck_assert_int_le(mcreg__heap_expiry_cmp(h->items[(i - 1) / 8], h->items[i]), 0);
     }
 }
 
@@ -84,13 +84,13 @@ START_TEST(expiry_order_is_total)
     x->expires_at = y->expires_at = 5;
     x->registered_at = y->registered_at = 1;
     /* Same expiry, registration and UE: user id decides ("sip:a" < "sip:b"). */
-    ck_assert_int_gt(mcreg__expiry_cmp(x, y), 0);
-    ck_assert_int_lt(mcreg__expiry_cmp(y, x), 0);
-    ck_assert_int_eq(mcreg__expiry_cmp(x, x), 0);
+    ck_assert_int_gt(mcreg__heap_expiry_cmp(x, y), 0);
+    ck_assert_int_lt(mcreg__heap_expiry_cmp(y, x), 0);
+    ck_assert_int_eq(mcreg__heap_expiry_cmp(x, x), 0);
     y->registered_at = 2; /* then registration time */
-    ck_assert_int_lt(mcreg__expiry_cmp(x, y), 0);
+    ck_assert_int_lt(mcreg__heap_expiry_cmp(x, y), 0);
     y->expires_at = 4; /* and first of all expiry */
-    ck_assert_int_gt(mcreg__expiry_cmp(x, y), 0);
+    ck_assert_int_gt(mcreg__heap_expiry_cmp(x, y), 0);
     mcreg__record_free(&a, x);
     mcreg__record_free(&a, y);
     fixture_free(&f);
@@ -99,7 +99,8 @@ END_TEST
 
 static int by_expiry(const void *pa, const void *pb)
 {
-    return mcreg__expiry_cmp(*(struct mcreg_record *const *)pa, *(struct mcreg_record *const *)pb);
+    return mcreg__heap_expiry_cmp(*(struct mcreg_record *const *)pa,
+                                  *(struct mcreg_record *const *)pb);
 }
 
 START_TEST(pops_in_expiry_order)
@@ -115,7 +116,7 @@ START_TEST(pops_in_expiry_order)
     qsort(sorted, f.n, sizeof(*sorted), by_expiry);
     for (size_t i = 0; i < f.n; i++) {
         struct mcreg_record *top = mcreg__heap_top(&f.heap);
-        ck_assert_int_eq(mcreg__expiry_cmp(top, sorted[i]), 0);
+        ck_assert_int_eq(mcreg__heap_expiry_cmp(top, sorted[i]), 0);
         mcreg__heap_remove(&f.heap, top);
         assert_heap_ok(&f.heap);
     }
@@ -149,7 +150,7 @@ START_TEST(remove_and_update_anywhere)
     while (f.heap.n) {
         struct mcreg_record *top = mcreg__heap_top(&f.heap);
         if (prev)
-            ck_assert_int_le(mcreg__expiry_cmp(prev, top), 0);
+            ck_assert_int_le(mcreg__heap_expiry_cmp(prev, top), 0);
         prev = top;
         mcreg__heap_remove(&f.heap, top);
     }
@@ -159,7 +160,7 @@ END_TEST
 
 static int expiry_cmp_v(const void *a, const void *b)
 {
-    return mcreg__expiry_cmp(a, b);
+    return mcreg__heap_expiry_cmp(a, b);
 }
 
 START_TEST(sort_matches_qsort)
@@ -177,7 +178,7 @@ START_TEST(sort_matches_qsort)
         mcreg__sort(mine, n, expiry_cmp_v);
         qsort(ref, n, sizeof(*ref), by_expiry);
         for (size_t i = 0; i < n; i++)
-            ck_assert_int_eq(mcreg__expiry_cmp(mine[i], ref[i]), 0);
+            ck_assert_int_eq(mcreg__heap_expiry_cmp(mine[i], ref[i]), 0);
         free(mine);
         free(ref);
         fixture_free(&f);
@@ -187,7 +188,7 @@ END_TEST
 
 START_TEST(reserve_grows_and_keeps_on_failure)
 {
-    mcreg_allocator a = mcreg__default_allocator();
+    mcreg_allocator a = mcreg__alloc_default();
     mcreg_heap h;
     memset(&h, 0, sizeof(h));
     ck_assert_int_eq(mcreg__heap_reserve(&a, &h, 1), MCREG_OK);

@@ -66,14 +66,14 @@ static size_t check_ue_list(const struct mcreg_record *first, int exclusive)
     size_t n = 0;
     const struct mcreg_record *last = NULL;
     /* Records have UE links exactly when UE exclusive is off. */
-    INV(!(first->flags & MCREG_HAS_UE_LINKS) == !!exclusive);
-    for (const struct mcreg_record *r = first; r; r = mcreg__next_at_ue(r)) {
-        INV(!(r->flags & MCREG_HAS_UE_LINKS) == !!exclusive);
+    INV(!(first->flags & MCREG_RECORD_HAS_UE_LINKS) == !!exclusive);
+    for (const struct mcreg_record *r = first; r; r = mcreg__record_next_at_ue(r)) {
+        INV(!(r->flags & MCREG_RECORD_HAS_UE_LINKS) == !!exclusive);
         INV(strcmp(r->ue_id, first->ue_id) == 0);
         INV(r->hh.key == r->ue_id); /* every record's, in the table or not */
         INV(r->hh.keylen == strlen(r->ue_id));
         if (last) {
-            INV(mcreg__ue_links(r)->prev == last);
+            INV(mcreg__record_ue_links(r)->prev == last);
             int later = r->registered_at > last->registered_at ||
                         (r->registered_at == last->registered_at &&
                          mcreg__user_cmp(last->user, r->user) < 0);
@@ -83,7 +83,7 @@ static size_t check_ue_list(const struct mcreg_record *first, int exclusive)
         n++;
     }
     if (!exclusive)
-        INV(mcreg__ue_links(first)->prev == last);
+        INV(mcreg__record_ue_links(first)->prev == last);
     if (exclusive)
         INV(n == 1);
     return n;
@@ -109,14 +109,14 @@ static void check_registry(const mcreg_registry *reg)
             if (prev)
                 INV(r->user_prev == prev);
             if (prev)
-                INV(mcreg__logon_cmp(prev, r) < 0);
+                INV(mcreg__record_logon_cmp(prev, r) < 0);
             INV(r->heap_index < reg->st.heap.n);
             INV(reg->st.heap.items[r->heap_index] == r);
             INV(reg->st.heap.keys[r->heap_index] == r->expires_at);
-            mcreg_key uk, ek;
-            mcreg__key_init(&uk, u->id, strlen(u->id));
-            mcreg__key_init(&ek, r->ue_id, strlen(r->ue_id));
-            INV(mcreg__pair_find(reg, &uk, &ek) == r);
+            mcreg_index_key uk, ek;
+            mcreg__index_key_init(&uk, u->id, strlen(u->id));
+            mcreg__index_key_init(&ek, r->ue_id, strlen(r->ue_id));
+            INV(mcreg__index_pair_find(reg, &uk, &ek) == r);
             prev = r;
             n++;
         }
@@ -132,7 +132,7 @@ static void check_registry(const mcreg_registry *reg)
     INV(active == reg->st.n_active_users);
     INV(reg->st.scratch_cap >= largest); /* events never allocate */
     for (size_t i = 1; i < reg->st.heap.n; i++)
-        INV(mcreg__expiry_cmp(reg->st.heap.items[(i - 1) / 8], reg->st.heap.items[i]) <= 0);
+        INV(mcreg__heap_expiry_cmp(reg->st.heap.items[(i - 1) / 8], reg->st.heap.items[i]) <= 0);
 }
 
 static uint64_t next_random(uint64_t *s)

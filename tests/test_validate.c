@@ -8,7 +8,7 @@
 
 static int valid(const char *s, size_t len)
 {
-    return mcreg__utf8_valid((const uint8_t *)s, len);
+    return mcreg__validate_utf8((const uint8_t *)s, len);
 }
 
 START_TEST(utf8_accepts_well_formed_text)
@@ -58,7 +58,7 @@ START_TEST(utf8_never_reads_past_len)
     for (size_t i = 0; i < sizeof(leads); i++) {
         char *buf = malloc(1);
         buf[0] = leads[i];
-        ck_assert(!mcreg__utf8_valid((const uint8_t *)buf, 1));
+        ck_assert(!mcreg__validate_utf8((const uint8_t *)buf, 1));
         free(buf);
     }
 }
@@ -79,14 +79,14 @@ END_TEST
 
 START_TEST(bounded_strlen_stops_at_the_bound)
 {
-    ck_assert_uint_eq(mcreg__bounded_strlen("", 10), 0);
-    ck_assert_uint_eq(mcreg__bounded_strlen("abc", 10), 3);
-    ck_assert_uint_eq(mcreg__bounded_strlen("abc", 3), 3);
-    ck_assert_uint_eq(mcreg__bounded_strlen("abcd", 3), 4); /* max + 1: too long */
+    ck_assert_uint_eq(mcreg__validate_bounded_strlen("", 10), 0);
+    ck_assert_uint_eq(mcreg__validate_bounded_strlen("abc", 10), 3);
+    ck_assert_uint_eq(mcreg__validate_bounded_strlen("abc", 3), 3);
+    ck_assert_uint_eq(mcreg__validate_bounded_strlen("abcd", 3), 4); /* max + 1: too long */
     /* An unterminated block of exactly max + 1 bytes is not overread. */
     char *buf = malloc(5);
     memset(buf, 'x', 5);
-    ck_assert_uint_eq(mcreg__bounded_strlen(buf, 4), 5);
+    ck_assert_uint_eq(mcreg__validate_bounded_strlen(buf, 4), 5);
     free(buf);
 }
 END_TEST
@@ -97,16 +97,16 @@ START_TEST(ids_within_limits)
     char *id = malloc(MCREG_MAX_ID_LEN + 2);
     memset(id, 'a', MCREG_MAX_ID_LEN + 1);
     id[MCREG_MAX_ID_LEN] = '\0';
-    ck_assert(mcreg__valid_id(id, &len));
+    ck_assert(mcreg__validate_id(id, &len));
     ck_assert_uint_eq(len, MCREG_MAX_ID_LEN);
     id[MCREG_MAX_ID_LEN] = 'a';
     id[MCREG_MAX_ID_LEN + 1] = '\0';
-    ck_assert(!mcreg__valid_id(id, &len));
+    ck_assert(!mcreg__validate_id(id, &len));
     free(id);
-    ck_assert(!mcreg__valid_id(NULL, &len));
-    ck_assert(!mcreg__valid_id("", &len));
-    ck_assert(!mcreg__valid_id("\xC0\x80", &len));
-    ck_assert(mcreg__valid_id("\xE2\x82\xAC", &len));
+    ck_assert(!mcreg__validate_id(NULL, &len));
+    ck_assert(!mcreg__validate_id("", &len));
+    ck_assert(!mcreg__validate_id("\xC0\x80", &len));
+    ck_assert(mcreg__validate_id("\xE2\x82\xAC", &len));
     ck_assert_uint_eq(len, 3);
 }
 END_TEST

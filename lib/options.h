@@ -1,0 +1,25 @@
+/* The options object, the body of mcreg.h's opaque mcreg_options, and its
+ * defaults. */
+#ifndef MCREG_OPTIONS_H
+#define MCREG_OPTIONS_H
+
+#include <stdint.h>
+
+#include "mcreg.h"
+
+struct mcreg_options {
+    mcreg_allocator allocator;
+    mcreg_event_fn event_fn;
+    void *event_user_data;
+    uint32_t max_ues;
+    int limit_policy;
+    int notify_logon;
+    int notify_logoff;
+    int ue_exclusive;
+    uint64_t hash_seed;
+    int hash_seed_set;
+};
+
+void mcreg__options_defaults(struct mcreg_options *o);
+
+#endif
