@@ -15,7 +15,7 @@
 #                  demo, the snapshot shell tests (dump.sh, interop.sh) and
 #                  the Check runner (the other shell tests run in the normal
 #                  build only)
-#   fuzz           two libFuzzer targets (see "fuzzing" below), built with
+#   fuzz           three libFuzzer targets (see "fuzzing" below), built with
 #                  clang into build/fuzz/ and run FUZZ_SECONDS each
 #   valgrind       the Check runner and the demo under valgrind (CK_FORK=no)
 #   bench          tests/bench/: libmcreg against a bare uthash table, SQLite

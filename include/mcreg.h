@@ -189,7 +189,10 @@ typedef struct mcreg_event {
     const char *recipient_ue_id;
     const char *const *other_ue_ids;
     size_t n_other;
-    /* Beyond the fields of the design contract, for convenience: */
+    /* Two more fields, as stable as the ones above: the registry the event
+     * comes from (which the callback may query), and for NOTIFY_* the
+     * recipient's record (its contact, Call-ID and settings), so that the
+     * callback need not look it up. */
     mcreg_registry *registry;       /* the registry the event comes from */
     const mcreg_record *recipient;  /* NOTIFY_* only: the recipient's record */
 } mcreg_event;

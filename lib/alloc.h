@@ -26,8 +26,8 @@ static inline void mcreg__alloc_free(const mcreg_allocator *a, void *ptr)
 }
 
 /* An array of `elem`-byte elements with room for at least `need` (>= 1)
- * of them: `array` itself when it has room, else a larger one (capacity
- * doubling) with *cap updated. NULL on failure, with `array` and *cap as
+ * of them: `array` itself when it has room, else a larger one (the
+ * capacity grows by half, from 8, until it is enough) with *cap updated. NULL on failure, with `array` and *cap as
  * they were. Never shrinks. */
 void *mcreg__alloc_grow(const mcreg_allocator *a, void *array, size_t *cap, size_t need,
                         size_t elem);

@@ -4,7 +4,7 @@
  * mcreg__events_finish() delivers the events in the order mcreg.h gives, and
  * only then frees what was removed, so that a callback can still read a
  * removed record. Delivery never allocates: the buffer for other_ue_ids is
- * grown before any change (see mcreg_registry.scratch). */
+ * grown before any change (see mcreg_state.scratch). */
 #ifndef MCREG_EVENTS_H
 #define MCREG_EVENTS_H
 

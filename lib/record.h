@@ -20,8 +20,9 @@
 
 /* One registration: (user, UE), in one allocation: this header, the UE id,
  * the setting descriptors, then the contact, the Call-ID and the settings'
- * bytes (the layout above). A refresh builds a whole new block
- * beside the old one and swaps it in (mcreg__record_replace): it either
+ * bytes (the layout above). A refresh that changes any of them builds a
+ * whole new block beside the old one and puts it in the old one's place
+ * (mcreg__index_record_substitute, mcreg__heap_substitute): it either
  * fully happens or leaves the record as it was. */
 struct mcreg_record {
     /* Index of UEs. Only the first record at a UE is in the table; further
