@@ -7,6 +7,7 @@ int main(void)
 {
     SRunner *sr = srunner_create(suite_validate());
     srunner_add_suite(sr, suite_hash());
+    srunner_add_suite(sr, suite_cbor_reader());
     srunner_add_suite(sr, suite_heap());
     srunner_add_suite(sr, suite_index());
     srunner_add_suite(sr, suite_registry());

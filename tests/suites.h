@@ -6,6 +6,7 @@
 
 Suite *suite_validate(void);   /* test_validate.c: input validation, UTF-8 */
 Suite *suite_hash(void);       /* test_hash.c: seeded hash */
+Suite *suite_cbor_reader(void); /* test_cbor_reader.c: the CBOR pull reader */
 Suite *suite_heap(void);       /* test_heap.c: expiry heap */
 Suite *suite_index(void);      /* test_index.c: hash tables and lists, link by link */
 Suite *suite_registry(void);   /* test_registry.c: register/refresh/remove/queries */
