@@ -38,13 +38,14 @@ symbols() {
     done
 }
 
-# graph < symbols: the edges "A B" (A uses a symbol B defines, A != B),
-# each once, then "cycle A B ... A" for the first cycle found, if any.
+# graph < symbols: "node A" for each object, the edges "edge A B" (A uses
+# a symbol B defines, A != B), each once, then "cycle A B ... A" for the first cycle found, if any.
 graph() {
     awk '
         $2 == "D" { def[$3] = $1; objs[$1] = 1; next }
         $2 == "U" { use[++n] = $1 SUBSEP $3; objs[$1] = 1 }
         END {
+            for (o in objs) print "node", o
             for (i = 1; i <= n; i++) {
                 split(use[i], p, SUBSEP)
                 if (!(p[2] in def) || def[p[2]] == p[1]) continue
@@ -118,11 +119,12 @@ objs=("$builddir"/obj/*.o)
 symbols "${objs[@]}" | graph > "$tmp/lib"
 grep -q '^edge ' "$tmp/lib" || fail "no edge at all between lib/ objects: is the scan working?"
 
-# The graph: each object, then the objects it uses.
+# The graph: each object, then the objects it uses ("-": none).
 echo "$name: lib/ objects and what each uses:"
-awk '$1 == "edge" { print $2, $3 }' "$tmp/lib" | sort \
-    | awk '$1 != last { if (NR > 1) print line; line = "  " $1 ":"; last = $1 } { line = line " " $2 }
-           END { if (NR) print line }'
+awk '$1 == "node" { print $2, "" } $1 == "edge" { print $2, $3 }' "$tmp/lib" | sort \
+    | awk '$1 != last { if (NR > 1) print line; line = "  " $1 ":"; last = $1 }
+           NF > 1 { line = line " " $2 } END { if (NR) print line }' \
+    | sed 's/:$/: -/'
 
 cycle=$(sed -n 's/^cycle //p' "$tmp/lib")
 [[ -z $cycle ]] || fail "cycle between lib/ objects: ${cycle// / -> }"
