@@ -40,10 +40,10 @@ bench-sip: $(REGISTRAR)
 	bash tests/sip-bench/run.sh $(call shquote,$(BUILDDIR))
 
 # The fuzz target of `make fuzz` (see the Makefile): every registrar source
-# but main.c, with tests/fuzz/fuzz_sip.c as the entry point.
+# but main.c, with examples/sip-registrar/fuzz/fuzz_sip.c as the entry point.
 FUZZ_SIP_OBJS = $(filter-out %/main.o,$(REG_OBJS))
 
-$(BUILDDIR)/fuzzers/fuzz_sip.o: tests/fuzz/fuzz_sip.c $(BUILDDIR)/stamp.REG_CC | $(BUILDDIR)/fuzzers
+$(BUILDDIR)/fuzzers/fuzz_sip.o: examples/sip-registrar/fuzz/fuzz_sip.c $(BUILDDIR)/stamp.REG_CC | $(BUILDDIR)/fuzzers
 	$(CC) $(REG_ALL_CFLAGS) -Iexamples/sip-registrar -c $< -o $@
 
 $(BUILDDIR)/fuzzers/fuzz_sip: $(BUILDDIR)/fuzzers/fuzz_sip.o $(FUZZ_SIP_OBJS) $(STATIC) \
