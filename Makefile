@@ -26,7 +26,8 @@
 #                  model, then soak-valgrind (tests/soak/soak.mk)
 #   registrar      build/examples/mcreg-registrar, the SIP registrar example
 #                  (also built by examples; examples/sip-registrar/registrar.mk)
-#   check-sip      tests/sip/run.sh: SIPp scenarios against the registrar
+#   check-sip      examples/sip-registrar/tests/: the registrar's pytest suite
+#                  (SIPp scenarios against it)
 #   bench-sip      tests/sip-bench/run.sh: the registrar's REGISTER rate and
 #                  CPU split
 #   install        install the header, both libraries and mcreg.pc
@@ -245,7 +246,7 @@ else
 	for t in $(SH_TESTS); do \
 	    $(SH_ENV) bash $$t $(call shquote,$(BUILDDIR)) || status=1; \
 	done; \
-	bash tests/sip/run.sh $(call shquote,$(BUILDDIR)) || status=1; \
+	$(CHECK_SIP) || status=1; \
 	$(RUNNER) || status=1; \
 	exit $$status
 endif
@@ -375,9 +376,10 @@ uninstall:
 # for tests/sh/interop.sh.
 # The benchmarks' alternatives (tests/bench/): SQLite, and Redis through
 # hiredis with its own redis-server. The registrar example: libosip2; SIPp
-# (sip-tester) for check-sip and bench-sip, perf for bench-sip's CPU split.
+# (sip-tester) for check-sip and bench-sip, python3-pytest for check-sip,
+# perf for bench-sip's CPU split.
 DEB_PACKAGES ?= make gcc libc6-dev binutils pkg-config uthash-dev libcbor-dev check valgrind \
-                clang libclang-rt-14-dev python3 python3-cbor2 \
+                clang libclang-rt-14-dev python3 python3-cbor2 python3-pytest \
                 libsqlite3-dev libhiredis-dev redis-server \
                 libosip2-dev sip-tester linux-perf
 
