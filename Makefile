@@ -28,8 +28,8 @@
 #                  (also built by examples; examples/sip-registrar/registrar.mk)
 #   check-sip      examples/sip-registrar/tests/: the registrar's pytest suite
 #                  (SIPp scenarios against it)
-#   bench-sip      tests/sip-bench/run.sh: the registrar's REGISTER rate and
-#                  CPU split
+#   bench-sip      examples/sip-registrar/bench/: the registrar's REGISTER rate
+#                  and CPU split
 #   install        install the header, both libraries and mcreg.pc
 #   uninstall      remove what install installed
 #   deps           install the missing Debian packages the targets need

@@ -4,9 +4,9 @@
 #   check-sip    examples/sip-registrar/tests/: the pytest suite (Debian
 #                python3-pytest), SIPp scenarios (sip-tester) against the
 #                registrar, each on its own loopback ports
-#   bench-sip    tests/sip-bench/run.sh: the highest REGISTER rate the
-#                registrar sustains with 10^4 UEs, and its CPU split
-#                (build/bench-sip.json)
+#   bench-sip    examples/sip-registrar/bench/bench.py: the highest REGISTER
+#                rate the registrar sustains with 10^4 UEs, and its CPU split
+#                (build/bench-sip.json); it shares tests/regtest.py
 # PYTHON: the python3 that Debian's python3-pytest installs for (a python3
 # earlier on PATH may lack it). PYTEST_ARGS adds pytest options (say -k
 # refresh, or -x).
@@ -50,7 +50,7 @@ check-sip: $(REGISTRAR) $(MCREG_DUMP)
 	$(CHECK_SIP)
 
 bench-sip: $(REGISTRAR)
-	bash tests/sip-bench/run.sh $(call shquote,$(BUILDDIR))
+	$(PY_ENV) $(PYTHON) $(REG_DIR)/bench/bench.py $(call shquote,$(BUILDDIR))
 
 # The fuzz target of `make fuzz` (see the Makefile): every registrar source
 # but main.c, with examples/sip-registrar/fuzz/fuzz_sip.c as the entry point.
