@@ -28,7 +28,6 @@ crashed, answered other than 200 or could not be started, or a tool failed;
 import glob
 import hashlib
 import json
-import math
 import os
 import re
 import resource
@@ -361,7 +360,6 @@ class Bench:
             startup_s = 60
         reg = regtest.Registrar(self.tools, procs, d, "registrar", args, listen=listen,
                                 wrapper=wrapper, log_to_file=(logto == "file"))
-        reg.argv = [*wrapper, self.registrar, "--listen", listen, *args]
 
         def started():
             if not reg.alive():
@@ -380,8 +378,8 @@ class Bench:
         return reg, port
 
     def run_step(self, name, rate, calls, notify, logto, profile):
-        """One step; its figures (the keys of the bash version's S_*)."""
-        s = self.s
+        """One step against a fresh registrar: its figures (pass, why, the
+        achieved rate, CPU, socket queues, log counts) for the summary."""
         d = self.work / name
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)

@@ -235,7 +235,7 @@ class Registrar:
         self.args = list(args)
         self.log = Log(Path(workdir) / f"{label}.log")
         self.port = None
-        argv = [*wrapper, tools.registrar, "--listen", listen, *self.args]
+        self.argv = argv = [*wrapper, tools.registrar, "--listen", listen, *self.args]
         self.stdout_path = Path(workdir) / f"{label}.stdout"
         with open(self.stdout_path, "wb") as out:
             if log_to_file:
