@@ -26,9 +26,10 @@
 #                  model, then soak-valgrind (tests/soak/soak.mk)
 #   registrar      build/examples/mcreg-registrar, the SIP registrar example
 #                  (also built by examples; examples/sip-registrar/registrar.mk)
-#   check-sip      tests/sip/run.sh: SIPp scenarios against the registrar
-#   bench-sip      tests/sip-bench/run.sh: the registrar's REGISTER rate and
-#                  CPU split
+#   check-sip      examples/sip-registrar/tests/: the registrar's pytest suite
+#                  (SIPp scenarios against it)
+#   bench-sip      examples/sip-registrar/bench/: the registrar's REGISTER rate
+#                  and CPU split
 #   install        install the header, both libraries and mcreg.pc
 #   uninstall      remove what install installed
 #   deps           install the missing Debian packages the targets need
@@ -245,7 +246,7 @@ else
 	for t in $(SH_TESTS); do \
 	    $(SH_ENV) bash $$t $(call shquote,$(BUILDDIR)) || status=1; \
 	done; \
-	bash tests/sip/run.sh $(call shquote,$(BUILDDIR)) || status=1; \
+	$(CHECK_SIP) || status=1; \
 	$(RUNNER) || status=1; \
 	exit $$status
 endif
@@ -269,14 +270,15 @@ endif
 #       allocation failure injected into a successful restore changes nothing
 #   tests/fuzz/fuzz_roundtrip.c  restore; if that succeeds, snapshot A,
 #       restore A into a fresh registry, snapshot B: A and B must be equal
-#   tests/fuzz/fuzz_sip.c        the registrar example (examples/sip-registrar,
-#       with libosip2) fed datagrams from the network, then everything
-#       expired, retransmitted, timed out and freed; seeds in
-#       tests/fuzz/corpus-sip/, dictionary tests/fuzz/sip.dict
+#   examples/sip-registrar/fuzz/fuzz_sip.c  the registrar example (with
+#       libosip2) fed datagrams from the network, then everything expired,
+#       retransmitted, timed out and freed; seeds in
+#       examples/sip-registrar/fuzz/corpus/, dictionary
+#       examples/sip-registrar/fuzz/sip.dict
 # Each target starts from a copy of tests/fuzz/corpus/ (fuzz_sip:
-# tests/fuzz/corpus-sip/) in $(FUZZ_BUILDDIR)/corpus/TARGET/ (which keeps
-# what it finds; the committed corpus is never written) with the dictionary
-# tests/fuzz/cbor.dict (fuzz_sip: tests/fuzz/sip.dict). A crash,
+# examples/sip-registrar/fuzz/corpus/) in $(FUZZ_BUILDDIR)/corpus/TARGET/
+# (which keeps what it finds; the committed corpus is never written) with the
+# dictionary tests/fuzz/cbor.dict (fuzz_sip: examples/sip-registrar/fuzz/sip.dict). A crash,
 # a leak, a sanitizer report, a timeout or running out of memory fails the
 # target; the input is left in $(FUZZ_BUILDDIR)/artifacts/ and libFuzzer's
 # output in $(FUZZ_BUILDDIR)/logs/. Reproduce with
@@ -291,10 +293,11 @@ FUZZ_ARGS     ?=
 FUZZ_TARGETS   = fuzz_restore fuzz_roundtrip fuzz_sip
 FUZZ_CORPUS    = tests/fuzz/corpus
 FUZZ_DICT      = tests/fuzz/cbor.dict
-# fuzz_sip (tests/fuzz/fuzz_sip.c): the registrar example's datagram handling,
-# built by examples/sip-registrar/registrar.mk, with its own seeds.
-FUZZ_SIP_CORPUS = tests/fuzz/corpus-sip
-FUZZ_SIP_DICT   = tests/fuzz/sip.dict
+# fuzz_sip (examples/sip-registrar/fuzz/fuzz_sip.c): the registrar example's
+# datagram handling, built by examples/sip-registrar/registrar.mk, with its
+# own seeds and dictionary next to it.
+FUZZ_SIP_CORPUS = examples/sip-registrar/fuzz/corpus
+FUZZ_SIP_DICT   = examples/sip-registrar/fuzz/sip.dict
 FUZZ_OPTS      = -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
                  -print_final_stats=1
 FUZZ_BINS      = $(FUZZ_TARGETS:%=$(BUILDDIR)/fuzzers/%)
@@ -373,9 +376,10 @@ uninstall:
 # for tests/sh/interop.sh.
 # The benchmarks' alternatives (tests/bench/): SQLite, and Redis through
 # hiredis with its own redis-server. The registrar example: libosip2; SIPp
-# (sip-tester) for check-sip and bench-sip, perf for bench-sip's CPU split.
+# (sip-tester) for check-sip and bench-sip, python3-pytest for check-sip,
+# perf for bench-sip's CPU split.
 DEB_PACKAGES ?= make gcc libc6-dev binutils pkg-config uthash-dev libcbor-dev check valgrind \
-                clang libclang-rt-14-dev python3 python3-cbor2 \
+                clang libclang-rt-14-dev python3 python3-cbor2 python3-pytest \
                 libsqlite3-dev libhiredis-dev redis-server \
                 libosip2-dev sip-tester linux-perf
 
