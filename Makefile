@@ -159,10 +159,17 @@ $(STATIC): $(LIB_OBJS) $(BUILDDIR)/stamp.LIB_LD
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJS)
 
-$(SHARED): $(LIB_OBJS) $(BUILDDIR)/stamp.LIB_LD
+# The version script lists every exported function under the version node
+# of the release that added it; everything else stays local. A new public
+# function is declared with MCREG_API in mcreg.h and added to the newest
+# node of $(VERSION_SCRIPT) (its opening comment says how, and when a new
+# node is due); tests/sh/exports.sh fails when the two disagree.
+VERSION_SCRIPT = lib/libmcreg.map
+
+$(SHARED): $(LIB_OBJS) $(VERSION_SCRIPT) $(BUILDDIR)/stamp.LIB_LD
 	@test -n "$(LIB_OBJS)" || { echo "no sources in lib/" >&2; exit 1; }
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) $(SO_LDFLAGS) \
-	    -o $@ $(LIB_OBJS) $(LIB_PC_LIBS)
+	    -Wl,--version-script=$(VERSION_SCRIPT) -o $@ $(LIB_OBJS) $(LIB_PC_LIBS)
 
 $(SHARED_MAJ): $(SHARED)
 	ln -sf $(notdir $(SHARED)) $@
