@@ -29,14 +29,18 @@
 #   check-sip      tests/sip/run.sh: SIPp scenarios against the registrar
 #   bench-sip      tests/sip-bench/run.sh: the registrar's REGISTER rate and
 #                  CPU split
-#   install        install the header, both libraries and mcreg.pc
-#   uninstall      remove what install installed
+#   install        install the header, both libraries, mcreg.pc, and
+#                  mcreg-dump with its man page
+#   install-registrar
+#                  install mcreg-registrar and its man page (needs libosip2;
+#                  examples/sip-registrar/registrar.mk)
+#   uninstall      remove what install and install-registrar installed
 #   deps           install the missing Debian packages the targets need
 #   clean          remove build/
 #
 # Variables (all may be set on the command line or in the environment):
 #   CC, AR, CFLAGS, CPPFLAGS, LDFLAGS, PKG_CONFIG, NM, READELF, VALGRIND
-#   PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR
+#   PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR, BINDIR, MANDIR
 #   BUILDDIR (default build, or build/asan with SANITIZE=1), WERROR
 #   FUZZ_CC, FUZZ_SECONDS, FUZZ_BUILDDIR, FUZZ_ARGS (see "fuzzing" below)
 # ################################################################
@@ -107,6 +111,8 @@ PREFIX       ?= /usr/local
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BINDIR       ?= $(PREFIX)/bin
+MANDIR       ?= $(PREFIX)/share/man
 
 # Outputs
 SONAME     = libmcreg.so.$(LIBVER_MAJOR)
@@ -118,6 +124,7 @@ PC         = $(BUILDDIR)/mcreg.pc
 RUNNER     = $(BUILDDIR)/tests/check_mcreg
 DEMO       = $(BUILDDIR)/examples/multi_device
 SNAPGEN    = $(BUILDDIR)/tests/tools/snapgen
+MCREG_DUMP = $(BUILDDIR)/examples/mcreg-dump
 
 LIB_SRCS  := $(sort $(wildcard lib/*.c))
 LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(BUILDDIR)/obj/%.o)
@@ -353,15 +360,18 @@ $(FUZZ_LIB_BINS): $(BUILDDIR)/fuzzers/%: $(BUILDDIR)/fuzzers/%.o $(STATIC) $(BUI
 
 # ---- install ---------------------------------------------------------------------
 
-install: all
+install: all $(MCREG_DUMP)
 	$(if $(filter 1,$(SANITIZE)),$(error install the normal build, not SANITIZE=1))
-	install -d -m 755 '$(DESTDIR)$(LIBDIR)' '$(DESTDIR)$(INCLUDEDIR)' '$(DESTDIR)$(PKGCONFIGDIR)'
+	install -d -m 755 '$(DESTDIR)$(LIBDIR)' '$(DESTDIR)$(INCLUDEDIR)' '$(DESTDIR)$(PKGCONFIGDIR)' \
+	    '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1'
 	install -m 644 $(STATIC) '$(DESTDIR)$(LIBDIR)/libmcreg.a'
 	install -m 755 $(SHARED) '$(DESTDIR)$(LIBDIR)/$(notdir $(SHARED))'
 	ln -sf $(notdir $(SHARED)) '$(DESTDIR)$(LIBDIR)/$(SONAME)'
 	ln -sf $(SONAME) '$(DESTDIR)$(LIBDIR)/libmcreg.so'
 	install -m 644 $(HEADER) '$(DESTDIR)$(INCLUDEDIR)/mcreg.h'
 	install -m 644 $(PC) '$(DESTDIR)$(PKGCONFIGDIR)/mcreg.pc'
+	install -m 755 $(MCREG_DUMP) '$(DESTDIR)$(BINDIR)/mcreg-dump'
+	install -m 644 man/mcreg-dump.1 '$(DESTDIR)$(MANDIR)/man1/mcreg-dump.1'
 	@echo "libmcreg $(LIBVER) installed in $(DESTDIR)$(PREFIX)"
 
 uninstall:
@@ -370,7 +380,9 @@ uninstall:
 	      '$(DESTDIR)$(LIBDIR)/$(SONAME)' \
 	      '$(DESTDIR)$(LIBDIR)/libmcreg.so.$(LIBVER)' \
 	      '$(DESTDIR)$(INCLUDEDIR)/mcreg.h' \
-	      '$(DESTDIR)$(PKGCONFIGDIR)/mcreg.pc'
+	      '$(DESTDIR)$(PKGCONFIGDIR)/mcreg.pc' \
+	      '$(DESTDIR)$(BINDIR)/mcreg-dump' '$(DESTDIR)$(MANDIR)/man1/mcreg-dump.1' \
+	      '$(DESTDIR)$(BINDIR)/mcreg-registrar' '$(DESTDIR)$(MANDIR)/man1/mcreg-registrar.1'
 	@echo "libmcreg $(LIBVER) uninstalled from $(DESTDIR)$(PREFIX)"
 
 # ---- dependencies (Debian) -------------------------------------------------------

@@ -6,10 +6,11 @@
 #   bench-sip    tests/sip-bench/run.sh: the highest REGISTER rate the
 #                registrar sustains with 10^4 UEs, and its CPU split
 #                (build/bench-sip.json)
+#   install-registrar
+#                mcreg-registrar into $(BINDIR), its man page into $(MANDIR)
 REG_SRCS   := $(sort $(wildcard examples/sip-registrar/*.c))
 REG_OBJS   := $(REG_SRCS:examples/sip-registrar/%.c=$(BUILDDIR)/examples/sip-registrar/%.o)
 REGISTRAR   = $(BUILDDIR)/examples/mcreg-registrar
-MCREG_DUMP  = $(BUILDDIR)/examples/mcreg-dump
 
 # Evaluated only when the registrar is built, so the library builds without
 # libosip2 installed.
@@ -18,7 +19,7 @@ OSIP_LIBS   = $(shell $(PKG_CONFIG) --libs libosip2)
 REG_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Wshadow -Wmissing-prototypes \
                  -D_GNU_SOURCE -Iinclude $(OSIP_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
 
-.PHONY: registrar check-sip bench-sip
+.PHONY: registrar install-registrar check-sip bench-sip
 
 examples: $(REGISTRAR)
 registrar: $(REGISTRAR)
@@ -32,6 +33,13 @@ $(REGISTRAR): $(REG_OBJS) $(STATIC) $(BUILDDIR)/stamp.REG_LD
 
 $(BUILDDIR)/examples/sip-registrar:
 	mkdir -p $@
+
+# Beside what `make install` installs; `make uninstall` removes both.
+install-registrar: $(REGISTRAR)
+	$(if $(filter 1,$(SANITIZE)),$(error install the normal build, not SANITIZE=1))
+	install -d -m 755 '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1'
+	install -m 755 $(REGISTRAR) '$(DESTDIR)$(BINDIR)/mcreg-registrar'
+	install -m 644 man/mcreg-registrar.1 '$(DESTDIR)$(MANDIR)/man1/mcreg-registrar.1'
 
 check-sip: $(REGISTRAR) $(MCREG_DUMP)
 	bash tests/sip/run.sh $(call shquote,$(BUILDDIR))
