@@ -36,6 +36,13 @@
 #                  examples/sip-registrar/registrar.mk)
 #   uninstall      remove what install and install-registrar installed
 #   deps           install the missing Debian packages the targets need
+#   deb            the Debian packages libmcreg0, libmcreg-dev and mcreg-tools
+#                  (debian/), built by dpkg-buildpackage from a copy of the
+#                  tree in build/deb/src, into build/deb/; then lintian
+#   check-deb      tests/deb/consumer.sh: the packages of make deb unpacked
+#                  (dpkg -x) into a scratch root, their contents checked, and
+#                  the pkg-config consumer built and run against that root
+#   deps-deb       install the missing Debian packages that make deb needs
 #   clean          remove build/
 #
 # Variables (all may be set on the command line or in the environment):
@@ -150,7 +157,7 @@ TOOL_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SO
                   -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
 
 .PHONY: all lib examples tools demo check test valgrind fuzz fuzz-run install uninstall deps \
-        clean FORCE
+        deps-deb deb check-deb clean FORCE
 
 all: lib $(PC)
 
@@ -398,17 +405,54 @@ DEB_PACKAGES ?= make gcc libc6-dev binutils pkg-config uthash-dev libcbor-dev ch
                 libsqlite3-dev libhiredis-dev redis-server \
                 libosip2-dev sip-tester linux-perf
 
-deps:
-	@missing=; \
-	for p in $(DEB_PACKAGES); do \
+# For make deb only: the tools, and debian/control's Build-Depends
+# (tests/sh/debian.sh checks that they are all here).
+DEB_BUILD_PACKAGES ?= build-essential dpkg-dev debhelper lintian \
+                      pkgconf uthash-dev libcbor-dev libosip2-dev check
+
+# $(call apt_install_missing,TARGET,PACKAGES)
+apt_install_missing = \
+	missing=; \
+	for p in $(2); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' \
 	        || missing="$$missing $$p"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "deps: all installed ($(DEB_PACKAGES))"; exit 0; fi; \
+	if [ -z "$$missing" ]; then echo "$(1): all installed ($(strip $(2)))"; exit 0; fi; \
 	if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
-	echo "deps: installing$$missing"; \
+	echo "$(1): installing$$missing"; \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+
+deps:
+	@$(call apt_install_missing,deps,$(DEB_PACKAGES))
+
+deps-deb:
+	@$(call apt_install_missing,deps-deb,$(DEB_BUILD_PACKAGES))
+
+# ---- Debian packages ---------------------------------------------------------------
+# dpkg-buildpackage writes the packages into the parent of the tree it
+# builds, so it builds a copy of this one (less build/ and .git) in
+# $(DEB_DIR)/src, and the .deb, .buildinfo and .changes files land in
+# $(DEB_DIR). debian/rules runs this Makefile (PREFIX=/usr, the multiarch
+# LIBDIR, DESTDIR) with dpkg-buildflags' CFLAGS, CPPFLAGS and LDFLAGS, and
+# fails when the exports differ from debian/libmcreg0.symbols. lintian then
+# fails on any error or warning. What an outer make passes down (MAKEFLAGS,
+# command-line variables) is dropped: the package builds as it would alone.
+DEB_DIR  ?= build/deb
+DEB_JOBS ?= 2
+
+deb:
+	rm -rf '$(DEB_DIR)'
+	mkdir -p '$(DEB_DIR)/src'
+	tar -c -f - --exclude=./build --exclude=./.git . | tar -x -f - -C '$(DEB_DIR)/src'
+	cd '$(DEB_DIR)/src' && env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL \
+	    dpkg-buildpackage -us -uc -b -J$(DEB_JOBS)
+	lintian --fail-on error,warning '$(DEB_DIR)'/*.changes
+	@echo "deb: packages in $(DEB_DIR):"; ls -1 '$(DEB_DIR)'/*.deb
+
+check-deb:
+	CC=$(call shquote,$(CC)) PKG_CONFIG=$(call shquote,$(PKG_CONFIG)) READELF=$(call shquote,$(READELF)) \
+	    bash tests/deb/consumer.sh $(call shquote,$(DEB_DIR))
 
 # ---- stamps ------------------------------------------------------------------------
 # $(BUILDDIR)/stamp.X holds the value of STAMP_X and is rewritten only when
