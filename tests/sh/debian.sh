@@ -6,8 +6,10 @@
 #   debian/control, with its .install and .symbols files;
 # - debian/libmcreg<MAJOR>.symbols lists exactly what lib/libmcreg.map
 #   exports: NAME@NODE for each function, NODE@NODE for each node, each
-#   with the first version of its node (MCREG_0.2: 0.2.0); dpkg-gensymbols
-#   -c4 in the package build fails on any difference with the library;
+#   with the first version of its node and a tilde (MCREG_0.2: 0.2.0~, so
+#   that dpkg-gensymbols counts a function removed as lost even when the
+#   version built is the one that added it); dpkg-gensymbols -c4 in the
+#   package build fails on any difference with the library;
 # - every package of debian/control's Build-Depends is one that
 #   `make deps-deb` installs (DEB_BUILD_PACKAGES in the Makefile).
 #
@@ -52,7 +54,7 @@ grep -qx "Depends: $pkg (= \${binary:Version}), libcbor-dev, \${misc:Depends}" "
 
 # ---- symbols -------------------------------------------------------------------
 symbols=$root/debian/$pkg.symbols
-[[ $(head -n 1 "$symbols") == "libmcreg.so.$major $pkg #MINVER#" ]] \
+[[ $(grep -v "^#" "$symbols" | head -n 1) == "libmcreg.so.$major $pkg #MINVER#" ]] \
     || fail "debian/$pkg.symbols must start with 'libmcreg.so.$major $pkg #MINVER#'"
 grep -qx '\* Build-Depends-Package: libmcreg-dev' "$symbols" \
     || fail "debian/$pkg.symbols lacks '* Build-Depends-Package: libmcreg-dev'"
@@ -65,7 +67,7 @@ want=$(perl -0777 -pe 's{/\*.*?\*/}{ }gs' "$map" | sed 's/\([{};:]\)/ \1 /g' | t
         $0 == "" || $0 == ";" || $0 == ":" { next }
         !open && $0 != "{" && $0 != "}" { node = $0; next }
         $0 == "{" { open = 1; scope = "global"
-                    split(substr(node, 7), v, "."); first = v[1] "." v[2] ".0"
+                    split(substr(node, 7), v, "."); first = v[1] "." v[2] ".0~"
                     print " " node "@" node " " first; next }
         $0 == "}" { open = 0; next }
         open && ($0 == "global" || $0 == "local") { scope = $0; next }
@@ -79,7 +81,7 @@ if [[ -n $gone || -n $extra ]]; then
     msg="debian/$pkg.symbols does not match lib/libmcreg.map:"
     [[ -z $gone ]] || msg+=" add: $gone;"
     [[ -z $extra ]] || msg+=" not in the script (or in another node, or with another version): $extra;"
-    fail "$msg a symbol is NAME@NODE followed by the first version of its node (see lib/libmcreg.map)"
+    fail "$msg a symbol is NAME@NODE followed by the first version of its node and a tilde (see lib/libmcreg.map)"
 fi
 
 # ---- Build-Depends ----------------------------------------------------------------
