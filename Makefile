@@ -30,14 +30,25 @@
 #                  (SIPp scenarios against it)
 #   bench-sip      examples/sip-registrar/bench/: the registrar's REGISTER rate
 #                  and CPU split
-#   install        install the header, both libraries and mcreg.pc
-#   uninstall      remove what install installed
+#   install        install the header, both libraries, mcreg.pc, and
+#                  mcreg-dump with its man page
+#   install-registrar
+#                  install mcreg-registrar and its man page (needs libosip2;
+#                  examples/sip-registrar/registrar.mk)
+#   uninstall      remove what install and install-registrar installed
 #   deps           install the missing Debian packages the targets need
+#   deb            the Debian packages libmcreg0, libmcreg-dev and mcreg-tools
+#                  (debian/), built by dpkg-buildpackage from a copy of the
+#                  tree in build/deb/src, into build/deb/; then lintian
+#   check-deb      tests/deb/consumer.sh: the packages of make deb unpacked
+#                  (dpkg -x) into a scratch root, their contents checked, and
+#                  the pkg-config consumer built and run against that root
+#   deps-deb       install the missing Debian packages that make deb needs
 #   clean          remove build/
 #
 # Variables (all may be set on the command line or in the environment):
 #   CC, AR, CFLAGS, CPPFLAGS, LDFLAGS, PKG_CONFIG, NM, READELF, VALGRIND
-#   PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR
+#   PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR, BINDIR, MANDIR
 #   BUILDDIR (default build, or build/asan with SANITIZE=1), WERROR
 #   FUZZ_CC, FUZZ_SECONDS, FUZZ_BUILDDIR, FUZZ_ARGS (see "fuzzing" below)
 # ################################################################
@@ -108,6 +119,8 @@ PREFIX       ?= /usr/local
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BINDIR       ?= $(PREFIX)/bin
+MANDIR       ?= $(PREFIX)/share/man
 
 # Outputs
 SONAME     = libmcreg.so.$(LIBVER_MAJOR)
@@ -119,6 +132,7 @@ PC         = $(BUILDDIR)/mcreg.pc
 RUNNER     = $(BUILDDIR)/tests/check_mcreg
 DEMO       = $(BUILDDIR)/examples/multi_device
 SNAPGEN    = $(BUILDDIR)/tests/tools/snapgen
+MCREG_DUMP = $(BUILDDIR)/examples/mcreg-dump
 
 LIB_SRCS  := $(sort $(wildcard lib/*.c))
 LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(BUILDDIR)/obj/%.o)
@@ -144,7 +158,7 @@ TOOL_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SO
                   -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
 
 .PHONY: all lib examples tools demo check test valgrind fuzz fuzz-run install uninstall deps \
-        clean FORCE
+        deps-deb deb check-deb clean FORCE
 
 all: lib $(PC)
 
@@ -160,10 +174,17 @@ $(STATIC): $(LIB_OBJS) $(BUILDDIR)/stamp.LIB_LD
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJS)
 
-$(SHARED): $(LIB_OBJS) $(BUILDDIR)/stamp.LIB_LD
+# The version script lists every exported function under the version node
+# of the release that added it; everything else stays local. A new public
+# function is declared with MCREG_API in mcreg.h and added to the newest
+# node of $(VERSION_SCRIPT) (its opening comment says how, and when a new
+# node is due); tests/sh/exports.sh fails when the two disagree.
+VERSION_SCRIPT = lib/libmcreg.map
+
+$(SHARED): $(LIB_OBJS) $(VERSION_SCRIPT) $(BUILDDIR)/stamp.LIB_LD
 	@test -n "$(LIB_OBJS)" || { echo "no sources in lib/" >&2; exit 1; }
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) $(SO_LDFLAGS) \
-	    -o $@ $(LIB_OBJS) $(LIB_PC_LIBS)
+	    -Wl,--version-script=$(VERSION_SCRIPT) -o $@ $(LIB_OBJS) $(LIB_PC_LIBS)
 
 $(SHARED_MAJ): $(SHARED)
 	ln -sf $(notdir $(SHARED)) $@
@@ -349,15 +370,18 @@ $(FUZZ_LIB_BINS): $(BUILDDIR)/fuzzers/%: $(BUILDDIR)/fuzzers/%.o $(STATIC) $(BUI
 
 # ---- install ---------------------------------------------------------------------
 
-install: all
+install: all $(MCREG_DUMP)
 	$(if $(filter 1,$(SANITIZE)),$(error install the normal build, not SANITIZE=1))
-	install -d -m 755 '$(DESTDIR)$(LIBDIR)' '$(DESTDIR)$(INCLUDEDIR)' '$(DESTDIR)$(PKGCONFIGDIR)'
+	install -d -m 755 '$(DESTDIR)$(LIBDIR)' '$(DESTDIR)$(INCLUDEDIR)' '$(DESTDIR)$(PKGCONFIGDIR)' \
+	    '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1'
 	install -m 644 $(STATIC) '$(DESTDIR)$(LIBDIR)/libmcreg.a'
 	install -m 755 $(SHARED) '$(DESTDIR)$(LIBDIR)/$(notdir $(SHARED))'
 	ln -sf $(notdir $(SHARED)) '$(DESTDIR)$(LIBDIR)/$(SONAME)'
 	ln -sf $(SONAME) '$(DESTDIR)$(LIBDIR)/libmcreg.so'
 	install -m 644 $(HEADER) '$(DESTDIR)$(INCLUDEDIR)/mcreg.h'
 	install -m 644 $(PC) '$(DESTDIR)$(PKGCONFIGDIR)/mcreg.pc'
+	install -m 755 $(MCREG_DUMP) '$(DESTDIR)$(BINDIR)/mcreg-dump'
+	install -m 644 man/mcreg-dump.1 '$(DESTDIR)$(MANDIR)/man1/mcreg-dump.1'
 	@echo "libmcreg $(LIBVER) installed in $(DESTDIR)$(PREFIX)"
 
 uninstall:
@@ -366,7 +390,9 @@ uninstall:
 	      '$(DESTDIR)$(LIBDIR)/$(SONAME)' \
 	      '$(DESTDIR)$(LIBDIR)/libmcreg.so.$(LIBVER)' \
 	      '$(DESTDIR)$(INCLUDEDIR)/mcreg.h' \
-	      '$(DESTDIR)$(PKGCONFIGDIR)/mcreg.pc'
+	      '$(DESTDIR)$(PKGCONFIGDIR)/mcreg.pc' \
+	      '$(DESTDIR)$(BINDIR)/mcreg-dump' '$(DESTDIR)$(MANDIR)/man1/mcreg-dump.1' \
+	      '$(DESTDIR)$(BINDIR)/mcreg-registrar' '$(DESTDIR)$(MANDIR)/man1/mcreg-registrar.1'
 	@echo "libmcreg $(LIBVER) uninstalled from $(DESTDIR)$(PREFIX)"
 
 # ---- dependencies (Debian) -------------------------------------------------------
@@ -383,17 +409,54 @@ DEB_PACKAGES ?= make gcc libc6-dev binutils pkg-config uthash-dev libcbor-dev ch
                 libsqlite3-dev libhiredis-dev redis-server \
                 libosip2-dev sip-tester linux-perf
 
-deps:
-	@missing=; \
-	for p in $(DEB_PACKAGES); do \
+# For make deb only: the tools, and debian/control's Build-Depends
+# (tests/sh/debian.sh checks that they are all here).
+DEB_BUILD_PACKAGES ?= build-essential dpkg-dev debhelper lintian \
+                      pkgconf uthash-dev libcbor-dev libosip2-dev check
+
+# $(call apt_install_missing,TARGET,PACKAGES)
+apt_install_missing = \
+	missing=; \
+	for p in $(2); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' \
 	        || missing="$$missing $$p"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "deps: all installed ($(DEB_PACKAGES))"; exit 0; fi; \
+	if [ -z "$$missing" ]; then echo "$(1): all installed ($(strip $(2)))"; exit 0; fi; \
 	if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
-	echo "deps: installing$$missing"; \
+	echo "$(1): installing$$missing"; \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+
+deps:
+	@$(call apt_install_missing,deps,$(DEB_PACKAGES))
+
+deps-deb:
+	@$(call apt_install_missing,deps-deb,$(DEB_BUILD_PACKAGES))
+
+# ---- Debian packages ---------------------------------------------------------------
+# dpkg-buildpackage writes the packages into the parent of the tree it
+# builds, so it builds a copy of this one (less build/ and .git) in
+# $(DEB_DIR)/src, and the .deb, .buildinfo and .changes files land in
+# $(DEB_DIR). debian/rules runs this Makefile (PREFIX=/usr, the multiarch
+# LIBDIR, DESTDIR) with dpkg-buildflags' CFLAGS, CPPFLAGS and LDFLAGS, and
+# fails when the exports differ from debian/libmcreg0.symbols. lintian then
+# fails on any error or warning. What an outer make passes down (MAKEFLAGS,
+# command-line variables) is dropped: the package builds as it would alone.
+DEB_DIR  ?= build/deb
+DEB_JOBS ?= 2
+
+deb:
+	rm -rf '$(DEB_DIR)'
+	mkdir -p '$(DEB_DIR)/src'
+	tar -c -f - --exclude=./build --exclude=./.git . | tar -x -f - -C '$(DEB_DIR)/src'
+	cd '$(DEB_DIR)/src' && env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL \
+	    dpkg-buildpackage -us -uc -b -J$(DEB_JOBS)
+	lintian --fail-on error,warning '$(DEB_DIR)'/*.changes
+	@echo "deb: packages in $(DEB_DIR):"; ls -1 '$(DEB_DIR)'/*.deb
+
+check-deb:
+	CC=$(call shquote,$(CC)) PKG_CONFIG=$(call shquote,$(PKG_CONFIG)) READELF=$(call shquote,$(READELF)) \
+	    bash tests/deb/consumer.sh $(call shquote,$(DEB_DIR))
 
 # ---- stamps ------------------------------------------------------------------------
 # $(BUILDDIR)/stamp.X holds the value of STAMP_X and is rewritten only when

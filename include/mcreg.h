@@ -42,6 +42,10 @@ extern "C" {
 #define MCREG_VERSION_MINOR 1
 #define MCREG_VERSION_PATCH 0
 #define MCREG_VERSION_STRING "0.1.0"
+/* The version as one number that grows with every release, for #if and for
+ * comparing with mcreg_version_number(): 0.1.0 is 100, 1.2.3 is 10203. */
+#define MCREG_VERSION_NUMBER \
+    (MCREG_VERSION_MAJOR * 10000 + MCREG_VERSION_MINOR * 100 + MCREG_VERSION_PATCH)
 
 #if defined(MCREG_BUILDING) && (defined(__GNUC__) || defined(__clang__))
 #define MCREG_API __attribute__((visibility("default")))
@@ -446,6 +450,9 @@ MCREG_API const char *mcreg_strerror(int err);
 MCREG_API const char *mcreg_event_name(mcreg_event_type type);
 /* MCREG_VERSION_STRING of the library actually linked. */
 MCREG_API const char *mcreg_version(void);
+/* MCREG_VERSION_NUMBER of the library actually linked: a program can tell
+ * at run time that it runs with an older library than it was built for. */
+MCREG_API unsigned mcreg_version_number(void);
 
 #ifdef __cplusplus
 }

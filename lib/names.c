@@ -40,3 +40,8 @@ const char *mcreg_version(void)
 {
     return MCREG_VERSION_STRING;
 }
+
+unsigned mcreg_version_number(void)
+{
+    return MCREG_VERSION_NUMBER;
+}

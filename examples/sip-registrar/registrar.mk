@@ -10,11 +10,12 @@
 # PYTHON: the python3 that Debian's python3-pytest installs for (a python3
 # earlier on PATH may lack it). PYTEST_ARGS adds pytest options (say -k
 # refresh, or -x).
+#   install-registrar
+#                mcreg-registrar into $(BINDIR), its man page into $(MANDIR)
 REG_DIR     = examples/sip-registrar
 REG_SRCS   := $(sort $(wildcard examples/sip-registrar/*.c))
 REG_OBJS   := $(REG_SRCS:examples/sip-registrar/%.c=$(BUILDDIR)/examples/sip-registrar/%.o)
 REGISTRAR   = $(BUILDDIR)/examples/mcreg-registrar
-MCREG_DUMP  = $(BUILDDIR)/examples/mcreg-dump
 
 # Evaluated only when the registrar is built, so the library builds without
 # libosip2 installed.
@@ -23,7 +24,7 @@ OSIP_LIBS   = $(shell $(PKG_CONFIG) --libs libosip2)
 REG_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Wshadow -Wmissing-prototypes \
                  -D_GNU_SOURCE -Iinclude $(OSIP_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
 
-.PHONY: registrar check-sip bench-sip
+.PHONY: registrar install-registrar check-sip bench-sip
 
 examples: $(REGISTRAR)
 registrar: $(REGISTRAR)
@@ -45,6 +46,13 @@ PY_ENV       = PYTHONDONTWRITEBYTECODE=1
 # Also run by the Makefile's check target (before the Check runner).
 CHECK_SIP    = $(PY_ENV) $(PYTHON) -m pytest $(REG_DIR)/tests --builddir=$(call shquote,$(BUILDDIR)) \
                $(PYTEST_ARGS)
+
+# Beside what `make install` installs; `make uninstall` removes both.
+install-registrar: $(REGISTRAR)
+	$(if $(filter 1,$(SANITIZE)),$(error install the normal build, not SANITIZE=1))
+	install -d -m 755 '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1'
+	install -m 755 $(REGISTRAR) '$(DESTDIR)$(BINDIR)/mcreg-registrar'
+	install -m 644 man/mcreg-registrar.1 '$(DESTDIR)$(MANDIR)/man1/mcreg-registrar.1'
 
 check-sip: $(REGISTRAR) $(MCREG_DUMP)
 	$(CHECK_SIP)
