@@ -136,11 +136,14 @@ SAN_SH_TESTS := tests/sh/dump.sh tests/sh/interop.sh
 
 LIB_ALL_CFLAGS  = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(LIB_WARN) -fPIC -fvisibility=hidden \
                   -DMCREG_BUILDING -Iinclude -Ilib $(LIB_PC_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
+# The helpers every test program shares (tests/common/: seeded random
+# numbers, ...; tests/model/: the reference model of the registry's rules).
+TEST_INC        = -Itests/common -Itests/model
 TEST_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SOURCE=200809L \
-                  -Iinclude -Ilib $(CHECK_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
+                  -Iinclude -Ilib $(TEST_INC) $(CHECK_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
 EX_ALL_CFLAGS   = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
 TOOL_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SOURCE=200809L \
-                  -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
+                  -Iinclude $(TEST_INC) $(CPPFLAGS) $(DEP_FLAGS)
 
 .PHONY: all lib examples tools demo check test valgrind fuzz fuzz-run install uninstall deps \
         clean FORCE
@@ -299,7 +302,7 @@ FUZZ_OPTS      = -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_
                  -print_final_stats=1
 FUZZ_BINS      = $(FUZZ_TARGETS:%=$(BUILDDIR)/fuzzers/%)
 FUZZ_LIB_BINS  = $(filter-out %/fuzz_sip,$(FUZZ_BINS))
-FUZZ_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude -Itests/fuzz $(CPPFLAGS) $(DEP_FLAGS)
+FUZZ_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude -Itests/fuzz $(TEST_INC) $(CPPFLAGS) $(DEP_FLAGS)
 
 fuzz:
 	@command -v $(firstword $(FUZZ_CC)) > /dev/null 2>&1 \

@@ -21,26 +21,21 @@
 #include <string.h>
 
 #include "suites.h"
+#include "rng.h"
 #include "testutil.h"
 
-/* ---- PRNG: splitmix64 -------------------------------------------------- */
+/* ---- random numbers ------------------------------------------------------ */
 
-typedef struct m_rng {
-    uint64_t s;
-} m_rng;
+typedef test_rng m_rng;
 
 static uint64_t m_next(m_rng *r)
 {
-    uint64_t z = (r->s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
+    return test_rng_next(r);
 }
 
-/* Uniform in [0, n), n > 0 (the bias of % is irrelevant here). */
 static uint64_t m_below(m_rng *r, uint64_t n)
 {
-    return m_next(r) % n;
+    return test_rng_below(r, n);
 }
 
 /* ---- the id space -------------------------------------------------------- */
@@ -1022,7 +1017,7 @@ START_TEST(test_model_run)
     ck_assert_ptr_nonnull(R);
     R->run = _i;
     R->seed = m_env_u64("MCREG_SEED", UINT64_C(0x6d637265670000) + (uint64_t)_i);
-    R->rng.s = R->seed;
+    test_rng_seed(&R->rng, R->seed);
     uint64_t steps = m_env_u64("MCREG_MODEL_STEPS", 3000);
     R->m.cfg = m_cfgs[_i];
     R->now = R->m.cfg.start;

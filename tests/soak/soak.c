@@ -116,7 +116,7 @@ typedef struct soak {
     size_t fresh_bytes, fresh_blocks;
     soak_ids ids;
     soak_model m;
-    soak_rng rng;
+    test_rng rng;
     uint64_t now, start_now;
     /* the call being made, for messages */
     uint64_t op;
@@ -577,7 +577,7 @@ static int do_clear_limit(soak *S, uint32_t u)
 
 static uint64_t below(soak *S, uint64_t n)
 {
-    return soak_rng_below(&S->rng, n);
+    return test_rng_below(&S->rng, n);
 }
 
 static uint32_t nonzero32(soak *S)
@@ -1517,7 +1517,7 @@ int main(void)
     S->m.policy = policy;
     S->m.logoff = logoff;
     invalid_init();
-    soak_rng_seed(&S->rng, S->seed);
+    test_rng_seed(&S->rng, S->seed);
     S->phase = "setup";
     double t_start = seconds();
     S->now = S->start_now = UINT64_C(1000000000000) + below(S, UINT64_C(1000000000000));

@@ -1,4 +1,4 @@
-/* Shared declarations of the soak test (tests/soak/): the PRNG, the counting
+/* Shared declarations of the soak test (tests/soak/): the counting
  * allocator, the id space, generated settings, and the reference model. */
 #ifndef MCREG_SOAK_H
 #define MCREG_SOAK_H
@@ -7,18 +7,7 @@
 #include <stdint.h>
 
 #include "mcreg.h"
-
-/* ---- PRNG: xoshiro256** seeded through splitmix64 ------------------------ */
-
-typedef struct soak_rng {
-    uint64_t s[4];
-} soak_rng;
-
-uint64_t soak_splitmix64(uint64_t *state);
-void soak_rng_seed(soak_rng *r, uint64_t seed);
-uint64_t soak_rng_next(soak_rng *r);
-/* Uniform in [0, n), n > 0 (the bias of % is irrelevant here). */
-uint64_t soak_rng_below(soak_rng *r, uint64_t n);
+#include "rng.h"
 
 /* ---- counting allocator ---------------------------------------------------- */
 

@@ -33,7 +33,7 @@ SOAK_SRCS  := $(sort $(wildcard tests/soak/*.c))
 SOAK_OBJS  := $(SOAK_SRCS:tests/soak/%.c=$(BUILDDIR)/soak/%.o)
 SOAK_BIN    = $(BUILDDIR)/soak/mcreg-soak
 SOAK_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SOURCE=200809L \
-                  -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
+                  -Iinclude $(TEST_INC) $(CPPFLAGS) $(DEP_FLAGS)
 SOAK_RUN    = SOAK_OPS=$(call shquote,$(SOAK_OPS)) SOAK_USERS=$(call shquote,$(SOAK_USERS)) \
               SOAK_SEED=$(call shquote,$(SOAK_SEED)) $(SOAK_BIN)
 SOAK_VG_RUN = SOAK_OPS=$(call shquote,$(SOAK_VALGRIND_OPS)) \

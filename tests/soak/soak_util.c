@@ -1,4 +1,4 @@
-/* The soak test's helpers: PRNG, counting allocator, ids, contacts and
+/* The soak test's helpers: counting allocator, ids, contacts and
  * Call-IDs, generated settings. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -6,47 +6,6 @@
 #include <string.h>
 
 #include "soak.h"
-
-/* ---- PRNG ------------------------------------------------------------------ */
-
-uint64_t soak_splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-void soak_rng_seed(soak_rng *r, uint64_t seed)
-{
-    uint64_t st = seed;
-    for (int i = 0; i < 4; i++)
-        r->s[i] = soak_splitmix64(&st);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t soak_rng_next(soak_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-uint64_t soak_rng_below(soak_rng *r, uint64_t n)
-{
-    return soak_rng_next(r) % n;
-}
 
 /* ---- counting allocator -------------------------------------------------------- */
 
@@ -272,7 +231,7 @@ static void gen_text(uint64_t *st, uint8_t *data, size_t len)
 {
     size_t i = 0;
     while (i < len) {
-        uint64_t r = soak_splitmix64(st);
+        uint64_t r = test_splitmix64(st);
         if (r % 16 == 0 && i + 2 <= len) {
             data[i++] = 0xc3; /* U+00E9 */
             data[i++] = 0xa9;
@@ -304,19 +263,19 @@ void soak_settings_gen(uint32_t seed, soak_settings *o)
         } else {
             s->type = MCREG_VAL_BYTES;
             for (size_t j = 0; j < len; j++)
-                o->data[0][j] = (uint8_t)soak_splitmix64(&st);
+                o->data[0][j] = (uint8_t)test_splitmix64(&st);
             s->v.bytes.ptr = o->data[0];
             s->v.bytes.len = len;
         }
         o->n = 1;
         return;
     }
-    size_t n = 1 + (size_t)(soak_splitmix64(&st) % 5);
+    size_t n = 1 + (size_t)(test_splitmix64(&st) % 5);
     int idx[N_KEYS];
     for (int i = 0; i < N_KEYS; i++)
         idx[i] = i;
     for (size_t i = 0; i < n; i++) {
-        size_t j = i + (size_t)(soak_splitmix64(&st) % (N_KEYS - i));
+        size_t j = i + (size_t)(test_splitmix64(&st) % (N_KEYS - i));
         int t = idx[i];
         idx[i] = idx[j];
         idx[j] = t;
@@ -325,11 +284,11 @@ void soak_settings_gen(uint32_t seed, soak_settings *o)
         mcreg_setting *s = &o->s[i];
         memset(s, 0, sizeof(*s));
         s->key = set_keys[idx[i]];
-        uint64_t r = soak_splitmix64(&st);
+        uint64_t r = test_splitmix64(&st);
         s->type = (mcreg_value_type)(r % 4);
         switch (s->type) {
         case MCREG_VAL_INT:
-            s->v.i = (int64_t)soak_splitmix64(&st);
+            s->v.i = (int64_t)test_splitmix64(&st);
             break;
         case MCREG_VAL_BOOL:
             s->v.b = (int)((r >> 8) % 4) - 1; /* -1, 0, 1, 2: non-zero is stored as 1 */
@@ -346,7 +305,7 @@ void soak_settings_gen(uint32_t seed, soak_settings *o)
         case MCREG_VAL_BYTES: {
             size_t len = (size_t)((r >> 8) % 33);
             for (size_t j = 0; j < len; j++)
-                o->data[i][j] = (uint8_t)soak_splitmix64(&st);
+                o->data[i][j] = (uint8_t)test_splitmix64(&st);
             s->v.bytes.ptr = len || (r >> 40) % 2 ? o->data[i] : NULL;
             s->v.bytes.len = len;
             break;

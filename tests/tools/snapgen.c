@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "mcreg.h"
+#include "rng.h"
 
 #define MAX_USERS 100000u
 
@@ -132,16 +133,13 @@ static char *keepf(const char *fmt, ...)
     return keep(buf, (size_t)n);
 }
 
-/* ---- random numbers (splitmix64) ----------------------------------------- */
+/* ---- random numbers ------------------------------------------------------ */
 
-static uint64_t rng;
+static test_rng rng;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
+    return test_rng_next(&rng);
 }
 
 static uint32_t below(uint32_t n)
@@ -572,7 +570,7 @@ static void add_register(uint64_t now, mrec *r, int creates, const char *contact
 
 static void generate(uint64_t seed, unsigned n_users)
 {
-    rng = seed;
+    test_rng_seed(&rng, seed);
     model.n_users = n_users;
     model.users = calloc(n_users ? n_users : 1, sizeof *model.users);
     if (!model.users)
