@@ -123,6 +123,10 @@ LIB_SRCS  := $(sort $(wildcard lib/*.c))
 LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(BUILDDIR)/obj/%.o)
 TEST_SRCS := $(sort $(wildcard tests/*.c))
 TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILDDIR)/tests/%.o)
+# Test helpers with a directory of their own: tests/common/ (the Check
+# runner's), tests/model/ (the runner's, the soak's and the tools').
+COMMON_SRCS := $(sort $(wildcard tests/common/*.c))
+COMMON_OBJS := $(COMMON_SRCS:tests/common/%.c=$(BUILDDIR)/tests/common/%.o)
 EX_SRCS   := $(sort $(wildcard examples/*.c))
 EX_OBJS   := $(EX_SRCS:examples/%.c=$(BUILDDIR)/examples/%.o)
 EX_BINS   := $(EX_OBJS:.o=)
@@ -217,8 +221,13 @@ $(TOOL_BINS): $(BUILDDIR)/tests/tools/%: $(BUILDDIR)/tests/tools/%.o $(STATIC) $
 $(TEST_OBJS): $(BUILDDIR)/tests/%.o: tests/%.c $(BUILDDIR)/stamp.TEST_CC | $(BUILDDIR)/tests
 	$(CC) $(TEST_ALL_CFLAGS) -c $< -o $@
 
-$(RUNNER): $(TEST_OBJS) $(STATIC) $(BUILDDIR)/stamp.TEST_LD
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC) $(LIB_PC_LIBS) $(CHECK_LIBS)
+$(COMMON_OBJS): $(BUILDDIR)/tests/common/%.o: tests/common/%.c $(BUILDDIR)/stamp.TEST_CC \
+                | $(BUILDDIR)/tests/common
+	$(CC) $(TEST_ALL_CFLAGS) -c $< -o $@
+
+$(RUNNER): $(TEST_OBJS) $(COMMON_OBJS) $(STATIC) $(BUILDDIR)/stamp.TEST_LD
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(COMMON_OBJS) $(STATIC) \
+	    $(LIB_PC_LIBS) $(CHECK_LIBS)
 
 # The environment the shell tests get (they also take the build dir as $1).
 # The flags go along so that the make run by install.sh sees the same build
@@ -402,7 +411,8 @@ deps:
 STAMP_LIB_CC  = $(CC) $(LIB_ALL_CFLAGS)
 STAMP_LIB_LD  = $(CC) $(AR) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(SO_LDFLAGS) $(LIB_PC_LIBS) $(LIB_OBJS)
 STAMP_TEST_CC = $(CC) $(TEST_ALL_CFLAGS)
-STAMP_TEST_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(CHECK_LIBS) $(TEST_OBJS)
+STAMP_TEST_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(CHECK_LIBS) $(TEST_OBJS) \
+                $(COMMON_OBJS)
 STAMP_EX_CC   = $(CC) $(EX_ALL_CFLAGS)
 STAMP_EX_LD   = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS)
 STAMP_TOOL_CC = $(CC) $(TOOL_ALL_CFLAGS)
@@ -421,7 +431,7 @@ $(STAMP_FILES): $(BUILDDIR)/stamp.%: FORCE | $(BUILDDIR)
 # ---- housekeeping ------------------------------------------------------------------
 
 $(BUILDDIR) $(BUILDDIR)/obj $(BUILDDIR)/tests $(BUILDDIR)/examples $(BUILDDIR)/tests/tools \
-$(BUILDDIR)/fuzzers:
+$(BUILDDIR)/fuzzers $(BUILDDIR)/tests/common:
 	mkdir -p $@
 
 clean:
@@ -430,7 +440,7 @@ clean:
 
 FORCE:
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) \
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(COMMON_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) \
          $(FUZZ_BINS:=.d)
 include tests/bench/bench.mk
 include examples/sip-registrar/registrar.mk
