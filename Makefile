@@ -127,6 +127,8 @@ TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILDDIR)/tests/%.o)
 # runner's), tests/model/ (the runner's, the soak's and the tools').
 COMMON_SRCS := $(sort $(wildcard tests/common/*.c))
 COMMON_OBJS := $(COMMON_SRCS:tests/common/%.c=$(BUILDDIR)/tests/common/%.o)
+MODEL_SRCS  := $(sort $(wildcard tests/model/*.c))
+MODEL_OBJS  := $(MODEL_SRCS:tests/model/%.c=$(BUILDDIR)/tests/model/%.o)
 EX_SRCS   := $(sort $(wildcard examples/*.c))
 EX_OBJS   := $(EX_SRCS:examples/%.c=$(BUILDDIR)/examples/%.o)
 EX_BINS   := $(EX_OBJS:.o=)
@@ -213,8 +215,15 @@ tools: $(TOOL_BINS)
 $(TOOL_OBJS): $(BUILDDIR)/tests/tools/%.o: tests/tools/%.c $(BUILDDIR)/stamp.TOOL_CC | $(BUILDDIR)/tests/tools
 	$(CC) $(TOOL_ALL_CFLAGS) -c $< -o $@
 
-$(TOOL_BINS): $(BUILDDIR)/tests/tools/%: $(BUILDDIR)/tests/tools/%.o $(STATIC) $(BUILDDIR)/stamp.TOOL_LD
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LIB_PC_LIBS)
+# The reference model: built once, as the tools are (no Check), and linked
+# into the tools, the Check runner and the soak.
+$(MODEL_OBJS): $(BUILDDIR)/tests/model/%.o: tests/model/%.c $(BUILDDIR)/stamp.TOOL_CC \
+               | $(BUILDDIR)/tests/model
+	$(CC) $(TOOL_ALL_CFLAGS) -c $< -o $@
+
+$(TOOL_BINS): $(BUILDDIR)/tests/tools/%: $(BUILDDIR)/tests/tools/%.o $(MODEL_OBJS) $(STATIC) \
+              $(BUILDDIR)/stamp.TOOL_LD
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(MODEL_OBJS) $(STATIC) $(LIB_PC_LIBS)
 
 # ---- tests ---------------------------------------------------------------------
 
@@ -225,8 +234,8 @@ $(COMMON_OBJS): $(BUILDDIR)/tests/common/%.o: tests/common/%.c $(BUILDDIR)/stamp
                 | $(BUILDDIR)/tests/common
 	$(CC) $(TEST_ALL_CFLAGS) -c $< -o $@
 
-$(RUNNER): $(TEST_OBJS) $(COMMON_OBJS) $(STATIC) $(BUILDDIR)/stamp.TEST_LD
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(COMMON_OBJS) $(STATIC) \
+$(RUNNER): $(TEST_OBJS) $(COMMON_OBJS) $(MODEL_OBJS) $(STATIC) $(BUILDDIR)/stamp.TEST_LD
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(COMMON_OBJS) $(MODEL_OBJS) $(STATIC) \
 	    $(LIB_PC_LIBS) $(CHECK_LIBS)
 
 # The environment the shell tests get (they also take the build dir as $1).
@@ -412,11 +421,11 @@ STAMP_LIB_CC  = $(CC) $(LIB_ALL_CFLAGS)
 STAMP_LIB_LD  = $(CC) $(AR) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(SO_LDFLAGS) $(LIB_PC_LIBS) $(LIB_OBJS)
 STAMP_TEST_CC = $(CC) $(TEST_ALL_CFLAGS)
 STAMP_TEST_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(CHECK_LIBS) $(TEST_OBJS) \
-                $(COMMON_OBJS)
+                $(COMMON_OBJS) $(MODEL_OBJS)
 STAMP_EX_CC   = $(CC) $(EX_ALL_CFLAGS)
 STAMP_EX_LD   = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS)
 STAMP_TOOL_CC = $(CC) $(TOOL_ALL_CFLAGS)
-STAMP_TOOL_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS)
+STAMP_TOOL_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(MODEL_OBJS)
 STAMP_FUZZ_CC = $(CC) $(FUZZ_ALL_CFLAGS)
 STAMP_FUZZ_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS)
 STAMP_PC      = $(PC_VARS)
@@ -431,7 +440,7 @@ $(STAMP_FILES): $(BUILDDIR)/stamp.%: FORCE | $(BUILDDIR)
 # ---- housekeeping ------------------------------------------------------------------
 
 $(BUILDDIR) $(BUILDDIR)/obj $(BUILDDIR)/tests $(BUILDDIR)/examples $(BUILDDIR)/tests/tools \
-$(BUILDDIR)/fuzzers $(BUILDDIR)/tests/common:
+$(BUILDDIR)/fuzzers $(BUILDDIR)/tests/common $(BUILDDIR)/tests/model:
 	mkdir -p $@
 
 clean:
@@ -440,7 +449,8 @@ clean:
 
 FORCE:
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(COMMON_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) \
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(COMMON_OBJS:.o=.d) $(MODEL_OBJS:.o=.d) \
+         $(EX_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) \
          $(FUZZ_BINS:=.d)
 include tests/bench/bench.mk
 include examples/sip-registrar/registrar.mk

@@ -238,37 +238,16 @@ void sn_assert_same_records(const mcreg_registry *want, const mcreg_registry *go
 
 /* ---- registries ----------------------------------------------------------- */
 
-mcreg_registry *sn_new_cfg(const sn_cfg *c)
-{
-    mcreg_options *o = NULL;
-    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
-    mcreg_options_set_ue_exclusive(o, !c->shared);
-    if (c->set_seed)
-        mcreg_options_set_hash_seed(o, c->seed);
-    mcreg_options_set_max_ues(o, c->max_ues);
-    mcreg_options_set_notify_logoff(o, c->logoff);
-    if (c->fn)
-        mcreg_options_set_event_callback(o, c->fn, c->ud);
-    if (c->alloc)
-        mcreg_options_set_allocator(o, c->alloc);
-    mcreg_registry *reg = NULL;
-    int rc = mcreg_registry_new(&reg, o);
-    mcreg_options_free(o);
-    ck_assert_msg(rc == MCREG_OK && reg, "mcreg_registry_new: %d", rc);
-    return reg;
-}
-
 /* A registry with UE exclusive on (shared == 0) or off, with the event
  * recorder when ev is given. */
 mcreg_registry *sn_new(int shared, tu_events *ev)
 {
-    sn_cfg c = {0};
-    c.shared = shared;
+    tu_opts c = {.rules.shared_ues = shared};
     if (ev) {
         c.fn = tu_events_cb;
         c.ud = ev;
     }
-    return sn_new_cfg(&c);
+    return tu_registry_new(&c);
 }
 
 /* The snapshot of reg, copied into a malloc'd buffer. */

@@ -19,17 +19,6 @@ typedef struct names {
     size_t n, cap;
 } names;
 
-typedef struct sn_cfg {
-    int shared;            /* UE exclusive off */
-    uint64_t seed;         /* hash seed, when set_seed */
-    int set_seed;
-    uint32_t max_ues;
-    int logoff;
-    mcreg_event_fn fn;     /* callback and its user data; NULL: none */
-    void *ud;
-    const mcreg_allocator *alloc;
-} sn_cfg;
-
 typedef struct exp_setting {
     const char *key;
     mcreg_value_type type;
@@ -92,7 +81,6 @@ void names_from(names *s, const char *const *v, size_t n);
 char *sn_dump(const mcreg_registry *reg, const names *users, const names *ues);
 void sn_assert_same_records(const mcreg_registry *want, const mcreg_registry *got,
                             const char *what);
-mcreg_registry *sn_new_cfg(const sn_cfg *c);
 mcreg_registry *sn_new(int shared, tu_events *ev);
 uint8_t *sn_take(const mcreg_registry *reg, size_t *len);
 void sn_restore_ok(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t now,

@@ -276,11 +276,11 @@ START_TEST(test_determinism_insertion_order)
     char *want_dump = sn_dump(a, &s.users, &s.ues);
     static const uint64_t seeds[] = {1, 2, 0xdeadbeefULL, 977};
     for (size_t k = 0; k < sizeof(seeds) / sizeof(seeds[0]); k++) {
-        sn_cfg c = {0};
-        c.shared = shared;
+        tu_opts c = {0};
+        c.rules.shared_ues = shared;
         c.set_seed = k % 2 == 0;
         c.seed = seeds[k] * 0x9e3779b97f4a7c15ULL;
-        mcreg_registry *b = sn_new_cfg(&c);
+        mcreg_registry *b = tu_registry_new(&c);
         sn_apply(b, &s, seeds[k]);
         char *d = sn_dump(b, &s.users, &s.ues);
         sn_assert_text(d, want_dump, "state built in another order");

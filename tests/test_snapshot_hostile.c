@@ -52,12 +52,12 @@ static void corpus_setup(corpus *c)
         names_free(&c->users);
         names_free(&c->ues);
     }
-    sn_cfg cfg = {0};
-    cfg.shared = c->shared;
+    tu_opts cfg = {0};
+    cfg.rules.shared_ues = c->shared;
     cfg.fn = tu_events_cb;
     cfg.ud = &c->ev;
     cfg.alloc = &c->al;
-    c->reg = sn_new_cfg(&cfg);
+    c->reg = tu_registry_new(&cfg);
     sn_other_state(c->reg, &c->users, &c->ues);
     names_add(&c->users, "u2");
     names_add(&c->ues, "e2");

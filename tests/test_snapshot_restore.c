@@ -114,12 +114,12 @@ START_TEST(test_restore_replaces_state_without_events)
 
     tu_events ev;
     tu_events_init(&ev);
-    sn_cfg c = {0};
-    c.shared = 1;
-    c.logoff = 1;
+    tu_opts c = {0};
+    c.rules.shared_ues = 1;
+    c.rules.notify_logoff = 1;
     c.fn = tu_events_cb;
     c.ud = &ev;
-    mcreg_registry *reg = sn_new_cfg(&c);
+    mcreg_registry *reg = tu_registry_new(&c);
     sn_reg_full(reg, "old", "o1", 100, 600, "sip:old@x", "old-call", 9, NULL, 0);
     sn_reg(reg, "old", "o2", 60, 100);
     sn_reg(reg, "carol", "c1", 60, 100);
@@ -213,11 +213,11 @@ START_TEST(test_restore_busy_in_callback)
     memset(&c, 0, sizeof(c));
     c.snap = snap;
     c.len = len;
-    sn_cfg cfg = {0};
+    tu_opts cfg = {0};
     cfg.fn = busy_cb_fn;
     cfg.ud = &c;
-    cfg.logoff = 1;
-    mcreg_registry *reg = sn_new_cfg(&cfg);
+    cfg.rules.notify_logoff = 1;
+    mcreg_registry *reg = tu_registry_new(&cfg);
     sn_reg(reg, "alice", "a1", 60, 1000);
     sn_reg(reg, "alice", "a2", 60, 2000); /* CREATED + 2 NOTIFY_LOGON */
     ck_assert_int_eq(mcreg_deregister(reg, "alice", "a1", 3000), MCREG_OK);
@@ -358,9 +358,9 @@ START_TEST(test_buffer_free_null)
     tu_alloc a;
     memset(&a, 0, sizeof(a));
     mcreg_allocator al = tu_allocator(&a);
-    sn_cfg c = {0};
+    tu_opts c = {0};
     c.alloc = &al;
-    mcreg_registry *reg = sn_new_cfg(&c);
+    mcreg_registry *reg = tu_registry_new(&c);
     golden_build(reg);
     size_t live = a.live, bytes = a.live_bytes;
     mcreg_buffer_free(reg, NULL);
@@ -458,12 +458,12 @@ START_TEST(test_snapshot_in_callback)
     snap_cb c;
     memset(&c, 0, sizeof(c));
     tu_events_init(&c.log);
-    sn_cfg cfg = {0};
-    cfg.shared = 1;
-    cfg.logoff = 1;
+    tu_opts cfg = {0};
+    cfg.rules.shared_ues = 1;
+    cfg.rules.notify_logoff = 1;
     cfg.fn = snap_cb_fn;
     cfg.ud = &c;
-    mcreg_registry *reg = sn_new_cfg(&cfg);
+    mcreg_registry *reg = tu_registry_new(&cfg);
     sn_reg(reg, "alice", "u1", 60, 1000);
     sn_reg(reg, "alice", "u2", 60, 2000);
     sn_reg(reg, "alice", "u3", 60, 1500);
@@ -670,11 +670,11 @@ START_TEST(test_restore_limits_not_enforced)
     uint8_t *snap = sn_take(src, &len);
     tu_events ev;
     tu_events_init(&ev);
-    sn_cfg c = {0};
-    c.max_ues = 1;
+    tu_opts c = {0};
+    c.rules.max_ues = 1;
     c.fn = tu_events_cb;
     c.ud = &ev;
-    mcreg_registry *reg = sn_new_cfg(&c);
+    mcreg_registry *reg = tu_registry_new(&c);
     sn_restore_ok(reg, snap, len, 2000, "user over its limits");
     ck_assert_uint_eq(mcreg_user_ue_count(reg, "alice"), 3);
     ck_assert_int_eq(ev.count, 0);
@@ -703,9 +703,9 @@ START_TEST(test_restore_custom_allocator)
     tu_alloc a;
     memset(&a, 0, sizeof(a));
     mcreg_allocator al = tu_allocator(&a);
-    sn_cfg c = {0};
+    tu_opts c = {0};
     c.alloc = &al;
-    mcreg_registry *reg = sn_new_cfg(&c);
+    mcreg_registry *reg = tu_registry_new(&c);
     size_t live0 = a.live, calls0 = a.calls;
     sn_restore_ok(reg, snap, len, 0, "first restore");
     ck_assert_msg(a.calls > calls0 && a.live > live0, "restore did not use the allocator");
