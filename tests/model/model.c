@@ -481,6 +481,11 @@ static void ev_notify(model *m, mcreg_event_type t, const model_record *r, uint3
     }
 }
 
+void model_clear_events(model *m)
+{
+    ev_reset(m);
+}
+
 size_t model_event_count(const model *m)
 {
     return m->ev_n;

@@ -113,6 +113,9 @@ int model_expire(model *m, uint64_t now_ms, size_t *expired);
 int model_set_user_max_ues(model *m, uint32_t user, uint32_t max);
 int model_clear_user_max_ues(model *m, uint32_t user);
 
+/* Empties the list of events: for a call the model does not make (one
+ * that fails on invalid arguments delivers none). */
+void model_clear_events(model *m);
 /* The events of the last operation. */
 size_t model_event_count(const model *m);
 const model_event *model_event_at(const model *m, size_t i);
