@@ -234,8 +234,7 @@ static int cmp_find_ue(const model *m, const model_record *a, const model_record
 
 typedef int (*cmp_fn)(const model *m, const model_record *a, const model_record *b);
 
-/* Insertion sort for the short lists; merge sort would do for long ones,
- * but only model_records() and expiries sort many, through qsort below. */
+/* Insertion sort: a user's or a UE's records are a handful. */
 static void sort_recs(const model *m, const model_record **v, size_t n, cmp_fn cmp)
 {
     for (size_t i = 1; i < n; i++) {
@@ -260,6 +259,7 @@ static int qsort_thunk(const void *a, const void *b)
                      *(const model_record *const *)b);
 }
 
+/* All records (model_records) or a drain's expiries: thousands. */
 static void sort_many(const model *m, const model_record **v, size_t n, cmp_fn cmp)
 {
     if (n < 16) {
