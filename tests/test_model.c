@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "rc_name.h"
 #include "rng.h"
 #include "suites.h"
 #include "testutil.h"
@@ -443,20 +444,6 @@ static void m_advance_clock(m_run *R)
     R->now = R->now > UINT64_MAX - d ? UINT64_MAX : R->now + d;
 }
 
-static const char *m_rc_name(int rc)
-{
-    switch (rc) {
-    case MCREG_OK: return "OK";
-    case MCREG_ERR_INVALID: return "INVALID";
-    case MCREG_ERR_NOMEM: return "NOMEM";
-    case MCREG_ERR_NOT_FOUND: return "NOT_FOUND";
-    case MCREG_ERR_LIMIT: return "LIMIT";
-    case MCREG_ERR_STALE: return "STALE";
-    case MCREG_ERR_BUSY: return "BUSY";
-    default: return "?";
-    }
-}
-
 static void m_check_events(m_run *R)
 {
     M_CHECK(R, R->cb_error[0] == '\0', "in a callback: %s", R->cb_error);
@@ -514,7 +501,7 @@ static void m_step_register(m_run *R)
     int rc_lib = mcreg_register(R->reg, &lb, R->now, &out_lib);
     m_render_events(R);
     M_CHECK(R, rc_lib == rc_model, "rc %d (%s), model %d (%s); events\n  library: %s\n  "
-            "model:   %s", rc_lib, m_rc_name(rc_lib), rc_model, m_rc_name(rc_model),
+            "model:   %s", rc_lib, test_rc_name(rc_lib), rc_model, test_rc_name(rc_model),
             R->ev.log, R->mev.log);
     M_CHECK(R, out_lib == out_model, "outcome %d, model %d (99 = not written)", (int)out_lib,
             (int)out_model);
@@ -537,16 +524,16 @@ static void m_step(m_run *R)
                  R->now);
         rc_model = model_deregister(R->m, u, e);
         rc_lib = mcreg_deregister(R->reg, m_users[u], m_ues[e], R->now);
-        M_CHECK(R, rc_lib == rc_model, "rc %d (%s), model %d (%s)", rc_lib, m_rc_name(rc_lib),
-                rc_model, m_rc_name(rc_model));
+        M_CHECK(R, rc_lib == rc_model, "rc %d (%s), model %d (%s)", rc_lib, test_rc_name(rc_lib),
+                rc_model, test_rc_name(rc_model));
     } else if (op < 70) {
         uint32_t u = (uint32_t)m_below(g, M_USERS);
         snprintf(R->op, sizeof(R->op), "deregister_user(%s) now=%" PRIu64, m_users[u], R->now);
         size_t n_lib = 999, n_model = 999;
         rc_model = model_deregister_user(R->m, u, &n_model);
         rc_lib = mcreg_deregister_user(R->reg, m_users[u], R->now, &n_lib);
-        M_CHECK(R, rc_lib == rc_model, "rc %d (%s), model %d (%s)", rc_lib, m_rc_name(rc_lib),
-                rc_model, m_rc_name(rc_model));
+        M_CHECK(R, rc_lib == rc_model, "rc %d (%s), model %d (%s)", rc_lib, test_rc_name(rc_lib),
+                rc_model, test_rc_name(rc_model));
         if (rc_model == MCREG_OK)
             M_CHECK(R, n_lib == n_model, "removed %zu, model %zu", n_lib, n_model);
     } else if (op < 86) {
@@ -554,8 +541,8 @@ static void m_step(m_run *R)
         size_t n_lib = 999, n_model = 999;
         rc_model = model_expire(R->m, R->now, &n_model);
         rc_lib = mcreg_expire(R->reg, R->now, &n_lib);
-        M_CHECK(R, rc_lib == rc_model, "rc %d (%s), model %d (%s)", rc_lib, m_rc_name(rc_lib),
-                rc_model, m_rc_name(rc_model));
+        M_CHECK(R, rc_lib == rc_model, "rc %d (%s), model %d (%s)", rc_lib, test_rc_name(rc_lib),
+                rc_model, test_rc_name(rc_model));
         M_CHECK(R, n_lib == n_model, "expired %zu, model %zu", n_lib, n_model);
     } else if (op < 94) {
         uint32_t u = (uint32_t)m_below(g, M_USERS);
@@ -563,15 +550,15 @@ static void m_step(m_run *R)
         snprintf(R->op, sizeof(R->op), "set_user_max_ues(%s,%" PRIu32 ")", m_users[u], max);
         rc_model = model_set_user_max_ues(R->m, u, max);
         rc_lib = mcreg_set_user_max_ues(R->reg, m_users[u], max);
-        M_CHECK(R, rc_lib == rc_model, "rc %d (%s), model %d (%s)", rc_lib, m_rc_name(rc_lib),
-                rc_model, m_rc_name(rc_model));
+        M_CHECK(R, rc_lib == rc_model, "rc %d (%s), model %d (%s)", rc_lib, test_rc_name(rc_lib),
+                rc_model, test_rc_name(rc_model));
     } else {
         uint32_t u = (uint32_t)m_below(g, M_USERS);
         snprintf(R->op, sizeof(R->op), "clear_user_max_ues(%s)", m_users[u]);
         rc_model = model_clear_user_max_ues(R->m, u);
         rc_lib = mcreg_clear_user_max_ues(R->reg, m_users[u]);
-        M_CHECK(R, rc_lib == rc_model, "rc %d (%s), model %d (%s)", rc_lib, m_rc_name(rc_lib),
-                rc_model, m_rc_name(rc_model));
+        M_CHECK(R, rc_lib == rc_model, "rc %d (%s), model %d (%s)", rc_lib, test_rc_name(rc_lib),
+                rc_model, test_rc_name(rc_model));
     }
     m_check_events(R);
     m_check_state(R);

@@ -54,9 +54,9 @@ struct model {
     uint32_t *free_slots;
     size_t n_free, cap_free;
     muser *users;
-    uint32_t n_users, cap_users;
+    size_t n_users, cap_users;
     mue *ues;
-    uint32_t n_ues, cap_ues;
+    size_t n_ues, cap_ues;
     size_t n_records, n_active_users, n_limits;
     heap_ent *heap;
     size_t heap_n, heap_cap;
@@ -107,26 +107,20 @@ static void list_del(idlist *l, uint32_t x)
     abort(); /* the model is inconsistent with itself */
 }
 
+/* Entry i of one of the model's tables, which grows to hold it. */
+#define TABLE_AT(tbl, n, cap, i)                                                              \
+    ((i) >= (n) ? ((tbl) = grow((tbl), &(cap), (size_t)(i) + 1, sizeof(*(tbl))), (n) = (i) + 1) \
+                : 0,                                                                          \
+     &(tbl)[i])
+
 static muser *user_at(model *m, uint32_t u)
 {
-    if (u >= m->n_users) {
-        size_t cap = m->cap_users;
-        GROW(m->users, cap, (size_t)u + 1);
-        m->cap_users = (uint32_t)cap;
-        m->n_users = u + 1;
-    }
-    return &m->users[u];
+    return TABLE_AT(m->users, m->n_users, m->cap_users, u);
 }
 
 static mue *ue_at(model *m, uint32_t x)
 {
-    if (x >= m->n_ues) {
-        size_t cap = m->cap_ues;
-        GROW(m->ues, cap, (size_t)x + 1);
-        m->cap_ues = (uint32_t)cap;
-        m->n_ues = x + 1;
-    }
-    return &m->ues[x];
+    return TABLE_AT(m->ues, m->n_ues, m->cap_ues, x);
 }
 
 /* ---- lifetime -------------------------------------------------------------- */
@@ -146,9 +140,9 @@ void model_free(model *m)
 {
     if (!m)
         return;
-    for (uint32_t u = 0; u < m->n_users; u++)
+    for (size_t u = 0; u < m->n_users; u++)
         free(m->users[u].recs.v);
-    for (uint32_t x = 0; x < m->n_ues; x++)
+    for (size_t x = 0; x < m->n_ues; x++)
         free(m->ues[x].recs.v);
     free(m->users);
     free(m->ues);
@@ -386,12 +380,12 @@ size_t model_records(const model *m, const model_record ***out)
 
 uint32_t model_user_span(const model *m)
 {
-    return m->n_users;
+    return (uint32_t)m->n_users;
 }
 
 uint32_t model_ue_span(const model *m)
 {
-    return m->n_ues;
+    return (uint32_t)m->n_ues;
 }
 
 /* ---- expiry heap ------------------------------------------------------------- */

@@ -161,19 +161,20 @@ int model_check_find_ue(const model *m, const mcreg_registry *reg, uint32_t x, c
     return 0;
 }
 
-/* mcreg_user_foreach against the model's order. */
-typedef struct visit_user {
+/* A visit of the registry against the model's records in the order they
+ * must come: mcreg_user_foreach, mcreg_foreach. */
+typedef struct visit_recs {
     const model *m;
     const model_record **want;
     size_t n_want, n;
     char *why;
     size_t cap;
     int bad;
-} visit_user;
+} visit_recs;
 
 static int visit_user_fn(const mcreg_record *r, void *ud)
 {
-    visit_user *vu = ud;
+    visit_recs *vu = ud;
     const model_values *v = model_get_values(vu->m);
     const char *xs = mcreg_record_ue_id(r);
     if (!vu->bad && (vu->n >= vu->n_want || !xs || strcmp(xs, ue_s(v, vu->want[vu->n]->ue)) != 0)) {
@@ -203,7 +204,7 @@ int model_check_user(const model *m, const mcreg_registry *reg, uint32_t u, char
     } else if (rc != MCREG_ERR_NOT_FOUND) {
         return fail(why, cap, "user_max_ues(%s) = %d/%" PRIu32 ", model has none", us, rc, max);
     }
-    visit_user vu = {m, NULL, n, 0, why, cap, 0};
+    visit_recs vu = {m, NULL, n, 0, why, cap, 0};
     vu.want = malloc((n ? n : 1) * sizeof(*vu.want));
     if (!vu.want)
         abort();
@@ -234,19 +235,10 @@ int model_check_counts(const model *m, const mcreg_registry *reg, char *why, siz
     return 0;
 }
 
-/* mcreg_foreach against model_records(). */
-typedef struct visit_all {
-    const model *m;
-    const model_record **want;
-    size_t n_want, n;
-    char *why;
-    size_t cap;
-    int bad;
-} visit_all;
 
 static int visit_all_fn(const mcreg_record *r, void *ud)
 {
-    visit_all *va = ud;
+    visit_recs *va = ud;
     const model_values *v = model_get_values(va->m);
     size_t i = va->n++;
     if (va->bad)
@@ -308,7 +300,7 @@ static int cmp_user_ids(const void *a, const void *b)
 
 static int check_foreach(const model *m, const mcreg_registry *reg, char *why, size_t cap)
 {
-    visit_all va = {m, NULL, 0, 0, why, cap, 0};
+    visit_recs va = {m, NULL, 0, 0, why, cap, 0};
     va.n_want = model_records(m, &va.want);
     if (va.n_want == (size_t)-1)
         abort();

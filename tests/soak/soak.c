@@ -58,6 +58,7 @@
 #include <time.h>
 
 #include "model.h"
+#include "rc_name.h"
 #include "soak.h"
 
 #define MAX_FAILURES 100
@@ -225,22 +226,6 @@ static void failf(soak *S, const char *fmt, ...)
     }
 }
 
-static const char *rc_name(int rc)
-{
-    switch (rc) {
-    case MCREG_OK: return "OK";
-    case MCREG_ERR_INVALID: return "INVALID";
-    case MCREG_ERR_NOMEM: return "NOMEM";
-    case MCREG_ERR_NOT_FOUND: return "NOT_FOUND";
-    case MCREG_ERR_LIMIT: return "LIMIT";
-    case MCREG_ERR_STALE: return "STALE";
-    case MCREG_ERR_BUSY: return "BUSY";
-    case MCREG_ERR_FORMAT: return "FORMAT";
-    case MCREG_ERR_VERSION: return "VERSION";
-    default: return "?";
-    }
-}
-
 static const char *str_or_null(const char *s)
 {
     return s ? s : "(null)";
@@ -267,10 +252,10 @@ static void try_busy(soak *S, const mcreg_event *ev)
     S->st.busy_checks++;
     int rc = mcreg_deregister(ev->registry, ev->user_id, ev->ue_id, ev->at_ms);
     if (rc != MCREG_ERR_BUSY)
-        failf(S, "mcreg_deregister from a callback: %d (%s), want BUSY", rc, rc_name(rc));
+        failf(S, "mcreg_deregister from a callback: %d (%s), want BUSY", rc, test_rc_name(rc));
     rc = mcreg_expire(ev->registry, UINT64_MAX, NULL);
     if (rc != MCREG_ERR_BUSY)
-        failf(S, "mcreg_expire from a callback: %d (%s), want BUSY", rc, rc_name(rc));
+        failf(S, "mcreg_expire from a callback: %d (%s), want BUSY", rc, test_rc_name(rc));
     mcreg_binding b;
     memset(&b, 0, sizeof(b));
     b.user_id = ev->user_id;
@@ -278,7 +263,7 @@ static void try_busy(soak *S, const mcreg_event *ev)
     b.expires_s = 60;
     rc = mcreg_register(ev->registry, &b, ev->at_ms, NULL);
     if (rc != MCREG_ERR_BUSY)
-        failf(S, "mcreg_register from a callback: %d (%s), want BUSY", rc, rc_name(rc));
+        failf(S, "mcreg_register from a callback: %d (%s), want BUSY", rc, test_rc_name(rc));
 }
 
 static void check_event(soak *S, const mcreg_event *ev)
@@ -338,14 +323,14 @@ static call_state begin_call(soak *S, const char *call, const model_binding *b)
 static void end_call(soak *S, const call_state *cs, int rc, int mrc)
 {
     if (rc != mrc)
-        failf(S, "rc %d (%s), model %d (%s)", rc, rc_name(rc), mrc, rc_name(mrc));
+        failf(S, "rc %d (%s), model %d (%s)", rc, test_rc_name(rc), mrc, test_rc_name(mrc));
     if (S->ev_pos != model_event_count(S->m))
         failf(S, "%zu events, the model expects %zu (next: %s)", S->ev_pos, model_event_count(S->m),
               mcreg_event_name(model_event_at(S->m, S->ev_pos)->type));
     if (rc != MCREG_OK &&
         (S->alloc.live_bytes != cs->bytes || S->alloc.live_blocks != cs->blocks))
         failf(S, "failed with %s but live memory moved: %zu bytes in %zu blocks before, %zu in %zu "
-              "after", rc_name(rc), cs->bytes, cs->blocks, S->alloc.live_bytes,
+              "after", test_rc_name(rc), cs->bytes, cs->blocks, S->alloc.live_bytes,
               S->alloc.live_blocks);
 }
 
@@ -448,8 +433,8 @@ static int check_next_expiry(soak *S, const mcreg_registry *reg)
     int rc = mcreg_next_expiry(reg, &at);
     S->st.next_expiry_calls++;
     if (rc != mrc || (rc == MCREG_OK && at != mat))
-        failf(S, "next_expiry %d (%s) %" PRIu64 ", model %d (%s) %" PRIu64, rc, rc_name(rc), at,
-              mrc, rc_name(mrc), mat);
+        failf(S, "next_expiry %d (%s) %" PRIu64 ", model %d (%s) %" PRIu64, rc, test_rc_name(rc), at,
+              mrc, test_rc_name(mrc), mat);
     return mrc == MCREG_OK && mat <= S->now;
 }
 
@@ -1146,7 +1131,7 @@ static void check_snapshot(soak *S)
     size_t soaked = S->alloc.live_bytes, soaked_blocks = S->alloc.live_blocks;
     int rc = mcreg_snapshot(S->reg, &buf, &len);
     if (rc != MCREG_OK) {
-        failf(S, "snapshot: %d (%s)", rc, rc_name(rc));
+        failf(S, "snapshot: %d (%s)", rc, test_rc_name(rc));
         return;
     }
     soak_alloc a2;
@@ -1157,7 +1142,7 @@ static void check_snapshot(soak *S)
     rc = mcreg_restore(reg2, buf, len, S->now);
     size_t restored = a2.live_bytes, restored_blocks = a2.live_blocks;
     if (rc != MCREG_OK) {
-        failf(S, "restore: %d (%s)", rc, rc_name(rc));
+        failf(S, "restore: %d (%s)", rc, test_rc_name(rc));
     } else {
         S->call = "compare restored";
         full_compare(S, reg2);
@@ -1166,7 +1151,7 @@ static void check_snapshot(soak *S)
         S->call = "snapshot of the restored";
         rc = mcreg_snapshot(reg2, &buf2, &len2);
         if (rc != MCREG_OK)
-            failf(S, "snapshot of the restored registry: %d (%s)", rc, rc_name(rc));
+            failf(S, "snapshot of the restored registry: %d (%s)", rc, test_rc_name(rc));
         else if (len2 != len || memcmp(buf, buf2, len) != 0)
             failf(S, "the restored registry's snapshot differs (%zu bytes, the original %zu)",
                   len2, len);
