@@ -138,6 +138,12 @@ LIB_SRCS  := $(sort $(wildcard lib/*.c))
 LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(BUILDDIR)/obj/%.o)
 TEST_SRCS := $(sort $(wildcard tests/*.c))
 TEST_OBJS := $(TEST_SRCS:tests/%.c=$(BUILDDIR)/tests/%.o)
+# Test helpers with a directory of their own: tests/common/ (the Check
+# runner's), tests/model/ (the runner's, the soak's and the tools').
+COMMON_SRCS := $(sort $(wildcard tests/common/*.c))
+COMMON_OBJS := $(COMMON_SRCS:tests/common/%.c=$(BUILDDIR)/tests/common/%.o)
+MODEL_SRCS  := $(sort $(wildcard tests/model/*.c))
+MODEL_OBJS  := $(MODEL_SRCS:tests/model/%.c=$(BUILDDIR)/tests/model/%.o)
 EX_SRCS   := $(sort $(wildcard examples/*.c))
 EX_OBJS   := $(EX_SRCS:examples/%.c=$(BUILDDIR)/examples/%.o)
 EX_BINS   := $(EX_OBJS:.o=)
@@ -151,11 +157,14 @@ SAN_SH_TESTS := tests/sh/dump.sh tests/sh/interop.sh
 
 LIB_ALL_CFLAGS  = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(LIB_WARN) -fPIC -fvisibility=hidden \
                   -DMCREG_BUILDING -Iinclude -Ilib $(LIB_PC_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
+# The helpers every test program shares (tests/common/: seeded random
+# numbers, ...; tests/model/: the reference model of the registry's rules).
+TEST_INC        = -Itests/common -Itests/model
 TEST_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SOURCE=200809L \
-                  -Iinclude -Ilib $(CHECK_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
+                  -Iinclude -Ilib $(TEST_INC) $(CHECK_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
 EX_ALL_CFLAGS   = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
 TOOL_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SOURCE=200809L \
-                  -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
+                  -Iinclude $(TEST_INC) $(CPPFLAGS) $(DEP_FLAGS)
 
 .PHONY: all lib examples tools demo check test valgrind fuzz fuzz-run install uninstall deps \
         deps-deb deb check-deb clean FORCE
@@ -228,16 +237,28 @@ tools: $(TOOL_BINS)
 $(TOOL_OBJS): $(BUILDDIR)/tests/tools/%.o: tests/tools/%.c $(BUILDDIR)/stamp.TOOL_CC | $(BUILDDIR)/tests/tools
 	$(CC) $(TOOL_ALL_CFLAGS) -c $< -o $@
 
-$(TOOL_BINS): $(BUILDDIR)/tests/tools/%: $(BUILDDIR)/tests/tools/%.o $(STATIC) $(BUILDDIR)/stamp.TOOL_LD
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(STATIC) $(LIB_PC_LIBS)
+# The reference model: built once, as the tools are (no Check), and linked
+# into the tools, the Check runner and the soak.
+$(MODEL_OBJS): $(BUILDDIR)/tests/model/%.o: tests/model/%.c $(BUILDDIR)/stamp.TOOL_CC \
+               | $(BUILDDIR)/tests/model
+	$(CC) $(TOOL_ALL_CFLAGS) -c $< -o $@
+
+$(TOOL_BINS): $(BUILDDIR)/tests/tools/%: $(BUILDDIR)/tests/tools/%.o $(MODEL_OBJS) $(STATIC) \
+              $(BUILDDIR)/stamp.TOOL_LD
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(MODEL_OBJS) $(STATIC) $(LIB_PC_LIBS)
 
 # ---- tests ---------------------------------------------------------------------
 
 $(TEST_OBJS): $(BUILDDIR)/tests/%.o: tests/%.c $(BUILDDIR)/stamp.TEST_CC | $(BUILDDIR)/tests
 	$(CC) $(TEST_ALL_CFLAGS) -c $< -o $@
 
-$(RUNNER): $(TEST_OBJS) $(STATIC) $(BUILDDIR)/stamp.TEST_LD
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC) $(LIB_PC_LIBS) $(CHECK_LIBS)
+$(COMMON_OBJS): $(BUILDDIR)/tests/common/%.o: tests/common/%.c $(BUILDDIR)/stamp.TEST_CC \
+                | $(BUILDDIR)/tests/common
+	$(CC) $(TEST_ALL_CFLAGS) -c $< -o $@
+
+$(RUNNER): $(TEST_OBJS) $(COMMON_OBJS) $(MODEL_OBJS) $(STATIC) $(BUILDDIR)/stamp.TEST_LD
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(COMMON_OBJS) $(MODEL_OBJS) $(STATIC) \
+	    $(LIB_PC_LIBS) $(CHECK_LIBS)
 
 # The environment the shell tests get (they also take the build dir as $1).
 # The flags go along so that the make run by install.sh sees the same build
@@ -323,7 +344,7 @@ FUZZ_OPTS      = -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_
                  -print_final_stats=1
 FUZZ_BINS      = $(FUZZ_TARGETS:%=$(BUILDDIR)/fuzzers/%)
 FUZZ_LIB_BINS  = $(filter-out %/fuzz_sip,$(FUZZ_BINS))
-FUZZ_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude -Itests/fuzz $(CPPFLAGS) $(DEP_FLAGS)
+FUZZ_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude -Itests/fuzz $(TEST_INC) $(CPPFLAGS) $(DEP_FLAGS)
 
 fuzz:
 	@command -v $(firstword $(FUZZ_CC)) > /dev/null 2>&1 \
@@ -466,11 +487,12 @@ check-deb:
 STAMP_LIB_CC  = $(CC) $(LIB_ALL_CFLAGS)
 STAMP_LIB_LD  = $(CC) $(AR) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(SO_LDFLAGS) $(LIB_PC_LIBS) $(LIB_OBJS)
 STAMP_TEST_CC = $(CC) $(TEST_ALL_CFLAGS)
-STAMP_TEST_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(CHECK_LIBS) $(TEST_OBJS)
+STAMP_TEST_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(CHECK_LIBS) $(TEST_OBJS) \
+                $(COMMON_OBJS) $(MODEL_OBJS)
 STAMP_EX_CC   = $(CC) $(EX_ALL_CFLAGS)
 STAMP_EX_LD   = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS)
 STAMP_TOOL_CC = $(CC) $(TOOL_ALL_CFLAGS)
-STAMP_TOOL_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS)
+STAMP_TOOL_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(MODEL_OBJS)
 STAMP_FUZZ_CC = $(CC) $(FUZZ_ALL_CFLAGS)
 STAMP_FUZZ_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS)
 STAMP_PC      = $(PC_VARS)
@@ -485,7 +507,7 @@ $(STAMP_FILES): $(BUILDDIR)/stamp.%: FORCE | $(BUILDDIR)
 # ---- housekeeping ------------------------------------------------------------------
 
 $(BUILDDIR) $(BUILDDIR)/obj $(BUILDDIR)/tests $(BUILDDIR)/examples $(BUILDDIR)/tests/tools \
-$(BUILDDIR)/fuzzers:
+$(BUILDDIR)/fuzzers $(BUILDDIR)/tests/common $(BUILDDIR)/tests/model:
 	mkdir -p $@
 
 clean:
@@ -494,7 +516,8 @@ clean:
 
 FORCE:
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(EX_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) \
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(COMMON_OBJS:.o=.d) $(MODEL_OBJS:.o=.d) \
+         $(EX_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) \
          $(FUZZ_BINS:=.d)
 include tests/bench/bench.mk
 include examples/sip-registrar/registrar.mk

@@ -15,7 +15,9 @@ Suite *suite_events(void);     /* test_events.c: event order, notifications, BUS
 Suite *suite_expire(void);     /* test_expire.c: expiry, next_expiry */
 Suite *suite_failmalloc(void); /* test_failmalloc.c: allocation failure at every point */
 Suite *suite_model(void);      /* test_model.c: randomized model-based test */
-Suite *suite_snapshot(void);   /* test_snapshot.c: snapshot and restore, golden files, hostile input */
+Suite *suite_snapshot_encode(void);  /* test_snapshot_encode.c: round trips, deterministic bytes, golden files */
+Suite *suite_snapshot_restore(void); /* test_snapshot_restore.c: restore semantics */
+Suite *suite_snapshot_hostile(void); /* test_snapshot_hostile.c: truncations and malformed input */
 Suite *suite_version(void);    /* test_version.c: version macros and mcreg_version_number */
 
 #endif

@@ -17,16 +17,6 @@
 #include "suites.h"
 #include "testutil.h"
 
-/* ---- registry options of a case ------------------------------------------ */
-
-typedef struct fm_opts {
-    uint32_t max_ues;
-    mcreg_limit_policy policy;
-    mcreg_notify_policy notify;
-    int logoff;
-    int not_exclusive; /* 0 = UE exclusive (the default) */
-} fm_opts;
-
 /* ---- the state of one run ---------------------------------------------- */
 
 typedef struct fm_ctx {
@@ -48,26 +38,14 @@ static int fm_verbose(void)
     return v && *v && strcmp(v, "0") != 0;
 }
 
-static mcreg_registry *fm_registry(fm_ctx *c, const fm_opts *o)
+static mcreg_registry *fm_registry(fm_ctx *c, const model_options *o)
 {
-    mcreg_options *opt = NULL;
-    ck_assert_int_eq(mcreg_options_new(&opt), MCREG_OK);
-    mcreg_options_set_allocator(opt, &c->allocator);
-    mcreg_options_set_event_callback(opt, tu_events_cb, &c->ev);
-    mcreg_options_set_max_ues(opt, o->max_ues);
-    mcreg_options_set_limit_policy(opt, o->policy);
-    mcreg_options_set_notify_logon(opt, o->notify);
-    mcreg_options_set_notify_logoff(opt, o->logoff);
-    mcreg_options_set_ue_exclusive(opt, !o->not_exclusive);
-    mcreg_registry *reg = NULL;
-    int rc = mcreg_registry_new(&reg, opt);
-    mcreg_options_free(opt);
-    ck_assert_msg(rc == MCREG_OK && reg != NULL, "mcreg_registry_new: %d", rc);
-    return reg;
+    tu_opts opt = {.rules = *o, .fn = tu_events_cb, .ud = &c->ev, .alloc = &c->allocator};
+    return tu_registry_new(&opt);
 }
 
 /* A fresh registry in the case's initial state, with the event log empty. */
-static void fm_begin(fm_ctx *c, const fm_opts *o, fm_setup_fn setup, int param)
+static void fm_begin(fm_ctx *c, const model_options *o, fm_setup_fn setup, int param)
 {
     memset(c, 0, sizeof(*c));
     c->allocator = tu_allocator(&c->alloc);
@@ -172,7 +150,7 @@ static void fm_check_same(fm_ctx *c, const char *name, const char *what, size_t 
  * call, checked on the run without failure (so a case is known to do what
  * its name says). Returns N, the number of allocations the call makes.
  */
-static size_t fm_run_x(const char *name, const fm_opts *o, fm_setup_fn setup, fm_op_fn op,
+static size_t fm_run_x(const char *name, const model_options *o, fm_setup_fn setup, fm_op_fn op,
                        int param, int must_succeed, const char *expect_events)
 {
     fm_ctx c;
@@ -246,7 +224,7 @@ static size_t fm_run_x(const char *name, const fm_opts *o, fm_setup_fn setup, fm
     return n;
 }
 
-static size_t fm_run(const char *name, const fm_opts *o, fm_setup_fn setup, fm_op_fn op,
+static size_t fm_run(const char *name, const model_options *o, fm_setup_fn setup, fm_op_fn op,
                      int param, int must_succeed)
 {
     return fm_run_x(name, o, setup, op, param, must_succeed, NULL);
@@ -313,9 +291,10 @@ static void setup_populated(fm_ctx *c)
 
 /* ---- the cases ----------------------------------------------------------- */
 
-static const fm_opts opts_default = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 0, 0};
-static const fm_opts opts_logoff = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 1, 0};
-static const fm_opts opts_shared = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 1, 1};
+/* The registry options of the cases. */
+static const model_options opts_default = {0};
+static const model_options opts_logoff = {.notify_logoff = 1};
+static const model_options opts_shared = {.notify_logoff = 1, .shared_ues = 1};
 
 /* mcreg_registry_new itself, with every combination of failures. */
 START_TEST(test_registry_new)
@@ -411,7 +390,7 @@ END_TEST
 
 START_TEST(test_register_second_ue_notify_new)
 {
-    fm_opts o = opts_logoff;
+    model_options o = opts_logoff;
     o.notify = MCREG_NOTIFY_NEW_UE;
     fm_run("register new UE, NOTIFY_NEW_UE", &o, setup_user_n_ues, op_new_ue, _i, 0);
 }
@@ -573,7 +552,7 @@ static int op_alice_new(fm_ctx *c)
 
 START_TEST(test_register_reject)
 {
-    fm_opts o = opts_logoff;
+    model_options o = opts_logoff;
     o.max_ues = 3;
     fm_run_x("register rejected at limit", &o, setup_populated, op_alice_new, 0, 0,
              "REJECTED(alice,a-ue4)");
@@ -582,7 +561,7 @@ END_TEST
 
 START_TEST(test_register_evict_oldest)
 {
-    fm_opts o = opts_logoff;
+    model_options o = opts_logoff;
     o.max_ues = 3;
     o.policy = MCREG_LIMIT_EVICT_OLDEST;
     fm_run_x("register evicting oldest", &o, setup_populated, op_alice_new, 0, 0,
@@ -598,7 +577,7 @@ END_TEST
 
 START_TEST(test_register_evict_soonest)
 {
-    fm_opts o = opts_logoff;
+    model_options o = opts_logoff;
     o.max_ues = 3;
     o.policy = MCREG_LIMIT_EVICT_SOONEST;
     fm_run_x("register evicting soonest", &o, setup_populated, op_alice_new, 0, 0,
@@ -620,7 +599,7 @@ static void setup_limit_lowered(fm_ctx *c)
 }
 START_TEST(test_register_evict_many)
 {
-    fm_opts o = opts_logoff;
+    model_options o = opts_logoff;
     o.policy = _i ? MCREG_LIMIT_EVICT_SOONEST : MCREG_LIMIT_EVICT_OLDEST;
     /* Every removal's events come after the whole change: none of the
      * evicted UEs remains to be told of the others. */
@@ -639,7 +618,7 @@ static int op_alice_takes_bob_ue(fm_ctx *c)
 }
 START_TEST(test_register_evict_and_replace)
 {
-    fm_opts o = opts_logoff;
+    model_options o = opts_logoff;
     o.max_ues = 2;
     o.policy = _i ? MCREG_LIMIT_EVICT_SOONEST : MCREG_LIMIT_EVICT_OLDEST;
     fm_run("register evicting and replacing", &o, setup_populated, op_alice_takes_bob_ue, _i, 0);
@@ -926,10 +905,10 @@ static int fm_script_step(mcreg_registry *reg, int k, mcreg_outcome *out, size_t
 START_TEST(test_script)
 {
     enum { STEPS = 60 };
-    fm_opts o = opts_logoff;
+    model_options o = opts_logoff;
     o.max_ues = 2;
     o.policy = (mcreg_limit_policy)_i;
-    o.not_exclusive = _i == 1;
+    o.shared_ues = _i == 1;
 
     /* Reference: results, states and events of every step. */
     int ref_rc[STEPS];
@@ -1121,7 +1100,7 @@ static size_t fm_restore_in_len;
 #define FM_RESTORE_NOW 4000
 
 /* The snapshot of setup_restore_source, into fm_restore_in. */
-static void fm_restore_source(const fm_opts *o, int param)
+static void fm_restore_source(const model_options *o, int param)
 {
     fm_ctx c;
     fm_begin(&c, o, setup_restore_source, param);
@@ -1153,7 +1132,7 @@ static int op_restore(fm_ctx *c)
  * exclusive on, 1 off. */
 START_TEST(test_restore)
 {
-    const fm_opts *o = _i ? &opts_shared : &opts_default;
+    const model_options *o = _i ? &opts_shared : &opts_default;
     fm_restore_source(o, _i);
     size_t n = fm_run("restore over a rich state", o, setup_rich, op_restore, _i, 0);
     ck_assert_msg(n > 0, "mcreg_restore made no allocation");
@@ -1164,7 +1143,7 @@ END_TEST
 
 START_TEST(test_restore_into_empty)
 {
-    const fm_opts *o = _i ? &opts_shared : &opts_default;
+    const model_options *o = _i ? &opts_shared : &opts_default;
     fm_restore_source(o, _i);
     fm_run("restore into an empty registry", o, NULL, op_restore, _i, 0);
     free(fm_restore_in);
