@@ -219,7 +219,7 @@ static void receive_batch(registrar *r)
             return; /* EAGAIN: drained */
         if ((size_t)n > SIP_MAX_DATAGRAM) {
             char where[ADDRESS_STR_MAX];
-            log_line("drop oversized from=%s bytes=%zd", net_format_address(&from, where), n);
+            LOG_LIMITED("drop too-large from=%s bytes=%zd", net_format_address(&from, where), n);
             continue;
         }
         buf[n] = '\0';

@@ -12,6 +12,7 @@
  *   net.c          the socket, addresses, sending
  *   log.c          one line per happening on stderr, hostile bytes escaped
  *   identity.c     user id, UE id and expiry from a REGISTER
+ *   screen.c       the cheap pass that bounds a datagram before osip
  *   register.c     REGISTER / OPTIONS / other requests and their responses
  *   notify.c       library events: log lines, MESSAGEs for NOTIFY_*
  *   transaction.c  RFC 3261 17 for UDP: client MESSAGE retransmission
@@ -38,12 +39,18 @@
 #define SIP_TIMER_F_MS (64u * SIP_T1_MS) /* client transaction gives up */
 #define SIP_TIMER_J_MS (64u * SIP_T1_MS) /* server keeps its response */
 
-/* A datagram larger than this is not SIP over UDP (RFC 3261 18.1.1 keeps
- * requests well under the path MTU; 65507 is the IPv4 payload limit). */
+/* The receive buffer: any UDP payload, so that a larger one is seen as
+ * such (MSG_TRUNC) and dropped. */
 #define SIP_MAX_DATAGRAM 65535u
-/* A REGISTER of a UE takes a few KiB; a header section past this is abuse
- * (400), whatever osip would make of it. */
-#define SIP_MAX_HEADER_BYTES 16384u
+/* What screen.c lets through to osip (see there). RFC 3261 18.1.1 keeps
+ * requests over UDP under the path MTU; an MCPTT REGISTER with its
+ * mcptt-info body takes a few KiB. fuzz_sip needs -max_len at
+ * SIP_MAX_ACCEPTED to reach osip's slow paths. */
+#define SIP_MAX_ACCEPTED 16384u
+#define SIP_MAX_HEADER_BYTES 8192u
+#define SIP_MAX_LINES 256u
+#define SIP_MAX_PARAMS 32u /* ';' and '&' in one header */
+#define SIP_MAX_COMMAS 32u /* ',' in one header */
 
 typedef struct config {
     const char *listen;     /* ADDR:PORT */
@@ -102,6 +109,22 @@ uint64_t mono_ms(void);
 
 /* ---- log.c -------------------------------------------------------------- */
 void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line that traffic from outside can repeat at will: past LOG_BURST
+ * lines of one kind in a second the rest are counted, and the next line of
+ * that kind written says how many were left out. One limit per call site:
+ * use LOG_LIMITED. */
+typedef struct log_limit {
+    uint64_t window_ms;
+    unsigned lines;
+    unsigned long suppressed;
+} log_limit;
+#define LOG_BURST 20u
+void log_limited(log_limit *limit, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define LOG_LIMITED(...)                     \
+    do {                                     \
+        static log_limit limit_;             \
+        log_limited(&limit_, __VA_ARGS__);   \
+    } while (0)
 /* Where log_line writes (default, and NULL: stderr). */
 void log_set_stream(FILE *stream);
 /* Writes `s` (n bytes) with every byte outside 0x21..0x7e, and '\\', as
@@ -131,6 +154,11 @@ char *identity_ue_id(const osip_message_t *msg, const osip_contact_t *contact,
 int parse_decimal(const char *text, uint64_t *out);
 /* Parses a delta-seconds value: 0 and *out on success, -1 when malformed. */
 int identity_delta_seconds(const char *text, uint32_t *out);
+
+/* ---- screen.c ----------------------------------------------------------- */
+/* NULL when osip may parse the datagram; else why it is refused (a word
+ * for the log). */
+const char *screen_datagram(const char *data, size_t len);
 
 /* ---- register.c --------------------------------------------------------- */
 void sip_handle_datagram(registrar *r, const char *data, size_t len, const address *from);
