@@ -52,7 +52,7 @@ static void usage(FILE *to)
           "  --snapshot FILE           restore FILE at start; write it on SIGTERM, SIGINT,\n"
           "                            SIGUSR1 and every --snapshot-interval seconds\n"
           "  --snapshot-interval S     0 (default): only on those signals\n"
-          "  --max-ues N               UEs per user, 0 = unlimited (default)\n"
+          "  --max-ues N               UEs per user (default 8), 0 = unlimited\n"
           "  --limit-policy P          reject (default), evict-oldest or evict-soonest\n"
           "  --notify P                logon MESSAGEs to: all (default) UEs, the new UE, none\n"
           "  --notify-logoff           also tell the remaining UEs when one leaves\n"
@@ -296,6 +296,10 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.fd = -1;
     r.cfg = (config){.listen = "127.0.0.1:5060",
+                     /* An MCPTT user has a handful of devices. Without a
+                      * limit each new UE of a user costs as much as all
+                      * the user's others (a MESSAGE to each, listing each). */
+                     .max_ues = 8,
                      .limit_policy = MCREG_LIMIT_REJECT,
                      .notify = MCREG_NOTIFY_ALL,
                      .min_expires_s = 60,

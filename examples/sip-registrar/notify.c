@@ -12,7 +12,9 @@
  *   user: <user id>
  *   ue: <the UE that logged on or off>
  *   recipient: <the UE this MESSAGE goes to>
- *   other-ue: <id>      one line per other UE of the user, in logon order
+ *   other-ue: <id>      one line per other UE of the user, in logon order,
+ *                       MESSAGE_MAX_OTHERS at most
+ *   other-ues-omitted: <n>   when there were more
  * A control byte in an id is written \xHH, so no id adds a line.
  */
 #include <stdlib.h>
@@ -112,10 +114,16 @@ static void log_event(const mcreg_event *ev)
         text_str(&t, " to=");
         text_log_id(&t, ev->recipient_ue_id);
         text_str(&t, " others=");
-        for (size_t i = 0; i < ev->n_other; i++) {
+        size_t shown = ev->n_other < MESSAGE_MAX_OTHERS ? ev->n_other : MESSAGE_MAX_OTHERS;
+        for (size_t i = 0; i < shown; i++) {
             if (i)
                 text_str(&t, ",");
             text_log_id(&t, ev->other_ue_ids[i]);
+        }
+        if (shown < ev->n_other) {
+            char more[32];
+            snprintf(more, sizeof more, ",+%zu", ev->n_other - shown);
+            text_str(&t, more);
         }
     }
     if (!t.failed)
@@ -139,8 +147,14 @@ static int build_body(const mcreg_event *ev, text *t)
     body_line(t, "user", ev->user_id);
     body_line(t, "ue", ev->ue_id);
     body_line(t, "recipient", ev->recipient_ue_id);
-    for (size_t i = 0; i < ev->n_other; i++)
+    size_t shown = ev->n_other < MESSAGE_MAX_OTHERS ? ev->n_other : MESSAGE_MAX_OTHERS;
+    for (size_t i = 0; i < shown; i++)
         body_line(t, "other-ue", ev->other_ue_ids[i]);
+    if (shown < ev->n_other) {
+        char more[64];
+        snprintf(more, sizeof more, "other-ues-omitted: %zu\n", ev->n_other - shown);
+        text_str(t, more);
+    }
     return t->failed ? -1 : 0;
 }
 
@@ -229,13 +243,26 @@ out:
     return rc;
 }
 
+static void log_dropped(const mcreg_event *ev, const char *reason)
+{
+    char esc[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)];
+    LOG_LIMITED("message-dropped to=%s reason=%s",
+                log_escape(esc, sizeof esc, ev->recipient_ue_id, strlen(ev->recipient_ue_id)),
+                reason);
+}
+
 static void queue_message(registrar *r, const mcreg_event *ev)
 {
+    if (r->n_pending + r->n_timers >= CLIENT_TX_MAX ||
+        r->pending_bytes + r->client_bytes >= CLIENT_TX_MAX_BYTES) {
+        log_dropped(ev, "too-many-outstanding");
+        return;
+    }
     if (r->n_pending == r->cap_pending) {
         size_t cap = r->cap_pending ? 2 * r->cap_pending : 8;
         notification *p = realloc(r->pending, cap * sizeof *p);
         if (!p) {
-            log_line("message-dropped no-memory");
+            log_dropped(ev, "no-memory");
             return;
         }
         r->pending = p;
@@ -245,25 +272,44 @@ static void queue_message(registrar *r, const mcreg_event *ev)
     memset(n, 0, sizeof *n);
     n->recipient = strdup(ev->recipient_ue_id);
     if (!n->recipient || build_message(r, ev, n) != 0) {
-        char esc[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)];
-        log_line("message-dropped to=%s reason=no-route-or-no-memory",
-                 log_escape(esc, sizeof esc, ev->recipient_ue_id, strlen(ev->recipient_ue_id)));
+        log_dropped(ev, "no-route-or-no-memory");
         free(n->recipient);
         return;
     }
+    r->pending_bytes += n->len;
     r->n_pending++;
+}
+
+/* NOTIFY_* events come one per recipient: the first NOTIFY_LOG_MAX of a
+ * call are logged in full, the rest counted (notify_flush logs the count). */
+static int notify_log_allowed(registrar *r, const mcreg_event *ev)
+{
+    if (ev->type != MCREG_EV_NOTIFY_LOGON && ev->type != MCREG_EV_NOTIFY_LOGOFF)
+        return 1;
+    if (r->notify_logged < NOTIFY_LOG_MAX) {
+        r->notify_logged++;
+        return 1;
+    }
+    r->notify_unlogged++;
+    return 0;
 }
 
 void notify_on_event(const mcreg_event *ev, void *user_data)
 {
     registrar *r = user_data;
-    log_event(ev);
+    if (notify_log_allowed(r, ev))
+        log_event(ev);
     if (ev->type == MCREG_EV_NOTIFY_LOGON || ev->type == MCREG_EV_NOTIFY_LOGOFF)
         queue_message(r, ev);
 }
 
 void notify_flush(registrar *r)
 {
+    if (r->notify_unlogged)
+        log_line("event NOTIFY_* unlogged=%u (past %u in one call)", r->notify_unlogged,
+                 NOTIFY_LOG_MAX);
+    r->notify_logged = r->notify_unlogged = 0;
+    r->pending_bytes = 0;
     for (size_t i = 0; i < r->n_pending; i++) {
         notification *n = &r->pending[i];
         client_tx_start(r, n->branch, n->bytes, n->len, &n->to, n->recipient);
@@ -281,4 +327,5 @@ void notify_free(registrar *r)
     free(r->pending);
     r->pending = NULL;
     r->n_pending = r->cap_pending = 0;
+    r->pending_bytes = 0;
 }

@@ -130,8 +130,24 @@ static void reply_with_header(request *q, int code, const char *reason, const ch
 typedef struct binding_list {
     osip_message_t *resp;
     uint64_t now;
+    const mcreg_record *own; /* the requester's binding: always listed */
+    size_t room;             /* Contact bytes left for the others */
+    unsigned others_left;
+    size_t omitted;
     int failed;
 } binding_list;
+
+/* Whether a binding other than the requester's still fits in the 200. */
+static int other_fits(binding_list *list, size_t contact_len)
+{
+    if (list->others_left == 0 || contact_len > list->room) {
+        list->omitted++;
+        return 0;
+    }
+    list->others_left--;
+    list->room -= contact_len;
+    return 1;
+}
 
 static int add_binding_contact(const mcreg_record *rec, void *ud)
 {
@@ -139,10 +155,12 @@ static int add_binding_contact(const mcreg_record *rec, void *ud)
     const char *contact = mcreg_record_contact(rec);
     if (!contact)
         return 0;
+    size_t n = strlen(contact) + 48;
+    if (rec != list->own && !other_fits(list, n))
+        return 0;
     uint64_t at = mcreg_record_expires_at(rec);
     /* Seconds left, rounded up: a binding still held is never shown as 0. */
     uint64_t left = at > list->now ? (at - list->now + 999) / 1000 : 0;
-    size_t n = strlen(contact) + 48;
     char *value = osip_malloc(n);
     if (!value) {
         list->failed = 1;
@@ -155,17 +173,34 @@ static int add_binding_contact(const mcreg_record *rec, void *ud)
     return list->failed;
 }
 
+/* 200 with the user's bindings, in logon order: the requester's own (when
+ * it has one) and as many others as REPLY_MAX_CONTACTS and
+ * REPLY_MAX_CONTACT_BYTES allow, so that the answer always fits in a
+ * datagram whatever --max-ues allows. */
 static void reply_bindings(request *q, const char *user_id, uint64_t now)
 {
     osip_message_t *resp = response_new(q, 200, "OK");
     if (!resp)
         return;
-    binding_list list = {resp, now, 0};
+    binding_list list = {resp, now, NULL, REPLY_MAX_CONTACT_BYTES, REPLY_MAX_CONTACTS, 0, 0};
+    if (q->ue_id)
+        list.own = mcreg_find(q->r->reg, user_id, q->ue_id);
+    if (list.own) {
+        list.others_left--;
+        const char *own_contact = mcreg_record_contact(list.own);
+        size_t own_len = own_contact ? strlen(own_contact) + 48 : 0;
+        list.room = own_len < list.room ? list.room - own_len : 0;
+    }
     mcreg_user_foreach(q->r->reg, user_id, add_binding_contact, &list);
     if (list.failed) {
         osip_message_free(resp);
         reply(q, 500, "Server Internal Error");
         return;
+    }
+    if (list.omitted) {
+        char user[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)];
+        LOG_LIMITED("reply-contacts-omitted user=%s omitted=%zu",
+                    log_escape(user, sizeof user, user_id, strlen(user_id)), list.omitted);
     }
     send_response(q, resp);
 }

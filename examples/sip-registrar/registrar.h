@@ -70,6 +70,19 @@ typedef struct address {
     socklen_t len;
 } address;
 
+/* What one REGISTER can make the registrar send or write, whatever
+ * --max-ues allows: the other UEs a MESSAGE lists, the NOTIFY_* events
+ * logged in full per library call, the bindings a 200 lists (the
+ * requester's own always among them) and the bytes of their Contacts. */
+#define MESSAGE_MAX_OTHERS 16u
+#define NOTIFY_LOG_MAX 8u
+#define REPLY_MAX_CONTACTS 16u
+#define REPLY_MAX_CONTACT_BYTES 16384u
+/* Outstanding MESSAGEs (queued or awaiting their final response): past
+ * these a new one is dropped (logged). */
+#define CLIENT_TX_MAX 1024u
+#define CLIENT_TX_MAX_BYTES ((size_t)4 << 20)
+
 /* Formatted address: "1.2.3.4:5060" or "[::1]:5060". */
 #define ADDRESS_STR_MAX 64
 
@@ -89,11 +102,15 @@ typedef struct registrar {
      * once the call has returned and its response is out (notify.c). */
     struct notification *pending;
     size_t n_pending, cap_pending;
+    size_t pending_bytes;
+    /* NOTIFY_* events of the current call logged, and left out. */
+    unsigned notify_logged, notify_unlogged;
 
     /* Outstanding MESSAGEs, by branch, and a min-heap on their next timer. */
     struct client_tx *clients;
     struct client_tx **timers;
-    size_t n_timers, cap_timers;
+    size_t n_timers, cap_timers; /* n_timers: one per transaction */
+    size_t client_bytes;
 
     /* Responses kept for request retransmissions, oldest first. */
     struct server_tx *servers;

@@ -133,6 +133,7 @@ static void client_tx_end(registrar *r, client_tx *t)
 {
     HASH_DEL(r->clients, t);
     heap_remove(r, t);
+    r->client_bytes -= t->len;
     client_tx_free(t);
 }
 
@@ -171,7 +172,9 @@ void client_tx_start(registrar *r, const char *branch, char *bytes, size_t len,
         if (!hash_oom)
             HASH_DEL(r->clients, t);
         client_tx_free(t);
+        return;
     }
+    r->client_bytes += len;
 }
 
 static const char *top_branch(const osip_message_t *msg)
@@ -241,6 +244,7 @@ void client_tx_free_all(registrar *r)
     free(r->timers);
     r->timers = NULL;
     r->n_timers = r->cap_timers = 0;
+    r->client_bytes = 0;
 }
 
 /* ---- server transactions ------------------------------------------------ */
