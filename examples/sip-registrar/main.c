@@ -329,6 +329,7 @@ int main(int argc, char **argv)
         goto out;
     if (r.cfg.snapshot && persist_restore(&r) != 0)
         goto out;
+    credit_earn_restored(&r);
     if (net_open(&r) != 0)
         goto out;
     /* First line, always: whoever started the server reads its port here. */

@@ -115,13 +115,36 @@ int net_open(registrar *r)
     return 0;
 }
 
-void net_send(registrar *r, const address *to, const char *data, size_t len)
+int net_send(registrar *r, const address *to, const char *data, size_t len)
 {
     if (r->fd < 0)
-        return;
+        return 0;
     if (sendto(r->fd, data, len, 0, (const struct sockaddr *)&to->sa, to->len) < 0) {
+        int err = errno;
         char where[ADDRESS_STR_MAX];
         /* UDP: a lost datagram is what retransmission is for. */
-        log_line("send-failed to=%s error=%s", net_format_address(to, where), strerror(errno));
+        LOG_LIMITED("send-failed to=%s bytes=%zu error=%s", net_format_address(to, where), len,
+                    strerror(err));
+        errno = err;
+        return -1;
     }
+    return 0;
+}
+
+int net_same_address(const address *a, const address *b)
+{
+    if (a->sa.ss_family != b->sa.ss_family)
+        return 0;
+    if (a->sa.ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)&a->sa;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)&b->sa;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a->sa;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)&b->sa;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+    }
+    return 0;
 }

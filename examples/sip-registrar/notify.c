@@ -182,22 +182,44 @@ static int set_headers(registrar *r, osip_message_t *m, const char *branch, cons
     return bad ? -1 : 0;
 }
 
-/* The recipient's contact when its host is an address, else the address
- * its REGISTER came from. */
-static int route(const mcreg_record *rec, const osip_uri_t *uri, address *to)
+int route_contact(const osip_uri_t *uri, const address *source, address *to)
 {
     if (uri->host && net_numeric_address(uri->host, uri->port, to) == 0)
         return 0;
+    if (!source)
+        return -1;
+    *to = *source;
+    return 0;
+}
+
+/* The address a record's REGISTER came from (its "source" setting). */
+static int record_source(const mcreg_record *rec, address *out)
+{
     const mcreg_setting *source = mcreg_record_setting_find(rec, "source");
-    if (source && source->type == MCREG_VAL_TEXT) {
-        char s[ADDRESS_STR_MAX];
-        if (source->v.text.len < sizeof s) {
-            memcpy(s, source->v.text.ptr, source->v.text.len);
-            s[source->v.text.len] = '\0';
-            return net_parse_address(s, to);
-        }
-    }
-    return -1;
+    char s[ADDRESS_STR_MAX];
+    if (!source || source->type != MCREG_VAL_TEXT || source->v.text.len >= sizeof s)
+        return -1;
+    memcpy(s, source->v.text.ptr, source->v.text.len);
+    s[source->v.text.len] = '\0';
+    return net_parse_address(s, out);
+}
+
+static int route(const mcreg_record *rec, const osip_uri_t *uri, address *to)
+{
+    address source;
+    int have_source = record_source(rec, &source) == 0;
+    return route_contact(uri, have_source ? &source : NULL, to);
+}
+
+int route_record(const mcreg_record *rec, address *to)
+{
+    const char *contact = mcreg_record_contact(rec);
+    osip_uri_t *uri = NULL;
+    int rc = -1;
+    if (contact && osip_uri_init(&uri) == 0 && osip_uri_parse(uri, contact) == 0)
+        rc = route(rec, uri, to);
+    osip_uri_free(uri);
+    return rc;
 }
 
 /* Encodes the MESSAGE for one NOTIFY_* event into `n`. */

@@ -15,6 +15,7 @@
  *
  * OPTIONS gets 200; ACK nothing; anything else 405 with Allow.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "registrar.h"
@@ -26,6 +27,7 @@ typedef struct request {
     registrar *r;
     osip_message_t *msg;
     const address *from;
+    size_t len; /* the datagram's bytes */
     char from_str[ADDRESS_STR_MAX];
     /* For the reply log line; NULL until known. */
     const char *user_id;
@@ -89,12 +91,15 @@ static void send_response(request *q, osip_message_t *resp)
     size_t len = 0;
     osip_message_set_content_length(resp, "0");
     if (osip_message_to_str(resp, &bytes, &len) != 0) {
-        log_line("drop cannot-encode-response from=%s", q->from_str);
+        LOG_LIMITED("drop cannot-encode-response from=%s", q->from_str);
         osip_message_free(resp);
         return;
     }
-    net_send(q->r, q->from, bytes, len);
-    server_tx_keep(q->r, q->msg, bytes, len);
+    /* reply_bindings keeps a 200 far under the limit; this is the check. */
+    int sent = len <= SIP_MAX_UDP_PAYLOAD ? net_send(q->r, q->from, bytes, len) : -1;
+    const char *error = len > SIP_MAX_UDP_PAYLOAD ? "too-large" : sent != 0 ? strerror(errno) : NULL;
+    if (!error)
+        server_tx_keep(q->r, q->msg, bytes, len);
 
     char user[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)] = "";
     char ue[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)] = "";
@@ -102,8 +107,10 @@ static void send_response(request *q, osip_message_t *resp)
         log_escape(user, sizeof user, q->user_id, strlen(q->user_id));
     if (q->ue_id)
         log_escape(ue, sizeof ue, q->ue_id, strlen(q->ue_id));
-    log_line("reply %d %s from=%s%s%s%s%s", resp->status_code, q->msg->sip_method, q->from_str,
-             q->user_id ? " user=" : "", user, q->ue_id ? " ue=" : "", ue);
+    /* A response that did not leave is a failure, not a "reply". */
+    log_line("%s %d %s from=%s%s%s%s%s%s%s", error ? "reply-failed" : "reply", resp->status_code,
+             q->msg->sip_method, q->from_str, q->user_id ? " user=" : "", user, q->ue_id ? " ue=" : "", ue,
+             error ? " error=" : "", error ? error : "");
     osip_free(bytes);
     osip_message_free(resp);
 }
@@ -357,6 +364,9 @@ static void register_binding(request *q, const char *user_id, osip_contact_t *co
         .n_settings = collect_settings(q, settings),
     };
     int rc = mcreg_register(r->reg, &b, now, NULL);
+    address to;
+    if (rc == MCREG_OK && expires != 0 && route_contact(contact->url, q->from, &to) == 0)
+        credit_earn(r, &to, q->len); /* before the MESSAGEs go out */
     if (rc == MCREG_OK || (rc == MCREG_ERR_NOT_FOUND && expires == 0)) {
         /* Removing a binding that is not there is no error (10.3 step 8
          * answers with the bindings there are). */
@@ -464,7 +474,7 @@ static void handle_request(request *q, const char *data, size_t len)
 
 void sip_handle_datagram(registrar *r, const char *data, size_t len, const address *from)
 {
-    request q = {.r = r, .from = from};
+    request q = {.r = r, .from = from, .len = len};
     net_format_address(from, q.from_str);
     const char *refused = screen_datagram(data, len);
     if (refused) {
@@ -476,7 +486,7 @@ void sip_handle_datagram(registrar *r, const char *data, size_t len, const addre
     if (osip_message_parse(q.msg, data, len) != 0) {
         LOG_LIMITED("drop unparsable from=%s bytes=%zu", q.from_str, len);
     } else if (MSG_IS_RESPONSE(q.msg)) {
-        client_tx_on_response(r, q.msg);
+        client_tx_on_response(r, q.msg, from);
     } else if (!osip_list_get(&q.msg->vias, 0) || !q.msg->cseq || !q.msg->cseq->method ||
                !q.msg->cseq->number || !q.msg->sip_method) {
         /* No Via or CSeq: no response can be matched to it. */

@@ -15,6 +15,7 @@
  *   screen.c       the cheap pass that bounds a datagram before osip
  *   register.c     REGISTER / OPTIONS / other requests and their responses
  *   notify.c       library events: log lines, MESSAGEs for NOTIFY_*
+ *   credit.c       what may be sent towards a destination that never answered
  *   transaction.c  RFC 3261 17 for UDP: client MESSAGE retransmission
  *                  (Timers E, F) and server response replay (Timer J)
  *   persist.c      snapshot restore at start, write-rename-fsync
@@ -88,6 +89,7 @@ typedef struct address {
 
 struct client_tx;
 struct server_tx;
+struct credit;
 struct notification;
 
 typedef struct registrar {
@@ -111,10 +113,12 @@ typedef struct registrar {
     struct client_tx **timers;
     size_t n_timers, cap_timers; /* n_timers: one per transaction */
     size_t client_bytes;
+    /* Send credit by destination (credit.c). */
+    struct credit *credits;
 
     /* Responses kept for request retransmissions, oldest first. */
     struct server_tx *servers;
-    size_t n_servers;
+    size_t n_servers, server_bytes;
 } registrar;
 
 /* ---- clock.c -------------------------------------------------------------- */
@@ -153,10 +157,14 @@ const char *log_escape(char *out, size_t out_size, const char *s, size_t n);
 int net_parse_address(const char *text, address *out);
 const char *net_format_address(const address *a, char out[ADDRESS_STR_MAX]);
 int net_open(registrar *r);
-/* Sends one datagram; with no socket (fd < 0: the fuzz target) drops it. */
-void net_send(registrar *r, const address *to, const char *data, size_t len);
+/* The largest UDP payload (IPv4); a larger datagram cannot be sent. */
+#define SIP_MAX_UDP_PAYLOAD 65507u
+/* Sends one datagram; with no socket (fd < 0: the fuzz target) drops it.
+ * 0 when sent (or dropped so), -1 with errno and a log line otherwise. */
+int net_send(registrar *r, const address *to, const char *data, size_t len);
 /* Resolves a numeric host and a port ("5060" when NULL). 0 on success. */
 int net_numeric_address(const char *host, const char *port, address *out);
+int net_same_address(const address *a, const address *b);
 
 /* ---- identity.c --------------------------------------------------------- */
 /* "scheme:user@host" from a URI, lowercase scheme and host. NULL when the
@@ -184,15 +192,33 @@ void sip_handle_datagram(registrar *r, const char *data, size_t len, const addre
 void notify_on_event(const mcreg_event *ev, void *user_data);
 void notify_flush(registrar *r);
 void notify_free(registrar *r);
+/* Where a MESSAGE to a contact goes: its host and port when the host is an
+ * address, else `source` (where its REGISTER came from; NULL: none). */
+int route_contact(const osip_uri_t *uri, const address *source, address *to);
+/* The same for a stored record. 0 on success. */
+int route_record(const mcreg_record *rec, address *to);
+
+/* ---- credit.c ------------------------------------------------------------ */
+/* A REGISTER of `request_bytes` named `to`. */
+void credit_earn(registrar *r, const address *to, size_t request_bytes);
+/* 1 when `bytes` may be sent to `to` (and spends them), else 0. */
+int credit_spend(registrar *r, const address *to, size_t bytes);
+/* `from` answered a MESSAGE sent to it: no limit from now on. */
+void credit_answered(registrar *r, const address *from);
+/* Each restored record earns what its REGISTER would have. */
+void credit_earn_restored(registrar *r);
+/* (Called by client_tx_free_all.) */
+void credit_free_all(registrar *r);
 
 /* ---- transaction.c ------------------------------------------------------ */
 /* Starts a client transaction for an encoded MESSAGE; takes `bytes`. */
 void client_tx_start(registrar *r, const char *branch, char *bytes, size_t len,
                      const address *to, const char *recipient);
-void client_tx_on_response(registrar *r, const osip_message_t *resp);
+void client_tx_on_response(registrar *r, const osip_message_t *resp, const address *from);
 void client_tx_run_timers(registrar *r, uint64_t now);
 /* ms until the next client timer, or -1 when there is none. */
 int64_t client_tx_next(const registrar *r, uint64_t now);
+/* Frees the credit table too. */
 void client_tx_free_all(registrar *r);
 
 /* Replays a kept response to a retransmitted request: 1 when it did. */

@@ -25,15 +25,16 @@
 
 #include "registrar.h"
 
-/* uthash exits on allocation failure unless told otherwise. */
-static int hash_oom;
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) (hash_oom = 1)
-#include <uthash.h>
+#include "table.h"
 
-/* About 600 bytes each: at most some 150 MiB, Timer J's 32 s at 8000
- * requests/s. Past it, the oldest go early. */
+int table_oom;
+
+/* Bounded by count and by bytes (a 200 can list 16 KiB of Contacts); past
+ * either the oldest go early. 64 MiB keeps Timer J's 32 s of ordinary
+ * 200s (about 700 bytes with the entry) up to some 3,000 requests/s, and
+ * the retransmissions of the first 12 s (T1 doubling to T2) at 8,000/s. */
 #define SERVER_TX_MAX 262144u
+#define SERVER_TX_MAX_BYTES ((size_t)64 << 20)
 
 typedef struct client_tx {
     UT_hash_handle hh;
@@ -53,6 +54,7 @@ typedef struct server_tx {
     char *key;
     char *bytes;
     size_t len;
+    size_t cost; /* what it holds, for SERVER_TX_MAX_BYTES */
     uint64_t expires_ms;
 } server_tx;
 
@@ -144,9 +146,21 @@ static void log_client(const client_tx *t, const char *outcome)
              outcome);
 }
 
+static void log_withheld(const char *recipient)
+{
+    char esc[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)];
+    LOG_LIMITED("message %s withheld", log_escape(esc, sizeof esc, recipient, strlen(recipient)));
+}
+
 void client_tx_start(registrar *r, const char *branch, char *bytes, size_t len,
                      const address *to, const char *recipient)
 {
+    if (!credit_spend(r, to, len)) {
+        /* Its destination never answered and has no credit left. */
+        log_withheld(recipient);
+        osip_free(bytes);
+        return;
+    }
     net_send(r, to, bytes, len);
     client_tx *t = calloc(1, sizeof *t);
     if (t)
@@ -166,10 +180,10 @@ void client_tx_start(registrar *r, const char *branch, char *bytes, size_t len,
     t->interval_ms = SIP_T1_MS;
     t->next_ms = now + SIP_T1_MS;
     t->deadline_ms = now + SIP_TIMER_F_MS;
-    hash_oom = 0;
+    table_oom = 0;
     HASH_ADD_STR(r->clients, branch, t);
-    if (hash_oom || heap_push(r, t) != 0) {
-        if (!hash_oom)
+    if (table_oom || heap_push(r, t) != 0) {
+        if (!table_oom)
             HASH_DEL(r->clients, t);
         client_tx_free(t);
         return;
@@ -186,7 +200,7 @@ static const char *top_branch(const osip_message_t *msg)
     return branch->gvalue;
 }
 
-void client_tx_on_response(registrar *r, const osip_message_t *resp)
+void client_tx_on_response(registrar *r, const osip_message_t *resp, const address *from)
 {
     const char *branch = top_branch(resp);
     client_tx *t = NULL;
@@ -194,6 +208,8 @@ void client_tx_on_response(registrar *r, const osip_message_t *resp)
         HASH_FIND_STR(r->clients, branch, t);
     if (!t)
         return; /* a stray or a late response: nothing waits for it */
+    if (net_same_address(from, &t->to))
+        credit_answered(r, from);
     if (resp->status_code >= 200) {
         char code[16];
         snprintf(code, sizeof code, "%d", resp->status_code);
@@ -215,6 +231,11 @@ void client_tx_run_timers(registrar *r, uint64_t now)
         client_tx *t = r->timers[0];
         if (now >= t->deadline_ms) {
             log_client(t, "timeout");
+            client_tx_end(r, t);
+            continue;
+        }
+        if (!credit_spend(r, &t->to, t->len)) {
+            log_withheld(t->recipient);
             client_tx_end(r, t);
             continue;
         }
@@ -245,6 +266,7 @@ void client_tx_free_all(registrar *r)
     r->timers = NULL;
     r->n_timers = r->cap_timers = 0;
     r->client_bytes = 0;
+    credit_free_all(r);
 }
 
 /* ---- server transactions ------------------------------------------------ */
@@ -277,6 +299,7 @@ static void server_tx_drop(registrar *r, server_tx *s)
 {
     HASH_DEL(r->servers, s);
     r->n_servers--;
+    r->server_bytes -= s->cost;
     server_tx_free(s);
 }
 
@@ -309,16 +332,20 @@ void server_tx_keep(registrar *r, const osip_message_t *req, const char *bytes, 
     }
     memcpy(s->bytes, bytes, len);
     s->len = len;
+    size_t key_len = strlen(s->key);
+    s->cost = sizeof *s + key_len + len + 32; /* 32: the allocator's share */
     s->expires_ms = mono_ms() + SIP_TIMER_J_MS;
-    if (r->n_servers >= SERVER_TX_MAX)
+    while (r->servers &&
+           (r->n_servers >= SERVER_TX_MAX || r->server_bytes + s->cost > SERVER_TX_MAX_BYTES))
         server_tx_drop(r, r->servers);
-    hash_oom = 0;
-    HASH_ADD_KEYPTR(hh, r->servers, s->key, strlen(s->key), s);
-    if (hash_oom) {
+    table_oom = 0;
+    HASH_ADD_KEYPTR(hh, r->servers, s->key, key_len, s);
+    if (table_oom) {
         server_tx_free(s);
         return;
     }
     r->n_servers++;
+    r->server_bytes += s->cost;
 }
 
 void server_tx_expire(registrar *r, uint64_t now)
