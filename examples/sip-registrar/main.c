@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "registrar.h"
+#include "table.h"
 
 /* At most this many datagrams a turn, so that timers run under load. */
 #define BATCH 256
@@ -315,6 +316,9 @@ int main(int argc, char **argv)
     static char log_buffer[1 << 16];
     setvbuf(stderr, log_buffer, _IOFBF, sizeof log_buffer);
     r.rng = random_seed();
+    /* The tables' keys come from the network (hash flooding). */
+    table_key[0] = random_seed();
+    table_key[1] = random_seed();
     parser_init();
     /* osip writes its own trace lines to stdout, whatever level is
      * disabled, unless given a function: they go nowhere, and what osip

@@ -16,6 +16,7 @@
  *   register.c     REGISTER / OPTIONS / other requests and their responses
  *   notify.c       library events: log lines, MESSAGEs for NOTIFY_*
  *   credit.c       what may be sent towards a destination that never answered
+ *   siphash.c      the keyed hash of the tables (table.h)
  *   transaction.c  RFC 3261 17 for UDP: client MESSAGE retransmission
  *                  (Timers E, F) and server response replay (Timer J)
  *   persist.c      snapshot restore at start, write-rename-fsync
