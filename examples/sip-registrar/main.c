@@ -315,7 +315,6 @@ int main(int argc, char **argv)
      * REGISTERs/s. */
     static char log_buffer[1 << 16];
     setvbuf(stderr, log_buffer, _IOFBF, sizeof log_buffer);
-    r.rng = random_seed();
     /* The tables' keys come from the network (hash flooding). */
     table_key[0] = random_seed();
     table_key[1] = random_seed();

@@ -99,7 +99,7 @@ typedef struct registrar {
     int fd;
     address local;
     char local_str[ADDRESS_STR_MAX]; /* what goes in Via and From */
-    uint64_t rng;                    /* xorshift state for tags and branches */
+    uint64_t rng; /* random.c's fallback generator, should getrandom fail */
 
     /* Notifications the library asked for during the current call; sent
      * once the call has returned and its response is out (notify.c). */
@@ -237,7 +237,7 @@ int persist_write(registrar *r);
 /* ---- random.c ------------------------------------------------------------ */
 /* 64 bits from the kernel (never 0). */
 uint64_t random_seed(void);
-/* Writes `n` lowercase hex digits and a NUL. */
+/* Writes `n` lowercase hex digits from getrandom and a NUL. */
 void random_hex(registrar *r, char *out, size_t n);
 
 #endif

@@ -18,6 +18,8 @@
  * it the oldest goes early, and a retransmission of its request is handled
  * again (a REGISTER would then meet the CSeq check).
  *
+ * A response counts only from the address its MESSAGE was sent to.
+ *
  * The timers run on the monotonic clock, not the library's wall clock.
  */
 #include <stdlib.h>
@@ -208,8 +210,15 @@ void client_tx_on_response(registrar *r, const osip_message_t *resp, const addre
         HASH_FIND_STR(r->clients, branch, t);
     if (!t)
         return; /* a stray or a late response: nothing waits for it */
-    if (net_same_address(from, &t->to))
-        credit_answered(r, from);
+    if (!net_same_address(from, &t->to)) {
+        /* RFC 3261 18.1.2 asks only for the branch; but a response from
+         * elsewhere than where the MESSAGE went is a forgery waiting to
+         * happen (a guessed branch would end the transaction). */
+        char where[ADDRESS_STR_MAX];
+        LOG_LIMITED("drop response-from-elsewhere from=%s", net_format_address(from, where));
+        return;
+    }
+    credit_answered(r, from);
     if (resp->status_code >= 200) {
         char code[16];
         snprintf(code, sizeof code, "%d", resp->status_code);
