@@ -103,13 +103,15 @@ static void send_response(request *q, osip_message_t *resp)
 
     char user[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)] = "";
     char ue[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)] = "";
+    char method[LOG_ESCAPE_SIZE(LOG_METHOD_MAX)];
+    log_escape(method, sizeof method, q->msg->sip_method, strlen(q->msg->sip_method));
     if (q->user_id)
         log_escape(user, sizeof user, q->user_id, strlen(q->user_id));
     if (q->ue_id)
         log_escape(ue, sizeof ue, q->ue_id, strlen(q->ue_id));
     /* A response that did not leave is a failure, not a "reply". */
     log_line("%s %d %s from=%s%s%s%s%s%s%s", error ? "reply-failed" : "reply", resp->status_code,
-             q->msg->sip_method, q->from_str, q->user_id ? " user=" : "", user, q->ue_id ? " ue=" : "", ue,
+             method, q->from_str, q->user_id ? " user=" : "", user, q->ue_id ? " ue=" : "", ue,
              error ? " error=" : "", error ? error : "");
     osip_free(bytes);
     osip_message_free(resp);

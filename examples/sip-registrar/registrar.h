@@ -153,6 +153,8 @@ void log_set_stream(FILE *stream);
  * \xHH: an id from the network never breaks a log line or its fields. */
 const char *log_escape(char *out, size_t out_size, const char *s, size_t n);
 #define LOG_ESCAPE_SIZE(n) (4 * (n) + 1)
+/* A method is logged up to this many bytes (escaped), then cut. */
+#define LOG_METHOD_MAX 64
 
 /* ---- net.c -------------------------------------------------------------- */
 int net_parse_address(const char *text, address *out);

@@ -323,8 +323,10 @@ int server_tx_replay(registrar *r, const osip_message_t *req, const address *fro
     if (!s)
         return 0;
     net_send(r, from, s->bytes, s->len);
-    char where[ADDRESS_STR_MAX];
-    log_line("resend %s from=%s", req->sip_method, net_format_address(from, where));
+    char where[ADDRESS_STR_MAX], method[LOG_ESCAPE_SIZE(LOG_METHOD_MAX)];
+    log_line("resend %s from=%s",
+             log_escape(method, sizeof method, req->sip_method, strlen(req->sip_method)),
+             net_format_address(from, where));
     return 1;
 }
 
