@@ -139,6 +139,7 @@ static void reply_with_header(request *q, int code, const char *reason, const ch
 typedef struct binding_list {
     osip_message_t *resp;
     uint64_t now;
+    uint32_t max_expires_s;
     const mcreg_record *own; /* the requester's binding: always listed */
     size_t room;             /* Contact bytes left for the others */
     unsigned others_left;
@@ -170,6 +171,10 @@ static int add_binding_contact(const mcreg_record *rec, void *ud)
     uint64_t at = mcreg_record_expires_at(rec);
     /* Seconds left, rounded up: a binding still held is never shown as 0. */
     uint64_t left = at > list->now ? (at - list->now + 999) / 1000 : 0;
+    /* Never more than the maximum: after the wall clock steps back a
+     * record seems to have longer left than it was ever granted. */
+    if (left > list->max_expires_s)
+        left = list->max_expires_s;
     char *value = osip_malloc(n);
     if (!value) {
         list->failed = 1;
@@ -191,7 +196,8 @@ static void reply_bindings(request *q, const char *user_id, uint64_t now)
     osip_message_t *resp = response_new(q, 200, "OK");
     if (!resp)
         return;
-    binding_list list = {resp, now, NULL, REPLY_MAX_CONTACT_BYTES, REPLY_MAX_CONTACTS, 0, 0};
+    binding_list list = {resp, now, q->r->cfg.max_expires_s, NULL, REPLY_MAX_CONTACT_BYTES,
+                         REPLY_MAX_CONTACTS, 0, 0};
     if (q->ue_id)
         list.own = mcreg_find(q->r->reg, user_id, q->ue_id);
     if (list.own) {
