@@ -4,7 +4,8 @@
  *
  * The loop: wait in ppoll() until a datagram, a signal or the nearest
  * deadline (a record's expiry from mcreg_next_expiry(), a MESSAGE
- * retransmission, the next periodic snapshot); then handle whatever is due.
+ * retransmission, a kept response's Timer J, the next periodic snapshot);
+ * then handle whatever is due.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -251,6 +252,7 @@ static int64_t next_timeout(const registrar *r, uint64_t next_snapshot)
     if (mcreg_next_expiry(r->reg, &at) == MCREG_OK)
         take_min(&timeout, at > wall ? (int64_t)(at - wall) : 0);
     take_min(&timeout, client_tx_next(r, mono));
+    take_min(&timeout, server_tx_next(r, mono));
     if (next_snapshot)
         take_min(&timeout, next_snapshot > mono ? (int64_t)(next_snapshot - mono) : 0);
     return timeout;
@@ -330,16 +332,29 @@ int main(int argc, char **argv)
     int status = 1;
     if (install_signals(&unblocked) != 0 || open_registry(&r) != 0)
         goto out;
-    if (r.cfg.snapshot && persist_restore(&r) != 0)
-        goto out;
+    int first_start = 0;
+    if (r.cfg.snapshot) {
+        int restored = persist_restore(&r);
+        /* A snapshot that cannot be written would lose every
+         * registration at the first write: refuse to start instead. */
+        if (restored < 0 || persist_check_writable(&r) != 0)
+            goto out;
+        first_start = restored == 1;
+    }
     credit_earn_restored(&r);
     if (net_open(&r) != 0)
         goto out;
     /* First line, always: whoever started the server reads its port here. */
     log_line("listening udp %s", r.local_str);
-    if (r.cfg.snapshot)
+    if (r.cfg.snapshot && first_start) {
+        log_line("snapshot none %s: no snapshot yet, starting empty", r.cfg.snapshot);
+        /* The file exists from now on: the next start restores it. */
+        if (persist_write(&r) != 0)
+            goto out;
+    } else if (r.cfg.snapshot) {
         log_line("snapshot restored %s records=%zu users=%zu", r.cfg.snapshot,
                  mcreg_record_count(r.reg), mcreg_user_count(r.reg));
+    }
     status = serve(&r, &unblocked) == 0 ? 0 : 1;
 out:
     notify_free(&r);

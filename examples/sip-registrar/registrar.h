@@ -228,11 +228,16 @@ void client_tx_free_all(registrar *r);
 int server_tx_replay(registrar *r, const osip_message_t *req, const address *from);
 void server_tx_keep(registrar *r, const osip_message_t *req, const char *bytes, size_t len);
 void server_tx_expire(registrar *r, uint64_t now);
+/* ms until the oldest kept response expires (Timer J), or -1. */
+int64_t server_tx_next(const registrar *r, uint64_t now);
 void server_tx_free_all(registrar *r);
 
 /* ---- persist.c ---------------------------------------------------------- */
-/* 0 restored or absent; -1 and a message on stderr otherwise. */
+/* 0 restored, 1 absent (first start); -1 and a message on stderr otherwise. */
 int persist_restore(registrar *r);
+/* 0 when FILE.tmp can be created beside FILE (what every write starts
+ * with); -1 and a message on stderr otherwise. */
+int persist_check_writable(registrar *r);
 /* 0 written; -1 and a log line otherwise. */
 int persist_write(registrar *r);
 

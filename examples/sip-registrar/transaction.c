@@ -322,6 +322,12 @@ int server_tx_replay(registrar *r, const osip_message_t *req, const address *fro
     free(key);
     if (!s)
         return 0;
+    if (s->expires_ms <= mono_ms()) {
+        /* Past Timer J: the request is a new one (the loop may not have
+         * woken since to expire it). */
+        server_tx_drop(r, s);
+        return 0;
+    }
     net_send(r, from, s->bytes, s->len);
     char where[ADDRESS_STR_MAX], method[LOG_ESCAPE_SIZE(LOG_METHOD_MAX)];
     log_line("resend %s from=%s",
@@ -363,6 +369,14 @@ void server_tx_expire(registrar *r, uint64_t now)
 {
     while (r->servers && r->servers->expires_ms <= now)
         server_tx_drop(r, r->servers);
+}
+
+int64_t server_tx_next(const registrar *r, uint64_t now)
+{
+    if (!r->servers)
+        return -1;
+    uint64_t at = r->servers->expires_ms;
+    return at > now ? (int64_t)(at - now) : 0;
 }
 
 void server_tx_free_all(registrar *r)
