@@ -61,6 +61,8 @@ static void usage(FILE *to)
           "  --min-expires S           shortest registration (default 60; shorter: 423)\n"
           "  --max-expires S           longest registration (default 7200; longer is capped)\n"
           "  --default-expires S       when the REGISTER asks for none (default 3600)\n"
+          "  --trust CIDR              REGISTERs only from there (the S-CSCF), 403 from\n"
+          "                            elsewhere; repeatable, IPv4 or IPv6 (default: any)\n"
           "  --help                    this text\n"
           "\n"
           "Log: one line per event on stderr. Exit: 0 stopped by SIGTERM/SIGINT;\n"
@@ -93,8 +95,22 @@ static int parse_choice(const char *flag, const char *text, const char *const *n
     return -1;
 }
 
+static int parse_trust(const char *text, config *cfg)
+{
+    if (cfg->n_trust == TRUST_MAX) {
+        fprintf(stderr, "mcreg-registrar: --trust: at most %d\n", TRUST_MAX);
+        return -1;
+    }
+    if (net_parse_cidr(text, &cfg->trust[cfg->n_trust]) != 0) {
+        fprintf(stderr, "mcreg-registrar: --trust %s: not ADDR/BITS (IPv4 or IPv6)\n", text);
+        return -1;
+    }
+    cfg->n_trust++;
+    return 0;
+}
+
 enum { OPT_LISTEN = 256, OPT_SNAPSHOT, OPT_INTERVAL, OPT_MAX_UES, OPT_LIMIT, OPT_NOTIFY,
-       OPT_LOGOFF, OPT_MIN, OPT_MAX, OPT_DEFAULT, OPT_HELP };
+       OPT_LOGOFF, OPT_MIN, OPT_MAX, OPT_DEFAULT, OPT_TRUST, OPT_HELP };
 
 /* 0 to run, 1 to exit 0 (help), -1 to exit 1. */
 static int parse_flags(int argc, char **argv, config *cfg)
@@ -110,6 +126,7 @@ static int parse_flags(int argc, char **argv, config *cfg)
         {"min-expires", required_argument, NULL, OPT_MIN},
         {"max-expires", required_argument, NULL, OPT_MAX},
         {"default-expires", required_argument, NULL, OPT_DEFAULT},
+        {"trust", required_argument, NULL, OPT_TRUST},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
     /* Indexed by mcreg_limit_policy and mcreg_notify_policy. */
@@ -135,6 +152,7 @@ static int parse_flags(int argc, char **argv, config *cfg)
         case OPT_MIN: bad |= parse_u32(name, optarg, &cfg->min_expires_s); break;
         case OPT_MAX: bad |= parse_u32(name, optarg, &cfg->max_expires_s); break;
         case OPT_DEFAULT: bad |= parse_u32(name, optarg, &cfg->default_expires_s); break;
+        case OPT_TRUST: bad |= parse_trust(optarg, cfg); break;
         case OPT_HELP: usage(stdout); return 1;
         default: bad = 1; break;
         }
@@ -346,6 +364,9 @@ int main(int argc, char **argv)
         goto out;
     /* First line, always: whoever started the server reads its port here. */
     log_line("listening udp %s", r.local_str);
+    if (!r.cfg.n_trust)
+        log_line("warning no --trust: any source can register, deregister or query any user "
+                 "(see README: what a deployment must add)");
     if (r.cfg.snapshot && first_start) {
         log_line("snapshot none %s: no snapshot yet, starting empty", r.cfg.snapshot);
         /* The file exists from now on: the next start restores it. */

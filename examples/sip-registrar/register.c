@@ -13,6 +13,7 @@
  * Every 200 lists each binding the user holds after the request, with the
  * seconds it has left, in the order the UEs logged on.
  *
+ * With --trust, a REGISTER from another source gets 403.
  * OPTIONS gets 200; ACK nothing; anything else 405 with Allow.
  */
 #include <errno.h>
@@ -472,7 +473,10 @@ static void handle_request(request *q, const char *data, size_t len)
         reply_with_header(q, 420, "Bad Extension", "Unsupported", require->hvalue);
         return;
     }
-    if (MSG_IS_REGISTER(msg))
+    if (MSG_IS_REGISTER(msg) && q->r->cfg.n_trust &&
+        !net_in_blocks(q->from, q->r->cfg.trust, q->r->cfg.n_trust))
+        reply(q, 403, "Forbidden");
+    else if (MSG_IS_REGISTER(msg))
         handle_register(q);
     else if (MSG_IS_OPTIONS(msg))
         reply_with_header(q, 200, "OK", "Allow", ALLOWED_METHODS);

@@ -54,6 +54,14 @@
 #define SIP_MAX_PARAMS 32u /* ';' and '&' in one header */
 #define SIP_MAX_COMMAS 32u /* ',' in one header */
 
+/* An address block for --trust: the first `bits` bits of `addr`. */
+typedef struct cidr {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    unsigned bits;
+} cidr;
+#define TRUST_MAX 32
+
 typedef struct config {
     const char *listen;     /* ADDR:PORT */
     const char *snapshot;   /* NULL: no persistence */
@@ -65,6 +73,8 @@ typedef struct config {
     uint32_t min_expires_s;
     uint32_t max_expires_s;
     uint32_t default_expires_s;
+    cidr trust[TRUST_MAX]; /* REGISTER only from these; none: from anyone */
+    size_t n_trust;
 } config;
 
 typedef struct address {
@@ -168,6 +178,11 @@ int net_send(registrar *r, const address *to, const char *data, size_t len);
 /* Resolves a numeric host and a port ("5060" when NULL). 0 on success. */
 int net_numeric_address(const char *host, const char *port, address *out);
 int net_same_address(const address *a, const address *b);
+/* "ADDR/BITS" or "ADDR", IPv4 or IPv6 (brackets allowed): 0 on success. */
+int net_parse_cidr(const char *text, cidr *out);
+/* Whether `from` is in one of the blocks (an IPv4-mapped IPv6 source is
+ * matched against the IPv4 blocks). */
+int net_in_blocks(const address *from, const cidr *blocks, size_t n);
 
 /* ---- identity.c --------------------------------------------------------- */
 /* "scheme:user@host" from a URI, lowercase scheme and host. NULL when the
