@@ -11,6 +11,7 @@ the wall clock, so that a busy machine does not fail a script.
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -124,8 +125,12 @@ class Registrar:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         self.stop()
+        if exc_type is None and not SOFT_FAILED:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            print("     registrar log: %s" % self.log_path)
 
 
 def udp(bufsize=None):
