@@ -30,6 +30,8 @@
 #define CREDIT_FACTOR 10u
 #define CREDIT_MAX_BYTES ((size_t)1 << 20)
 #define CREDIT_MAX_DESTS 65536u
+/* No MESSAGE is smaller (start line, six headers, a four-line body). */
+#define CREDIT_SMALLEST_MESSAGE 300u
 
 typedef struct credit {
     UT_hash_handle hh;
@@ -105,6 +107,12 @@ int credit_spend(registrar *r, const address *to, size_t bytes)
         return 0;
     c->bytes -= bytes;
     return 1;
+}
+
+int credit_may_send(registrar *r, const address *to)
+{
+    credit *c = find(r, to);
+    return c && (c->answered || c->bytes >= CREDIT_SMALLEST_MESSAGE);
 }
 
 void credit_answered(registrar *r, const address *from)

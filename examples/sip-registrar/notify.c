@@ -222,7 +222,8 @@ int route_record(const mcreg_record *rec, address *to)
     return rc;
 }
 
-/* Encodes the MESSAGE for one NOTIFY_* event into `n`. */
+/* Encodes the MESSAGE for one NOTIFY_* event into `n`: 0, or 1 when its
+ * destination has no credit left (credit.c: not worth encoding), or -1. */
 static int build_message(registrar *r, const mcreg_event *ev, notification *n)
 {
     const char *contact = mcreg_record_contact(ev->recipient);
@@ -238,6 +239,10 @@ static int build_message(registrar *r, const mcreg_event *ev, notification *n)
         goto out;
     if (route(ev->recipient, uri, &n->to) != 0)
         goto out;
+    if (!credit_may_send(r, &n->to)) {
+        rc = 1;
+        goto out;
+    }
     osip_message_set_method(m, osip_strdup("MESSAGE"));
     osip_message_set_version(m, osip_strdup("SIP/2.0"));
     osip_message_set_uri(m, uri);
@@ -293,8 +298,15 @@ static void queue_message(registrar *r, const mcreg_event *ev)
     notification *n = &r->pending[r->n_pending];
     memset(n, 0, sizeof *n);
     n->recipient = strdup(ev->recipient_ue_id);
-    if (!n->recipient || build_message(r, ev, n) != 0) {
-        log_dropped(ev, "no-route-or-no-memory");
+    int built = n->recipient ? build_message(r, ev, n) : -1;
+    if (built != 0) {
+        if (built > 0) {
+            char esc[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)];
+            LOG_LIMITED("message %s withheld",
+                        log_escape(esc, sizeof esc, n->recipient, strlen(n->recipient)));
+        } else {
+            log_dropped(ev, "no-route-or-no-memory");
+        }
         free(n->recipient);
         return;
     }

@@ -372,10 +372,13 @@ static void register_binding(request *q, const char *user_id, osip_contact_t *co
         .settings = settings,
         .n_settings = collect_settings(q, settings),
     };
-    int rc = mcreg_register(r->reg, &b, now, NULL);
+    /* Before the call: its MESSAGEs are encoded inside it, the new UE's
+     * own among them. A REGISTER the library then refuses still counts:
+     * the bound is on bytes sent against bytes that named the address. */
     address to;
-    if (rc == MCREG_OK && expires != 0 && route_contact(contact->url, q->from, &to) == 0)
-        credit_earn(r, &to, q->len); /* before the MESSAGEs go out */
+    if (expires != 0 && route_contact(contact->url, q->from, &to) == 0)
+        credit_earn(r, &to, q->len);
+    int rc = mcreg_register(r->reg, &b, now, NULL);
     if (rc == MCREG_OK || (rc == MCREG_ERR_NOT_FOUND && expires == 0)) {
         /* Removing a binding that is not there is no error (10.3 step 8
          * answers with the bindings there are). */

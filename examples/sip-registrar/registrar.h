@@ -221,6 +221,9 @@ int route_record(const mcreg_record *rec, address *to);
 void credit_earn(registrar *r, const address *to, size_t request_bytes);
 /* 1 when `bytes` may be sent to `to` (and spends them), else 0. */
 int credit_spend(registrar *r, const address *to, size_t bytes);
+/* Whether a MESSAGE to `to` could be sent at all (checked before encoding
+ * it); nothing is spent. */
+int credit_may_send(registrar *r, const address *to);
 /* `from` answered a MESSAGE sent to it: no limit from now on. */
 void credit_answered(registrar *r, const address *from);
 /* Each restored record earns what its REGISTER would have. */
