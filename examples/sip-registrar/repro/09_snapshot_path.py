@@ -19,6 +19,7 @@ def run():
         st = None
     log = reg.log()
     reg.stop()
+    shutil.rmtree(reg.dir, ignore_errors=True)
     print("     unwritable path: status %s, log %r" % (st, log[:200]))
     check(st == 1, "an unwritable snapshot path stops the start (status %s)" % st, soft=True)
     check(bad in log, "the message names the file", soft=True)
@@ -29,6 +30,7 @@ def run():
         check(not restored, "a first start does not log 'snapshot restored': %s" % restored, soft=True)
         check(bool(reg.log_lines(r"no snapshot yet")), "it logs 'no snapshot yet'", soft=True)
         check(os.path.exists(good), "the snapshot file exists from the start", soft=True)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 main(run)

@@ -33,6 +33,7 @@ def run():
         except subprocess.TimeoutExpired:
             st = None
         reg.stop()
+        shutil.rmtree(reg.dir, ignore_errors=True)
         check(st == 1, "--trust %s: status %s, want 1" % (bad, st))
 
 

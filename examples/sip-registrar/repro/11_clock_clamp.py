@@ -25,6 +25,7 @@ def run():
         left = [int(x) for x in re.findall(rb";expires=(\d+)", q)]
         print("     advertised expiries: %s" % left)
         check(left and max(left) <= 7200, "advertised %s, bound --max-expires 7200" % left)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 main(run)
