@@ -173,6 +173,7 @@ static int read_settings(decoder *d, mcreg_binding *b)
 typedef struct {
     mcreg_binding b;
     uint64_t registered_at, expires_at;
+    mcreg_change_version version, logon;
 } record_fields;
 
 static int read_field(decoder *d, uint64_t key, record_fields *f)
@@ -198,12 +199,39 @@ static int read_field(decoder *d, uint64_t key, record_fields *f)
         return read_cstring(d, MCREG_MAX_URI_LEN, &f->b.call_id);
     case MCREG_SNAPSHOT_REC_SETTINGS:
         return read_settings(d, &f->b);
+    case MCREG_SNAPSHOT_REC_VERSION:
+        return mcreg__snapshot_decode_version(d, &f->version);
+    case MCREG_SNAPSHOT_REC_LOGON:
+        return mcreg__snapshot_decode_version(d, &f->logon);
     default:
         return skip_value(d); /* a later minor version's field */
     }
 }
 
-static int read_record(decoder *d, mcreg_snapshot_decode_item *item)
+int mcreg__snapshot_decode_version(decoder *d, mcreg_change_version *v)
+{
+    int rc = read_pair(d);
+    if (rc == MCREG_OK)
+        rc = read_uint(d, UINT64_MAX, &v->stamp);
+    if (rc == MCREG_OK)
+        rc = read_uint(d, UINT64_MAX, &v->node_id);
+    return rc;
+}
+
+int mcreg__snapshot_decode_id(decoder *d, const char **out)
+{
+    int rc = read_cstring(d, MCREG_MAX_ID_LEN, out);
+    if (rc == MCREG_OK && !mcreg__validate_id(*out, NULL))
+        rc = MCREG_ERR_FORMAT;
+    return rc;
+}
+
+int mcreg__snapshot_decode_uint(decoder *d, uint64_t max, uint64_t *out)
+{
+    return read_uint(d, max, out);
+}
+
+int mcreg__snapshot_decode_record(decoder *d, mcreg_snapshot_decode_item *item)
 {
     uint64_t n;
     int rc = read_count(d, MCREG_CBOR_READER_MAP, &n);
@@ -230,6 +258,8 @@ static int read_record(decoder *d, mcreg_snapshot_decode_item *item)
     item->binding = f.b;
     item->registered_at = f.registered_at;
     item->expires_at = f.expires_at;
+    item->version = f.version;
+    item->logon = f.logon;
     return MCREG_OK;
 }
 
@@ -359,7 +389,7 @@ int mcreg__snapshot_decode_next(mcreg_snapshot_decoder *d, mcreg_snapshot_decode
             return MCREG_OK; /* the records' head comes as an item of its own */
     }
     d->items_left--;
-    return d->in_records ? read_record(d, item) : read_limit(d, item);
+    return d->in_records ? mcreg__snapshot_decode_record(d, item) : read_limit(d, item);
 }
 
 int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, const mcreg_allocator *a,

@@ -18,6 +18,9 @@ void mcreg__state_clear(mcreg_registry *reg)
         mcreg__record_free(a, reg->st.heap.items[i]);
     mcreg__heap_free(a, &reg->st.heap);
     mcreg__alloc_free(a, reg->st.scratch);
+    mcreg__rtable_free(a, &reg->st.tombs);
+    mcreg__rtable_free(a, &reg->st.ue_puts);
+    mcreg__rtable_free(a, &reg->st.limits);
     memset(&reg->st, 0, sizeof(reg->st));
 }
 
@@ -25,5 +28,7 @@ void mcreg__state_destroy(mcreg_registry *reg)
 {
     mcreg_allocator a = reg->alloc;
     mcreg__state_clear(reg);
+    mcreg__alloc_free(&a, reg->pending.out);
+    mcreg__alloc_free(&a, reg->stage.items);
     mcreg__alloc_free(&a, reg);
 }
