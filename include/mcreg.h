@@ -18,9 +18,23 @@
  * - Every mutating call does all of its work or none of it: on any error,
  *   an allocation failure at any point included, the registry is exactly
  *   as it was before the call.
- * - A registry is not thread-safe. Use one registry per thread, or hold a
- *   lock of the host's around every call on a shared one. Separate
- *   registries are independent.
+ * - Threads: the library takes no locks and starts no threads. Separate
+ *   registries are independent. On one registry, the queries (every call
+ *   that takes a const mcreg_registry *, their visitors included) may run
+ *   on several threads at once; a mutating call must run alone. So a host
+ *   that shares a registry guards it with a read-write lock: shared for
+ *   queries, exclusive for everything else (mcreg_registry_free included).
+ *   A mutating call made from inside a visitor still gets MCREG_ERR_BUSY,
+ *   whichever thread's visitor is running. Queries that allocate
+ *   (mcreg_foreach, mcreg_limit_foreach, mcreg_snapshot) then call the
+ *   registry's allocator from several threads at once: the default one
+ *   (the C library's) is thread-safe; a host's own must be too.
+ * - Callbacks and visitors must return normally: no longjmp out of them,
+ *   and no C++ exception through the library (compile C++ callbacks so that
+ *   they catch everything). The library cannot unwind its own state: a
+ *   callback that does not return leaves the registry busy for good (every
+ *   mutating call then gets MCREG_ERR_BUSY, and mcreg_registry_free is
+ *   deferred forever).
  * - Every string argument is untrusted. Invalid input (NULL where a pointer
  *   is required included) gives MCREG_ERR_INVALID from calls that return an
  *   int, and NULL or 0 from queries that return a pointer or a count; it
@@ -200,17 +214,24 @@ typedef struct mcreg_event {
 /* Called once per event, after the call's whole change is complete and
  * consistent. It may query the registry; any mutating call on the same
  * registry returns MCREG_ERR_BUSY and changes nothing. It may call
- * mcreg_registry_free: no further event of that call is delivered. */
+ * mcreg_registry_free: no further event of that call is delivered.
+ * It must return normally: no longjmp out of it, no C++ exception through
+ * it (as SQLite and ngtcp2 require of their callbacks). The registry stays
+ * busy until it returns, so one that never does leaves the registry busy
+ * for good. */
 typedef void (*mcreg_event_fn)(const mcreg_event *ev, void *user_data);
 
 /* Visitor for mcreg_foreach / mcreg_user_foreach: return 0 to go on, any
  * other value to stop (positive values are best: the foreach call returns
  * the value, and errors are negative). The visitor may query; mutating calls
- * return MCREG_ERR_BUSY. */
+ * return MCREG_ERR_BUSY. Visitors of several threads may run at once (see
+ * Threads above): one must not count on being the only one. Like an event
+ * callback it must return normally: no longjmp, no C++ exception. */
 typedef int (*mcreg_visit_fn)(const mcreg_record *r, void *ud);
 
 /* Visitor for mcreg_limit_foreach: a user with a UE limit of its own. The
- * id stays valid for the call. Returns as mcreg_visit_fn. */
+ * id stays valid for the call. Returns as mcreg_visit_fn, and must return
+ * normally as it must. */
 typedef int (*mcreg_limit_fn)(const char *user_id, uint32_t max_ues, void *ud);
 
 /* ------------------------------------------------------------------------ */
@@ -327,7 +348,8 @@ MCREG_API int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id)
 
 /* ------------------------------------------------------------------------ */
 /* Queries. None allocates except mcreg_foreach and mcreg_limit_foreach.
- * All may be called from inside a callback or a visitor. */
+ * All may be called from inside a callback or a visitor, and from several
+ * threads at once (see Threads at the top). */
 
 /* Earliest expires_at of all records, O(1). MCREG_ERR_NOT_FOUND when empty. */
 MCREG_API int mcreg_next_expiry(const mcreg_registry *reg, uint64_t *at_ms);

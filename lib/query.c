@@ -116,7 +116,7 @@ int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id, mcreg_vis
     mcreg__events_busy_enter(reg);
     /* The visitor cannot change the list: mutating calls are refused and a
      * registry free is deferred until busy_leave. */
-    for (const struct mcreg_record *r = u->first; r && !rc && !reg->free_pending;
+    for (const struct mcreg_record *r = u->first; r && !rc && !mcreg__events_free_pending(reg);
          r = r->user_next)
         rc = fn(r, ud);
     mcreg__events_busy_leave(reg);
@@ -155,7 +155,7 @@ static int visit_sorted(const mcreg_registry *reg, void **order, size_t n, mcreg
     mcreg__sort(order, n, cmp);
     int rc = 0;
     mcreg__events_busy_enter(reg);
-    for (size_t i = 0; i < n && !rc && !reg->free_pending; i++)
+    for (size_t i = 0; i < n && !rc && !mcreg__events_free_pending(reg); i++)
         rc = visit_one(v, order[i]);
     mcreg__alloc_free(&a, order);
     mcreg__events_busy_leave(reg);

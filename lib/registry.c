@@ -59,8 +59,9 @@ void mcreg_registry_free(mcreg_registry *reg)
 {
     if (!reg)
         return;
-    if (reg->busy) {
-        reg->free_pending = 1; /* done when the callback returns to us */
+    if (mcreg__events_busy(reg)) {
+        /* done when the callback returns to us */
+        atomic_store_explicit(&reg->free_pending, 1, memory_order_relaxed);
         return;
     }
     mcreg__state_destroy(reg);
@@ -100,7 +101,7 @@ static int may_mutate(const mcreg_registry *reg)
 {
     if (!reg)
         return MCREG_ERR_INVALID;
-    return reg->busy ? MCREG_ERR_BUSY : MCREG_OK;
+    return mcreg__events_busy(reg) ? MCREG_ERR_BUSY : MCREG_OK;
 }
 
 /* may_mutate, a valid user id, its key and the user (NULL if unknown). */

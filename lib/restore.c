@@ -3,6 +3,7 @@
  * discards the new state, so the registry stays exactly as it was. */
 #include <string.h>
 
+#include "events.h"
 #include "heap.h"
 #include "index.h"
 #include "record.h"
@@ -191,7 +192,7 @@ int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t 
 {
     if (!reg)
         return MCREG_ERR_INVALID;
-    if (reg->busy)
+    if (mcreg__events_busy(reg))
         return MCREG_ERR_BUSY;
     if (!buf)
         return MCREG_ERR_INVALID;
