@@ -12,7 +12,7 @@
 int mcreg_next_expiry(const mcreg_registry *reg, uint64_t *at_ms)
 {
     if (!reg || !at_ms)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     const struct mcreg_record *top = mcreg__heap_top(&reg->st.heap);
     if (!top)
         return MCREG_ERR_NOT_FOUND;
@@ -39,7 +39,7 @@ static int lookup_key(const char *id, mcreg_index_key *k)
 static const mcreg_user *valid_user(const mcreg_registry *reg, const char *user_id, int *valid)
 {
     size_t len;
-    *valid = mcreg__validate_id(user_id, &len);
+    *valid = mcreg__validate_id(user_id, &len, "user_id", NULL);
     if (!*valid)
         return NULL;
     mcreg_index_key k;
@@ -59,7 +59,7 @@ int mcreg_user_max_ues(const mcreg_registry *reg, const char *user_id, uint32_t 
 {
     int valid;
     if (!reg || !max)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     const mcreg_user *u = valid_user(reg, user_id, &valid);
     if (!valid)
         return MCREG_ERR_INVALID;
@@ -106,7 +106,7 @@ int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id, mcreg_vis
 {
     int valid;
     if (!reg || !fn)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     const mcreg_user *u = valid_user(reg, user_id, &valid);
     if (!valid)
         return MCREG_ERR_INVALID;
@@ -165,7 +165,7 @@ static int visit_sorted(const mcreg_registry *reg, void **order, size_t n, mcreg
 int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud)
 {
     if (!reg || !fn)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     size_t n = reg->st.n_records;
     if (n == 0)
         return MCREG_OK;
@@ -181,7 +181,7 @@ int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud)
 int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud)
 {
     if (!reg || !fn)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     size_t n = 0;
     for (const mcreg_user *u = mcreg__index_user_iter(reg, NULL); u;
          u = mcreg__index_user_iter(reg, u))
@@ -197,4 +197,9 @@ int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud)
             order[i++] = u;
     visitor v = {.limit_fn = fn, .ud = ud};
     return visit_sorted(reg, order, n, mcreg__user_order, &v);
+}
+
+const char *mcreg_error_detail(const mcreg_registry *reg)
+{
+    return reg ? reg->detail.text : "";
 }

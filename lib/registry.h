@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "alloc.h"
+#include "detail.h"
 #include "hash.h"
 #include "mcreg.h"
 #include "options.h"
@@ -24,6 +25,9 @@ struct mcreg_registry {
     mcreg_state st;
     atomic_uint busy;             /* depth of callbacks and visitors running */
     atomic_int free_pending;      /* mcreg_registry_free called while busy */
+    /* Why the last mutating call failed (mcreg_error_detail): written by
+     * mutating calls only, so queries of several threads may read it. */
+    mcreg_detail detail;
 };
 
 #endif

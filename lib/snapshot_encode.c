@@ -314,7 +314,7 @@ static int order_users(const mcreg_registry *reg, snapshot_order *o)
 int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len)
 {
     if (!reg || !buf || !len)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     const mcreg_allocator *a = &reg->alloc;
     snapshot_order o;
     int rc = order_users(reg, &o);

@@ -17,6 +17,7 @@ int main(void)
     srunner_add_suite(sr, suite_failmalloc());
     srunner_add_suite(sr, suite_model());
     srunner_add_suite(sr, suite_snapshot());
+    srunner_add_suite(sr, suite_detail());
     srunner_add_suite(sr, suite_threads());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -16,6 +16,7 @@ Suite *suite_expire(void);     /* test_expire.c: expiry, next_expiry */
 Suite *suite_failmalloc(void); /* test_failmalloc.c: allocation failure at every point */
 Suite *suite_model(void);      /* test_model.c: randomized model-based test */
 Suite *suite_snapshot(void);   /* test_snapshot.c: snapshot and restore, golden files, hostile input */
+Suite *suite_detail(void);     /* test_detail.c: MCREG_ERR_MISUSE, mcreg_error_detail */
 Suite *suite_threads(void);    /* test_threads.c: queries from four threads at once */
 
 #endif

@@ -37,6 +37,7 @@ typedef struct fm_ctx {
     int param;        /* a case's loop parameter */
     mcreg_outcome outcome;
     size_t count;     /* removed / expired / visited */
+    int query;        /* set by an op that is a query: it leaves the detail */
 } fm_ctx;
 
 typedef void (*fm_setup_fn)(fm_ctx *c);
@@ -139,12 +140,14 @@ typedef struct fm_result {
     size_t count;
     char *dump;
     char *events;
+    char *detail; /* mcreg_error_detail after the call */
 } fm_result;
 
 static void fm_result_free(fm_result *r)
 {
     free(r->dump);
     free(r->events);
+    free(r->detail);
     memset(r, 0, sizeof(*r));
 }
 
@@ -163,6 +166,9 @@ static void fm_check_same(fm_ctx *c, const char *name, const char *what, size_t 
     free(d);
     ck_assert_msg(strcmp(c->ev.log, ok->events) == 0, "%s %s %zu: events '%s', expected '%s'",
                   name, what, i, c->ev.log, ok->events);
+    ck_assert_msg(strcmp(mcreg_error_detail(c->reg), ok->detail) == 0,
+                  "%s %s %zu: detail '%s', expected '%s'", name, what, i,
+                  mcreg_error_detail(c->reg), ok->detail);
 }
 
 /*
@@ -188,7 +194,10 @@ static size_t fm_run_x(const char *name, const fm_opts *o, fm_setup_fn setup, fm
     ok.count = c.count;
     ok.dump = fm_dump(&c);
     ok.events = fm_strdup(c.ev.log);
+    ok.detail = fm_strdup(mcreg_error_detail(c.reg));
     ck_assert_msg(ok.rc != MCREG_ERR_NOMEM, "%s: NOMEM with no allocation failing", name);
+    ck_assert_msg((ok.rc == MCREG_OK) == (ok.detail[0] == '\0'), "%s: rc %d with detail '%s'",
+                  name, ok.rc, ok.detail);
     if (expect_events)
         ck_assert_msg(strcmp(ok.events, expect_events) == 0, "%s: events\n  got:      %s\n"
                       "  expected: %s", name, ok.events, expect_events);
@@ -222,6 +231,13 @@ static size_t fm_run_x(const char *name, const fm_opts *o, fm_setup_fn setup, fm
                 ck_assert_msg(c.ev.count == 0 && c.ev.len == 0,
                               "%s %s %zu: NOMEM but events emitted: '%s'", name, what, i,
                               c.ev.log);
+                /* The detail is written without allocating; a query
+                 * leaves it as it was (empty, after the setup). */
+                ck_assert_msg(strcmp(mcreg_error_detail(c.reg),
+                                     c.query ? "" : "out of memory: the allocator returned NULL")
+                                  == 0,
+                              "%s %s %zu: NOMEM with detail '%s'", name, what, i,
+                              mcreg_error_detail(c.reg));
                 /* Still usable: the same call now does exactly its work. */
                 c.outcome = sentinel;
                 c.count = (size_t)-1;
@@ -833,6 +849,7 @@ static int fm_visitor(const mcreg_record *r, void *ud)
 
 static int op_foreach(fm_ctx *c)
 {
+    c->query = 1;
     /* The visits go to the event log so the driver compares them too;
      * on NOMEM the log must stay empty, i.e. no record was visited. */
     fm_visit v = {&c->ev, 0};
@@ -1041,6 +1058,7 @@ static void fm_snap_ref_reset(void)
 
 static int op_snapshot(fm_ctx *c)
 {
+    c->query = 1;
     uint8_t marker = 0;
     uint8_t *buf = &marker;
     size_t len = 777;

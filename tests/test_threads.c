@@ -179,10 +179,10 @@ static void th_read(mcreg_registry *reg, th_view *out, th_result *res)
     uint64_t next = 0;
     char tail[256];
     rc = mcreg_next_expiry(q, &next);
-    snprintf(tail, sizeof(tail), "next=%d/%llu records=%zu users=%zu %s %s %s", rc,
+    snprintf(tail, sizeof(tail), "next=%d/%llu records=%zu users=%zu %s %s %s detail=%s", rc,
              (unsigned long long)next, mcreg_record_count(q), mcreg_user_count(q),
              mcreg_strerror(MCREG_ERR_BUSY), mcreg_event_name(MCREG_EV_NOTIFY_LOGON),
-             mcreg_version());
+             mcreg_version(), mcreg_error_detail(q));
     tu_events_append(&v.text, tail);
     out->lookups = th_take(&v.text);
 
@@ -271,6 +271,9 @@ static mcreg_registry *th_build(void)
     }
     ck_assert_int_eq(mcreg_set_user_max_ues(reg, "sip:idle-1@mcptt.example", 2), MCREG_OK);
     ck_assert_int_eq(mcreg_set_user_max_ues(reg, "sip:idle-2@mcptt.example", 0), MCREG_OK);
+    /* The last mutating call fails: its detail must survive the BUSY
+     * refusals of every visitor on every thread. */
+    ck_assert_int_eq(mcreg_deregister(reg, "", "urn:uuid:00-0", 1), MCREG_ERR_INVALID);
     return reg;
 }
 
@@ -285,6 +288,7 @@ START_TEST(test_four_threads_run_every_query_at_once)
     ck_assert_int_gt(single.busy_seen, 0);
     ck_assert_ptr_nonnull(strstr(want.pairs, "sip:user23@mcptt.example/urn:uuid:23-2"));
     ck_assert_ptr_nonnull(strstr(want.limits, "sip:idle-1@mcptt.example=2,"));
+    ck_assert_ptr_nonnull(strstr(want.lookups, "detail=user_id: empty"));
 
     th_shared sh = {.reg = reg, .want = &want};
     ck_assert_int_eq(pthread_barrier_init(&sh.start, NULL, TH_THREADS), 0);
