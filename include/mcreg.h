@@ -464,6 +464,36 @@ MCREG_API const mcreg_setting *mcreg_record_setting_at(const mcreg_record *r, si
 MCREG_API const mcreg_setting *mcreg_record_setting_find(const mcreg_record *r, const char *key);
 
 /* ------------------------------------------------------------------------ */
+/* Counters, O(1) each: what a host would otherwise count by wrapping the
+ * allocator and the event callback. */
+
+typedef enum mcreg_stat_id {
+    MCREG_STAT_RECORDS = 0,     /* records (mcreg_record_count) */
+    MCREG_STAT_USERS = 1,       /* users with a record (mcreg_user_count) */
+    MCREG_STAT_USER_LIMITS = 2, /* users with a UE limit of their own */
+    MCREG_STAT_TOMBSTONES = 3,  /* removals kept for replication: 0 until the
+                                   change feed exists */
+    /* Bytes the registry holds through its allocator, exactly: the sum of
+     * the sizes of every block it asked for and has not freed, the
+     * registry's own included; what a counting allocator would report.
+     * Not counted: the snapshot buffers mcreg_snapshot hands to the host
+     * (it knows their lengths), and the blocks a query allocates and frees
+     * before it returns. */
+    MCREG_STAT_BYTES = 4,
+    /* MCREG_STAT_EVENTS_BASE + an mcreg_event_type: events of that type
+     * delivered to the callback since the registry was made (0 without a
+     * callback; a restore does not reset them). Ids 5 to 63 are kept for
+     * event types; counters added later take ids from 64. */
+    MCREG_STAT_EVENTS_BASE = 5
+} mcreg_stat_id;
+
+/* The counter `id` (an mcreg_stat_id, or MCREG_STAT_EVENTS_BASE plus an
+ * event type); 0 for an unknown id or a NULL registry. A query: it may run
+ * from several threads at once, and from inside callbacks and visitors.
+ * Errors: none. */
+MCREG_API uint64_t mcreg_stat(const mcreg_registry *reg, int id);
+
+/* ------------------------------------------------------------------------ */
 /* Snapshot and restore
  *
  * A snapshot is the registry's whole state as CBOR (RFC 8949): every record

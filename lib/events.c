@@ -54,6 +54,7 @@ static void emit(mcreg_events_op *op, mcreg_event *ev)
         return;
     ev->at_ms = op->now;
     ev->registry = op->reg;
+    op->reg->events_delivered[ev->type]++; /* before: the callback may read it */
     op->reg->opt.event_fn(ev, op->reg->opt.event_user_data);
 }
 
@@ -196,14 +197,14 @@ static void doom_empty_users(mcreg_events_op *op)
 
 static void free_removed(mcreg_events_op *op)
 {
-    const mcreg_allocator *a = &op->reg->alloc;
+    mcreg_alloc *a = &op->reg->alloc;
     struct mcreg_record *r = op->removed;
     while (r) {
         struct mcreg_record *next = r->user_next;
         mcreg_user *u = r->user;
         mcreg__record_free(a, r);
         if (u->doomed && --u->n_records == 0)
-            mcreg__alloc_free(a, u);
+            mcreg__user_free(a, u);
         r = next;
     }
     mcreg__record_free(a, op->old_record);

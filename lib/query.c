@@ -151,13 +151,13 @@ static int visit_one(const visitor *v, const void *item)
 static int visit_sorted(const mcreg_registry *reg, void **order, size_t n, mcreg_sort_cmp_fn cmp,
                         const visitor *v)
 {
-    mcreg_allocator a = reg->alloc; /* the registry may be gone at the end */
+    mcreg_allocator a = reg->alloc.fns; /* the registry may be gone at the end */
     mcreg__sort(order, n, cmp);
     int rc = 0;
     mcreg__events_busy_enter(reg);
     for (size_t i = 0; i < n && !rc && !mcreg__events_free_pending(reg); i++)
         rc = visit_one(v, order[i]);
-    mcreg__alloc_free(&a, order);
+    mcreg__alloc_temp_free(&a, order);
     mcreg__events_busy_leave(reg);
     return rc;
 }
@@ -169,7 +169,7 @@ int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud)
     size_t n = reg->st.n_records;
     if (n == 0)
         return MCREG_OK;
-    void **order = mcreg__alloc_malloc(&reg->alloc, n * sizeof(*order));
+    void **order = mcreg__alloc_temp_malloc(&reg->alloc.fns, n * sizeof(*order));
     if (!order)
         return MCREG_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
@@ -188,7 +188,7 @@ int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud)
         n += u->has_max;
     if (n == 0)
         return MCREG_OK;
-    void **order = mcreg__alloc_malloc(&reg->alloc, n * sizeof(*order));
+    void **order = mcreg__alloc_temp_malloc(&reg->alloc.fns, n * sizeof(*order));
     if (!order)
         return MCREG_ERR_NOMEM;
     size_t i = 0;
@@ -197,6 +197,29 @@ int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud)
             order[i++] = u;
     visitor v = {.limit_fn = fn, .ud = ud};
     return visit_sorted(reg, order, n, mcreg__user_order, &v);
+}
+
+uint64_t mcreg_stat(const mcreg_registry *reg, int id)
+{
+    if (!reg)
+        return 0;
+    switch (id) {
+    case MCREG_STAT_RECORDS:
+        return reg->st.n_records;
+    case MCREG_STAT_USERS:
+        return reg->st.n_active_users;
+    case MCREG_STAT_USER_LIMITS:
+        return reg->st.n_limits;
+    case MCREG_STAT_TOMBSTONES:
+        return 0; /* none until the change feed keeps them */
+    case MCREG_STAT_BYTES:
+        return reg->alloc.held;
+    default:
+        break;
+    }
+    if (id >= MCREG_STAT_EVENTS_BASE && id <= MCREG_STAT_EVENTS_BASE + MCREG_EV_NOTIFY_LOGOFF)
+        return reg->events_delivered[id - MCREG_STAT_EVENTS_BASE];
+    return 0;
 }
 
 const char *mcreg_error_detail(const mcreg_registry *reg)

@@ -38,12 +38,13 @@ int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
         mcreg__options_defaults(&opt);
     if (!valid_options(&opt))
         return MCREG_ERR_INVALID;
-    mcreg_registry *reg = mcreg__alloc_malloc(&opt.allocator, sizeof(*reg));
+    mcreg_alloc a = {opt.allocator, 0};
+    mcreg_registry *reg = mcreg__alloc_malloc(&a, sizeof(*reg));
     if (!reg)
         return MCREG_ERR_NOMEM;
     memset(reg, 0, sizeof(*reg));
     reg->self = reg;
-    reg->alloc = opt.allocator;
+    reg->alloc = a; /* the registry's own bytes count from the start */
     reg->opt = opt;
     /* No seed from the host: the registry's address, randomized by ASLR on
      * most hosts, is the only unpredictable value at hand. */
@@ -257,7 +258,7 @@ typedef struct binding_target {
 static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t,
                           uint64_t now_ms, mcreg_user **user, struct mcreg_record **out)
 {
-    const mcreg_allocator *a = &reg->alloc;
+    mcreg_alloc *a = &reg->alloc;
     mcreg_user *u = *user, *new_user = NULL;
     size_t user_records = u ? u->n_records : 0;
     if (reg->st.n_records >= MAX_RECORDS)
@@ -293,7 +294,7 @@ static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, binding_t
     }
     if (rc != MCREG_OK) {
         mcreg__record_free(a, r);
-        mcreg__alloc_free(a, new_user);
+        mcreg__user_free(a, new_user);
         return out_of_memory(reg);
     }
     *user = u;
@@ -443,6 +444,7 @@ int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t ma
         return rc;
     if (!u && !(u = mcreg__index_user_get(reg, &k)))
         return out_of_memory(reg);
+    reg->st.n_limits += !u->has_max;
     u->has_max = 1;
     u->max_ues = max;
     return MCREG_OK;
@@ -458,9 +460,10 @@ int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id)
     if (!u || !u->has_max)
         return fail(reg, MCREG_ERR_NOT_FOUND, "user_id", "has no UE limit of its own");
     u->has_max = 0;
+    reg->st.n_limits--;
     if (u->n_records == 0) {
         mcreg__index_user_remove(reg, u);
-        mcreg__alloc_free(&reg->alloc, u);
+        mcreg__user_free(&reg->alloc, u);
     }
     return MCREG_OK;
 }

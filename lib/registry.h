@@ -19,7 +19,7 @@
  * changes only in mutating calls, which the host runs alone. */
 struct mcreg_registry {
     struct mcreg_registry *self;  /* for the busy depth under const (events.c) */
-    mcreg_allocator alloc;
+    mcreg_alloc alloc;            /* the host's allocator, and the bytes held */
     struct mcreg_options opt;
     mcreg_hash_key hash_key;
     mcreg_state st;
@@ -28,6 +28,9 @@ struct mcreg_registry {
     /* Why the last mutating call failed (mcreg_error_detail): written by
      * mutating calls only, so queries of several threads may read it. */
     mcreg_detail detail;
+    /* Events delivered, by type (mcreg_stat); counted by events.c, inside
+     * mutating calls. */
+    uint64_t events_delivered[MCREG_EV_NOTIFY_LOGOFF + 1];
 };
 
 #endif

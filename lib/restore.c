@@ -48,7 +48,7 @@ static int user_of(mcreg_registry *target, const char *id, mcreg_user **out)
 static int add_record(mcreg_registry *target, const mcreg_binding *b, uint64_t registered_at,
                       uint64_t expires_at)
 {
-    const mcreg_allocator *a = &target->alloc;
+    mcreg_alloc *a = &target->alloc;
     mcreg_state *st = &target->st;
     mcreg_index_key ue;
     mcreg__index_key_init(&ue, b->ue_id, strlen(b->ue_id));
@@ -95,6 +95,7 @@ static int add_limit(mcreg_registry *target, const char *user_id, uint32_t max)
         return rc;
     if (u->has_max)
         return MCREG_ERR_FORMAT;
+    target->st.n_limits++;
     u->has_max = 1;
     u->max_ues = max;
     return MCREG_OK;
@@ -173,7 +174,7 @@ static size_t drop_expired(mcreg_registry *target, uint64_t now_ms)
  * (events never allocate). */
 static int finish(mcreg_registry *target, uint64_t now_ms, mcreg_detail *why)
 {
-    const mcreg_allocator *a = &target->alloc;
+    mcreg_alloc *a = &target->alloc;
     mcreg_state *st = &target->st;
     /* With UE exclusive on, every UE's list has one record. */
     size_t largest = mcreg__index_largest_user(target), longest = largest;
@@ -202,7 +203,7 @@ static int finish(mcreg_registry *target, uint64_t now_ms, mcreg_detail *why)
                 rc = MCREG_ERR_NOMEM;
         }
     }
-    mcreg__alloc_free(a, sorting);
+    mcreg__alloc_free(a, sorting, longest * sizeof(void *));
     if (rc == MCREG_OK)
         mcreg__heap_build(&st->heap);
     return rc;
@@ -228,6 +229,7 @@ int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t 
     /* Same allocator, options and hash key; an empty state. */
     mcreg_registry next = *reg;
     memset(&next.st, 0, sizeof(next.st));
+    next.alloc.held = 0; /* what the new state takes */
     int rc = build(&next, buf, len, why);
     if (rc == MCREG_OK)
         rc = finish(&next, now_ms, why);
@@ -239,5 +241,6 @@ int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t 
     }
     mcreg__state_clear(reg);
     reg->st = next.st;
+    reg->alloc.held += next.alloc.held;
     return MCREG_OK;
 }

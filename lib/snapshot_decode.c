@@ -489,7 +489,7 @@ int mcreg__snapshot_decode_next(mcreg_snapshot_decoder *d, mcreg_snapshot_decode
     return rc;
 }
 
-int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, const mcreg_allocator *a,
+int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, mcreg_alloc *a,
                                 const uint8_t *buf, size_t len, mcreg_detail *why)
 {
     memset(d, 0, sizeof(*d));
@@ -511,6 +511,6 @@ int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, const mcreg_allocator
 
 void mcreg__snapshot_decode_free(mcreg_snapshot_decoder *d)
 {
-    mcreg__alloc_free(d->alloc, d->strings);
+    mcreg__alloc_free(d->alloc, d->strings, d->strings_cap);
     d->strings = NULL;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "cbor_reader.h"
 #include "detail.h"
 #include "mcreg.h"
@@ -41,7 +42,7 @@ typedef struct {
 
 typedef struct {
     mcreg_cbor_reader in;
-    const mcreg_allocator *alloc;
+    mcreg_alloc *alloc;
     /* The current item's ids, contact, Call-ID and setting keys, copied
      * with a NUL: the C strings a binding is made of. Text and bytes
      * values point into the input. */
@@ -67,7 +68,7 @@ typedef struct {
  * the decoder's string area. `why` (may be NULL) receives the account of a
  * decoding error: "snapshot: byte 1234: records[5]: cseq: above
  * 4294967295". MCREG_ERR_NOMEM. */
-int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, const mcreg_allocator *a,
+int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, mcreg_alloc *a,
                                 const uint8_t *buf, size_t len, mcreg_detail *why);
 
 /* Read the next item into *item. After an error, or an item of kind END,

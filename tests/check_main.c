@@ -18,6 +18,7 @@ int main(void)
     srunner_add_suite(sr, suite_model());
     srunner_add_suite(sr, suite_snapshot());
     srunner_add_suite(sr, suite_detail());
+    srunner_add_suite(sr, suite_stat());
     srunner_add_suite(sr, suite_threads());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

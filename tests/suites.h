@@ -17,6 +17,7 @@ Suite *suite_failmalloc(void); /* test_failmalloc.c: allocation failure at every
 Suite *suite_model(void);      /* test_model.c: randomized model-based test */
 Suite *suite_snapshot(void);   /* test_snapshot.c: snapshot and restore, golden files, hostile input */
 Suite *suite_detail(void);     /* test_detail.c: MCREG_ERR_MISUSE, mcreg_error_detail */
+Suite *suite_stat(void);       /* test_stat.c: mcreg_stat, bytes exact under a counting allocator */
 Suite *suite_threads(void);    /* test_threads.c: queries from four threads at once */
 
 #endif

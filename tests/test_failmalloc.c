@@ -169,6 +169,9 @@ static void fm_check_same(fm_ctx *c, const char *name, const char *what, size_t 
     ck_assert_msg(strcmp(mcreg_error_detail(c->reg), ok->detail) == 0,
                   "%s %s %zu: detail '%s', expected '%s'", name, what, i,
                   mcreg_error_detail(c->reg), ok->detail);
+    ck_assert_msg(mcreg_stat(c->reg, MCREG_STAT_BYTES) == c->alloc.live_bytes,
+                  "%s %s %zu: MCREG_STAT_BYTES %llu, allocator %zu", name, what, i,
+                  (unsigned long long)mcreg_stat(c->reg, MCREG_STAT_BYTES), c->alloc.live_bytes);
 }
 
 /*
@@ -231,6 +234,12 @@ static size_t fm_run_x(const char *name, const fm_opts *o, fm_setup_fn setup, fm
                 ck_assert_msg(c.ev.count == 0 && c.ev.len == 0,
                               "%s %s %zu: NOMEM but events emitted: '%s'", name, what, i,
                               c.ev.log);
+                /* What the registry holds is what it counts, after the
+                 * rollback too. */
+                ck_assert_msg(mcreg_stat(c.reg, MCREG_STAT_BYTES) == c.alloc.live_bytes,
+                              "%s %s %zu: NOMEM: MCREG_STAT_BYTES %llu, allocator %zu", name,
+                              what, i, (unsigned long long)mcreg_stat(c.reg, MCREG_STAT_BYTES),
+                              c.alloc.live_bytes);
                 /* The detail is written without allocating; a query
                  * leaves it as it was (empty, after the setup). */
                 ck_assert_msg(strcmp(mcreg_error_detail(c.reg),
