@@ -184,6 +184,10 @@ static void th_read(mcreg_registry *reg, th_view *out, th_result *res)
              mcreg_strerror(MCREG_ERR_BUSY), mcreg_event_name(MCREG_EV_NOTIFY_LOGON),
              mcreg_version(), mcreg_error_detail(q));
     tu_events_append(&v.text, tail);
+    for (int id = MCREG_STAT_RECORDS; id <= MCREG_STAT_EVENTS_BASE + MCREG_EV_NOTIFY_LOGOFF; id++) {
+        snprintf(tail, sizeof(tail), " stat%d=%llu", id, (unsigned long long)mcreg_stat(q, id));
+        tu_events_append(&v.text, tail);
+    }
     out->lookups = th_take(&v.text);
 
     if (mcreg_snapshot(q, &out->snap, &out->snap_len) != MCREG_OK)
