@@ -489,7 +489,7 @@ t_ue_limit() {
     wait_log "^event REJECTED user=$aor ue=${ueid[c]}\$"
     snapshot_now "$dir/dump1"
     expect_records "$dir/dump1" "${ueid[a]}" "${ueid[b]}"
-    (($(log_count 'NOTIFY_') == 0)) || fail "notifications with --notify none"
+    (($(log_count '^event NOTIFY_') == 0)) || fail "notifications with --notify none"
     stop_registrar
 
     snap=$dir/snap2
@@ -663,9 +663,11 @@ t_restart() {
         ((st != 0)) || fail "exit status 0 with a $bad snapshot"
         grep -q -F -- "$dir/$bad" "$dir/reg-$bad.log" \
             || fail "the message for a $bad snapshot does not name the file: $(head -c 300 "$dir/reg-$bad.log")"
-        # the library's error, as mcreg-dump words it ("mcreg-dump: FILE: ERROR")
+        # the library's error, as mcreg-dump words it ("mcreg-dump: FILE: ERROR:
+        # DETAIL", the detail being mcreg_error_detail's)
         liberr=$("$DUMP" "$dir/$bad" 2>&1 > /dev/null || true)
-        liberr=${liberr##*": "}
+        liberr=${liberr#"mcreg-dump: $dir/$bad: "}
+        liberr=${liberr%%: *}
         [[ -n $liberr ]] || fail "mcreg-dump gives no error for the $bad snapshot"
         grep -q -F -- "$liberr" "$dir/reg-$bad.log" \
             || fail "the message for a $bad snapshot does not give the library error ($liberr): $(head -c 300 "$dir/reg-$bad.log")"
