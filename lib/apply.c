@@ -71,7 +71,7 @@ typedef struct tomb_op {
 
 typedef struct plan {
     mcreg_registry *reg;
-    mcreg_allocator alloc; /* reg's, copied */
+    mcreg_allocator fns; /* reg's allocator, copied: plan_free may outlive reg */
     uint64_t now;
     entry **entries;
     size_t n_entries, cap_entries;
@@ -120,7 +120,7 @@ static int forgotten(const plan *p, mcreg_change_version v)
 static int push_entry(plan *p, entry *e)
 {
     if (p->n_entries == p->cap_entries) {
-        entry **grown = mcreg__alloc_grow(&p->reg->alloc, p->entries, &p->cap_entries,
+        entry **grown = mcreg__alloc_temp_grow(&p->fns, p->entries, &p->cap_entries,
                                           p->n_entries + 1, sizeof(*grown));
         if (!grown)
             return MCREG_ERR_NOMEM;
@@ -132,10 +132,10 @@ static int push_entry(plan *p, entry *e)
 
 static int stage_entry(plan *p, const mcreg_changes_decode_item *it)
 {
-    const mcreg_allocator *a = &p->reg->alloc;
+    const mcreg_allocator *a = &p->fns;
     size_t user_len = strlen(it->user_id);
     size_t ue_len = it->ue_id ? strlen(it->ue_id) : 0;
-    entry *e = mcreg__alloc_malloc(a, sizeof(*e) + user_len + ue_len + 2);
+    entry *e = mcreg__alloc_temp_malloc(a, sizeof(*e) + user_len + ue_len + 2);
     if (!e)
         return MCREG_ERR_NOMEM;
     memset(e, 0, sizeof(*e));
@@ -155,9 +155,10 @@ static int stage_entry(plan *p, const mcreg_changes_decode_item *it)
     if (ue_len)
         memcpy(e->key + user_len + 1, it->ue_id, ue_len + 1);
     if (e->kind == MCREG_REPL_PUT) {
-        e->rec = mcreg__record_new(a, NULL, &it->binding, ue_len, NULL, p->reg->record_layout);
+        e->rec = mcreg__record_new(&p->reg->alloc, NULL, &it->binding, ue_len, NULL,
+                                   p->reg->record_layout);
         if (!e->rec) {
-            mcreg__alloc_free(a, e);
+            mcreg__alloc_temp_free(a, e);
             return MCREG_ERR_NOMEM;
         }
         e->rec->registered_at = e->registered_at;
@@ -167,8 +168,8 @@ static int stage_entry(plan *p, const mcreg_changes_decode_item *it)
         p->clock = e->v.stamp;
     int rc = push_entry(p, e);
     if (rc != MCREG_OK) {
-        mcreg__record_free(a, e->rec);
-        mcreg__alloc_free(a, e);
+        mcreg__record_free(&p->reg->alloc, e->rec);
+        mcreg__alloc_temp_free(a, e);
     }
     return rc;
 }
@@ -176,7 +177,7 @@ static int stage_entry(plan *p, const mcreg_changes_decode_item *it)
 static int decode_all(plan *p, const uint8_t *buf, size_t len)
 {
     mcreg_changes_decoder c;
-    int rc = mcreg__changes_decode_init(&c, &p->reg->alloc, buf, len);
+    int rc = mcreg__changes_decode_init(&c, &p->reg->alloc, buf, len, &p->reg->detail);
     if (rc != MCREG_OK)
         return rc;
     mcreg_changes_decode_item it;
@@ -282,7 +283,7 @@ static int sort_puts(plan *p)
         n += p->entries[i]->kind == MCREG_REPL_PUT && !forgotten(p, p->entries[i]->v);
     if (!n)
         return MCREG_OK;
-    p->puts = mcreg__alloc_malloc(&p->reg->alloc, n * sizeof(*p->puts));
+    p->puts = mcreg__alloc_temp_malloc(&p->fns, n * sizeof(*p->puts));
     if (!p->puts)
         return MCREG_ERR_NOMEM;
     for (size_t i = 0; i < p->n_entries; i++)
@@ -299,19 +300,19 @@ static int sort_puts(plan *p)
  * newest-logon rise, one UE and one limit. */
 static int plan_alloc(plan *p)
 {
-    const mcreg_allocator *a = &p->reg->alloc;
+    const mcreg_allocator *a = &p->fns;
     size_t n = p->n_entries ? p->n_entries : 1;
     if (n > SIZE_MAX / (2 * sizeof(departure) + sizeof(arrival) + sizeof(tomb_op) + 64))
         return MCREG_ERR_NOMEM;
-    p->dep = mcreg__alloc_malloc(a, 2 * n * sizeof(*p->dep));
-    p->arr = mcreg__alloc_malloc(a, n * sizeof(*p->arr));
-    p->tombs = mcreg__alloc_malloc(a, 2 * n * sizeof(*p->tombs));
-    p->ue_nodes = mcreg__alloc_malloc(a, n * sizeof(*p->ue_nodes));
-    p->ue_new = mcreg__alloc_malloc(a, n * sizeof(*p->ue_new));
-    p->limits = mcreg__alloc_malloc(a, n * sizeof(*p->limits));
-    p->limit_nodes = mcreg__alloc_malloc(a, n * sizeof(*p->limit_nodes));
-    p->newest_of = mcreg__alloc_malloc(a, n * sizeof(*p->newest_of));
-    p->newest_v = mcreg__alloc_malloc(a, n * sizeof(*p->newest_v));
+    p->dep = mcreg__alloc_temp_malloc(a, 2 * n * sizeof(*p->dep));
+    p->arr = mcreg__alloc_temp_malloc(a, n * sizeof(*p->arr));
+    p->tombs = mcreg__alloc_temp_malloc(a, 2 * n * sizeof(*p->tombs));
+    p->ue_nodes = mcreg__alloc_temp_malloc(a, n * sizeof(*p->ue_nodes));
+    p->ue_new = mcreg__alloc_temp_malloc(a, n * sizeof(*p->ue_new));
+    p->limits = mcreg__alloc_temp_malloc(a, n * sizeof(*p->limits));
+    p->limit_nodes = mcreg__alloc_temp_malloc(a, n * sizeof(*p->limit_nodes));
+    p->newest_of = mcreg__alloc_temp_malloc(a, n * sizeof(*p->newest_of));
+    p->newest_v = mcreg__alloc_temp_malloc(a, n * sizeof(*p->newest_v));
     if (!p->dep || !p->arr || !p->tombs || !p->ue_nodes || !p->ue_new || !p->limits ||
         !p->limit_nodes || !p->newest_of || !p->newest_v)
         return MCREG_ERR_NOMEM;
@@ -529,7 +530,7 @@ static void undo_arrivals(plan *p, size_t upto)
         if (a->new_user && a->user->n_records == 0 && !a->user->has_max &&
             !a->user->doomed) {
             mcreg__index_user_remove(reg, a->user);
-            mcreg__alloc_free(&reg->alloc, a->user);
+            mcreg__user_free(&reg->alloc, a->user);
         }
         a->new_user = 0;
         a->n->user = NULL;
@@ -592,7 +593,7 @@ static void drop_if_empty(mcreg_registry *reg, const char *id, size_t len)
     mcreg_user *u = mcreg__index_user_find(reg, &k);
     if (u && !u->n_records && !u->has_max && !u->doomed) {
         mcreg__index_user_remove(reg, u);
-        mcreg__alloc_free(&reg->alloc, u);
+        mcreg__user_free(&reg->alloc, u);
     }
 }
 
@@ -614,7 +615,7 @@ static int reserve_items(plan *p)
             n += 2 * after;
     }
     if (n) {
-        p->items = mcreg__alloc_malloc(&reg->alloc, n * sizeof(*p->items));
+        p->items = mcreg__alloc_temp_malloc(&p->fns, n * sizeof(*p->items));
         if (!p->items)
             return MCREG_ERR_NOMEM;
         p->cap_items = n;
@@ -632,7 +633,7 @@ static int reserve_items(plan *p)
 static int prepare(plan *p)
 {
     mcreg_registry *reg = p->reg;
-    const mcreg_allocator *a = &reg->alloc;
+    mcreg_alloc *a = &reg->alloc;
     size_t new_tombs = 0;
     for (size_t i = 0; i < p->n_tombs; i++)
         new_tombs += p->tombs[i].is_new;
@@ -667,6 +668,31 @@ static int prepare(plan *p)
     return rc;
 }
 
+/* The registry's blocks the plan still holds and did not give it: put
+ * records that did not arrive, nodes not inserted (with `failed`, every
+ * new tombstone too, and the marks on the records in the plan). Before any
+ * event: a callback may free the registry. */
+static void plan_release(plan *p, int failed)
+{
+    mcreg_alloc *a = &p->reg->alloc;
+    if (failed) {
+        for (size_t i = 0; p->dep && i < p->n_dep; i++)
+            p->dep[i].r->removal = 0;
+        for (size_t i = 0; p->tombs && i < p->n_tombs; i++)
+            if (p->tombs[i].is_new)
+                mcreg__rtable_node_free(a, p->tombs[i].node);
+    }
+    for (size_t i = 0; i < p->n_entries; i++) {
+        mcreg__record_free(a, p->entries[i]->rec);
+        p->entries[i]->rec = NULL;
+    }
+    for (size_t i = 0; p->ue_nodes && i < p->n_ue; i++)
+        mcreg__rtable_node_free(a, p->ue_nodes[i]);
+    for (size_t i = 0; p->limit_nodes && i < p->n_limits; i++)
+        mcreg__rtable_node_free(a, p->limit_nodes[i]);
+    p->n_ue = p->n_limits = 0;
+}
+
 /* ---- commit ---------------------------------------------------------------- */
 
 static void add_item(plan *p, mcreg_event_type type, struct mcreg_record *r,
@@ -698,7 +724,7 @@ static void place_arrival(plan *p, arrival *a)
     a->e->rec = NULL; /* the registry owns it now */
     if (a->old_tomb) {
         mcreg__rtable_remove(&reg->st.tombs, a->old_tomb);
-        mcreg__alloc_free(&reg->alloc, a->old_tomb);
+        mcreg__rtable_node_free(&reg->alloc, a->old_tomb);
     }
 }
 
@@ -783,6 +809,7 @@ static void commit_limits(plan *p)
         mcreg_user *u = mcreg__index_user_find(reg, &k); /* made by prepare if set */
         if (!u)
             continue;
+        reg->st.n_limits = reg->st.n_limits - u->has_max + w->has_max;
         u->has_max = w->has_max;
         u->max_ues = w->max_ues;
         /* A user whose last record left is freed after the events
@@ -836,6 +863,7 @@ static int commit(plan *p)
         plan_notifications(p, &p->arr[i]);
     if (p->clock > reg->clock)
         reg->clock = p->clock;
+    plan_release(p, 0);
     static const mcreg_events_item none;
     op.items = p->n_items ? p->items : &none; /* this op's events are the items */
     op.n_items = p->n_items;
@@ -844,44 +872,53 @@ static int commit(plan *p)
 
 /* ---- the call -------------------------------------------------------------- */
 
-static void plan_free(plan *p, int failed)
+/* The plan's own blocks, through the allocator's copy. */
+static void plan_free(plan *p)
 {
-    const mcreg_allocator *a = &p->alloc;
-    if (failed) {
-        for (size_t i = 0; p->dep && i < p->n_dep; i++)
-            p->dep[i].r->removal = 0;
-        for (size_t i = 0; p->tombs && i < p->n_tombs; i++)
-            if (p->tombs[i].is_new)
-                mcreg__alloc_free(a, p->tombs[i].node);
-    }
-    for (size_t i = 0; i < p->n_entries; i++) {
-        mcreg__record_free(a, p->entries[i]->rec);
-        mcreg__alloc_free(a, p->entries[i]);
-    }
-    for (size_t i = 0; p->ue_nodes && i < p->n_ue; i++)
-        mcreg__alloc_free(a, p->ue_nodes[i]);
-    for (size_t i = 0; p->limit_nodes && i < p->n_limits; i++)
-        mcreg__alloc_free(a, p->limit_nodes[i]);
+    const mcreg_allocator *a = &p->fns;
+    for (size_t i = 0; i < p->n_entries; i++)
+        mcreg__alloc_temp_free(a, p->entries[i]);
     void *arrays[] = {p->entries, p->puts, p->dep, p->arr, p->tombs, p->ue_nodes, p->ue_new,
                       p->limits, p->limit_nodes, p->newest_of, p->newest_v, p->items};
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
-        mcreg__alloc_free(a, arrays[i]);
+        mcreg__alloc_temp_free(a, arrays[i]);
+}
+
+/* The detail of a failed apply: the decoder's account when it gave one. */
+static int explain(mcreg_registry *reg, int rc)
+{
+    if (rc == MCREG_ERR_NOMEM)
+        mcreg__detail_set(&reg->detail, NULL, "out of memory: the allocator returned NULL");
+    else if (!reg->detail.text[0])
+        mcreg__detail_set(&reg->detail, NULL,
+                          rc == MCREG_ERR_VERSION ? "change buffer: unknown major format version"
+                                                  : "change buffer: malformed or checksum wrong");
+    return rc;
 }
 
 int mcreg_changes_apply(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t now_ms)
 {
     if (!reg)
-        return MCREG_ERR_INVALID;
-    if (reg->busy)
+        return MCREG_ERR_MISUSE;
+    if (mcreg__events_busy(reg))
         return MCREG_ERR_BUSY;
-    if (!buf || !mcreg__repl_on(reg))
+    mcreg__detail_clear(&reg->detail);
+    if (!buf) {
+        mcreg__detail_set(&reg->detail, "buf", "NULL");
+        return MCREG_ERR_MISUSE;
+    }
+    if (!mcreg__repl_on(reg)) {
+        mcreg__detail_set(&reg->detail, NULL, "the registry has no node id");
         return MCREG_ERR_INVALID;
-    if (len == 0)
-        return MCREG_ERR_FORMAT; /* a truncation too */
+    }
+    if (len == 0) { /* a truncation too */
+        mcreg__detail_set(&reg->detail, NULL, "change buffer: empty");
+        return MCREG_ERR_FORMAT;
+    }
     plan p;
     memset(&p, 0, sizeof(p));
     p.reg = reg;
-    p.alloc = reg->alloc;
+    p.fns = reg->alloc.fns;
     p.now = now_ms;
     int rc = decode_all(&p, buf, len);
     if (rc == MCREG_OK)
@@ -889,12 +926,13 @@ int mcreg_changes_apply(mcreg_registry *reg, const uint8_t *buf, size_t len, uin
     if (rc == MCREG_OK)
         rc = prepare(&p);
     if (rc != MCREG_OK) {
-        plan_free(&p, 1);
-        return rc;
+        plan_release(&p, 1);
+        plan_free(&p);
+        return explain(reg, rc);
     }
     /* The events read the plan's items: it is freed after them, with the
      * allocator's copy (a callback may free the registry). */
     commit(&p);
-    plan_free(&p, 0);
+    plan_free(&p);
     return MCREG_OK;
 }

@@ -4,6 +4,7 @@
 
 #include <cbor/encoding.h>
 
+#include "alloc.h"
 #include "record.h"
 #include "snapshot.h"
 
@@ -18,9 +19,13 @@ int mcreg__cbor_writer_room(writer *w, size_t n)
         return 0;
     if (n <= w->cap - w->len)
         return 1;
-    uint8_t *out = n <= SIZE_MAX - w->len
-                       ? mcreg__alloc_grow(w->alloc, w->out, &w->cap, w->len + n, 1)
-                       : NULL;
+    uint8_t *out = NULL;
+    if (n > SIZE_MAX - w->len)
+        out = NULL;
+    else if (w->counted)
+        out = mcreg__alloc_grow(w->counted, w->out, &w->cap, w->len + n, 1);
+    else
+        out = mcreg__alloc_temp_grow(w->alloc, w->out, &w->cap, w->len + n, 1);
     if (!out) {
         w->failed = 1;
         return 0;
@@ -169,23 +174,5 @@ void mcreg__cbor_writer_version(writer *w, mcreg_change_version v)
     mcreg__cbor_writer_array(w, 2);
     mcreg__cbor_writer_uint(w, v.stamp);
     mcreg__cbor_writer_uint(w, v.node_id);
-}
-
-/* Every head at most HEAD_MAX bytes: the map's 10 keys and values, 6 for
- * the two versions, 3 per setting; then the strings' bytes. */
-size_t mcreg__cbor_writer_record_bound(const struct mcreg_record *r)
-{
-    size_t heads = 32 + 3 * (size_t)r->n_settings;
-    size_t bytes = mcreg__user_id_len(r->user) + mcreg__record_ue_len(r) + r->contact_len +
-                   r->call_id_len;
-    const mcreg_setting *settings = mcreg__record_settings(r);
-    for (size_t i = 0; i < r->n_settings; i++) {
-        bytes += strlen(settings[i].key);
-        if (settings[i].type == MCREG_VAL_TEXT)
-            bytes += settings[i].v.text.len;
-        else if (settings[i].type == MCREG_VAL_BYTES)
-            bytes += settings[i].v.bytes.len;
-    }
-    return heads * HEAD_MAX + bytes;
 }
 

@@ -13,9 +13,14 @@
 
 struct mcreg_record;
 
-/* Appends to `out`, grown through `alloc`. After a failure (no memory, or
- * a size past SIZE_MAX) it writes nothing more and `failed` stays set. */
+/* Appends to `out`, grown through `counted` (a block the registry's state
+ * holds, counted in mcreg_stat) or, when that is NULL, through `alloc`
+ * (uncounted: a buffer for the host, or a query's own). After a failure
+ * (no memory, or a size past SIZE_MAX) it writes nothing more and `failed`
+ * stays set. */
+struct mcreg_alloc;
 typedef struct mcreg_cbor_writer {
+    struct mcreg_alloc *counted;
     const mcreg_allocator *alloc;
     uint8_t *out;
     size_t len, cap;
@@ -41,7 +46,5 @@ void mcreg__cbor_writer_version(mcreg_cbor_writer *w, mcreg_change_version v);
 /* A record as a map of the snapshot's record keys; with its versions
  * (keys 8 and 9) when `versions` is set and the record has them. */
 void mcreg__cbor_writer_record(mcreg_cbor_writer *w, const struct mcreg_record *r, int versions);
-/* The bytes a record takes at most as a map with versions. */
-size_t mcreg__cbor_writer_record_bound(const struct mcreg_record *r);
 
 #endif

@@ -34,17 +34,20 @@ static void put_envelope(mcreg_cbor_writer *w, const uint8_t *body, size_t len, 
 
 int mcreg_changes_drain(mcreg_registry *reg, uint8_t **buf, size_t *len)
 {
-    if (!reg || !buf || !len || !mcreg__repl_on(reg))
+    if (!reg || !buf || !len)
+        return MCREG_ERR_MISUSE;
+    if (!mcreg__repl_on(reg))
         return MCREG_ERR_INVALID;
     if (!reg->pending_n)
         return MCREG_ERR_NOT_FOUND;
-    mcreg_cbor_writer w = {.alloc = &reg->alloc};
+    /* The host's buffer (mcreg_buffer_free): not the state's, uncounted. */
+    mcreg_cbor_writer w = {.alloc = &reg->alloc.fns};
     size_t need = reg->pending.len + 48;
     if (!mcreg__cbor_writer_room(&w, need))
         return MCREG_ERR_NOMEM;
     put_envelope(&w, reg->pending.out, reg->pending.len, reg->pending_n);
     if (w.failed) { /* cannot happen: room for it all was made */
-        mcreg__alloc_free(&reg->alloc, w.out);
+        mcreg__alloc_temp_free(&reg->alloc.fns, w.out);
         return MCREG_ERR_NOMEM;
     }
     *buf = w.out;
@@ -110,10 +113,12 @@ static void digest_table(digest_acc *acc, const mcreg_rtable *t,
 
 int mcreg_state_digest(const mcreg_registry *reg, uint64_t *digest)
 {
-    if (!reg || !digest || !mcreg__repl_on(reg))
+    if (!reg || !digest)
+        return MCREG_ERR_MISUSE;
+    if (!mcreg__repl_on(reg))
         return MCREG_ERR_INVALID;
     digest_acc acc = {.key = mcreg__hash_key_from_seed(DIGEST_SEED)};
-    acc.w.alloc = &reg->alloc;
+    acc.w.alloc = &reg->alloc.fns; /* a query's own block: uncounted */
     for (size_t i = 0; i < reg->st.heap.n; i++) {
         mcreg__repl_put_entry(&acc.w, reg->st.heap.items[i]);
         digest_add(&acc);
@@ -122,7 +127,7 @@ int mcreg_state_digest(const mcreg_registry *reg, uint64_t *digest)
     digest_table(&acc, &reg->st.ue_puts, digest_ue);
     digest_table(&acc, &reg->st.limits, digest_limit);
     int failed = acc.w.failed;
-    mcreg__alloc_free(&reg->alloc, acc.w.out);
+    mcreg__alloc_temp_free(&reg->alloc.fns, acc.w.out);
     if (failed)
         return MCREG_ERR_NOMEM;
     *digest = acc.sum;

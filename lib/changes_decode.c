@@ -19,11 +19,11 @@ int mcreg__changes_decode_is_snapshot(const uint8_t *buf, size_t len)
     return len >= 4 && buf[0] == 0xd9 && buf[1] == 0xd9 && buf[2] == 0xf7 && (buf[3] >> 5) == 5;
 }
 
-int mcreg__changes_decode_init(mcreg_changes_decoder *c, const mcreg_allocator *a,
-                               const uint8_t *buf, size_t len)
+int mcreg__changes_decode_init(mcreg_changes_decoder *c, mcreg_alloc *a, const uint8_t *buf,
+                               size_t len, mcreg_detail *why)
 {
     memset(c, 0, sizeof(*c));
-    return mcreg__snapshot_decode_init(&c->d, a, buf, len);
+    return mcreg__snapshot_decode_init(&c->d, a, buf, len, why);
 }
 
 void mcreg__changes_decode_free(mcreg_changes_decoder *c)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
+#include "detail.h"
 #include "mcreg.h"
 #include "snapshot_decode.h"
 
@@ -42,8 +44,8 @@ typedef struct {
  * buffer (a tagged array). */
 int mcreg__changes_decode_is_snapshot(const uint8_t *buf, size_t len);
 
-int mcreg__changes_decode_init(mcreg_changes_decoder *c, const mcreg_allocator *a,
-                               const uint8_t *buf, size_t len);
+int mcreg__changes_decode_init(mcreg_changes_decoder *c, mcreg_alloc *a, const uint8_t *buf,
+                               size_t len, mcreg_detail *why);
 /* MCREG_ERR_FORMAT or MCREG_ERR_VERSION (of a buffer whose checksum
  * holds). After an error or END, call it no more. */
 int mcreg__changes_decode_next(mcreg_changes_decoder *c, mcreg_changes_decode_item *item);

@@ -32,7 +32,7 @@ static int valid_options(const struct mcreg_options *o)
 int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
 {
     if (!out)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     struct mcreg_options opt;
     if (o)
         opt = *o;
@@ -40,12 +40,13 @@ int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
         mcreg__options_defaults(&opt);
     if (!valid_options(&opt))
         return MCREG_ERR_INVALID;
-    mcreg_registry *reg = mcreg__alloc_malloc(&opt.allocator, sizeof(*reg));
+    mcreg_alloc a = {opt.allocator, 0};
+    mcreg_registry *reg = mcreg__alloc_malloc(&a, sizeof(*reg));
     if (!reg)
         return MCREG_ERR_NOMEM;
     memset(reg, 0, sizeof(*reg));
     reg->self = reg;
-    reg->alloc = opt.allocator;
+    reg->alloc = a; /* the registry's own bytes count from the start */
     reg->opt = opt;
     reg->record_layout = (opt.ue_exclusive ? 0u : MCREG_RECORD_HAS_UE_LINKS) |
                          (opt.node_id ? MCREG_RECORD_HAS_VERSIONS : 0u);
@@ -63,8 +64,9 @@ void mcreg_registry_free(mcreg_registry *reg)
 {
     if (!reg)
         return;
-    if (reg->busy) {
-        reg->free_pending = 1; /* done when the callback returns to us */
+    if (mcreg__events_busy(reg)) {
+        /* done when the callback returns to us */
+        atomic_store_explicit(&reg->free_pending, 1, memory_order_relaxed);
         return;
     }
     mcreg__state_destroy(reg);
@@ -98,14 +100,35 @@ static void remove_record(mcreg_events_op *op, struct mcreg_record *r, mcreg_eve
 
 /* ---- preconditions ----------------------------------------------------------- */
 
-/* Every mutating call starts here: no registry is invalid, and a callback
- * or visitor running on it makes the registry busy. */
-static int may_mutate(const mcreg_registry *reg)
+/* Every mutating call starts here: no registry is a host bug, and a
+ * callback or visitor running on it makes the registry busy. Neither
+ * touches the detail: there is none without a registry, and while busy,
+ * visitors on other threads may be reading it. Past these the detail is
+ * reset, so that it is "" after a success. */
+static int may_mutate(mcreg_registry *reg)
 {
     if (!reg)
-        return MCREG_ERR_INVALID;
-    return reg->busy ? MCREG_ERR_BUSY : MCREG_OK;
+        return MCREG_ERR_MISUSE;
+    if (mcreg__events_busy(reg))
+        return MCREG_ERR_BUSY;
+    mcreg__detail_clear(&reg->detail);
+    return MCREG_OK;
 }
+
+/* Fail with `rc`, saying why in the detail: "field: rule". */
+static int fail(mcreg_registry *reg, int rc, const char *field, const char *rule)
+{
+    mcreg__detail_set(&reg->detail, field, rule);
+    return rc;
+}
+
+static int out_of_memory(mcreg_registry *reg)
+{
+    return fail(reg, MCREG_ERR_NOMEM, NULL, "out of memory: the allocator returned NULL");
+}
+
+/* Heap positions and counts are 32-bit. */
+#define MAX_RECORDS (UINT32_MAX - 1)
 
 /* may_mutate, a valid user id, its key and the user (NULL if unknown). */
 static int begin_user_change(mcreg_registry *reg, const char *user_id, mcreg_index_key *k,
@@ -115,7 +138,7 @@ static int begin_user_change(mcreg_registry *reg, const char *user_id, mcreg_ind
     if (rc != MCREG_OK)
         return rc;
     size_t len;
-    if (!mcreg__validate_id(user_id, &len))
+    if (!mcreg__validate_id(user_id, &len, "user_id", &reg->detail))
         return MCREG_ERR_INVALID;
     mcreg__index_key_init(k, user_id, len);
     *user = mcreg__index_user_find(reg, k);
@@ -128,6 +151,17 @@ static int is_stale(const struct mcreg_record *r, const mcreg_binding *b)
 {
     const char *stored = mcreg__record_call_id(r);
     return b->call_id && stored && strcmp(b->call_id, stored) == 0 && b->cseq <= r->cseq;
+}
+
+static int stale(mcreg_registry *reg, const struct mcreg_record *r, const mcreg_binding *b)
+{
+    mcreg_detail *d = &reg->detail;
+    mcreg__detail_set(d, "cseq", "");
+    mcreg__detail_add_uint(d, b->cseq);
+    mcreg__detail_add(d, " is not greater than the stored ");
+    mcreg__detail_add_uint(d, r->cseq);
+    mcreg__detail_add(d, " of the same call_id");
+    return MCREG_ERR_STALE;
 }
 
 /* ---- staging a change (with a node id) ----------------------------------- */
@@ -148,8 +182,9 @@ static size_t put_bound(const mcreg_binding *b, const struct mcreg_record *old)
     return heads * MCREG_CBOR_WRITER_HEAD_MAX + bytes;
 }
 
-/* Stage a change of `n` possible removals (records[]), plus, when b is
- * given, a put of it (old: the record it refreshes, or NULL). */
+/* Stage a change of `n` possible removals (records[]) and of every record
+ * of `evicting`, plus, when b is given, a put of it (old: the record it
+ * refreshes, or NULL). MCREG_ERR_NOMEM, with nothing staged. */
 static int stage_change(mcreg_registry *reg, uint64_t now_ms, const mcreg_binding *b,
                         const struct mcreg_record *old, struct mcreg_record *const *records,
                         size_t n, const mcreg_user *evicting)
@@ -192,16 +227,13 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
 {
     struct mcreg_record *r = old;
     struct mcreg_record *replaced = NULL;
-    if (mcreg__repl_on(reg)) {
-        int rc = stage_put(reg, b, old, now_ms);
-        if (rc != MCREG_OK)
-            return rc;
-    }
+    if (mcreg__repl_on(reg) && stage_put(reg, b, old, now_ms) != MCREG_OK)
+        return out_of_memory(reg);
     if (!mcreg__record_holds(old, b)) {
         r = mcreg__record_new(&reg->alloc, old->user, b, ue_len, old, old->flags);
         if (!r) {
             mcreg__repl_abort(reg);
-            return MCREG_ERR_NOMEM;
+            return out_of_memory(reg);
         }
         if (r->flags & MCREG_RECORD_HAS_VERSIONS)
             *mcreg__record_versions(r) = *mcreg__record_versions(old);
@@ -228,11 +260,8 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
 
 static int remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms)
 {
-    if (mcreg__repl_on(reg)) {
-        int rc = stage_removals(reg, now_ms, &r, 1);
-        if (rc != MCREG_OK)
-            return rc;
-    }
+    if (mcreg__repl_on(reg) && stage_removals(reg, now_ms, &r, 1) != MCREG_OK)
+        return out_of_memory(reg);
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
     remove_record(&op, r, MCREG_EV_DEREGISTERED);
@@ -240,8 +269,12 @@ static int remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_
     return MCREG_OK;
 }
 
-static int reject(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms)
+static int reject(mcreg_registry *reg, const mcreg_binding *b, uint32_t limit, uint64_t now_ms)
 {
+    /* Before the event: its callback may read the detail, or free reg. */
+    mcreg__detail_set(&reg->detail, "user_id", "at its limit of ");
+    mcreg__detail_add_uint(&reg->detail, limit);
+    mcreg__detail_add(&reg->detail, limit == 1 ? " UE" : " UEs");
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
     op.rejected = b;
@@ -290,22 +323,24 @@ typedef struct binding_target {
 static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t,
                           uint64_t now_ms, mcreg_user **user, struct mcreg_record **out)
 {
-    const mcreg_allocator *a = &reg->alloc;
+    mcreg_alloc *a = &reg->alloc;
     mcreg_user *u = *user, *new_user = NULL;
     size_t user_records = u ? u->n_records : 0;
-    if (reg->st.n_records >= UINT32_MAX - 1 || user_records >= UINT32_MAX - 1)
-        return MCREG_ERR_NOMEM; /* heap positions and counts are 32-bit */
+    if (reg->st.n_records >= MAX_RECORDS)
+        return fail(reg, MCREG_ERR_NOMEM, NULL, "the registry holds 4294967294 records, its most");
+    if (user_records >= MAX_RECORDS)
+        return fail(reg, MCREG_ERR_NOMEM, "user_id", "holds 4294967294 records, the most");
     if (mcreg__heap_reserve(a, &reg->st.heap, reg->st.n_records + 1))
-        return MCREG_ERR_NOMEM;
+        return out_of_memory(reg);
     void *scratch = mcreg__alloc_grow(a, reg->st.scratch, &reg->st.scratch_cap, user_records + 1,
                                 sizeof(void *));
     if (!scratch)
-        return MCREG_ERR_NOMEM;
+        return out_of_memory(reg);
     reg->st.scratch = scratch;
     if (!u) {
         u = new_user = mcreg__user_new(a, t->user.id, t->user.len);
         if (!u)
-            return MCREG_ERR_NOMEM;
+            return out_of_memory(reg);
     }
     struct mcreg_record *r = mcreg__record_new(a, u, b, t->ue.len, NULL, reg->record_layout);
     if (r) {
@@ -324,8 +359,8 @@ static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, binding_t
     }
     if (rc != MCREG_OK) {
         mcreg__record_free(a, r);
-        mcreg__alloc_free(a, new_user);
-        return rc;
+        mcreg__user_free(a, new_user);
+        return out_of_memory(reg);
     }
     *user = u;
     *out = r;
@@ -341,7 +376,7 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t
     size_t evictions = 0;
     if (limit && have >= limit) {
         if (reg->opt.limit_policy == MCREG_LIMIT_REJECT)
-            return reject(reg, b, now_ms);
+            return reject(reg, b, limit, now_ms);
         evictions = (size_t)have - limit + 1;
     }
     /* With UE exclusive on, a record at this UE belongs to another user:
@@ -349,11 +384,9 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t
     struct mcreg_record *held = reg->opt.ue_exclusive ? t->at_ue : NULL;
 
     struct mcreg_record *r = NULL;
-    if (mcreg__repl_on(reg)) {
-        int rc = stage_change(reg, now_ms, b, NULL, &held, held != NULL, evictions ? u : NULL);
-        if (rc != MCREG_OK)
-            return rc;
-    }
+    if (mcreg__repl_on(reg) &&
+        stage_change(reg, now_ms, b, NULL, &held, held != NULL, evictions ? u : NULL) != MCREG_OK)
+        return out_of_memory(reg);
     int rc = prepare_create(reg, b, t, now_ms, &u, &r);
     if (rc != MCREG_OK) {
         mcreg__repl_abort(reg);
@@ -388,8 +421,10 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
         return rc;
+    if (!b)
+        return fail(reg, MCREG_ERR_MISUSE, "binding", "NULL");
     size_t user_len, ue_len;
-    if (!mcreg__validate_binding(b, &user_len, &ue_len))
+    if (!mcreg__validate_binding(b, &user_len, &ue_len, &reg->detail))
         return MCREG_ERR_INVALID;
     mcreg_binding capped;
     if (reg->opt.max_expires && b->expires_s > reg->opt.max_expires) {
@@ -402,10 +437,12 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     mcreg__index_key_init(&t.ue, b->ue_id, ue_len);
     t.at_ue = mcreg__index_ue_first(reg, &t.ue);
     struct mcreg_record *r = mcreg__index_pair_at(reg, t.at_ue, &t.user, &t.ue);
+    if (!r && b->expires_s)
+        return create(reg, b, &t, now_ms, outcome);
     if (!r)
-        return b->expires_s ? create(reg, b, &t, now_ms, outcome) : MCREG_ERR_NOT_FOUND;
+        return fail(reg, MCREG_ERR_NOT_FOUND, NULL, "no record for this user_id and ue_id");
     if (is_stale(r, b))
-        return MCREG_ERR_STALE;
+        return stale(reg, r, b);
     if (b->expires_s)
         return refresh(reg, r, b, ue_len, now_ms, outcome);
     rc = remove_one(reg, r, now_ms);
@@ -423,14 +460,15 @@ int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
         return rc;
-    if (!mcreg__validate_id(user_id, &user_len) || !mcreg__validate_id(ue_id, &ue_len))
+    if (!mcreg__validate_id(user_id, &user_len, "user_id", &reg->detail) ||
+        !mcreg__validate_id(ue_id, &ue_len, "ue_id", &reg->detail))
         return MCREG_ERR_INVALID;
     mcreg_index_key user, ue;
     mcreg__index_key_init(&user, user_id, user_len);
     mcreg__index_key_init(&ue, ue_id, ue_len);
     struct mcreg_record *r = mcreg__index_pair_find(reg, &user, &ue);
     if (!r)
-        return MCREG_ERR_NOT_FOUND;
+        return fail(reg, MCREG_ERR_NOT_FOUND, NULL, "no record for this user_id and ue_id");
     return remove_one(reg, r, now_ms);
 }
 
@@ -443,9 +481,9 @@ int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now
     if (rc != MCREG_OK)
         return rc;
     if (!u || !u->n_records)
-        return MCREG_ERR_NOT_FOUND;
-    if (mcreg__repl_on(reg) && (rc = stage_change(reg, now_ms, NULL, NULL, NULL, 0, u)) != MCREG_OK)
-        return rc;
+        return fail(reg, MCREG_ERR_NOT_FOUND, "user_id", "has no records");
+    if (mcreg__repl_on(reg) && stage_change(reg, now_ms, NULL, NULL, NULL, 0, u) != MCREG_OK)
+        return out_of_memory(reg);
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
     size_t n = 0;
@@ -490,8 +528,8 @@ int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
         return rc;
-    if (mcreg__repl_on(reg) && (rc = stage_due(reg, now_ms)) != MCREG_OK)
-        return rc;
+    if (mcreg__repl_on(reg) && stage_due(reg, now_ms) != MCREG_OK)
+        return out_of_memory(reg);
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
     size_t n = 0;
@@ -508,23 +546,11 @@ int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
 }
 
 /* Stage a limit entry for the user of key k: room for it, and a node for
- * the user when it has none yet (*fresh; the caller passes it on to
- * mcreg__repl_commit_limit, which frees it if unused). */
+ * the user when it has none yet (*fresh, which mcreg__repl_commit_limit
+ * takes or frees). MCREG_ERR_NOMEM with nothing staged. */
 static int stage_limit(mcreg_registry *reg, const mcreg_index_key *k, mcreg_repl_node **fresh)
 {
-    int rc = mcreg__repl_stage_begin(reg, mcreg__repl_next_stamp(reg, 0),
-                                     MCREG_REPL_LIMIT_BOUND(k->len));
-    if (rc != MCREG_OK)
-        return rc;
-    reg->stage.active = 0; /* nothing for mcreg__repl_commit */
-    if (mcreg__repl_limit_find(reg, k->id, k->len))
-        return MCREG_OK;
-    if (mcreg__rtable_reserve(&reg->alloc, &reg->st.limits, 1) != MCREG_OK ||
-        !(*fresh = mcreg__repl_node_new(reg, k->id, k->len, NULL, 0))) {
-        reg->pending.len -= reg->stage.reserved;
-        return MCREG_ERR_NOMEM;
-    }
-    return MCREG_OK;
+    return mcreg__repl_stage_limit(reg, k->id, k->len, fresh);
 }
 
 int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t max)
@@ -535,14 +561,14 @@ int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t ma
     if (rc != MCREG_OK)
         return rc;
     mcreg_repl_node *fresh = NULL;
-    if (mcreg__repl_on(reg) && (rc = stage_limit(reg, &k, &fresh)) != MCREG_OK)
-        return rc;
+    if (mcreg__repl_on(reg) && stage_limit(reg, &k, &fresh) != MCREG_OK)
+        return out_of_memory(reg);
     if (!u && !(u = mcreg__index_user_get(reg, &k))) {
-        mcreg__alloc_free(&reg->alloc, fresh);
         if (mcreg__repl_on(reg))
-            reg->pending.len -= reg->stage.reserved;
-        return MCREG_ERR_NOMEM;
+            mcreg__repl_abort_limit(reg, fresh);
+        return out_of_memory(reg);
     }
+    reg->st.n_limits += !u->has_max;
     u->has_max = 1;
     u->max_ues = max;
     if (mcreg__repl_on(reg))
@@ -558,16 +584,17 @@ int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id)
     if (rc != MCREG_OK)
         return rc;
     if (!u || !u->has_max)
-        return MCREG_ERR_NOT_FOUND;
+        return fail(reg, MCREG_ERR_NOT_FOUND, "user_id", "has no UE limit of its own");
     mcreg_repl_node *fresh = NULL;
-    if (mcreg__repl_on(reg) && (rc = stage_limit(reg, &k, &fresh)) != MCREG_OK)
-        return rc;
+    if (mcreg__repl_on(reg) && stage_limit(reg, &k, &fresh) != MCREG_OK)
+        return out_of_memory(reg);
     if (mcreg__repl_on(reg))
         mcreg__repl_commit_limit(reg, k.id, k.len, 0, 0, fresh);
     u->has_max = 0;
+    reg->st.n_limits--;
     if (u->n_records == 0) {
         mcreg__index_user_remove(reg, u);
-        mcreg__alloc_free(&reg->alloc, u);
+        mcreg__user_free(&reg->alloc, u);
     }
     return MCREG_OK;
 }

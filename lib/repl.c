@@ -74,7 +74,7 @@ mcreg_repl_node *mcreg__repl_limit_find(const mcreg_registry *reg, const char *u
                               user_len);
 }
 
-mcreg_repl_node *mcreg__repl_node_new(const mcreg_registry *reg, const char *id1, size_t len1,
+mcreg_repl_node *mcreg__repl_node_new(mcreg_registry *reg, const char *id1, size_t len1,
                                       const char *ue, size_t ue_len)
 {
     mcreg_repl_node *n = mcreg__rtable_node_new(&reg->alloc, id1, len1, ue, ue ? ue_len : 0);
@@ -135,8 +135,7 @@ int mcreg__repl_stage_begin(mcreg_registry *reg, uint64_t stamp, size_t bytes)
     s->ue_node = NULL;
     s->v.stamp = stamp;
     s->v.node_id = reg->opt.node_id;
-    if (!reg->pending.alloc)
-        reg->pending.alloc = &reg->alloc;
+    reg->pending.counted = &reg->alloc; /* the state holds it */
     reg->pending.failed = 0;
     if (!mcreg__cbor_writer_room(&reg->pending, bytes)) {
         reg->pending.failed = 0;
@@ -185,7 +184,7 @@ int mcreg__repl_stage_put(mcreg_registry *reg, const char *ue, size_t ue_len)
 
 int mcreg__repl_stage_end(mcreg_registry *reg)
 {
-    const mcreg_allocator *a = &reg->alloc;
+    mcreg_alloc *a = &reg->alloc;
     if (mcreg__rtable_reserve(a, &reg->st.tombs, reg->stage.n) != MCREG_OK ||
         mcreg__rtable_reserve(a, &reg->st.ue_puts, reg->stage.ue_node != NULL) != MCREG_OK)
         return MCREG_ERR_NOMEM;
@@ -201,10 +200,10 @@ static void stage_release(mcreg_registry *reg)
         if (n->in_table)
             continue;
         mcreg__record_versions(s->items[i].record)->tomb = NULL;
-        mcreg__alloc_free(&reg->alloc, n);
+        mcreg__rtable_node_free(&reg->alloc, n);
     }
     if (s->ue_node && !s->ue_node->in_table)
-        mcreg__alloc_free(&reg->alloc, s->ue_node);
+        mcreg__rtable_node_free(&reg->alloc, s->ue_node);
     s->n = 0;
     s->ue_node = NULL;
     s->active = 0;
@@ -246,7 +245,7 @@ static void record_put(mcreg_registry *reg, struct mcreg_record *r, int created,
             if (mcreg__repl_version_cmp(t->newest, rv->newest) > 0)
                 rv->newest = t->newest;
             mcreg__rtable_remove(&reg->st.tombs, t);
-            mcreg__alloc_free(&reg->alloc, t);
+            mcreg__rtable_node_free(&reg->alloc, t);
         }
     }
     if (reg->opt.ue_exclusive) {
@@ -293,6 +292,31 @@ void mcreg__repl_commit(mcreg_events_op *op)
     }
 }
 
+int mcreg__repl_stage_limit(mcreg_registry *reg, const char *user, size_t user_len,
+                            mcreg_repl_node **fresh)
+{
+    int rc = mcreg__repl_stage_begin(reg, mcreg__repl_next_stamp(reg, 0),
+                                     MCREG_REPL_LIMIT_BOUND(user_len));
+    if (rc != MCREG_OK)
+        return rc;
+    reg->stage.active = 0; /* nothing for mcreg__repl_commit */
+    *fresh = NULL;
+    if (mcreg__repl_limit_find(reg, user, user_len))
+        return MCREG_OK;
+    if (mcreg__rtable_reserve(&reg->alloc, &reg->st.limits, 1) != MCREG_OK ||
+        !(*fresh = mcreg__repl_node_new(reg, user, user_len, NULL, 0))) {
+        reg->pending.len -= reg->stage.reserved;
+        return MCREG_ERR_NOMEM;
+    }
+    return MCREG_OK;
+}
+
+void mcreg__repl_abort_limit(mcreg_registry *reg, mcreg_repl_node *fresh)
+{
+    reg->pending.len -= reg->stage.reserved;
+    mcreg__rtable_node_free(&reg->alloc, fresh);
+}
+
 void mcreg__repl_commit_limit(mcreg_registry *reg, const char *user, size_t user_len,
                               int has_max, uint32_t max, mcreg_repl_node *fresh)
 {
@@ -303,7 +327,7 @@ void mcreg__repl_commit_limit(mcreg_registry *reg, const char *user, size_t user
         n->in_table = 1;
         mcreg__rtable_insert(&reg->st.limits, n);
     } else {
-        mcreg__alloc_free(&reg->alloc, fresh);
+        mcreg__rtable_node_free(&reg->alloc, fresh);
     }
     n->v = s->v;
     n->has_max = (uint8_t)(has_max != 0);
@@ -329,7 +353,7 @@ static uint64_t forget_in(mcreg_registry *reg, mcreg_rtable *t, uint64_t now_ms)
         uint64_t h = mcreg__repl_horizon(reg, n->v);
         if (now_ms >= h) {
             mcreg__rtable_remove(t, n); /* may move a later node into slot i */
-            mcreg__alloc_free(&reg->alloc, n);
+            mcreg__rtable_node_free(&reg->alloc, n);
             continue;
         }
         if (h < next)

@@ -40,7 +40,7 @@ mcreg_repl_node *mcreg__repl_ue_find(const mcreg_registry *reg, const char *ue, 
 mcreg_repl_node *mcreg__repl_limit_find(const mcreg_registry *reg, const char *user,
                                         size_t user_len);
 /* A new node with its hash set: a pair (ue non-NULL) or one id. */
-mcreg_repl_node *mcreg__repl_node_new(const mcreg_registry *reg, const char *id1, size_t len1,
+mcreg_repl_node *mcreg__repl_node_new(mcreg_registry *reg, const char *id1, size_t len1,
                                       const char *ue, size_t ue_len);
 
 /* Staging a local call's change of version stamp: room for `bytes` of
@@ -54,6 +54,12 @@ void mcreg__repl_abort(mcreg_registry *reg);
 /* Record the staged call's change from what `op` removed and put (cannot
  * fail); a no-op when nothing is staged. */
 void mcreg__repl_commit(mcreg_events_op *op);
+/* Stage a limit entry of a local call for that user: room for it, and a
+ * node (*fresh) when the user has none yet. MCREG_ERR_NOMEM, nothing
+ * staged. After it, mcreg__repl_commit_limit or mcreg__repl_abort_limit. */
+int mcreg__repl_stage_limit(mcreg_registry *reg, const char *user, size_t user_len,
+                            mcreg_repl_node **fresh);
+void mcreg__repl_abort_limit(mcreg_registry *reg, mcreg_repl_node *fresh);
 /* Record a limit entry for a local set (has_max) or clear, staged with
  * room for it; the limit node is the user's (found or new, then inserted:
  * room reserved). */

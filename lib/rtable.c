@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-mcreg_repl_node *mcreg__rtable_node_new(const mcreg_allocator *a, const char *id1, size_t len1,
+mcreg_repl_node *mcreg__rtable_node_new(mcreg_alloc *a, const char *id1, size_t len1,
                                         const char *id2, size_t len2)
 {
     size_t key = len1 + 1 + (len2 ? len2 + 1 : 0);
@@ -21,6 +21,17 @@ mcreg_repl_node *mcreg__rtable_node_new(const mcreg_allocator *a, const char *id
     return n;
 }
 
+size_t mcreg__rtable_node_size(const mcreg_repl_node *n)
+{
+    return sizeof(*n) + n->len1 + 1 + (n->len2 ? n->len2 + 1u : 0u);
+}
+
+void mcreg__rtable_node_free(mcreg_alloc *a, mcreg_repl_node *n)
+{
+    if (n)
+        mcreg__alloc_free(a, n, mcreg__rtable_node_size(n));
+}
+
 static size_t slot_of(const mcreg_rtable *t, uint64_t hash)
 {
     return (size_t)hash & (t->cap - 1);
@@ -35,7 +46,7 @@ static void place(mcreg_rtable *t, mcreg_repl_node *n)
 }
 
 /* At most three quarters full, so that probes stay short. */
-int mcreg__rtable_reserve(const mcreg_allocator *a, mcreg_rtable *t, size_t extra)
+int mcreg__rtable_reserve(mcreg_alloc *a, mcreg_rtable *t, size_t extra)
 {
     if (extra > SIZE_MAX / 8 - t->n)
         return MCREG_ERR_NOMEM;
@@ -53,7 +64,7 @@ int mcreg__rtable_reserve(const mcreg_allocator *a, mcreg_rtable *t, size_t extr
     for (size_t i = 0; i < t->cap; i++)
         if (t->slots[i])
             place(&grown, t->slots[i]);
-    mcreg__alloc_free(a, t->slots);
+    mcreg__alloc_free(a, t->slots, t->cap * sizeof(*t->slots));
     *t = grown;
     return MCREG_OK;
 }
@@ -101,10 +112,10 @@ void mcreg__rtable_remove(mcreg_rtable *t, mcreg_repl_node *n)
     }
 }
 
-void mcreg__rtable_free(const mcreg_allocator *a, mcreg_rtable *t)
+void mcreg__rtable_free(mcreg_alloc *a, mcreg_rtable *t)
 {
     for (size_t i = 0; i < t->cap; i++)
-        mcreg__alloc_free(a, t->slots[i]);
-    mcreg__alloc_free(a, t->slots);
+        mcreg__rtable_node_free(a, t->slots[i]);
+    mcreg__alloc_free(a, t->slots, t->cap * sizeof(*t->slots));
     memset(t, 0, sizeof(*t));
 }

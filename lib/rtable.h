@@ -33,7 +33,7 @@ typedef struct mcreg_rtable {
 
 /* A node for id1 (and id2 when id2_len != 0), its other fields zeroed but
  * the hash, which the caller sets. NULL when out of memory. */
-mcreg_repl_node *mcreg__rtable_node_new(const mcreg_allocator *a, const char *id1, size_t len1,
+mcreg_repl_node *mcreg__rtable_node_new(mcreg_alloc *a, const char *id1, size_t len1,
                                         const char *id2, size_t len2);
 static inline size_t mcreg__rtable_key_len(const mcreg_repl_node *n)
 {
@@ -46,7 +46,7 @@ static inline const char *mcreg__rtable_id2(const mcreg_repl_node *n)
 }
 
 /* Room for `extra` more inserts that cannot fail. MCREG_ERR_NOMEM. */
-int mcreg__rtable_reserve(const mcreg_allocator *a, mcreg_rtable *t, size_t extra);
+int mcreg__rtable_reserve(mcreg_alloc *a, mcreg_rtable *t, size_t extra);
 /* The node of that key (key_len bytes), or NULL. */
 mcreg_repl_node *mcreg__rtable_find(const mcreg_rtable *t, uint64_t hash, const char *key,
                                     size_t key_len);
@@ -55,6 +55,9 @@ void mcreg__rtable_insert(mcreg_rtable *t, mcreg_repl_node *n);
 /* Take n out of t (not freed). */
 void mcreg__rtable_remove(mcreg_rtable *t, mcreg_repl_node *n);
 /* Free every node and the slots. */
-void mcreg__rtable_free(const mcreg_allocator *a, mcreg_rtable *t);
+void mcreg__rtable_free(mcreg_alloc *a, mcreg_rtable *t);
+/* The bytes of a node's block; free one with mcreg__rtable_node_free. */
+size_t mcreg__rtable_node_size(const mcreg_repl_node *n);
+void mcreg__rtable_node_free(mcreg_alloc *a, mcreg_repl_node *n);
 
 #endif

@@ -12,12 +12,12 @@
 
 void mcreg__state_clear(mcreg_registry *reg)
 {
-    const mcreg_allocator *a = &reg->alloc;
+    mcreg_alloc *a = &reg->alloc;
     mcreg__index_clear(reg); /* reads the first record: before freeing them */
     for (size_t i = 0; i < reg->st.heap.n; i++)
         mcreg__record_free(a, reg->st.heap.items[i]);
     mcreg__heap_free(a, &reg->st.heap);
-    mcreg__alloc_free(a, reg->st.scratch);
+    mcreg__alloc_free(a, reg->st.scratch, reg->st.scratch_cap * sizeof(void *));
     mcreg__rtable_free(a, &reg->st.tombs);
     mcreg__rtable_free(a, &reg->st.ue_puts);
     mcreg__rtable_free(a, &reg->st.limits);
@@ -26,9 +26,9 @@ void mcreg__state_clear(mcreg_registry *reg)
 
 void mcreg__state_destroy(mcreg_registry *reg)
 {
-    mcreg_allocator a = reg->alloc;
     mcreg__state_clear(reg);
-    mcreg__alloc_free(&a, reg->pending.out);
-    mcreg__alloc_free(&a, reg->stage.items);
-    mcreg__alloc_free(&a, reg);
+    mcreg__alloc_free(&reg->alloc, reg->pending.out, reg->pending.cap);
+    mcreg__alloc_free(&reg->alloc, reg->stage.items, reg->stage.cap * sizeof(*reg->stage.items));
+    mcreg_alloc a = reg->alloc;
+    mcreg__alloc_free(&a, reg, sizeof(*reg));
 }

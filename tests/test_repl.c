@@ -108,6 +108,8 @@ static void reg_ok(node *n, const char *user, const char *ue, uint32_t expires, 
  * versions, the snapshot's size, the digest). malloc'd. */
 static char *state_of(const node *n)
 {
+    /* The bytes the registry says it holds are the allocator's. */
+    ck_assert_uint_eq(mcreg_stat(n->reg, MCREG_STAT_BYTES), n->alloc.live_bytes);
     char *dump = tu_state_dump(n->reg);
     ck_assert_ptr_nonnull(dump);
     tu_events t;
@@ -162,8 +164,9 @@ START_TEST(test_calls_need_a_node_id)
     mcreg_change_version v = mcreg_record_version(mcreg_find(reg, "alice", "ue1"));
     ck_assert(v.stamp == 0 && v.node_id == 0);
     mcreg_registry_free(reg);
-    ck_assert_int_eq(mcreg_changes_drain(NULL, &buf, &len), MCREG_ERR_INVALID);
-    ck_assert_int_eq(mcreg_changes_apply(NULL, &one, 1, T0), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_changes_drain(NULL, &buf, &len), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_changes_apply(NULL, &one, 1, T0), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_state_digest(NULL, &d), MCREG_ERR_MISUSE);
 }
 END_TEST
 
