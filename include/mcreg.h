@@ -545,6 +545,10 @@ MCREG_API uint64_t mcreg_stat(const mcreg_registry *reg, int id);
  * it does not know). */
 #define MCREG_SNAPSHOT_MAJOR 1
 #define MCREG_SNAPSHOT_MINOR 0
+/* 0.2: the minor version of the snapshots of a registry with a node id
+ * (records with their versions, tombstones, the UEs' highest puts, the
+ * limits' versions, a CRC-32C). A registry without one writes 1.0. */
+#define MCREG_SNAPSHOT_REPL_MINOR 1
 
 /* Encode the state into a new buffer of *len bytes, allocated through the
  * registry's allocator; free it with mcreg_buffer_free. Deterministic: one
