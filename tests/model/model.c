@@ -1120,7 +1120,13 @@ void model_buffer_flatten(const model_buffer *src, model_buffer *dst)
     for (size_t i = 0; i < src->n; i++)
         for (size_t j = 0; j < src->c[i].n; j++)
             e[k++] = src->c[i].e[j];
-    size_t cap = dst->n;
+    /* dst->c is NULL or grown by GROW alone: a power of two from 16 */
+    size_t cap = 0;
+    if (dst->n) {
+        cap = 16;
+        while (cap < dst->n)
+            cap *= 2;
+    }
     GROW(dst->c, cap, dst->n + 1);
     dst->c[dst->n++] = (model_change){e, n};
 }
@@ -1310,8 +1316,12 @@ int model_changes_apply(model *m, const model_buffer *b, uint64_t now)
     ev_reset(m);
     if (!repl_on(m))
         return MCREG_ERR_INVALID;
-    for (size_t i = 0; i < b->n; i++)
-        apply_change(m, &b->c[i], now);
+    /* all or nothing per call, and its events are the net change of each
+     * pair over the whole call: every change of the buffer as one unit */
+    model_buffer one = {NULL, 0};
+    model_buffer_flatten(b, &one);
+    apply_change(m, &one.c[0], now);
+    model_buffer_free(&one);
     heap_settle(m);
     return MCREG_OK;
 }

@@ -153,8 +153,8 @@ int model_event_format(const model *m, const model_event *e, char *buf, size_t c
  * ms + 1000 * max_expires (limits: never); an entry that arrives at or past
  * its horizon changes nothing but the clock. A local call of a node makes
  * one change (a list of entries) as "What a change holds" says; drain
- * hands the pending ones over; apply merges a buffer change by change and
- * lists the events of each, with their origin. */
+ * hands the pending ones over; apply merges a buffer as one unit and lists
+ * the events of its net change, with their origin. */
 
 typedef enum model_entry_kind {
     MODEL_PUT,       /* the whole record, rec */
@@ -189,8 +189,9 @@ typedef struct model_buffer {
 /* MCREG_ERR_INVALID without a node id, MCREG_ERR_NOT_FOUND when nothing is
  * pending; else moves the pending changes into *out. */
 int model_changes_drain(model *m, model_buffer *out);
-/* Merges every change of b, in order; the events are those of the whole
- * call. */
+/* Merges every change of b as one unit: the events are the net change of
+ * each pair from before the call to after it (a pair put then removed
+ * within b, absent before, has none). */
 int model_changes_apply(model *m, const model_buffer *b, uint64_t now_ms);
 /* The entries a snapshot of m holds, as one change. */
 void model_snapshot_entries(const model *m, model_buffer *out);
@@ -199,8 +200,8 @@ void model_buffer_free(model_buffer *b);
 size_t model_tombstone_count(const model *m);
 /* The node's clock: the last stamp made or applied. */
 uint64_t model_clock(const model *m);
-/* The entries of every change of src, appended to dst as one change
- * (counting as one unit of apply). */
+/* The entries of every change of src, appended to dst as one change. dst
+ * must be empty ({NULL, 0}) or built by this function alone. */
 void model_buffer_flatten(const model_buffer *src, model_buffer *dst);
 
 /* ---- queries (the model's answers to the library's queries) ------------- */
