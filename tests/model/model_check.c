@@ -108,7 +108,7 @@ int model_check_record(const model *m, const model_record *w, const mcreg_record
         return fail(why, cap, "expires_at %" PRIu64 ", model %" PRIu64,
                     mcreg_record_expires_at(r), w->expires_at);
 #ifdef MCREG_HAS_REPLICATION
-    mcreg_version gv = mcreg_record_version(r), gl = mcreg_record_logon(r);
+    mcreg_change_version gv = mcreg_record_version(r), gl = mcreg_record_logon(r);
     if (gv.stamp != w->version.stamp || gv.node_id != w->version.node)
         return fail(why, cap, "version %" PRIx64 "/%" PRIu64 ", model %" PRIx64 "/%" PRIu64,
                     gv.stamp, gv.node_id, w->version.stamp, w->version.node);
@@ -487,7 +487,7 @@ int model_event_line_lib(const mcreg_event *ev, char *buf, size_t cap)
                             r ? " (a record)" : "");
     model_version v = {0, 0}, l = {0, 0};
 #ifdef MCREG_HAS_REPLICATION
-    mcreg_version gv = mcreg_record_version(r), gl = mcreg_record_logon(r);
+    mcreg_change_version gv = mcreg_record_version(r), gl = mcreg_record_logon(r);
     v = (model_version){gv.stamp, gv.node_id};
     l = (model_version){gl.stamp, gl.node_id};
 #endif
