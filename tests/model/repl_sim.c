@@ -184,6 +184,18 @@ static void on_event(const mcreg_event *ev, void *ud)
     lines_add(&nd->ev, buf);
 }
 
+/* An apply's events come removals first, then CREATED / REFRESHED /
+ * SHORTENED, then NOTIFY_LOGON. */
+static int event_class(const char *line)
+{
+    if (strncmp(line, "NOTIFY_", 7) == 0)
+        return 2;
+    if (strncmp(line, "CREATED(", 8) == 0 || strncmp(line, "REFRESHED(", 10) == 0 ||
+        strncmp(line, "SHORTENED(", 10) == 0)
+        return 1;
+    return 0;
+}
+
 /* The call's events against the model's: in order (local calls) or as
  * multisets (apply). */
 static int check_events(sim *s, unsigned i, int sorted, const char *call)
@@ -199,6 +211,13 @@ static int check_events(sim *s, unsigned i, int sorted, const char *call)
     }
     s->st->events += want.n;
     if (sorted) {
+        for (size_t k = 1; k < nd->ev.n; k++)
+            if (event_class(nd->ev.v[k]) < event_class(nd->ev.v[k - 1])) {
+                fail(s, i, "%s: event %s after %s", call, nd->ev.v[k], nd->ev.v[k - 1]);
+                lines_free(&want);
+                lines_clear(&nd->ev);
+                return -1;
+            }
         qsort(want.v, want.n, sizeof(*want.v), cmp_str);
         qsort(nd->ev.v, nd->ev.n, sizeof(*nd->ev.v), cmp_str);
     }
