@@ -15,6 +15,9 @@
 #                  demo, the snapshot shell tests (dump.sh, interop.sh) and
 #                  the Check runner (the other shell tests run in the normal
 #                  build only)
+#   check-tsan     the library and the Check runner built with ThreadSanitizer
+#                  into build/tsan/, then every suite (the threads suite runs
+#                  every query from four threads at once)
 #   fuzz           three libFuzzer targets (see "fuzzing" below), built with
 #                  clang into build/fuzz/ and run FUZZ_SECONDS each
 #   valgrind       the Check runner and the demo under valgrind (CK_FORK=no)
@@ -95,6 +98,7 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
 
 SANITIZE ?= 0
+TSAN ?= 0
 FUZZ ?= 0
 ifeq ($(FUZZ),1)
 # Set by `make fuzz` for its own sub-make (CC=clang, BUILDDIR=build/fuzz):
@@ -102,6 +106,12 @@ ifeq ($(FUZZ),1)
 # instrumentation, ASan and UBSan.
 BUILDDIR  ?= build/fuzz
 SAN_FLAGS  = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SO_LDFLAGS =
+else ifeq ($(TSAN),1)
+# Set by `make check-tsan` for its own sub-make: ThreadSanitizer, for the
+# concurrent queries of the threads suite (and every other suite with them).
+BUILDDIR  ?= build/tsan
+SAN_FLAGS  = -fsanitize=thread -fno-omit-frame-pointer
 SO_LDFLAGS =
 else ifeq ($(SANITIZE),1)
 BUILDDIR  ?= build/asan
@@ -162,13 +172,13 @@ LIB_ALL_CFLAGS  = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(LIB_WARN) -fPIC -fvisibi
 # numbers, ...; tests/model/: the reference model of the registry's rules).
 TEST_INC        = -Itests/common -Itests/model
 TEST_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SOURCE=200809L \
-                  -Iinclude -Ilib $(TEST_INC) $(CHECK_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
+                  -pthread -Iinclude -Ilib $(TEST_INC) $(CHECK_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
 EX_ALL_CFLAGS   = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
 TOOL_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SOURCE=200809L \
                   -Iinclude $(TEST_INC) $(CPPFLAGS) $(DEP_FLAGS)
 
-.PHONY: all lib examples tools demo check test valgrind fuzz fuzz-run install uninstall deps \
-        deps-deb deb check-deb clean FORCE
+.PHONY: all lib examples tools demo check check-tsan tsan-run test valgrind fuzz fuzz-run install \
+        uninstall deps deps-deb deb check-deb clean FORCE
 
 all: lib $(PC)
 
@@ -258,7 +268,7 @@ $(COMMON_OBJS): $(BUILDDIR)/tests/common/%.o: tests/common/%.c $(BUILDDIR)/stamp
 	$(CC) $(TEST_ALL_CFLAGS) -c $< -o $@
 
 $(RUNNER): $(TEST_OBJS) $(COMMON_OBJS) $(MODEL_OBJS) $(STATIC) $(BUILDDIR)/stamp.TEST_LD
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(COMMON_OBJS) $(MODEL_OBJS) $(STATIC) \
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -pthread -o $@ $(TEST_OBJS) $(COMMON_OBJS) $(MODEL_OBJS) $(STATIC) \
 	    $(LIB_PC_LIBS) $(CHECK_LIBS)
 
 # The environment the shell tests get (they also take the build dir as $1).
@@ -302,6 +312,28 @@ ifeq ($(SANITIZE),1)
 endif
 	$(VALGRIND) -q --leak-check=full --error-exitcode=1 $(DEMO) > /dev/null
 	CK_FORK=no $(VALGRIND) --leak-check=full --error-exitcode=1 $(RUNNER)
+
+# ---- ThreadSanitizer ---------------------------------------------------------------
+# `make check-tsan` builds the library and the Check runner with
+# -fsanitize=thread into $(TSAN_BUILDDIR) and runs every suite; the threads
+# suite (tests/test_threads.c) runs every query from four threads at once on
+# one registry, so any write a query makes to it is reported. A report fails
+# the test it happened in (exit code 66).
+TSAN_BUILDDIR ?= build/tsan
+
+check-tsan:
+	@$(MAKE) --no-print-directory TSAN=1 SANITIZE=0 BUILDDIR=$(call shquote,$(TSAN_BUILDDIR)) tsan-run
+
+# Only in the sub-make of `make check-tsan`.
+ifneq ($(TSAN),1)
+tsan-run:
+	$(error tsan-run is the second half of make check-tsan: run make check-tsan)
+else
+tsan-run: $(RUNNER)
+	@export TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=1 exitcode=66 second_deadlock_stack=1}; \
+	export CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10}; \
+	$(RUNNER)
+endif
 
 # ---- fuzzing ---------------------------------------------------------------------
 # `make fuzz` builds three libFuzzer targets with $(FUZZ_CC) into $(FUZZ_BUILDDIR)
@@ -488,7 +520,7 @@ check-deb:
 STAMP_LIB_CC  = $(CC) $(LIB_ALL_CFLAGS)
 STAMP_LIB_LD  = $(CC) $(AR) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(SO_LDFLAGS) $(LIB_PC_LIBS) $(LIB_OBJS)
 STAMP_TEST_CC = $(CC) $(TEST_ALL_CFLAGS)
-STAMP_TEST_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(CHECK_LIBS) $(TEST_OBJS) \
+STAMP_TEST_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -pthread $(LIB_PC_LIBS) $(CHECK_LIBS) $(TEST_OBJS) \
                 $(COMMON_OBJS) $(MODEL_OBJS)
 STAMP_EX_CC   = $(CC) $(EX_ALL_CFLAGS)
 STAMP_EX_LD   = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS)

@@ -14,15 +14,14 @@ int mcreg__heap_expiry_cmp(const struct mcreg_record *a, const struct mcreg_reco
     return mcreg__user_cmp(a->user, b->user);
 }
 
-int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n)
+int mcreg__heap_reserve(mcreg_alloc *a, mcreg_heap *h, size_t n)
 {
     if (n <= h->cap)
         return MCREG_OK;
-    /* Both arrays grow to the same capacity (mcreg__alloc_grow depends only on
-     * the old capacity and n). If the second fails, the first is merely
-     * larger than cap says, and the next call grows it again. */
-    size_t keys_cap = h->cap, items_cap = h->cap;
-    uint64_t *keys = mcreg__alloc_grow(a, h->keys, &keys_cap, n, sizeof(*keys));
+    /* keys[] first: if items[] then fails, keys[] is merely larger than
+     * cap says (keys_cap keeps its size), and the next call grows items[]. */
+    size_t items_cap = h->cap;
+    uint64_t *keys = mcreg__alloc_grow(a, h->keys, &h->keys_cap, n, sizeof(*keys));
     if (!keys)
         return MCREG_ERR_NOMEM;
     h->keys = keys;
@@ -134,7 +133,7 @@ void mcreg__heap_remove(mcreg_heap *h, struct mcreg_record *r)
     sift_down(h, moved->heap_index); /* at most one moves it: see heap_update */
 }
 
-void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h)
+void mcreg__heap_trim(mcreg_alloc *a, mcreg_heap *h)
 {
     /* Down to twice the records (at least 64), so a call that removed
      * nearly everything gives nearly everything back, and the heap can
@@ -143,20 +142,24 @@ void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h)
     if (h->cap <= 64 || h->n >= h->cap / 4)
         return;
     size_t cap = h->n * 2 > 64 ? h->n * 2 : 64;
-    struct mcreg_record **items = mcreg__alloc_realloc(a, h->items, cap * sizeof(*items));
+    struct mcreg_record **items =
+        mcreg__alloc_realloc(a, h->items, h->cap * sizeof(*items), cap * sizeof(*items));
     if (!items)
         return;
     h->items = items;
     h->cap = cap; /* keys[] is at least this large whether or not it shrinks */
-    uint64_t *keys = mcreg__alloc_realloc(a, h->keys, cap * sizeof(*keys));
-    if (keys)
+    uint64_t *keys = mcreg__alloc_realloc(a, h->keys, h->keys_cap * sizeof(*keys),
+                                          cap * sizeof(*keys));
+    if (keys) {
         h->keys = keys;
+        h->keys_cap = cap;
+    }
 }
 
-void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h)
+void mcreg__heap_free(mcreg_alloc *a, mcreg_heap *h)
 {
-    mcreg__alloc_free(a, h->items);
-    mcreg__alloc_free(a, h->keys);
+    mcreg__alloc_free(a, h->items, h->cap * sizeof(*h->items));
+    mcreg__alloc_free(a, h->keys, h->keys_cap * sizeof(*h->keys));
     memset(h, 0, sizeof(*h));
 }
 

@@ -24,10 +24,13 @@ typedef struct mcreg_heap {
     struct mcreg_record **items;
     uint64_t *keys; /* keys[i] == items[i]->expires_at */
     size_t n, cap;
+    /* keys[]'s own capacity: at least cap, more after a failed growth of
+     * items[] or a failed trim of keys[] (the sizes the allocator holds). */
+    size_t keys_cap;
 } mcreg_heap;
 
 /* Make room for `n` records; the only heap call that can fail. */
-int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n);
+int mcreg__heap_reserve(mcreg_alloc *a, mcreg_heap *h, size_t n);
 /* Needs room reserved beforehand: never allocates. */
 void mcreg__heap_push(mcreg_heap *h, struct mcreg_record *r);
 void mcreg__heap_remove(mcreg_heap *h, struct mcreg_record *r);
@@ -47,8 +50,8 @@ void mcreg__heap_build(mcreg_heap *h);
 /* Give memory back once the heap holds under a quarter of its room:
  * down to twice its records (at least 64). Never fails: if the allocator
  * cannot, the room stays. */
-void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h);
-void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h);
+void mcreg__heap_trim(mcreg_alloc *a, mcreg_heap *h);
+void mcreg__heap_free(mcreg_alloc *a, mcreg_heap *h);
 
 /* Negative, zero or positive as a expires before, with, or after b. */
 int mcreg__heap_expiry_cmp(const struct mcreg_record *a, const struct mcreg_record *b);

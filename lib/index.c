@@ -15,7 +15,7 @@
  * `uthash_alloc` and reports failed adds through `uthash_oom`. Every
  * function using a HASH_* macro starts with this. */
 #define UTHASH_SCOPE(reg)                                  \
-    const mcreg_allocator *uthash_alloc = &(reg)->alloc; \
+    mcreg_alloc *uthash_alloc = &(reg)->alloc;           \
     int uthash_oom = 0;                                    \
     (void)uthash_alloc;                                    \
     (void)uthash_oom
@@ -68,7 +68,7 @@ mcreg_user *mcreg__index_user_get(mcreg_registry *reg, mcreg_index_key *k)
         return u;
     u = mcreg__user_new(&reg->alloc, k->id, k->len);
     if (u && mcreg__index_user_insert(reg, u, k) != MCREG_OK) {
-        mcreg__alloc_free(&reg->alloc, u);
+        mcreg__user_free(&reg->alloc, u);
         u = NULL;
     }
     return u;
@@ -418,7 +418,7 @@ void mcreg__index_clear(mcreg_registry *reg)
      * are intact. */
     while (u) {
         mcreg_user *next = u->hh.next;
-        mcreg__alloc_free(&reg->alloc, u);
+        mcreg__user_free(&reg->alloc, u);
         u = next;
     }
 }
@@ -442,7 +442,7 @@ void mcreg__index_users_prune(mcreg_registry *reg)
     HASH_ITER(hh, reg->st.users, u, tmp) {
         if (u->n_records == 0 && !u->has_max) {
             HASH_DELETE(hh, reg->st.users, u);
-            mcreg__alloc_free(&reg->alloc, u);
+            mcreg__user_free(&reg->alloc, u);
         }
     }
 }

@@ -21,6 +21,8 @@ const char *mcreg_strerror(int err)
         return "malformed snapshot";
     case MCREG_ERR_VERSION:
         return "unsupported snapshot format version";
+    case MCREG_ERR_MISUSE:
+        return "misuse: a NULL registry, binding or output pointer";
     default:
         return "unknown error";
     }

@@ -22,6 +22,9 @@ int main(void)
     srunner_add_suite(sr, suite_replication());
     srunner_add_suite(sr, suite_replication_model());
     srunner_add_suite(sr, suite_version());
+    srunner_add_suite(sr, suite_detail());
+    srunner_add_suite(sr, suite_stat());
+    srunner_add_suite(sr, suite_threads());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

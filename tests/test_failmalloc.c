@@ -27,6 +27,7 @@ typedef struct fm_ctx {
     int param;        /* a case's loop parameter */
     mcreg_outcome outcome;
     size_t count;     /* removed / expired / visited */
+    int query;        /* set by an op that is a query: it leaves the detail */
 } fm_ctx;
 
 typedef void (*fm_setup_fn)(fm_ctx *c);
@@ -117,12 +118,14 @@ typedef struct fm_result {
     size_t count;
     char *dump;
     char *events;
+    char *detail; /* mcreg_error_detail after the call */
 } fm_result;
 
 static void fm_result_free(fm_result *r)
 {
     free(r->dump);
     free(r->events);
+    free(r->detail);
     memset(r, 0, sizeof(*r));
 }
 
@@ -141,6 +144,12 @@ static void fm_check_same(fm_ctx *c, const char *name, const char *what, size_t 
     free(d);
     ck_assert_msg(strcmp(c->ev.log, ok->events) == 0, "%s %s %zu: events '%s', expected '%s'",
                   name, what, i, c->ev.log, ok->events);
+    ck_assert_msg(strcmp(mcreg_error_detail(c->reg), ok->detail) == 0,
+                  "%s %s %zu: detail '%s', expected '%s'", name, what, i,
+                  mcreg_error_detail(c->reg), ok->detail);
+    ck_assert_msg(mcreg_stat(c->reg, MCREG_STAT_BYTES) == c->alloc.live_bytes,
+                  "%s %s %zu: MCREG_STAT_BYTES %llu, allocator %zu", name, what, i,
+                  (unsigned long long)mcreg_stat(c->reg, MCREG_STAT_BYTES), c->alloc.live_bytes);
 }
 
 /*
@@ -166,7 +175,10 @@ static size_t fm_run_x(const char *name, const model_options *o, fm_setup_fn set
     ok.count = c.count;
     ok.dump = fm_dump(&c);
     ok.events = fm_strdup(c.ev.log);
+    ok.detail = fm_strdup(mcreg_error_detail(c.reg));
     ck_assert_msg(ok.rc != MCREG_ERR_NOMEM, "%s: NOMEM with no allocation failing", name);
+    ck_assert_msg((ok.rc == MCREG_OK) == (ok.detail[0] == '\0'), "%s: rc %d with detail '%s'",
+                  name, ok.rc, ok.detail);
     if (expect_events)
         ck_assert_msg(strcmp(ok.events, expect_events) == 0, "%s: events\n  got:      %s\n"
                       "  expected: %s", name, ok.events, expect_events);
@@ -200,6 +212,19 @@ static size_t fm_run_x(const char *name, const model_options *o, fm_setup_fn set
                 ck_assert_msg(c.ev.count == 0 && c.ev.len == 0,
                               "%s %s %zu: NOMEM but events emitted: '%s'", name, what, i,
                               c.ev.log);
+                /* What the registry holds is what it counts, after the
+                 * rollback too. */
+                ck_assert_msg(mcreg_stat(c.reg, MCREG_STAT_BYTES) == c.alloc.live_bytes,
+                              "%s %s %zu: NOMEM: MCREG_STAT_BYTES %llu, allocator %zu", name,
+                              what, i, (unsigned long long)mcreg_stat(c.reg, MCREG_STAT_BYTES),
+                              c.alloc.live_bytes);
+                /* The detail is written without allocating; a query
+                 * leaves it as it was (empty, after the setup). */
+                ck_assert_msg(strcmp(mcreg_error_detail(c.reg),
+                                     c.query ? "" : "out of memory: the allocator returned NULL")
+                                  == 0,
+                              "%s %s %zu: NOMEM with detail '%s'", name, what, i,
+                              mcreg_error_detail(c.reg));
                 /* Still usable: the same call now does exactly its work. */
                 c.outcome = sentinel;
                 c.count = (size_t)-1;
@@ -812,6 +837,7 @@ static int fm_visitor(const mcreg_record *r, void *ud)
 
 static int op_foreach(fm_ctx *c)
 {
+    c->query = 1;
     /* The visits go to the event log so the driver compares them too;
      * on NOMEM the log must stay empty, i.e. no record was visited. */
     fm_visit v = {&c->ev, 0};
@@ -1020,6 +1046,7 @@ static void fm_snap_ref_reset(void)
 
 static int op_snapshot(fm_ctx *c)
 {
+    c->query = 1;
     uint8_t marker = 0;
     uint8_t *buf = &marker;
     size_t len = 777;

@@ -795,8 +795,8 @@ START_TEST(test_limit_foreach_empty_invalid_and_stop)
     must_create(reg, "sip:a@ex", "ue-a", 60, 10);
     ck_assert_int_eq(mcreg_limit_foreach(reg, log_limit, &l), MCREG_OK);
     ck_assert_uint_eq(l.visits, 0);
-    ck_assert_int_eq(mcreg_limit_foreach(NULL, log_limit, &l), MCREG_ERR_INVALID);
-    ck_assert_int_eq(mcreg_limit_foreach(reg, NULL, &l), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_limit_foreach(NULL, log_limit, &l), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_limit_foreach(reg, NULL, &l), MCREG_ERR_MISUSE);
     for (int i = 0; i < 4; i++) {
         char id[32];
         snprintf(id, sizeof(id), "sip:u%d@ex", i);

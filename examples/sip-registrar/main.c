@@ -35,6 +35,25 @@ static void on_signal(int sig)
         stop_signal = sig;
 }
 
+/* One log line of the library's counters (mcreg_stat), on SIGUSR1:
+ * "stats records=N users=N limits=N tombstones=N bytes=N events=CREATED:N,...". */
+static void log_stats(const mcreg_registry *reg)
+{
+    char events[512];
+    size_t n = 0;
+    events[0] = '\0';
+    for (int t = MCREG_EV_CREATED; t <= MCREG_EV_NOTIFY_LOGOFF && n < sizeof(events); t++)
+        n += (size_t)snprintf(events + n, sizeof(events) - n, "%s%s:%llu", t ? "," : "",
+                              mcreg_event_name((mcreg_event_type)t),
+                              (unsigned long long)mcreg_stat(reg, MCREG_STAT_EVENTS_BASE + t));
+    log_line("stats records=%llu users=%llu limits=%llu tombstones=%llu bytes=%llu events=%s",
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_RECORDS),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_USERS),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_USER_LIMITS),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_TOMBSTONES),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_BYTES), events);
+}
+
 static void discard_osip_trace(const char *file, int line, osip_trace_level_t level,
                                const char *fmt, va_list ap)
 {
@@ -291,6 +310,7 @@ static int serve(registrar *r, const sigset_t *unblocked)
         }
         if (snapshot_asked) {
             snapshot_asked = 0;
+            log_stats(r->reg);
             if (r->cfg.snapshot)
                 persist_write(r);
         }

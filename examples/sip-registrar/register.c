@@ -314,6 +314,29 @@ static int status_of(int rc, const char **reason)
     }
 }
 
+/* "BASE: DETAIL", DETAIL being the library's account of bad input
+ * (mcreg_error_detail: the field and the rule it broke), into out. A
+ * reason phrase may hold no CR, LF or other control byte (RFC 3261 25.1),
+ * so those, and '%' itself, are written %HH. The detail names fields, not
+ * input bytes, but it is escaped all the same: the phrase goes on the wire. */
+static const char *reason_with_detail(char *out, size_t size, const char *base,
+                                      const char *detail)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = (size_t)snprintf(out, size, "%s%s", base, *detail ? ": " : "");
+    for (const unsigned char *p = (const unsigned char *)detail; *p && n + 4 < size; p++) {
+        if (*p < 0x20 || *p == 0x7f || *p == '%') {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
 /* The per-UE settings stored with the record: where the REGISTER came from
  * (the route of last resort for a contact with a host name) and the
  * User-Agent, as bytes since nothing promises it is UTF-8. */
@@ -385,7 +408,10 @@ static void register_binding(request *q, const char *user_id, osip_contact_t *co
         reply_bindings(q, user_id, now);
     } else {
         const char *reason;
+        char phrase[256];
         int code = status_of(rc, &reason);
+        if (rc == MCREG_ERR_INVALID)
+            reason = reason_with_detail(phrase, sizeof phrase, reason, mcreg_error_detail(r->reg));
         reply(q, code, reason);
     }
     /* After the response: a UE hears of its own logon once it is in. */

@@ -348,11 +348,15 @@ def run_dump(tools, snapshot, out):
 
 def dump_error(tools, snapshot):
     """The library's error for SNAPSHOT, as mcreg-dump words it
-    ("mcreg-dump: FILE: ERROR"): ERROR, or "" when it reads it."""
+    ("mcreg-dump: FILE: ERROR: DETAIL", DETAIL being mcreg_error_detail's):
+    ERROR, or "" when it reads it."""
     r = subprocess.run([tools.dump, snapshot], stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE)
     text = r.stderr.decode("utf-8", "replace").rstrip("\n")
-    return text.rsplit(": ", 1)[-1] if text else ""
+    prefix = f"mcreg-dump: {snapshot}: "
+    if not text.startswith(prefix):
+        return ""
+    return text[len(prefix):].split(": ", 1)[0]
 
 
 # ---- redis-server (the cluster's shared store) ----------------------------------------

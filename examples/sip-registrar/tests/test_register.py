@@ -74,7 +74,7 @@ def test_ue_limit(sip):
         fail(f"the 403 is not '403 UE limit reached': {call.response_line()}")
     sip.wait_log(rf"^event REJECTED user={re.escape(AOR)} ue={re.escape(c.id)}$")
     sip.snapshot_now("dump1").expect_ues(a.id, b.id)
-    if sip.log_count("NOTIFY_") != 0:
+    if sip.log_count(r"^event NOTIFY_") != 0:
         fail("notifications with --notify none")
     sip.stop_registrar()
 
