@@ -274,21 +274,11 @@ static int lib_digest(const sim_node *nd, uint64_t *d)
     return mcreg_state_digest(nd->reg, d);
 }
 
-#if defined(MCREG_ERR_MISUSE)
-/* mcreg_stat comes with MCREG_ERR_MISUSE (the production-host additions) */
 static int lib_tombstones(const sim_node *nd, uint64_t *n)
 {
     *n = mcreg_stat(nd->reg, MCREG_STAT_TOMBSTONES);
     return 0;
 }
-#else
-static int lib_tombstones(const sim_node *nd, uint64_t *n)
-{
-    (void)nd;
-    (void)n;
-    return -1;
-}
-#endif
 #else
 int repl_sim_has_lib(void)
 {
