@@ -277,6 +277,7 @@ START_TEST(removal_before_its_put)
     node c[3];
     cluster_new(c, 3, &r);
     reg(&c[0], "alice", "x", 600, T0);
+    ck_log(&c[0], "CREATED(alice,x)@1");
     buf put = drain(&c[0]);
     apply(&c[1], put, T0 + 5);
     ck_log(&c[1], "CREATED(alice,x)@1");
@@ -312,8 +313,9 @@ START_TEST(ue_taken_while_a_replica_misses_the_change)
         buf a = drain(&c[0]);
         apply(&c[1], a, T0 + 1);
         apply(&c[2], a, T0 + 1);
-        take_log(&c[1]);
-        take_log(&c[2]);
+        ck_log(&c[0], "CREATED(alice,x)@1");
+        ck_log(&c[1], "CREATED(alice,x)@1");
+        ck_log(&c[2], "CREATED(alice,x)@1");
         reg(&c[1], "bob", "x", 600, T0 + 10);
         ck_log(&c[1], "REPLACED(alice,x)@2;CREATED(bob,x)@2");
         buf take = drain(&c[1]);
@@ -577,6 +579,7 @@ START_TEST(duplicates_and_replay_leave_the_digest)
     node fresh;
     node_new(&fresh, 3, &r);
     apply(&fresh, journal, t + 3);
+    ck_log(&fresh, "CREATED(alice,z)@1"); /* the net change of the whole history */
     ck_assert_uint_eq(digest(&fresh), d);
     apply(&fresh, ch[3], t + 4);
     ck_log(&fresh, "");
@@ -620,6 +623,13 @@ START_TEST(same_millisecond_writes)
     reg_contact(&c[0], "alice", "x", "sip:three@127.0.0.1", 600, T0);
     mcreg_change_version v3 = mcreg_record_version(mcreg_find(c[0].reg, "alice", "x"));
     ck_assert_uint_eq(v3.stamp, (T0 << 16) + 1);
+    ck_assert_uint_eq(mcreg_record_logon(mcreg_find(c[0].reg, "alice", "x")).node_id, 2);
+    take_log(&c[0]);
+    buf b3 = drain(&c[0]);
+    apply(&c[1], b3, T0 + 1);
+    ck_log(&c[1], "REFRESHED(alice,x)@1");
+    ck_contact(&c[1], "alice", "x", "sip:three@127.0.0.1");
+    free(b3.b);
     ck_converged(c, 2, T0 + 2);
     free(b1.b);
     free(b2.b);

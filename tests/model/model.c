@@ -686,10 +686,10 @@ static void forget(model *m, uint64_t now)
         muser *us = &m->users[u];
         for (uint32_t i = 0; i < us->n_pairs;) {
             mpair *p = &us->pairs[i];
+            /* the newest logon lives as long as the pair's winner, the
+             * entry with the latest horizon of all the pair's entries */
             if (p->has_win && past_horizon(m, p->win.version, now))
-                p->has_win = 0;
-            if (p->has_logon && past_horizon(m, p->logon, now))
-                p->has_logon = 0;
+                p->has_win = p->has_logon = 0;
             if (!p->has_win && !p->has_logon)
                 *p = us->pairs[--us->n_pairs];
             else
@@ -1144,27 +1144,18 @@ typedef struct touched_set {
     size_t n, cap;
 } touched_set;
 
-/* The newest logon the pair holds at now: its remembered logon and its
- * winning entry's, each until its horizon. */
-static int held_logon(const model *m, uint32_t u, uint32_t x, uint64_t now, model_version *out)
+/* The newest logon among the pair's entries, remembered until mcreg_expire
+ * forgets the pair's winner. */
+static int held_logon(const model *m, uint32_t u, uint32_t x, model_version *out)
 {
     const mpair *p = pair_find(m, u, x);
-    int has = 0;
-    if (!p)
+    if (!p || !p->has_logon)
         return 0;
-    if (p->has_logon && !past_horizon(m, p->logon, now)) {
-        *out = p->logon;
-        has = 1;
-    }
-    if (p->has_win && !past_horizon(m, p->win.version, now) &&
-        (!has || model_version_cmp(p->win.logon, *out) > 0)) {
-        *out = p->win.logon;
-        has = 1;
-    }
-    return has;
+    *out = p->logon;
+    return 1;
 }
 
-static void touch(const model *m, touched_set *t, uint32_t u, uint32_t x, uint64_t now)
+static void touch(const model *m, touched_set *t, uint32_t u, uint32_t x)
 {
     for (size_t i = 0; i < t->n; i++)
         if (t->v[i].user == u && t->v[i].ue == x)
@@ -1179,22 +1170,22 @@ static void touch(const model *m, touched_set *t, uint32_t u, uint32_t x, uint64
         a->had_rec = 1;
         a->before = m->slots[s].r;
     }
-    a->had_logon = (uint8_t)held_logon(m, u, x, now, &a->held);
+    a->had_logon = (uint8_t)held_logon(m, u, x, &a->held);
 }
 
 /* The pairs one change can move: its entries' pairs and, under UE
  * exclusive, the records at the UEs it puts to. */
-static void touch_change(const model *m, const model_change *c, touched_set *t, uint64_t now)
+static void touch_change(const model *m, const model_change *c, touched_set *t)
 {
     for (size_t i = 0; i < c->n; i++) {
         const model_entry *e = &c->e[i];
         if (e->kind == MODEL_PUT || e->kind == MODEL_REMOVAL || e->kind == MODEL_TOMBSTONE)
-            touch(m, t, e->user, e->ue, now);
+            touch(m, t, e->user, e->ue);
         if ((e->kind == MODEL_PUT || e->kind == MODEL_UE_HIGH) && !m->opt.shared_ues &&
             e->ue < m->n_ues) {
             const idlist *l = &m->ues[e->ue].recs;
             for (uint32_t k = 0; k < l->n; k++)
-                touch(m, t, m->slots[l->v[k]].r.user, e->ue, now);
+                touch(m, t, m->slots[l->v[k]].r.user, e->ue);
         }
     }
 }
@@ -1295,7 +1286,7 @@ static void apply_change(model *m, const model_change *c, uint64_t now)
         if (c->e[i].version.stamp > m->clock)
             m->clock = c->e[i].version.stamp;
     touched_set t = {NULL, 0, 0};
-    touch_change(m, c, &t, now);
+    touch_change(m, c, &t);
     for (size_t i = 0; i < c->n; i++)
         if (c->e[i].kind == MODEL_LIMIT || !past_horizon(m, c->e[i].version, now))
             merge_entry(m, &c->e[i]);

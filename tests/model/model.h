@@ -147,8 +147,8 @@ int model_event_format(const model *m, const model_event *e, char *buf, size_t c
  * A node is its model state plus the set of entries it has received; the
  * replicated part of the state is kept as the contract's function of that
  * set: per pair the winning entry (highest version; at an equal version a
- * removal beats a put) and the newest logon (until the horizon of that
- * logon), per UE its highest put, per user the limit entry of the highest
+ * removal beats a put) and the newest logon among its entries (kept as
+ * long as the winner), per UE its highest put, per user the limit entry of the highest
  * version. An entry is forgotten by model_expire once now >= its stamp's
  * ms + 1000 * max_expires (limits: never); an entry that arrives at or past
  * its horizon changes nothing but the clock. A local call of a node makes

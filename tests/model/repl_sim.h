@@ -37,6 +37,9 @@ typedef struct repl_sim_config {
     uint64_t seed;  /* everything else of the run comes from it */
     uint64_t steps; /* random steps before the final delivery */
     int use_lib;    /* 0: model nodes only */
+    /* 1: no snapshot merges, and so no loss either (a message leaves the
+     * pool once every node has it): to run without snapshot merging */
+    int no_snapshots;
 } repl_sim_config;
 
 typedef struct repl_sim_stats {

@@ -42,9 +42,9 @@ int main(void)
     uint64_t done = 0;
     for (uint64_t k = 0; done < ops; k++) {
         uint64_t steps = ops - done < per_run ? ops - done : per_run;
-        repl_sim_config cfg = {seed + k, steps, 1};
+        repl_sim_config cfg = {seed + k, steps, 1, 0};
         repl_sim_stats st;
-        char why[2048];
+        char why[8192];
         if (repl_sim_run(&cfg, &st, why, sizeof(why)) != 0) {
             printf("FAIL %s\n(replay: MCREG_REPL_SEED=%" PRIu64 " MCREG_REPL_STEPS=%" PRIu64
                    " CK_RUN_SUITE=replication_model)\n",
