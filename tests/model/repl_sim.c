@@ -88,6 +88,7 @@ typedef struct sim_node {
 } sim_node;
 
 typedef struct sim_msg {
+    uint64_t id; /* the drain's number, for the trace */
     model_buffer mb;
     uint8_t *bytes;
     size_t len;
@@ -109,6 +110,7 @@ typedef struct sim {
     char *why;
     size_t cap;
     int failed;
+    int trace; /* MCREG_REPL_TRACE=1: every call on stderr */
 } sim;
 
 static void lines_add(lines *l, const char *s)
@@ -164,6 +166,19 @@ static int fail(sim *s, unsigned node, const char *fmt, ...)
     vsnprintf(s->why + at, s->cap - at, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+static void trace(const sim *s, unsigned node, const char *fmt, ...)
+{
+    if (!s->trace)
+        return;
+    fprintf(stderr, "step %" PRIu64 " node %u now %" PRIu64 ": ", s->step, node,
+            (uint64_t)((int64_t)s->t + s->node[node].skew));
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }
 
 static uint64_t rnd(sim *s, uint64_t n)
@@ -367,6 +382,8 @@ static int op_register(sim *s, unsigned i, uint64_t now)
     b.expires_s = rnd(s, 8) == 0 ? 0 : 1 + (uint32_t)rnd(s, SIM_EXPIRES_ASK);
     mcreg_outcome mo = (mcreg_outcome)-1, lo = (mcreg_outcome)-1;
     int mrc = model_register(nd->m, &b, now, &mo);
+    trace(s, i, "register(user%" PRIu32 ", ue%" PRIu32 ", expires %" PRIu32 ", call-id %" PRIu32
+          ", cseq %" PRIu32 ") -> %d", b.user, b.ue, b.expires_s, b.call_id, b.cseq, mrc);
     if (!nd->reg)
         return 0;
     char contact[64], call_id[64];
@@ -385,6 +402,7 @@ static int op_deregister(sim *s, unsigned i, uint64_t now)
     sim_node *nd = &s->node[i];
     uint32_t u = (uint32_t)rnd(s, SIM_USERS), x = (uint32_t)rnd(s, SIM_UES);
     int mrc = model_deregister_at(nd->m, u, x, now);
+    trace(s, i, "deregister(user%" PRIu32 ", ue%" PRIu32 ") -> %d", u, x, mrc);
     if (!nd->reg)
         return 0;
     int lrc = mcreg_deregister(nd->reg, user_names[u], ue_names[x], now);
@@ -397,6 +415,7 @@ static int op_deregister_user(sim *s, unsigned i, uint64_t now)
     uint32_t u = (uint32_t)rnd(s, SIM_USERS);
     size_t mn = 0, ln = 0;
     int mrc = model_deregister_user_at(nd->m, u, now, &mn);
+    trace(s, i, "deregister_user(user%" PRIu32 ") -> %d", u, mrc);
     if (!nd->reg)
         return 0;
     int lrc = mcreg_deregister_user(nd->reg, user_names[u], now, &ln);
@@ -413,6 +432,7 @@ static int op_limit(sim *s, unsigned i)
     uint32_t u = (uint32_t)rnd(s, SIM_USERS);
     if (rnd(s, 3) == 0) {
         int mrc = model_clear_user_max_ues(nd->m, u);
+        trace(s, i, "clear_user_max_ues(user%" PRIu32 ") -> %d", u, mrc);
         if (!nd->reg)
             return 0;
         int lrc = mcreg_clear_user_max_ues(nd->reg, user_names[u]);
@@ -421,6 +441,7 @@ static int op_limit(sim *s, unsigned i)
     }
     uint32_t max = 1 + (uint32_t)rnd(s, 3);
     int mrc = model_set_user_max_ues(nd->m, u, max);
+    trace(s, i, "set_user_max_ues(user%" PRIu32 ", %" PRIu32 ") -> %d", u, max, mrc);
     if (!nd->reg)
         return 0;
     int lrc = mcreg_set_user_max_ues(nd->reg, user_names[u], max);
@@ -445,6 +466,7 @@ static int op_expire(sim *s, unsigned i, uint64_t now)
     sim_node *nd = &s->node[i];
     size_t mn = 0, ln = 0;
     int mrc = model_expire(nd->m, now, &mn);
+    trace(s, i, "expire(%" PRIu64 ") -> %zu", now, mn);
     s->st->expired += mn;
     if (!nd->reg)
         return 0;
@@ -568,11 +590,13 @@ static int op_drain(sim *s, unsigned i)
         return 0;
     s->st->drains++;
     log_changes(s, &mb);
+    trace(s, i, "drain -> message %" PRIu64, s->st->drains);
     if (s->pool_n == SIM_POOL && msg_drop(s, rnd(s, s->pool_n)))
         return -1;
     sim_msg *mg = &s->pool[s->pool_n++];
     memset(mg, 0, sizeof(*mg));
     mg->mb = mb;
+    mg->id = s->st->drains;
     if (lbuf) {
         /* the pool outlives the registry's allocator: a copy of our own */
         mg->bytes = malloc(llen ? llen : 1);
@@ -594,6 +618,7 @@ static int deliver(sim *s, unsigned i, const uint8_t *bytes, size_t len, const m
     uint64_t now = node_now(s, i);
     uint64_t d0 = 0, d1 = 0;
     int mrc = model_changes_apply(nd->m, mb, now);
+    trace(s, i, "%s (%zu bytes)", what, len);
     if (!nd->reg)
         return 0;
     if (dup && lib_digest(nd, &d0) != MCREG_OK)
@@ -641,6 +666,7 @@ static int op_deliver(sim *s)
         buffer_append(&mb, &mg->mb);
         buffer_append(&mb, &m2->mb);
         int dup = mg->got[i] && m2->got[i];
+        trace(s, i, "messages %" PRIu64 " + %" PRIu64 ":", mg->id, m2->id);
         rc = deliver(s, i, cat, len, &mb, dup, "changes_apply(journal of two)");
         model_buffer_free(&mb);
         free(cat);
@@ -648,6 +674,7 @@ static int op_deliver(sim *s)
     } else {
         int dup = mg->got[i];
         s->st->duplicates += (uint64_t)dup;
+        trace(s, i, "message %" PRIu64 ":", mg->id);
         rc = deliver(s, i, mg->bytes, mg->len, &mg->mb, dup, "changes_apply");
         mg->got[i] = 1;
     }
@@ -904,6 +931,8 @@ int repl_sim_run(const repl_sim_config *cfg, repl_sim_stats *st, char *why, size
     if (cap)
         why[0] = '\0';
     test_rng_seed(&s->rng, cfg->seed);
+    const char *tr = getenv("MCREG_REPL_TRACE");
+    s->trace = tr && *tr && *tr != '0';
     int rc = sim_setup(s);
     for (s->step = 1; rc == 0 && s->step <= s->cfg.steps; s->step++) {
         /* the clock: mostly small steps, now and then past a horizon */
