@@ -26,7 +26,8 @@
 #                  (tests/bench/bench.mk)
 #   bench-quick    the same for U = 10^4 only: a smoke test of the harness
 #   soak           tests/soak/: 10^7 random operations against a reference
-#                  model, then soak-valgrind (tests/soak/soak.mk)
+#                  model, SOAK_OPS steps of the replication cluster
+#                  (tests/soak/repl/), then soak-valgrind (tests/soak/soak.mk)
 #   registrar      build/examples/mcreg-registrar, the SIP registrar example
 #                  (also built by examples; examples/sip-registrar/registrar.mk)
 #   check-sip      examples/sip-registrar/tests/: the registrar's pytest suite

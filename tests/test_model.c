@@ -572,7 +572,7 @@ static void m_step(m_run *R)
 
 /* max_ues, policy, notify, logoff, UE shared (exclusive off); clock at the start */
 #define M_CFG(max, pol, notify, logoff, shared, start)                                       \
-    {{(max), MCREG_LIMIT_##pol, MCREG_NOTIFY_##notify, (logoff), (shared)}, (start)}
+    {{(max), MCREG_LIMIT_##pol, MCREG_NOTIFY_##notify, (logoff), (shared), 0, 0}, (start)}
 
 static const m_cfg m_cfgs[] = {
     M_CFG(0, REJECT, ALL, 0, 0, 1000),

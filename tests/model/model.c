@@ -26,14 +26,29 @@ typedef struct idlist {
     uint32_t n, cap;
 } idlist;
 
+/* The replicated part of a pair (user, UE): its winning entry and the
+ * newest logon among its entries (see model.h). */
+typedef struct mpair {
+    uint32_t ue;
+    uint8_t has_win, has_logon;
+    model_entry win;
+    model_version logon;
+} mpair;
+
 typedef struct muser {
     idlist recs; /* slots */
     uint8_t has_limit;
     uint32_t limit;
+    uint8_t has_lim_v; /* a limit entry was received: its version */
+    model_version lim_v;
+    mpair *pairs;
+    uint32_t n_pairs, cap_pairs;
 } muser;
 
 typedef struct mue {
     idlist recs; /* slots */
+    uint8_t has_high; /* the UE's highest put */
+    model_version high;
 } mue;
 
 typedef struct heap_ent {
@@ -67,6 +82,13 @@ struct model {
     size_t others_n, others_cap;
     removal *rm;
     size_t rm_n, rm_cap;
+    /* replication */
+    uint64_t clock;
+    model_version cur_v; /* the version of the local call's change */
+    model_entry *cur;    /* the local call's change, being built */
+    size_t cur_n, cur_cap;
+    model_change *pend; /* changes not yet drained */
+    size_t pend_n, pend_cap;
 };
 
 /* ---- memory ---------------------------------------------------------------- */
@@ -140,8 +162,14 @@ void model_free(model *m)
 {
     if (!m)
         return;
-    for (size_t u = 0; u < m->n_users; u++)
+    for (size_t u = 0; u < m->n_users; u++) {
         free(m->users[u].recs.v);
+        free(m->users[u].pairs);
+    }
+    free(m->cur);
+    for (size_t i = 0; i < m->pend_n; i++)
+        free(m->pend[i].e);
+    free(m->pend);
     for (size_t x = 0; x < m->n_ues; x++)
         free(m->ues[x].recs.v);
     free(m->users);
@@ -172,6 +200,12 @@ void model_options_apply(const model_options *o, mcreg_options *to)
     mcreg_options_set_notify_logon(to, o->notify);
     mcreg_options_set_notify_logoff(to, o->notify_logoff);
     mcreg_options_set_ue_exclusive(to, !o->shared_ues);
+#ifdef MCREG_HAS_REPLICATION
+    if (o->node_id)
+        mcreg_options_set_node_id(to, o->node_id);
+    if (o->max_expires)
+        mcreg_options_set_max_expires(to, o->max_expires);
+#endif
 }
 
 /* ---- names and orders ------------------------------------------------------- */
@@ -455,6 +489,7 @@ static model_event *ev_push(model *m, mcreg_event_type t, const model_record *r)
     memset(e, 0, sizeof(*e));
     e->type = t;
     e->rec = *r;
+    e->origin = m->opt.node_id;
     return e;
 }
 
@@ -511,6 +546,241 @@ int model_event_format(const model *m, const model_event *e, char *buf, size_t c
     return n + snprintf(buf + at, cap - at, "])");
 }
 
+/* ---- replication: versions, entries, the replicated state --------------------- */
+
+int model_version_cmp(model_version a, model_version b)
+{
+    int c = cmp_u64(a.stamp, b.stamp);
+    return c ? c : cmp_u64(a.node, b.node);
+}
+
+static int repl_on(const model *m)
+{
+    return m->opt.node_id != 0;
+}
+
+/* now >= stamp_ms + 1000 * max_expires: the entry is forgotten (never
+ * without a max_expires, which a registry with a node id cannot have). */
+static int past_horizon(const model *m, model_version v, uint64_t now)
+{
+    if (!m->opt.max_expires)
+        return 0;
+    uint64_t ms = v.stamp >> 16, d = (uint64_t)m->opt.max_expires * 1000u;
+    return now >= (ms > UINT64_MAX - d ? UINT64_MAX : ms + d);
+}
+
+/* The hybrid logical clock: at least now_ms << 16 (a call without now_ms:
+ * last + 1), above every stamp made or applied. */
+static model_version next_version(model *m, uint64_t now, int has_now)
+{
+    uint64_t st = m->clock + 1;
+    if (has_now) {
+        uint64_t t = now > (UINT64_MAX >> 16) ? UINT64_MAX : now << 16;
+        if (t > st)
+            st = t;
+    }
+    m->clock = st;
+    return (model_version){st, m->opt.node_id};
+}
+
+uint64_t model_clock(const model *m)
+{
+    return m->clock;
+}
+
+static mpair *pair_find(const model *m, uint32_t u, uint32_t x)
+{
+    if (u >= m->n_users)
+        return NULL;
+    const muser *us = &m->users[u];
+    for (uint32_t i = 0; i < us->n_pairs; i++)
+        if (us->pairs[i].ue == x)
+            return &us->pairs[i];
+    return NULL;
+}
+
+/* The pair's state, created empty; valid until the next pair_get. */
+static mpair *pair_get(model *m, uint32_t u, uint32_t x)
+{
+    mpair *p = pair_find(m, u, x);
+    if (p)
+        return p;
+    muser *us = user_at(m, u);
+    ue_at(m, x);
+    size_t cap = us->cap_pairs;
+    GROW(us->pairs, cap, (size_t)us->n_pairs + 1);
+    us->cap_pairs = (uint32_t)cap;
+    p = &us->pairs[us->n_pairs++];
+    memset(p, 0, sizeof(*p));
+    p->ue = x;
+    return p;
+}
+
+static int entry_is_removal(const model_entry *e)
+{
+    return e->kind == MODEL_REMOVAL || e->kind == MODEL_TOMBSTONE;
+}
+
+/* a wins over b at one pair: the higher version; at an equal version a
+ * removal beats a put. */
+static int entry_beats(const model_entry *a, const model_entry *b)
+{
+    int c = model_version_cmp(a->version, b->version);
+    if (c)
+        return c > 0;
+    return entry_is_removal(a) && !entry_is_removal(b);
+}
+
+static void ue_raise(model *m, uint32_t x, model_version v)
+{
+    mue *ue = ue_at(m, x);
+    if (!ue->has_high || model_version_cmp(v, ue->high) > 0) {
+        ue->high = v;
+        ue->has_high = 1;
+    }
+}
+
+static void limit_merge(model *m, const model_entry *e)
+{
+    muser *us = user_at(m, e->user);
+    if (us->has_lim_v && model_version_cmp(e->version, us->lim_v) <= 0)
+        return;
+    us->has_lim_v = 1;
+    us->lim_v = e->version;
+    if (e->has_limit && !us->has_limit)
+        m->n_limits++;
+    if (!e->has_limit && us->has_limit)
+        m->n_limits--;
+    us->has_limit = e->has_limit != 0;
+    us->limit = e->has_limit ? e->limit : 0;
+}
+
+/* One entry into the replicated state: no record moves, no event. */
+static void merge_entry(model *m, const model_entry *e)
+{
+    if (e->kind == MODEL_LIMIT) {
+        limit_merge(m, e);
+        return;
+    }
+    if (e->kind == MODEL_UE_HIGH) {
+        ue_raise(m, e->ue, e->version);
+        return;
+    }
+    mpair *p = pair_get(m, e->user, e->ue);
+    if (!p->has_win || entry_beats(e, &p->win)) {
+        p->win = *e;
+        p->has_win = 1;
+    }
+    if (!p->has_logon || model_version_cmp(e->logon, p->logon) > 0) {
+        p->logon = e->logon;
+        p->has_logon = 1;
+    }
+    if (e->kind == MODEL_PUT)
+        ue_raise(m, e->ue, e->version);
+}
+
+/* Forget what reached its horizon (mcreg_expire). */
+static void forget(model *m, uint64_t now)
+{
+    for (size_t u = 0; u < m->n_users; u++) {
+        muser *us = &m->users[u];
+        for (uint32_t i = 0; i < us->n_pairs;) {
+            mpair *p = &us->pairs[i];
+            /* the newest logon lives as long as the pair's winner, the
+             * entry with the latest horizon of all the pair's entries */
+            if (p->has_win && past_horizon(m, p->win.version, now))
+                p->has_win = p->has_logon = 0;
+            if (!p->has_win && !p->has_logon)
+                *p = us->pairs[--us->n_pairs];
+            else
+                i++;
+        }
+    }
+    for (size_t x = 0; x < m->n_ues; x++)
+        if (m->ues[x].has_high && past_horizon(m, m->ues[x].high, now))
+            m->ues[x].has_high = 0;
+}
+
+/* ---- replication: the change of a local call ------------------------------------ */
+
+/* Called once the call is known to succeed: its version. */
+static void local_begin(model *m, uint64_t now, int has_now)
+{
+    m->cur_n = 0;
+    if (repl_on(m))
+        m->cur_v = next_version(m, now, has_now);
+}
+
+static void local_entry(model *m, const model_entry *e)
+{
+    merge_entry(m, e);
+    GROW(m->cur, m->cur_cap, m->cur_n + 1);
+    m->cur[m->cur_n++] = *e;
+}
+
+static void local_put(model *m, const model_record *r)
+{
+    if (!repl_on(m))
+        return;
+    model_entry e;
+    memset(&e, 0, sizeof(e));
+    e.kind = MODEL_PUT;
+    e.user = r->user;
+    e.ue = r->ue;
+    e.version = r->version;
+    e.logon = r->logon;
+    e.rec = *r;
+    local_entry(m, &e);
+}
+
+static void local_removal(model *m, const model_record *r, mcreg_event_type why)
+{
+    if (!repl_on(m))
+        return;
+    model_entry e;
+    memset(&e, 0, sizeof(e));
+    e.kind = MODEL_REMOVAL;
+    e.user = r->user;
+    e.ue = r->ue;
+    e.version = m->cur_v;
+    e.logon = r->logon;
+    e.reason = why;
+    local_entry(m, &e);
+}
+
+static void local_limit(model *m, uint32_t u, int has, uint32_t max)
+{
+    if (!repl_on(m))
+        return;
+    model_entry e;
+    memset(&e, 0, sizeof(e));
+    e.kind = MODEL_LIMIT;
+    e.user = u;
+    e.version = m->cur_v;
+    e.has_limit = has;
+    e.limit = max;
+    local_entry(m, &e);
+}
+
+static model_change change_copy(const model_entry *e, size_t n)
+{
+    model_change c = {malloc((n ? n : 1) * sizeof(*e)), n};
+    if (!c.e)
+        abort();
+    memcpy(c.e, e, n * sizeof(*e));
+    return c;
+}
+
+/* The call's change joins the pending ones. */
+static void local_commit(model *m)
+{
+    if (!repl_on(m) || m->cur_n == 0)
+        return;
+    GROW(m->pend, m->pend_cap, m->pend_n + 1);
+    m->pend[m->pend_n++] = change_copy(m->cur, m->cur_n);
+    m->cur_n = 0;
+}
+
 /* ---- changes ----------------------------------------------------------------- */
 
 /* The user's records in registered_at order, into a malloc'd array. */
@@ -528,13 +798,9 @@ static const model_record **user_sorted(const model *m, uint32_t u, size_t *n)
 
 /* Take the record at slot s out; its event comes with the call's other
  * removals (flush), after the whole change. */
-static void remove_slot(model *m, uint32_t s, mcreg_event_type why)
+static void rec_unlink(model *m, uint32_t s)
 {
     slot *sl = &m->slots[s];
-    GROW(m->rm, m->rm_cap, m->rm_n + 1);
-    m->rm[m->rm_n].r = sl->r;
-    m->rm[m->rm_n].why = why;
-    m->rm_n++;
     muser *us = &m->users[sl->r.user];
     list_del(&us->recs, s);
     if (us->recs.n == 0)
@@ -544,6 +810,22 @@ static void remove_slot(model *m, uint32_t s, mcreg_event_type why)
     m->n_records--;
     GROW(m->free_slots, m->cap_free, m->n_free + 1);
     m->free_slots[m->n_free++] = s;
+}
+
+static void remove_slot(model *m, uint32_t s, mcreg_event_type why)
+{
+    GROW(m->rm, m->rm_cap, m->rm_n + 1);
+    m->rm[m->rm_n].r = m->slots[s].r;
+    m->rm[m->rm_n].why = why;
+    m->rm_n++;
+    rec_unlink(m, s);
+}
+
+/* A removal by a local call: also an entry of its change. */
+static void remove_local(model *m, uint32_t s, mcreg_event_type why)
+{
+    local_removal(m, &m->slots[s].r, why);
+    remove_slot(m, s, why);
 }
 
 /* The removal events, each followed by its NOTIFY_LOGOFFs (when enabled) to
@@ -565,8 +847,10 @@ static void flush_removals(model *m)
     m->rm_n = 0;
 }
 
-static uint64_t expiry(uint64_t now, uint32_t expires_s)
+static uint64_t expiry(const model *m, uint64_t now, uint32_t expires_s)
 {
+    if (m->opt.max_expires && expires_s > m->opt.max_expires)
+        expires_s = m->opt.max_expires;
     uint64_t d = (uint64_t)expires_s * 1000u;
     return now > UINT64_MAX - d ? UINT64_MAX : now + d;
 }
@@ -579,19 +863,39 @@ static uint32_t new_slot(model *m)
     return (uint32_t)m->n_slots++;
 }
 
+/* A record into the tables and the expiry heap: its slot. */
+static uint32_t rec_insert(model *m, const model_record *r)
+{
+    uint32_t s = new_slot(m);
+    slot *sl = &m->slots[s];
+    memset(sl, 0, sizeof(*sl));
+    sl->used = 1;
+    sl->r = *r;
+    heap_push(m, s);
+    muser *us = user_at(m, r->user);
+    if (us->recs.n == 0)
+        m->n_active_users++;
+    list_add(&us->recs, s);
+    list_add(&ue_at(m, r->ue)->recs, s);
+    m->n_records++;
+    return s;
+}
+
 static int refresh(model *m, uint32_t s, const model_binding *b, uint64_t now,
                    mcreg_outcome *out)
 {
     model_record *r = &m->slots[s].r;
     if (b->call_id && r->call_id == b->call_id && b->cseq <= r->cseq)
         return MCREG_ERR_STALE;
+    local_begin(m, now, 1);
     if (b->expires_s == 0) {
-        remove_slot(m, s, MCREG_EV_DEREGISTERED);
+        remove_local(m, s, MCREG_EV_DEREGISTERED);
         flush_removals(m);
+        local_commit(m);
         *out = MCREG_REMOVED;
         return MCREG_OK;
     }
-    uint64_t exp = expiry(now, b->expires_s);
+    uint64_t exp = expiry(m, now, b->expires_s);
     mcreg_event_type t = exp >= r->expires_at ? MCREG_EV_REFRESHED : MCREG_EV_SHORTENED;
     r->expires_at = exp;
     if (b->contact)
@@ -599,7 +903,10 @@ static int refresh(model *m, uint32_t s, const model_binding *b, uint64_t now,
     r->call_id = b->call_id;
     r->cseq = b->cseq;
     r->settings = b->settings;
+    r->version = m->cur_v;
     heap_push(m, s);
+    local_put(m, r);
+    local_commit(m);
     ev_push(m, t, r);
     *out = MCREG_REFRESHED;
     return MCREG_OK;
@@ -633,9 +940,10 @@ static int create(model *m, const model_binding *b, uint64_t now, mcreg_outcome 
         ev_push(m, MCREG_EV_REJECTED, &r);
         return MCREG_ERR_LIMIT;
     }
+    local_begin(m, now, 1);
     if (!m->opt.shared_ues)
         while (ue->recs.n) /* another user's record: UE exclusive */
-            remove_slot(m, ue->recs.v[0], MCREG_EV_REPLACED);
+            remove_local(m, ue->recs.v[0], MCREG_EV_REPLACED);
     while (lim && us->recs.n >= lim) {
         size_t n;
         const model_record **v = user_sorted(m, b->user, &n);
@@ -644,23 +952,18 @@ static int create(model *m, const model_binding *b, uint64_t now, mcreg_outcome 
         /* else already in (registered_at, ue_id) order */
         int64_t s = find_slot(m, v[0]->user, v[0]->ue);
         free(v);
-        remove_slot(m, (uint32_t)s, MCREG_EV_EVICTED);
+        remove_local(m, (uint32_t)s, MCREG_EV_EVICTED);
     }
     flush_removals(m);
 
-    uint32_t s = new_slot(m);
-    slot *sl = &m->slots[s];
-    memset(sl, 0, sizeof(*sl));
-    sl->used = 1;
-    sl->r = (model_record){.user = b->user, .ue = b->ue, .contact = b->contact,
-                           .call_id = b->call_id, .settings = b->settings, .cseq = b->cseq,
-                           .registered_at = now, .expires_at = expiry(now, b->expires_s)};
-    heap_push(m, s);
-    if (us->recs.n == 0)
-        m->n_active_users++;
-    list_add(&us->recs, s);
-    list_add(&ue->recs, s);
-    m->n_records++;
+    model_record r = {.user = b->user, .ue = b->ue, .contact = b->contact,
+                      .call_id = b->call_id, .settings = b->settings, .cseq = b->cseq,
+                      .registered_at = now, .expires_at = expiry(m, now, b->expires_s),
+                      .version = m->cur_v, .logon = m->cur_v};
+    uint32_t s = rec_insert(m, &r);
+    const slot *sl = &m->slots[s];
+    local_put(m, &sl->r);
+    local_commit(m);
     ev_push(m, MCREG_EV_CREATED, &sl->r);
     notify_logon(m, &sl->r);
     *out = MCREG_CREATED;
@@ -681,29 +984,44 @@ int model_register(model *m, const model_binding *b, uint64_t now, mcreg_outcome
 
 int model_deregister(model *m, uint32_t u, uint32_t x)
 {
+    return model_deregister_at(m, u, x, 0);
+}
+
+int model_deregister_at(model *m, uint32_t u, uint32_t x, uint64_t now)
+{
     ev_reset(m);
     int64_t s = find_slot(m, u, x);
     if (s < 0)
         return MCREG_ERR_NOT_FOUND;
-    remove_slot(m, (uint32_t)s, MCREG_EV_DEREGISTERED);
+    local_begin(m, now, 1);
+    remove_local(m, (uint32_t)s, MCREG_EV_DEREGISTERED);
     flush_removals(m);
+    local_commit(m);
     heap_settle(m);
     return MCREG_OK;
 }
 
 int model_deregister_user(model *m, uint32_t u, size_t *removed)
 {
+    return model_deregister_user_at(m, u, 0, removed);
+}
+
+int model_deregister_user_at(model *m, uint32_t u, uint64_t now, size_t *removed)
+{
     ev_reset(m);
     size_t n;
     const model_record **v = user_sorted(m, u, &n);
+    if (n)
+        local_begin(m, now, 1);
     for (size_t k = 0; k < n; k++) {
         int64_t s = find_slot(m, v[k]->user, v[k]->ue);
-        remove_slot(m, (uint32_t)s, MCREG_EV_DEREGISTERED);
+        remove_local(m, (uint32_t)s, MCREG_EV_DEREGISTERED);
     }
     free(v);
     if (n == 0)
         return MCREG_ERR_NOT_FOUND;
     flush_removals(m);
+    local_commit(m);
     heap_settle(m);
     if (removed)
         *removed = n;
@@ -732,6 +1050,8 @@ int model_expire(model *m, uint64_t now, size_t *expired)
     free(due);
     flush_removals(m);
     heap_settle(m);
+    if (repl_on(m))
+        forget(m, now);
     if (expired)
         *expired = n;
     return MCREG_OK;
@@ -745,6 +1065,9 @@ int model_set_user_max_ues(model *m, uint32_t u, uint32_t max)
         m->n_limits++;
     us->has_limit = 1;
     us->limit = max;
+    local_begin(m, 0, 0);
+    local_limit(m, u, 1, max);
+    local_commit(m);
     return MCREG_OK;
 }
 
@@ -756,5 +1079,321 @@ int model_clear_user_max_ues(model *m, uint32_t u)
     m->users[u].has_limit = 0;
     m->users[u].limit = 0;
     m->n_limits--;
+    local_begin(m, 0, 0);
+    local_limit(m, u, 0, 0);
+    local_commit(m);
     return MCREG_OK;
+}
+
+/* ---- replication: drain, apply, snapshot ------------------------------------------ */
+
+int model_changes_drain(model *m, model_buffer *out)
+{
+    if (!repl_on(m))
+        return MCREG_ERR_INVALID;
+    if (m->pend_n == 0)
+        return MCREG_ERR_NOT_FOUND;
+    out->c = m->pend;
+    out->n = m->pend_n;
+    m->pend = NULL;
+    m->pend_n = m->pend_cap = 0;
+    return MCREG_OK;
+}
+
+void model_buffer_free(model_buffer *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->c[i].e);
+    free(b->c);
+    b->c = NULL;
+    b->n = 0;
+}
+
+void model_buffer_flatten(const model_buffer *src, model_buffer *dst)
+{
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < src->n; i++)
+        n += src->c[i].n;
+    model_entry *e = malloc((n ? n : 1) * sizeof(*e));
+    if (!e)
+        abort();
+    for (size_t i = 0; i < src->n; i++)
+        for (size_t j = 0; j < src->c[i].n; j++)
+            e[k++] = src->c[i].e[j];
+    /* dst->c is NULL or grown by GROW alone: a power of two from 16 */
+    size_t cap = 0;
+    if (dst->n) {
+        cap = 16;
+        while (cap < dst->n)
+            cap *= 2;
+    }
+    GROW(dst->c, cap, dst->n + 1);
+    dst->c[dst->n++] = (model_change){e, n};
+}
+
+/* A pair touched by one change, as it was before. */
+typedef struct touched {
+    uint32_t user, ue;
+    uint8_t had_rec, had_logon;
+    model_record before;
+    model_version held; /* the newest logon among the pair's entries */
+} touched;
+
+typedef struct touched_set {
+    touched *v;
+    size_t n, cap;
+} touched_set;
+
+/* The newest logon among the pair's entries, remembered until mcreg_expire
+ * forgets the pair's winner. */
+static int held_logon(const model *m, uint32_t u, uint32_t x, model_version *out)
+{
+    const mpair *p = pair_find(m, u, x);
+    if (!p || !p->has_logon)
+        return 0;
+    *out = p->logon;
+    return 1;
+}
+
+static void touch(const model *m, touched_set *t, uint32_t u, uint32_t x)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i].user == u && t->v[i].ue == x)
+            return;
+    GROW(t->v, t->cap, t->n + 1);
+    touched *a = &t->v[t->n++];
+    memset(a, 0, sizeof(*a));
+    a->user = u;
+    a->ue = x;
+    int64_t s = find_slot(m, u, x);
+    if (s >= 0) {
+        a->had_rec = 1;
+        a->before = m->slots[s].r;
+    }
+    a->had_logon = (uint8_t)held_logon(m, u, x, &a->held);
+}
+
+/* The pairs one change can move: its entries' pairs and, under UE
+ * exclusive, the records at the UEs it puts to. */
+static void touch_change(const model *m, const model_change *c, touched_set *t)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const model_entry *e = &c->e[i];
+        if (e->kind == MODEL_PUT || e->kind == MODEL_REMOVAL || e->kind == MODEL_TOMBSTONE)
+            touch(m, t, e->user, e->ue);
+        if ((e->kind == MODEL_PUT || e->kind == MODEL_UE_HIGH) && !m->opt.shared_ues &&
+            e->ue < m->n_ues) {
+            const idlist *l = &m->ues[e->ue].recs;
+            for (uint32_t k = 0; k < l->n; k++)
+                touch(m, t, m->slots[l->v[k]].r.user, e->ue);
+        }
+    }
+}
+
+static void apply_removal(model *m, uint32_t s, mcreg_event_type why, uint64_t origin)
+{
+    model_event *e = ev_push(m, why, &m->slots[s].r);
+    e->origin = origin;
+    rec_unlink(m, s);
+}
+
+static void apply_create(model *m, const model_record *r, uint64_t origin)
+{
+    uint32_t s = rec_insert(m, r);
+    ev_push(m, MCREG_EV_CREATED, &m->slots[s].r)->origin = origin;
+}
+
+/* The pair after the change's entries are in: the record it must hold and
+ * the event of the move. Returns 1 when a logon was made present. */
+static int settle_pair(model *m, const touched *a, uint64_t now)
+{
+    const mpair *p = pair_find(m, a->user, a->ue);
+    const model_entry *w = p && p->has_win ? &p->win : NULL;
+    const mue *ue = a->ue < m->n_ues ? &m->ues[a->ue] : NULL;
+    int shared = m->opt.shared_ues;
+    int put_w = w && w->kind == MODEL_PUT;
+    int ue_ok = put_w && (shared || (ue && ue->has_high && model_version_cmp(ue->high, w->version) == 0));
+    if (!a->had_rec) {
+        if (ue_ok && w->rec.expires_at > now) {
+            apply_create(m, &w->rec, w->version.node);
+            return 1;
+        }
+        return 0;
+    }
+    const model_record *r = &a->before;
+    if (!w)
+        abort(); /* a record's put is its pair's winner until it expires */
+    int newer = model_version_cmp(w->version, r->version) > 0;
+    if (ue_ok && !newer)
+        return 0; /* unchanged, even lapsed: applying never sweeps */
+    uint32_t s = (uint32_t)find_slot(m, a->user, a->ue);
+    int ue_over = !shared && ue && ue->has_high && model_version_cmp(ue->high, r->version) > 0 &&
+                  !(put_w && model_version_cmp(w->version, ue->high) == 0);
+    if (put_w && newer && w->rec.expires_at <= now) {
+        apply_removal(m, s, MCREG_EV_EXPIRED, w->version.node);
+    } else if (ue_over) {
+        apply_removal(m, s, MCREG_EV_REPLACED, ue->high.node);
+    } else if (!put_w) {
+        apply_removal(m, s, w->kind == MODEL_REMOVAL ? w->reason : MCREG_EV_DEREGISTERED,
+                      w->version.node);
+    } else if (model_version_cmp(w->rec.logon, r->logon) != 0) {
+        apply_removal(m, s, MCREG_EV_DEREGISTERED, w->version.node);
+        apply_create(m, &w->rec, w->version.node);
+        return 1;
+    } else {
+        slot *sl = &m->slots[s];
+        mcreg_event_type t = w->rec.expires_at >= sl->r.expires_at ? MCREG_EV_REFRESHED
+                                                                   : MCREG_EV_SHORTENED;
+        sl->r = w->rec;
+        heap_push(m, s);
+        ev_push(m, t, &sl->r)->origin = w->version.node;
+    }
+    return 0;
+}
+
+/* Notifications across nodes: the pair's logon X is now present and newer
+ * than every logon the pair held; each present record (user, Y) of this
+ * node's logon, created after X, tells its logon again: to Y, and (ALL)
+ * to X. */
+static void cross_notify(model *m, const touched *a)
+{
+    int64_t sx = find_slot(m, a->user, a->ue);
+    if (sx < 0 || m->opt.notify == MCREG_NOTIFY_NONE)
+        return;
+    model_record x = m->slots[sx].r;
+    if (a->had_logon && model_version_cmp(x.logon, a->held) <= 0)
+        return;
+    size_t n;
+    const model_record **ues = user_sorted(m, a->user, &n);
+    for (size_t k = 0; k < n; k++) {
+        const model_record *y = ues[k];
+        if (y->ue == x.ue || y->logon.node != m->opt.node_id ||
+            model_version_cmp(y->logon, x.logon) <= 0)
+            continue;
+        ev_notify(m, MCREG_EV_NOTIFY_LOGON, y, y->ue, ues, n);
+        m->ev[m->ev_n - 1].origin = x.version.node;
+        if (m->opt.notify == MCREG_NOTIFY_ALL) {
+            ev_notify(m, MCREG_EV_NOTIFY_LOGON, y, x.ue, ues, n);
+            m->ev[m->ev_n - 1].origin = x.version.node;
+        }
+    }
+    free(ues);
+}
+
+static void apply_change(model *m, const model_change *c, uint64_t now)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].version.stamp > m->clock)
+            m->clock = c->e[i].version.stamp;
+    touched_set t = {NULL, 0, 0};
+    touch_change(m, c, &t);
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].kind == MODEL_LIMIT || !past_horizon(m, c->e[i].version, now))
+            merge_entry(m, &c->e[i]);
+    uint8_t *made = calloc(t.n ? t.n : 1, 1);
+    if (!made)
+        abort();
+    for (size_t i = 0; i < t.n; i++)
+        made[i] = (uint8_t)settle_pair(m, &t.v[i], now);
+    for (size_t i = 0; i < t.n; i++)
+        if (made[i])
+            cross_notify(m, &t.v[i]);
+    free(made);
+    free(t.v);
+}
+
+int model_changes_apply(model *m, const model_buffer *b, uint64_t now)
+{
+    ev_reset(m);
+    if (!repl_on(m))
+        return MCREG_ERR_INVALID;
+    /* all or nothing per call, and its events are the net change of each
+     * pair over the whole call: every change of the buffer as one unit */
+    model_buffer one = {NULL, 0};
+    model_buffer_flatten(b, &one);
+    apply_change(m, &one.c[0], now);
+    model_buffer_free(&one);
+    heap_settle(m);
+    return MCREG_OK;
+}
+
+void model_snapshot_entries(const model *m, model_buffer *out)
+{
+    size_t n = 0, cap = 0;
+    model_entry *v = NULL;
+    for (uint32_t u = 0; u < m->n_users; u++) {
+        const muser *us = &m->users[u];
+        for (uint32_t i = 0; i < us->n_pairs; i++) {
+            const mpair *p = &us->pairs[i];
+            if (!p->has_win)
+                continue;
+            GROW(v, cap, n + 1);
+            model_entry *e = &v[n++];
+            memset(e, 0, sizeof(*e));
+            e->user = u;
+            e->ue = p->ue;
+            int64_t s = find_slot(m, u, p->ue);
+            if (s >= 0) {
+                e->kind = MODEL_PUT;
+                e->rec = m->slots[s].r;
+                e->version = e->rec.version;
+                e->logon = e->rec.logon;
+            } else {
+                e->kind = MODEL_TOMBSTONE;
+                e->version = p->win.version;
+                e->logon = p->win.logon;
+            }
+        }
+        if (us->has_lim_v) {
+            GROW(v, cap, n + 1);
+            model_entry *e = &v[n++];
+            memset(e, 0, sizeof(*e));
+            e->kind = MODEL_LIMIT;
+            e->user = u;
+            e->version = us->lim_v;
+            e->has_limit = us->has_limit;
+            e->limit = us->limit;
+        }
+    }
+    for (uint32_t x = 0; x < m->n_ues; x++) {
+        if (!m->ues[x].has_high)
+            continue;
+        GROW(v, cap, n + 1);
+        model_entry *e = &v[n++];
+        memset(e, 0, sizeof(*e));
+        e->kind = MODEL_UE_HIGH;
+        e->ue = x;
+        e->version = m->ues[x].high;
+    }
+    out->c = malloc(sizeof(*out->c));
+    if (!out->c)
+        abort();
+    out->c[0] = (model_change){v, n};
+    out->n = 1;
+}
+
+size_t model_tombstone_count(const model *m)
+{
+    size_t n = 0;
+    for (uint32_t u = 0; u < m->n_users; u++)
+        for (uint32_t i = 0; i < m->users[u].n_pairs; i++)
+            if (m->users[u].pairs[i].has_win && find_slot(m, u, m->users[u].pairs[i].ue) < 0)
+                n++;
+    return n;
+}
+
+int model_event_line(const model *m, const model_event *e, char *buf, size_t cap)
+{
+    int n = model_event_format(m, e, buf, cap);
+    if (n < 0)
+        return n;
+    size_t at = (size_t)n < cap ? (size_t)n : cap;
+    if (e->type == MCREG_EV_REJECTED)
+        return n + snprintf(buf + at, cap - at, " o=%" PRIu64, e->origin);
+    const model_record *r = &e->rec;
+    return n + snprintf(buf + at, cap - at,
+                        " o=%" PRIu64 " reg=%" PRIu64 " exp=%" PRIu64 " cseq=%" PRIu32
+                        " v=%" PRIx64 "/%" PRIu64 " l=%" PRIx64 "/%" PRIu64,
+                        e->origin, r->registered_at, r->expires_at, r->cseq, r->version.stamp,
+                        r->version.node, r->logon.stamp, r->logon.node);
 }

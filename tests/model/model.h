@@ -37,6 +37,10 @@ typedef struct model_options {
     mcreg_notify_policy notify;
     int notify_logoff;
     int shared_ues; /* 1: UE exclusive off */
+    /* Replication (REPLICATION.md): 0 = off, and then nothing below the
+     * records' versions is kept. With a node id, max_expires is required. */
+    uint64_t node_id;
+    uint32_t max_expires;
 } model_options;
 
 /* Sets the options of `o` on a library options object. */
@@ -63,11 +67,20 @@ typedef struct model_values {
 
 /* ---- records, bindings, events ------------------------------------------ */
 
+/* A version (stamp, node id): stamp = (ms << 16) | counter; ordered by
+ * stamp, then node id. {0, 0} without a node id. */
+typedef struct model_version {
+    uint64_t stamp, node;
+} model_version;
+
+int model_version_cmp(model_version a, model_version b);
+
 typedef struct model_record {
     uint32_t user, ue;
     uint32_t contact, call_id, settings; /* the caller's ids; 0 = none */
     uint32_t cseq;
     uint64_t registered_at, expires_at;
+    model_version version, logon; /* last write, creation */
 } model_record;
 
 /* A binding, as mcreg_binding. */
@@ -87,6 +100,7 @@ typedef struct model_event {
     uint32_t recipient;
     size_t n_other;
     size_t other_at; /* the model's own: use model_event_other() */
+    uint64_t origin; /* the node whose change caused it (0 without node ids) */
 } model_event;
 
 typedef struct model model;
@@ -109,6 +123,9 @@ const model_values *model_get_values(const model *m);
 int model_register(model *m, const model_binding *b, uint64_t now_ms, mcreg_outcome *out);
 int model_deregister(model *m, uint32_t user, uint32_t ue);
 int model_deregister_user(model *m, uint32_t user, size_t *removed);
+/* The same with the call's now_ms, which a node id's clock needs. */
+int model_deregister_at(model *m, uint32_t user, uint32_t ue, uint64_t now_ms);
+int model_deregister_user_at(model *m, uint32_t user, uint64_t now_ms, size_t *removed);
 int model_expire(model *m, uint64_t now_ms, size_t *expired);
 int model_set_user_max_ues(model *m, uint32_t user, uint32_t max);
 int model_clear_user_max_ues(model *m, uint32_t user);
@@ -124,6 +141,68 @@ uint32_t model_event_other(const model *m, const model_event *e, size_t k);
  *   TYPE(user,ue)  or  TYPE(user,ue>recipient:[o1,o2])
  * Returns what snprintf returns. */
 int model_event_format(const model *m, const model_event *e, char *buf, size_t cap);
+
+/* ---- replication (REPLICATION.md) -------------------------------------------
+ *
+ * A node is its model state plus the set of entries it has received; the
+ * replicated part of the state is kept as the contract's function of that
+ * set: per pair the winning entry (highest version; at an equal version a
+ * removal beats a put) and the newest logon among its entries (kept as
+ * long as the winner), per UE its highest put, per user the limit entry of the highest
+ * version. An entry is forgotten by model_expire once now >= its stamp's
+ * ms + 1000 * max_expires (limits: never); an entry that arrives at or past
+ * its horizon changes nothing but the clock. A local call of a node makes
+ * one change (a list of entries) as "What a change holds" says; drain
+ * hands the pending ones over; apply merges a buffer as one unit and lists
+ * the events of its net change, with their origin. */
+
+typedef enum model_entry_kind {
+    MODEL_PUT,       /* the whole record, rec */
+    MODEL_REMOVAL,   /* a removal with its reason */
+    MODEL_TOMBSTONE, /* a snapshot's tombstone: a removal without a reason */
+    MODEL_UE_HIGH,   /* a snapshot's highest put of a UE: version only */
+    MODEL_LIMIT      /* a user's limit: has_limit 0 = cleared */
+} model_entry_kind;
+
+typedef struct model_entry {
+    model_entry_kind kind;
+    uint32_t user, ue;            /* UE_HIGH: ue only; LIMIT: user only */
+    model_version version, logon; /* logon: PUT, REMOVAL, TOMBSTONE */
+    model_record rec;             /* PUT */
+    mcreg_event_type reason;      /* REMOVAL */
+    int has_limit;                /* LIMIT */
+    uint32_t limit;
+} model_entry;
+
+typedef struct model_change {
+    model_entry *e;
+    size_t n;
+} model_change;
+
+/* A drained buffer (its changes, oldest first) or a snapshot (one change
+ * holding every entry). */
+typedef struct model_buffer {
+    model_change *c;
+    size_t n;
+} model_buffer;
+
+/* MCREG_ERR_INVALID without a node id, MCREG_ERR_NOT_FOUND when nothing is
+ * pending; else moves the pending changes into *out. */
+int model_changes_drain(model *m, model_buffer *out);
+/* Merges every change of b as one unit: the events are the net change of
+ * each pair from before the call to after it (a pair put then removed
+ * within b, absent before, has none). */
+int model_changes_apply(model *m, const model_buffer *b, uint64_t now_ms);
+/* The entries a snapshot of m holds, as one change. */
+void model_snapshot_entries(const model *m, model_buffer *out);
+void model_buffer_free(model_buffer *b);
+/* Pairs that are not present and keep their winning entry. */
+size_t model_tombstone_count(const model *m);
+/* The node's clock: the last stamp made or applied. */
+uint64_t model_clock(const model *m);
+/* The entries of every change of src, appended to dst as one change. dst
+ * must be empty ({NULL, 0}) or built by this function alone. */
+void model_buffer_flatten(const model_buffer *src, model_buffer *dst);
 
 /* ---- queries (the model's answers to the library's queries) ------------- */
 
@@ -183,5 +262,13 @@ int model_check_all(const model *m, const mcreg_registry *reg, char *why, size_t
  * equal to now_ms. Called from inside the event callback. */
 int model_check_event(const model *m, const model_event *w, const mcreg_event *ev,
                       uint64_t now_ms, char *why, size_t cap);
+
+/* Events as text with every field a replicated registry shows, for
+ * comparing the events of one apply as sorted lists of lines:
+ *   TYPE(user,ue[>recipient:[o1,o2]]) o=origin reg=.. exp=.. cseq=.. v=stamp/node l=stamp/node
+ * model_event_line the model's, model_event_line_lib a delivered one (from
+ * inside the callback, with the registry's record). */
+int model_event_line(const model *m, const model_event *e, char *buf, size_t cap);
+int model_event_line_lib(const mcreg_event *ev, char *buf, size_t cap);
 
 #endif

@@ -7,8 +7,12 @@
 #                  reference model (tests/model/) and the static library,
 #                  run it (SOAK_OPS random operations over SOAK_USERS users,
 #                  seed SOAK_SEED), then soak-valgrind.
-#                  With SANITIZE=1 the binary is built with ASan and UBSan
-#                  (in build/asan/) and the valgrind run is skipped.
+#                  Then $(BUILDDIR)/soak/mcreg-soak-repl (tests/soak/repl/):
+#                  SOAK_OPS steps of the randomized replication cluster
+#                  (tests/model/repl_sim.h) in runs of SOAK_REPL_RUN steps.
+#                  With SANITIZE=1 the binaries are built with ASan and UBSan
+#                  (in build/asan/) and the valgrind runs are skipped.
+#   soak-repl      the replication soak alone.
 #   soak-valgrind  the same binary with SOAK_VALGRIND_OPS operations over
 #                  SOAK_VALGRIND_USERS users under valgrind's memcheck; any
 #                  error or leak of any kind fails. Fewer users than the main
@@ -16,10 +20,12 @@
 #                  and the final checks cost in proportion to the users, and
 #                  under memcheck 100000 users take over half an hour; 10000
 #                  users and 100000 operations also reach the steady state.
+#                  Then the replication soak, SOAK_REPL_VALGRIND_OPS steps.
 #
 # Variables (command line or environment):
 #   SOAK_OPS (10000000), SOAK_USERS (100000), SOAK_SEED (1),
-#   SOAK_VALGRIND_OPS (100000), SOAK_VALGRIND_USERS (10000); the program
+#   SOAK_VALGRIND_OPS (100000), SOAK_VALGRIND_USERS (10000),
+#   SOAK_REPL_RUN (100000), SOAK_REPL_VALGRIND_OPS (20000); the program
 #   also reads SOAK_POLICY (oldest, soonest, reject) and SOAK_LOGOFF (0, 1)
 #   from the environment.
 # ################################################################
@@ -29,6 +35,8 @@ SOAK_USERS          ?= 100000
 SOAK_SEED           ?= 1
 SOAK_VALGRIND_OPS   ?= 100000
 SOAK_VALGRIND_USERS ?= 10000
+SOAK_REPL_RUN       ?= 100000
+SOAK_REPL_VALGRIND_OPS ?= 20000
 
 SOAK_SRCS  := $(sort $(wildcard tests/soak/*.c))
 SOAK_OBJS  := $(SOAK_SRCS:tests/soak/%.c=$(BUILDDIR)/soak/%.o)
@@ -40,24 +48,38 @@ SOAK_RUN    = SOAK_OPS=$(call shquote,$(SOAK_OPS)) SOAK_USERS=$(call shquote,$(S
 SOAK_VG_RUN = SOAK_OPS=$(call shquote,$(SOAK_VALGRIND_OPS)) \
               SOAK_USERS=$(call shquote,$(SOAK_VALGRIND_USERS)) SOAK_SEED=$(call shquote,$(SOAK_SEED)) \
               $(VALGRIND) $(SOAK_VALGRIND_FLAGS) $(SOAK_BIN)
+REPL_SOAK_SRCS := $(sort $(wildcard tests/soak/repl/*.c))
+REPL_SOAK_OBJS := $(REPL_SOAK_SRCS:tests/soak/repl/%.c=$(BUILDDIR)/soak/repl/%.o)
+REPL_SOAK_BIN   = $(BUILDDIR)/soak/mcreg-soak-repl
+REPL_SOAK_RUN   = SOAK_OPS=$(call shquote,$(SOAK_OPS)) SOAK_REPL_RUN=$(call shquote,$(SOAK_REPL_RUN)) \
+                  SOAK_SEED=$(call shquote,$(SOAK_SEED)) $(REPL_SOAK_BIN)
+REPL_SOAK_VG_RUN = SOAK_OPS=$(call shquote,$(SOAK_REPL_VALGRIND_OPS)) \
+                  SOAK_REPL_RUN=$(call shquote,$(SOAK_REPL_VALGRIND_OPS)) \
+                  SOAK_SEED=$(call shquote,$(SOAK_SEED)) $(VALGRIND) $(SOAK_VALGRIND_FLAGS) $(REPL_SOAK_BIN)
 SOAK_VALGRIND_FLAGS = --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
                       --error-exitcode=1
 
-.PHONY: soak soak-valgrind
+.PHONY: soak soak-valgrind soak-repl
 
-soak: $(SOAK_BIN)
+soak: $(SOAK_BIN) $(REPL_SOAK_BIN)
 	$(SOAK_RUN)
+	$(REPL_SOAK_RUN)
 ifeq ($(SANITIZE),1)
 	@echo "soak: SANITIZE=1: no valgrind run on a sanitized build"
 else
 	$(SOAK_VG_RUN)
+	$(REPL_SOAK_VG_RUN)
 endif
 
-soak-valgrind: $(SOAK_BIN)
+soak-repl: $(REPL_SOAK_BIN)
+	$(REPL_SOAK_RUN)
+
+soak-valgrind: $(SOAK_BIN) $(REPL_SOAK_BIN)
 ifeq ($(SANITIZE),1)
 	$(error valgrind does not work on a sanitized build: run it without SANITIZE=1)
 endif
 	$(SOAK_VG_RUN)
+	$(REPL_SOAK_VG_RUN)
 
 # Built like the examples: objects, then a link against the static library.
 $(SOAK_OBJS): $(BUILDDIR)/soak/%.o: tests/soak/%.c $(BUILDDIR)/soak/stamp.CC | $(BUILDDIR)/soak
@@ -66,16 +88,22 @@ $(SOAK_OBJS): $(BUILDDIR)/soak/%.o: tests/soak/%.c $(BUILDDIR)/soak/stamp.CC | $
 $(SOAK_BIN): $(SOAK_OBJS) $(MODEL_OBJS) $(STATIC) $(BUILDDIR)/soak/stamp.LD
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $(SOAK_OBJS) $(MODEL_OBJS) $(STATIC) $(LIB_PC_LIBS)
 
+$(REPL_SOAK_OBJS): $(BUILDDIR)/soak/repl/%.o: tests/soak/repl/%.c $(BUILDDIR)/soak/stamp.CC | $(BUILDDIR)/soak/repl
+	$(CC) $(SOAK_ALL_CFLAGS) -c $< -o $@
+
+$(REPL_SOAK_BIN): $(REPL_SOAK_OBJS) $(MODEL_OBJS) $(STATIC) $(BUILDDIR)/soak/stamp.LD
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $(REPL_SOAK_OBJS) $(MODEL_OBJS) $(STATIC) $(LIB_PC_LIBS)
+
 # Stamps as in the Makefile: rebuild when the compiler or a flag changes.
 STAMP_SOAK_CC = $(CC) $(SOAK_ALL_CFLAGS)
-STAMP_SOAK_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(SOAK_OBJS) $(MODEL_OBJS)
+STAMP_SOAK_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(SOAK_OBJS) $(REPL_SOAK_OBJS) $(MODEL_OBJS)
 SOAK_STAMPS   = $(BUILDDIR)/soak/stamp.CC $(BUILDDIR)/soak/stamp.LD
 
 $(SOAK_STAMPS): $(BUILDDIR)/soak/stamp.%: FORCE | $(BUILDDIR)/soak
 	@printf '%s\n' $(call shquote,$(STAMP_SOAK_$*)) | cmp -s - $@ \
 	    || printf '%s\n' $(call shquote,$(STAMP_SOAK_$*)) > $@
 
-$(BUILDDIR)/soak:
+$(BUILDDIR)/soak $(BUILDDIR)/soak/repl:
 	mkdir -p $@
 
--include $(SOAK_OBJS:.o=.d)
+-include $(SOAK_OBJS:.o=.d) $(REPL_SOAK_OBJS:.o=.d)
