@@ -787,9 +787,21 @@ static void place_arrival(plan *p, arrival *a)
         mcreg__index_ue_substitute(reg, a->replaces, n);
         a->replaces->removal = UE_DONE; /* out of the UE index already */
     } else if (a->replaces) {
+        /* UE exclusive off: the same pair's old block. Alone at its UE, its
+         * place in the table goes to n; else it leaves the UE's list, and n
+         * joins the list, which is not empty: neither can fail. (Both at
+         * once in one list would compare equal.) */
+        struct mcreg_record *old = a->replaces;
         mcreg_index_key k;
         mcreg__index_key_init(&k, n->ue_id, mcreg__record_ue_len(n));
-        (void)mcreg__index_ue_insert(reg, mcreg__index_ue_first(reg, &k), n, &k); /* a list: cannot fail */
+        struct mcreg_record *first = mcreg__index_ue_first(reg, &k);
+        if (first == old && !mcreg__record_next_at_ue(old)) {
+            mcreg__index_ue_substitute(reg, old, n);
+        } else {
+            mcreg__index_ue_remove(reg, old);
+            (void)mcreg__index_ue_insert(reg, mcreg__index_ue_first(reg, &k), n, &k);
+        }
+        old->removal = UE_DONE;
     }
     a->e->rec = NULL; /* the registry owns it now */
     if (a->old_tomb) {
