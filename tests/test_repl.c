@@ -490,10 +490,22 @@ START_TEST(test_tombstones_forgotten_at_their_horizon)
     ck_assert_int_eq(mcreg_deregister(a.reg, "alice", "ue1", T0 + 1000), MCREG_OK);
     uint64_t horizon = T0 + 1000 + 1000u * MAX_EXPIRES;
     ck_assert_uint_ne(digest(&a), digest(&empty));
+    /* Nothing left to expire, but something to forget: the UE's put at
+     * T0 first, then the tombstone. */
+    uint64_t at = 0;
+    ck_assert_int_eq(mcreg_next_expiry(a.reg, &at), MCREG_ERR_NOT_FOUND);
+    ck_assert_int_eq(mcreg_next_horizon(a.reg, &at), MCREG_OK);
+    ck_assert_uint_le(at, T0 + 1000u * MAX_EXPIRES);
+    ck_assert_int_eq(mcreg_expire(a.reg, T0 + 1000u * MAX_EXPIRES, NULL), MCREG_OK);
+    ck_assert_int_eq(mcreg_next_horizon(a.reg, &at), MCREG_OK);
+    ck_assert_uint_eq(at, horizon);
+    ck_assert_int_eq(mcreg_next_horizon(empty.reg, &at), MCREG_ERR_NOT_FOUND);
     ck_assert_int_eq(mcreg_expire(a.reg, horizon - 1, NULL), MCREG_OK);
     ck_assert_uint_ne(digest(&a), digest(&empty)); /* the tombstone is still there */
     ck_assert_int_eq(mcreg_expire(a.reg, horizon, NULL), MCREG_OK);
     ck_assert_uint_eq(digest(&a), digest(&empty)); /* nothing is left */
+    ck_assert_int_eq(mcreg_next_horizon(a.reg, &at), MCREG_ERR_NOT_FOUND);
+    ck_assert_uint_eq(mcreg_stat(a.reg, MCREG_STAT_TOMBSTONES), 0);
     /* A removal past its horizon changes nothing on arrival. */
     node b;
     node_init(&b, 3);
