@@ -676,13 +676,18 @@ static void undo_limit_users(plan *p, size_t upto)
 static int reserve_items(plan *p)
 {
     mcreg_registry *reg = p->reg;
+    /* Arrivals come in (user, ue) order: a user's are one run. A user
+     * ends with at most its records plus its run's arrivals; each of its
+     * notifying arrivals sends at most two rounds per record. */
     size_t n = 2 * p->n_dep + p->n_arr, largest = 0;
-    for (size_t i = 0; i < p->n_arr; i++) {
-        size_t after = p->arr[i].user->n_records + p->n_arr;
+    for (size_t i = 0, j; i < p->n_arr; i = j) {
+        size_t notifying = 0;
+        for (j = i; j < p->n_arr && p->arr[j].user == p->arr[i].user; j++)
+            notifying += p->arr[j].notify;
+        size_t after = p->arr[i].user->n_records + (j - i);
         if (after > largest)
             largest = after;
-        if (p->arr[i].notify)
-            n += 2 * after;
+        n += 2 * notifying * after;
     }
     if (n) {
         p->items = mcreg__alloc_temp_malloc(&p->fns, n * sizeof(*p->items));
