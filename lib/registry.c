@@ -196,8 +196,6 @@ static int stage_change(mcreg_registry *reg, uint64_t now_ms, const mcreg_bindin
     if (evicting)
         for (struct mcreg_record *r = evicting->first; rc == MCREG_OK && r; r = r->user_next)
             rc = mcreg__repl_stage_removal(reg, r);
-    if (rc == MCREG_OK && b)
-        rc = mcreg__repl_stage_put(reg, b->ue_id, strlen(b->ue_id));
     if (rc == MCREG_OK)
         rc = mcreg__repl_stage_end(reg);
     if (rc != MCREG_OK)
