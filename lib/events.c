@@ -220,7 +220,7 @@ int mcreg__events_finish(mcreg_events_op *op)
     int removed_any = op->removed != NULL;
     free_removed(op);
     if (removed_any)
-        mcreg__heap_trim(&reg->alloc, &reg->st.heap);
+        mcreg__heap_trim(&reg->alloc, &reg->st.heap, reg->opt.capacity);
     if (reg->busy == 0 && reg->free_pending) {
         mcreg__state_destroy(reg);
         return 1;

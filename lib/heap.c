@@ -34,6 +34,32 @@ int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n)
     return MCREG_OK;
 }
 
+/* Both arrays to exactly `cap` entries, larger or smaller. h->cap is the
+ * smaller of the two arrays at every step, so a failure halfway leaves one
+ * array merely larger than h->cap says, which every later call tolerates. */
+static int heap_resize(const mcreg_allocator *a, mcreg_heap *h, size_t cap)
+{
+    if (cap > SIZE_MAX / sizeof(*h->keys))
+        return MCREG_ERR_NOMEM;
+    uint64_t *keys = mcreg__alloc_realloc(a, h->keys, cap * sizeof(*keys));
+    if (!keys)
+        return MCREG_ERR_NOMEM;
+    h->keys = keys;
+    if (cap < h->cap)
+        h->cap = cap;
+    struct mcreg_record **items = mcreg__alloc_realloc(a, h->items, cap * sizeof(*items));
+    if (!items)
+        return MCREG_ERR_NOMEM;
+    h->items = items;
+    h->cap = cap;
+    return MCREG_OK;
+}
+
+int mcreg__heap_presize(const mcreg_allocator *a, mcreg_heap *h, size_t n)
+{
+    return n <= h->cap ? MCREG_OK : heap_resize(a, h, n);
+}
+
 #define ARITY 8u
 
 static void heap_place(mcreg_heap *h, size_t i, struct mcreg_record *r, uint64_t key)
@@ -134,23 +160,21 @@ void mcreg__heap_remove(mcreg_heap *h, struct mcreg_record *r)
     sift_down(h, moved->heap_index); /* at most one moves it: see heap_update */
 }
 
-void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h)
+void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h, size_t floor)
 {
     /* Down to twice the records (at least 64), so a call that removed
      * nearly everything gives nearly everything back, and the heap can
      * still double before it grows again: no reallocating back and forth
-     * near the threshold. */
+     * near the threshold. Never below the capacity: room the host asked
+     * for stays, so refilling it never reallocates. */
     if (h->cap <= 64 || h->n >= h->cap / 4)
         return;
     size_t cap = h->n * 2 > 64 ? h->n * 2 : 64;
-    struct mcreg_record **items = mcreg__alloc_realloc(a, h->items, cap * sizeof(*items));
-    if (!items)
+    if (cap < floor)
+        cap = floor;
+    if (cap >= h->cap)
         return;
-    h->items = items;
-    h->cap = cap; /* keys[] is at least this large whether or not it shrinks */
-    uint64_t *keys = mcreg__alloc_realloc(a, h->keys, cap * sizeof(*keys));
-    if (keys)
-        h->keys = keys;
+    (void)heap_resize(a, h, cap); /* refused: the room stays */
 }
 
 void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h)

@@ -85,3 +85,9 @@ void mcreg_options_set_hash_seed(mcreg_options *o, uint64_t seed)
     o->hash_seed = seed;
     o->hash_seed_set = 1;
 }
+
+void mcreg_options_set_capacity(mcreg_options *o, size_t records)
+{
+    if (o)
+        o->capacity = records;
+}

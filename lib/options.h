@@ -3,6 +3,7 @@
 #ifndef MCREG_OPTIONS_H
 #define MCREG_OPTIONS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mcreg.h"
@@ -18,6 +19,7 @@ struct mcreg_options {
     int ue_exclusive;
     uint64_t hash_seed;
     int hash_seed_set;
+    size_t capacity; /* records the tables and the heap are sized for at creation */
 };
 
 void mcreg__options_defaults(struct mcreg_options *o);

@@ -24,7 +24,8 @@ static int valid_options(const struct mcreg_options *o)
            (o->limit_policy == MCREG_LIMIT_REJECT || o->limit_policy == MCREG_LIMIT_EVICT_OLDEST ||
             o->limit_policy == MCREG_LIMIT_EVICT_SOONEST) &&
            (o->notify_logon == MCREG_NOTIFY_ALL || o->notify_logon == MCREG_NOTIFY_NEW_UE ||
-            o->notify_logon == MCREG_NOTIFY_NONE);
+            o->notify_logon == MCREG_NOTIFY_NONE) &&
+           o->capacity <= MCREG_MAX_CAPACITY;
 }
 
 int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
@@ -51,6 +52,10 @@ int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
     if (!opt.hash_seed_set)
         seed ^= (uint64_t)(uintptr_t)reg;
     reg->hash_key = mcreg__hash_key_from_seed(seed);
+    if (opt.capacity && mcreg__state_reserve(reg, opt.capacity) != MCREG_OK) {
+        mcreg__state_destroy(reg);
+        return MCREG_ERR_NOMEM;
+    }
     *out = reg;
     return MCREG_OK;
 }
@@ -373,7 +378,7 @@ int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now
     return MCREG_OK;
 }
 
-int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
+int mcreg_expire_max(mcreg_registry *reg, uint64_t now_ms, size_t max, size_t *expired)
 {
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
@@ -382,12 +387,17 @@ int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
     mcreg__events_init(&op, reg, now_ms);
     size_t n = 0;
     struct mcreg_record *top;
-    for (; (top = mcreg__heap_top(&reg->st.heap)) && top->expires_at <= now_ms; n++)
+    for (; n < max && (top = mcreg__heap_top(&reg->st.heap)) && top->expires_at <= now_ms; n++)
         remove_record(&op, top, MCREG_EV_EXPIRED);
     if (expired)
         *expired = n;
     mcreg__events_finish(&op);
     return MCREG_OK;
+}
+
+int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
+{
+    return mcreg_expire_max(reg, now_ms, SIZE_MAX, expired);
 }
 
 int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t max)
