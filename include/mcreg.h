@@ -254,8 +254,9 @@ MCREG_API void mcreg_options_set_hash_seed(mcreg_options *o, uint64_t seed);
  * record and a new user still cost their own allocations. Past the
  * capacity the registry grows as without one. mcreg_restore sizes the new
  * state for the larger of the capacity and the snapshot's record count.
- * Memory: about 48 bytes per record of capacity (the README gives the
- * measured figure), held from creation on. 0 (default): no capacity, the
+ * Memory: about 50 bytes per record of capacity at 10^6 (up to twice the
+ * tables' share just past a power of two; the README gives the measured
+ * figures), held from creation on. 0 (default): no capacity, the
  * tables and the heap grow as records come and shrink as they go.
  * Errors, from mcreg_registry_new: MCREG_ERR_INVALID (more than
  * MCREG_MAX_CAPACITY), MCREG_ERR_NOMEM (the tables or the heap). */
@@ -279,12 +280,22 @@ MCREG_API void mcreg_registry_free(mcreg_registry *reg);
 
 /*
  * Register, refresh or remove the binding's (user, UE) record.
+ * - Lapsed records first: the user's records with expires_at <= now_ms
+ *   (past their expiry, not yet removed by mcreg_expire) go first, EXPIRED
+ *   each in mcreg_expire's order, as if mcreg_expire had just run for
+ *   them: a lapsed UE never counts against a limit, is never told of a
+ *   logon nor named in one. The pair's own lapsed record included: the
+ *   register is then a new logon (no ordering check against it, CREATED,
+ *   registered_at = now_ms, no contact kept), and with expires_s == 0
+ *   MCREG_ERR_NOT_FOUND. Other users' lapsed records are left to
+ *   mcreg_expire. A call that fails (LIMIT, STALE, NOMEM, INVALID,
+ *   NOT_FOUND) changes nothing at all: the lapsed records stay, still due
+ *   for mcreg_expire (REJECT does not count them all the same).
  * - No record for the pair: create it (MCREG_CREATED, CREATED event) with
  *   registered_at = now_ms. The user's records at other UEs are untouched,
  *   except as the limit and UE-exclusive rules below say.
  *   - Limit: a user already at its limit (its per-user value, else the
- *     registry's; 0 = unlimited; records past their expiry that
- *     mcreg_expire has not yet removed still count): under REJECT,
+ *     registry's; 0 = unlimited; lapsed records do not count): under REJECT,
  *     MCREG_ERR_LIMIT, a REJECTED event and no change at all (another
  *     user's record at the UE stays too); under EVICT_OLDEST / EVICT_SOONEST as many of
  *     the user's records as needed to bring it under the limit go first
@@ -303,8 +314,9 @@ MCREG_API void mcreg_registry_free(mcreg_registry *reg);
  *   after the same ordering check; MCREG_ERR_NOT_FOUND when there is none.
  * expires_at = now_ms + 1000 * expires_s, saturating at UINT64_MAX.
  * Removals notify the user's remaining UEs (NOTIFY_LOGOFF) when enabled.
- * Event order: REPLACED, then each EVICTED, each followed by its
- * NOTIFY_LOGOFFs, then CREATED / REFRESHED / SHORTENED, then NOTIFY_LOGON.
+ * Event order: each EXPIRED (lapsed), REPLACED, then each EVICTED, each
+ * removal followed by its NOTIFY_LOGOFFs, then CREATED / REFRESHED /
+ * SHORTENED, then NOTIFY_LOGON.
  * `outcome` may be NULL; it is written only on success.
  * Cost: O(1) expected plus the events, except that a new record is placed
  * in the user's list (and, with UE exclusive off, the UE's) by a walk from

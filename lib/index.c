@@ -328,8 +328,11 @@ static struct mcreg_record *ue_position(struct mcreg_record *first, const struct
 {
     struct mcreg_record *lo = first, *hi = PREV_AT_UE(first);
     for (;;) {
-        /* Those after hi sort after r, those before lo before it. */
-        if (at_ue_cmp(hi, r) < 0)
+        /* Those after hi sort after r, those before lo before it. A
+         * record equal to r (the same user's lapsed record at this UE,
+         * which the call removes next: registry.c) counts as before it, so
+         * that the walk ends whatever the list holds. */
+        if (at_ue_cmp(hi, r) <= 0)
             return hi;
         if (at_ue_cmp(lo, r) > 0)
             return lo == first ? NULL : PREV_AT_UE(lo);

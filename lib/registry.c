@@ -97,6 +97,67 @@ static void remove_record(mcreg_events_op *op, struct mcreg_record *r, mcreg_eve
     retire_record(op, r, why);
 }
 
+/* ---- lapsed records --------------------------------------------------------- */
+
+/* Whether any record at all is due at now_ms: O(1), and false whenever the
+ * host expires on time, so that a register then walks no list. */
+static int any_due(const mcreg_registry *reg, uint64_t now_ms)
+{
+    const struct mcreg_record *top = mcreg__heap_top(&reg->st.heap);
+    return top && top->expires_at <= now_ms;
+}
+
+static int is_lapsed(const struct mcreg_record *r, uint64_t now_ms)
+{
+    return r->expires_at <= now_ms;
+}
+
+/* How many of u's records (u may be NULL) are past their expiry. */
+static size_t lapsed_count(const mcreg_registry *reg, const mcreg_user *u, uint64_t now_ms)
+{
+    size_t n = 0;
+    if (u && any_due(reg, now_ms))
+        for (const struct mcreg_record *r = u->first; r; r = r->user_next)
+            n += is_lapsed(r, now_ms);
+    return n;
+}
+
+static int expiry_order(const void *a, const void *b)
+{
+    return mcreg__heap_expiry_cmp(a, b);
+}
+
+/* Remove u's records past their expiry (EXPIRED each, in mcreg_expire's
+ * order), as if mcreg_expire had run just before the call: a lapsed UE
+ * neither counts against a limit nor hears of, nor is named in, a
+ * notification. `heir`, when not NULL, is the new record of the lapsed
+ * `slot`'s pair (UE exclusive on): it takes over slot's place in the UE
+ * table. The user's records fit in the scratch area (see mcreg_state).
+ * Cannot fail. */
+static void remove_lapsed(mcreg_events_op *op, mcreg_user *u, struct mcreg_record *slot,
+                          struct mcreg_record *heir)
+{
+    mcreg_registry *reg = op->reg;
+    if (!u || !any_due(reg, op->now))
+        return;
+    void **lapsed = reg->st.scratch;
+    size_t n = 0;
+    for (struct mcreg_record *r = u->first; r; r = r->user_next)
+        if (is_lapsed(r, op->now))
+            lapsed[n++] = r;
+    if (n > 1)
+        mcreg__sort(lapsed, n, expiry_order);
+    for (size_t i = 0; i < n; i++) {
+        struct mcreg_record *r = lapsed[i];
+        if (r == slot && heir) {
+            mcreg__index_ue_substitute(reg, r, heir);
+            retire_record(op, r, MCREG_EV_EXPIRED);
+        } else {
+            remove_record(op, r, MCREG_EV_EXPIRED);
+        }
+    }
+}
+
 /* ---- preconditions ----------------------------------------------------------- */
 
 /* Every mutating call starts here: no registry is invalid, and a callback
@@ -155,6 +216,7 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
     r->cseq = b->cseq;
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
+    remove_lapsed(&op, r->user, NULL, NULL); /* r itself is not lapsed */
     op.old_record = replaced;
     uint64_t expires_at = expiry_at(now_ms, b->expires_s);
     op.changed = r;
@@ -167,10 +229,15 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
     return MCREG_OK;
 }
 
-static void remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms)
+/* Remove r (DEREGISTERED); with `lapsed_too` (a register with expires 0),
+ * its user's lapsed records first. */
+static void remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms,
+                       int lapsed_too)
 {
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
+    if (lapsed_too)
+        remove_lapsed(&op, r->user, NULL, NULL); /* r itself is not lapsed */
     remove_record(&op, r, MCREG_EV_DEREGISTERED);
     mcreg__events_finish(&op);
 }
@@ -272,15 +339,18 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t
 {
     mcreg_user *u = mcreg__index_user_find(reg, &t->user);
     uint32_t limit = limit_of(reg, u);
-    uint32_t have = u ? u->n_records : 0;
+    /* The records the user keeps: its lapsed ones go first (but stay if
+     * the call fails: it then changes nothing). */
+    uint32_t have = u ? u->n_records - (uint32_t)lapsed_count(reg, u, now_ms) : 0;
     size_t evictions = 0;
     if (limit && have >= limit) {
         if (reg->opt.limit_policy == MCREG_LIMIT_REJECT)
             return reject(reg, b, now_ms);
         evictions = (size_t)have - limit + 1;
     }
-    /* With UE exclusive on, a record at this UE belongs to another user:
-     * this user has none there, or it would be a refresh. */
+    /* With UE exclusive on, a record at this UE belongs to another user,
+     * or is this user's own, lapsed (else it would be a refresh). Either
+     * way r takes its table slot. */
     struct mcreg_record *held = reg->opt.ue_exclusive ? t->at_ue : NULL;
 
     struct mcreg_record *r = NULL;
@@ -290,7 +360,8 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t
 
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
-    if (held) {
+    remove_lapsed(&op, u, held, r);
+    if (held && held->user != u) {
         mcreg__index_ue_substitute(reg, held, r);
         retire_record(&op, held, MCREG_EV_REPLACED);
     }
@@ -324,7 +395,9 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     mcreg__index_key_init(&t.ue, b->ue_id, ue_len);
     t.at_ue = mcreg__index_ue_first(reg, &t.ue);
     struct mcreg_record *r = mcreg__index_pair_at(reg, t.at_ue, &t.user, &t.ue);
-    if (!r)
+    /* A lapsed record is as good as expired: no ordering check against
+     * it, and registering again is a new logon. */
+    if (!r || is_lapsed(r, now_ms))
         return b->expires_s ? create(reg, b, &t, now_ms, outcome) : MCREG_ERR_NOT_FOUND;
     if (is_stale(r, b))
         return MCREG_ERR_STALE;
@@ -332,7 +405,7 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
         return refresh(reg, r, b, ue_len, now_ms, outcome);
     if (outcome)
         *outcome = MCREG_REMOVED;
-    remove_one(reg, r, now_ms);
+    remove_one(reg, r, now_ms, 1);
     return MCREG_OK;
 }
 
@@ -353,7 +426,7 @@ int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id
     struct mcreg_record *r = mcreg__index_pair_find(reg, &user, &ue);
     if (!r)
         return MCREG_ERR_NOT_FOUND;
-    remove_one(reg, r, now_ms);
+    remove_one(reg, r, now_ms, 0);
     return MCREG_OK;
 }
 

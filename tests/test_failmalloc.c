@@ -25,6 +25,7 @@ typedef struct fm_opts {
     mcreg_notify_policy notify;
     int logoff;
     int not_exclusive; /* 0 = UE exclusive (the default) */
+    size_t capacity;
 } fm_opts;
 
 /* ---- the state of one run ---------------------------------------------- */
@@ -59,6 +60,7 @@ static mcreg_registry *fm_registry(fm_ctx *c, const fm_opts *o)
     mcreg_options_set_notify_logon(opt, o->notify);
     mcreg_options_set_notify_logoff(opt, o->logoff);
     mcreg_options_set_ue_exclusive(opt, !o->not_exclusive);
+    mcreg_options_set_capacity(opt, o->capacity);
     mcreg_registry *reg = NULL;
     int rc = mcreg_registry_new(&reg, opt);
     mcreg_options_free(opt);
@@ -313,11 +315,15 @@ static void setup_populated(fm_ctx *c)
 
 /* ---- the cases ----------------------------------------------------------- */
 
-static const fm_opts opts_default = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 0, 0};
-static const fm_opts opts_logoff = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 1, 0};
-static const fm_opts opts_shared = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 1, 1};
+static const fm_opts opts_default = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 0, 0, 0};
+static const fm_opts opts_logoff = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 1, 0, 0};
+static const fm_opts opts_shared = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 1, 1, 0};
 
-/* mcreg_registry_new itself, with every combination of failures. */
+static const fm_opts opts_capacity = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 0, 0, 16};
+static const fm_opts opts_capacity_shared = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 1, 1, 16};
+
+/* mcreg_registry_new itself, with every combination of failures; _i 1:
+ * with a capacity (the tables, the heap and the scratch area at creation). */
 START_TEST(test_registry_new)
 {
     tu_alloc a;
@@ -327,6 +333,7 @@ START_TEST(test_registry_new)
     ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
     mcreg_options_set_allocator(o, &al);
     mcreg_options_set_max_ues(o, 3);
+    mcreg_options_set_capacity(o, _i ? 100 : 0);
 
     mcreg_registry *reg = NULL;
     ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
@@ -1172,12 +1179,115 @@ START_TEST(test_restore_into_empty)
 }
 END_TEST
 
+/* ---- capacity, bounded expiry, lapsed records ----------------------------- */
+
+/* Under a capacity, a new user (param users held, a few past the
+ * capacity of 16) and a new UE: only the record and the user allocate
+ * below it; past it the tables and the heap grow, and may fail. */
+START_TEST(test_register_under_capacity)
+{
+    fm_run_x("register under a capacity", _i % 2 ? &opts_capacity_shared : &opts_capacity,
+             setup_n_users, op_new_user, _i, 0, NULL);
+}
+END_TEST
+
+/* Emptied under a capacity (the last record deregistered), the registry
+ * keeps its tables: the next register allocates its record and its user
+ * alone, and on failure leaves the empty state. */
+static void setup_emptied(fm_ctx *c)
+{
+    fm_reg(c, "alice", "a-ue1", 60, 1000);
+    ck_assert_int_eq(mcreg_deregister(c->reg, "alice", "a-ue1", 2000), MCREG_OK);
+}
+static int op_refill(fm_ctx *c)
+{
+    return fm_op_reg(c, "bob", "b-ue1", 60, 3000);
+}
+START_TEST(test_empty_and_refill_under_capacity)
+{
+    size_t n = fm_run_x("register into an emptied registry, under a capacity",
+                        _i ? &opts_capacity_shared : &opts_capacity, setup_emptied, op_refill, 0,
+                        0, "CREATED(bob,b-ue1)");
+    ck_assert_uint_eq(n, 2); /* the record and the user */
+}
+END_TEST
+
+/* mcreg_expire_max at 131000 (five records due), two at a time: the first
+ * two in mcreg_expire's order, the rest stay. Never fails. */
+static int op_expire_max(fm_ctx *c)
+{
+    return mcreg_expire_max(c->reg, 131000, 2, &c->count);
+}
+START_TEST(test_expire_max)
+{
+    const char *expect = _i ? "EXPIRED(carol,c-ue1);EXPIRED(alice,a-ue3);"
+                              "NOTIFY_LOGOFF(alice,a-ue3>a-ue1:[a-ue2]);"
+                              "NOTIFY_LOGOFF(alice,a-ue3>a-ue2:[a-ue1])"
+                            : "EXPIRED(carol,c-ue1);EXPIRED(alice,a-ue3)";
+    fm_run_x("expire_max", _i ? &opts_logoff : &opts_capacity, setup_populated, op_expire_max, 0,
+             1, expect);
+}
+END_TEST
+
+/* Alice's a-ue3 lapsed at 33000: a new UE at 40000 removes it first (and
+ * under her limit of 3 it does not count); on NOMEM it stays. param 1:
+ * the refresh of a-ue2 sweeps it as well; 2: a-ue3 itself registers
+ * again, a new logon. */
+static void setup_populated_limit(fm_ctx *c)
+{
+    setup_populated(c);
+    ck_assert_int_eq(mcreg_set_user_max_ues(c->reg, "alice", 3), MCREG_OK);
+}
+static int op_register_sweeping(fm_ctx *c)
+{
+    static const char *const ue[] = {"a-ue4", "a-ue2", "a-ue3"};
+    mcreg_binding b = tu_binding("alice", ue[c->param], 90);
+    b.contact = "sip:alice@192.0.2.99";
+    return mcreg_register(c->reg, &b, 40000, &c->outcome);
+}
+START_TEST(test_register_sweeps_lapsed)
+{
+    const char *want = _i == 0 ? "EXPIRED(alice,a-ue3);CREATED(alice,a-ue4);"
+                                 "NOTIFY_LOGON(alice,a-ue4>a-ue4:[a-ue1,a-ue2]);"
+                                 "NOTIFY_LOGON(alice,a-ue4>a-ue1:[a-ue2,a-ue4]);"
+                                 "NOTIFY_LOGON(alice,a-ue4>a-ue2:[a-ue1,a-ue4])"
+                       : _i == 1 ? "EXPIRED(alice,a-ue3);REFRESHED(alice,a-ue2)"
+                                 : "EXPIRED(alice,a-ue3);CREATED(alice,a-ue3);"
+                                   "NOTIFY_LOGON(alice,a-ue3>a-ue3:[a-ue1,a-ue2]);"
+                                   "NOTIFY_LOGON(alice,a-ue3>a-ue1:[a-ue2,a-ue3]);"
+                                   "NOTIFY_LOGON(alice,a-ue3>a-ue2:[a-ue1,a-ue3])";
+    fm_opts o = opts_default;
+    o.not_exclusive = _i == 2;
+    fm_run_x("register sweeping a lapsed record", &o, setup_populated_limit,
+             op_register_sweeping, _i, 0, want);
+}
+END_TEST
+
+/* A restore into a registry with a capacity: the new state's tables and
+ * heap are allocated before the snapshot is read; any failure leaves the
+ * old state and its tables. */
+START_TEST(test_restore_under_capacity)
+{
+    fm_opts o = _i ? opts_capacity_shared : opts_capacity;
+    o.logoff = 0;
+    fm_restore_source(&o, _i);
+    fm_run("restore under a capacity", &o, setup_rich, op_restore, _i, 0);
+    free(fm_restore_in);
+    fm_restore_in = NULL;
+}
+END_TEST
+
 Suite *suite_failmalloc(void)
 {
     Suite *s = suite_create("failmalloc");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_registry_new);
+    tcase_add_loop_test(tc, test_registry_new, 0, 2);
+    tcase_add_loop_test(tc, test_register_under_capacity, 0, 24);
+    tcase_add_loop_test(tc, test_empty_and_refill_under_capacity, 0, 2);
+    tcase_add_loop_test(tc, test_expire_max, 0, 2);
+    tcase_add_loop_test(tc, test_register_sweeps_lapsed, 0, 3);
+    tcase_add_loop_test(tc, test_restore_under_capacity, 0, 2);
     tcase_add_loop_test(tc, test_register_new_user, 0, 40);
     tcase_add_loop_test(tc, test_register_second_ue, 1, 20);
     tcase_add_loop_test(tc, test_register_second_ue_notify_new, 1, 4);

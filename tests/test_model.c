@@ -272,18 +272,41 @@ typedef struct m_bind {
     m_set set[M_MAX_SET];
 } m_bind;
 
+/* The user's records past their expiry at `now`, in mcreg_expire's order. */
+static size_t m_user_lapsed(const m_model *m, int u, uint64_t now, m_pair *out)
+{
+    size_t n = 0;
+    for (int e = 0; e < M_UES; e++)
+        if (m->rec[u][e].used && m->rec[u][e].exp_at <= now)
+            out[n++] = (m_pair){u, e};
+    m_sort(m, out, n, m_cmp_expire);
+    return n;
+}
+
+/* A register that succeeds first removes the user's lapsed records
+ * (EXPIRED), as if mcreg_expire had run; one that fails leaves them. */
+static void m_remove_lapsed(m_model *m, const m_pair *lapsed, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        m_remove(m, lapsed[k].u, lapsed[k].e, MCREG_EV_EXPIRED);
+}
+
 static int m_register(m_model *m, const m_bind *b, uint64_t now, mcreg_outcome *out)
 {
     m_rec *r = &m->rec[b->u][b->e];
-    if (r->used) {
+    m_pair lapsed[M_UES];
+    size_t n_lapsed = m_user_lapsed(m, b->u, now, lapsed);
+    if (r->used && r->exp_at > now) {
         if (b->call >= 0 && r->call == b->call && b->cseq <= r->cseq)
             return MCREG_ERR_STALE;
+        m_remove_lapsed(m, lapsed, n_lapsed);
         if (b->expires_s == 0) {
             m_remove(m, b->u, b->e, MCREG_EV_DEREGISTERED);
             m_flush_removals(m);
             *out = MCREG_REMOVED;
             return MCREG_OK;
         }
+        m_flush_removals(m);
         uint64_t exp = m_expiry(now, b->expires_s);
         mcreg_event_type t = exp >= r->exp_at ? MCREG_EV_REFRESHED : MCREG_EV_SHORTENED;
         r->exp_at = exp;
@@ -301,10 +324,12 @@ static int m_register(m_model *m, const m_bind *b, uint64_t now, mcreg_outcome *
         return MCREG_ERR_NOT_FOUND;
 
     uint32_t lim = m->has_limit[b->u] ? m->limit[b->u] : m->cfg.max_ues;
-    if (lim != 0 && m_user_count_recs(m, b->u) >= lim && m->cfg.policy == MCREG_LIMIT_REJECT) {
+    if (lim != 0 && m_user_count_recs(m, b->u) - n_lapsed >= lim &&
+        m->cfg.policy == MCREG_LIMIT_REJECT) {
         m_emit(m, MCREG_EV_REJECTED, b->u, b->e);
         return MCREG_ERR_LIMIT;
     }
+    m_remove_lapsed(m, lapsed, n_lapsed);
     if (m->cfg.exclusive) {
         for (int v = 0; v < M_USERS; v++) {
             if (v != b->u && m->rec[v][b->e].used)
@@ -504,9 +529,17 @@ static void m_event_cb(const mcreg_event *ev, void *ud)
         snprintf(R->cb_error, sizeof(R->cb_error), "%s(%s,%s): record is (%s,%s)", name,
                  ev->user_id, ev->ue_id, mcreg_record_user_id(ev->record),
                  mcreg_record_ue_id(ev->record));
-    else if (removal && now != NULL)
+    else if (removal && now != NULL &&
+             !(ev->type == MCREG_EV_EXPIRED || ev->type == MCREG_EV_NOTIFY_LOGOFF))
         snprintf(R->cb_error, sizeof(R->cb_error), "%s(%s,%s): the pair is still findable",
                  name, ev->user_id, ev->ue_id);
+    else if (removal && now != NULL &&
+             (now == ev->record || mcreg_record_registered_at(now) != R->now))
+        /* A lapsed pair that registers again: its EXPIRED record is gone,
+         * the pair is findable as the record this call created. */
+        snprintf(R->cb_error, sizeof(R->cb_error),
+                 "%s(%s,%s): the pair is still findable, not as a new record", name,
+                 ev->user_id, ev->ue_id);
     else if (!removal && ev->type != MCREG_EV_REJECTED && now != ev->record)
         snprintf(R->cb_error, sizeof(R->cb_error), "%s(%s,%s): record is not mcreg_find's", name,
                  ev->user_id, ev->ue_id);

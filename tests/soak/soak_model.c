@@ -287,13 +287,56 @@ static void m_flush(soak_model *m)
     m->rm_n = 0;
 }
 
+/* One due record, with the keys of the expire order. */
+typedef struct due_ent {
+    uint64_t exp, reg;
+    const char *ue, *user;
+    uint32_t x;
+} due_ent;
+
+/* (expires_at, registered_at, ue_id, user_id) */
+static int due_cmp(const void *pa, const void *pb)
+{
+    const due_ent *a = pa, *b = pb;
+    int c = cmp_u64(a->exp, b->exp);
+    if (!c)
+        c = cmp_u64(a->reg, b->reg);
+    if (!c)
+        c = strcmp(a->ue, b->ue);
+    return c ? c : strcmp(a->user, b->user);
+}
+
+/* A register first removes its user's records lapsed at now (EXPIRED, in
+ * the expire order), as if mcreg_expire had run; a register that fails
+ * leaves them. Returns how many there are; removes them when `remove`. */
+static size_t user_lapsed(soak_model *m, uint32_t u, uint64_t now, int remove)
+{
+    const m_user *us = &m->user[u];
+    due_ent d[SOAK_MAXPER];
+    size_t n = 0;
+    for (uint8_t i = 0; i < us->n; i++) {
+        const m_rec *r = &m->rec[us->ue[i]];
+        if (r->exp_at <= now)
+            d[n++] = (due_ent){r->exp_at, r->reg_at, soak_ue(m->ids, us->ue[i]),
+                               soak_user(m->ids, u), us->ue[i]};
+    }
+    if (!remove)
+        return n;
+    if (n > 1)
+        qsort(d, n, sizeof(due_ent), due_cmp);
+    for (size_t k = 0; k < n; k++)
+        m_remove(m, d[k].x, MCREG_EV_EXPIRED);
+    return n;
+}
+
 int m_register(soak_model *m, const m_bind *b, uint64_t now, mcreg_outcome *out)
 {
     m_rec *r = &m->rec[b->x];
     m_user *us = &m->user[b->u];
-    if (r->used && r->user == b->u) {
+    if (r->used && r->user == b->u && r->exp_at > now) {
         if (b->call && r->call == b->call && b->cseq <= r->cseq)
             return MCREG_ERR_STALE;
+        user_lapsed(m, b->u, now, 1);
         if (b->expires_s == 0) {
             m_remove(m, b->x, MCREG_EV_DEREGISTERED);
             m_flush(m);
@@ -309,6 +352,7 @@ int m_register(soak_model *m, const m_bind *b, uint64_t now, mcreg_outcome *out)
         r->cseq = b->cseq;
         r->set_seed = b->set_seed;
         heap_push(m, b->x);
+        m_flush(m);
         ev_record(m, t, b->x);
         *out = MCREG_REFRESHED;
         return MCREG_OK;
@@ -317,10 +361,12 @@ int m_register(soak_model *m, const m_bind *b, uint64_t now, mcreg_outcome *out)
         return MCREG_ERR_NOT_FOUND;
 
     uint32_t lim = us->has_limit ? us->limit : m->max_ues;
-    if (lim && us->n >= lim && m->policy == MCREG_LIMIT_REJECT) {
+    if (lim && us->n - user_lapsed(m, b->u, now, 0) >= lim &&
+        m->policy == MCREG_LIMIT_REJECT) {
         ev_push(m, MCREG_EV_REJECTED, b->u, b->x);
         return MCREG_ERR_LIMIT;
     }
+    user_lapsed(m, b->u, now, 1); /* this pair's own lapsed record too */
     if (r->used) /* another user's record: UE exclusive */
         m_remove(m, b->x, MCREG_EV_REPLACED);
     while (lim && us->n >= lim) {
@@ -385,25 +431,6 @@ int m_deregister_user(soak_model *m, uint32_t u, size_t *removed)
     m_flush(m);
     *removed = n;
     return MCREG_OK;
-}
-
-/* One due record, with the keys of the expire order. */
-typedef struct due_ent {
-    uint64_t exp, reg;
-    const char *ue, *user;
-    uint32_t x;
-} due_ent;
-
-/* (expires_at, registered_at, ue_id, user_id) */
-static int due_cmp(const void *pa, const void *pb)
-{
-    const due_ent *a = pa, *b = pb;
-    int c = cmp_u64(a->exp, b->exp);
-    if (!c)
-        c = cmp_u64(a->reg, b->reg);
-    if (!c)
-        c = strcmp(a->ue, b->ue);
-    return c ? c : strcmp(a->user, b->user);
 }
 
 int m_expire(soak_model *m, uint64_t now, size_t *expired)

@@ -537,10 +537,25 @@ typedef struct plan {
     int kind; /* 0 plain, 1 rich settings, 2 many settings, 3 at the length limits */
 } plan;
 
+/* A register first removes its user's other records lapsed at now, as
+ * mcreg_register does; a refresh of a lapsed record is a new logon. */
+static void sweep_lapsed(mrec *r, uint64_t now, int *creates)
+{
+    const muser *u = &model.users[r->user_ix];
+    for (size_t i = 0; i < u->n_recs; i++) {
+        mrec *m = &model.recs[u->recs[i]];
+        if (m != r && m->alive && m->expires_at <= now)
+            m->alive = 0;
+    }
+    if (!*creates && r->expires_at <= now)
+        *creates = 1;
+}
+
 static void add_register(uint64_t now, mrec *r, int creates, const char *contact,
                          const char *call_id, uint32_t cseq, uint32_t expires_s,
                          const mcreg_setting *settings, size_t n_settings)
 {
+    sweep_lapsed(r, now, &creates);
     op *o = new_op(OP_REGISTER, now, r->user_ix, r->ue);
     o->creates = creates;
     o->b.contact = contact;
@@ -553,8 +568,8 @@ static void add_register(uint64_t now, mrec *r, int creates, const char *contact
     if (creates)
         r->registered_at = now;
     r->expires_at = expiry(now, expires_s);
-    if (contact)
-        r->contact = contact;
+    if (contact || creates)
+        r->contact = contact; /* a new logon keeps nothing of a lapsed record */
     r->call_id = call_id;
     r->cseq = cseq;
     /* the model keeps bools as the registry does: 0 or 1 */
@@ -718,10 +733,11 @@ static void generate(uint64_t seed, unsigned n_users)
         }
     }
 
-    /* A last registration whose expiry saturates at UINT64_MAX. */
+    /* A last registration whose expiry saturates at UINT64_MAX, by user 2
+     * (none of whose records is left to lapse), else user 0. */
     if (n_users > 0) {
         now = UINT64_MAX - 999;
-        mrec *r = model_add(0, "ue-at-the-end-of-time");
+        mrec *r = model_add(n_users > 2 ? 2 : 0, "ue-at-the-end-of-time");
         add_register(now, r, 1, NULL, "last", UINT32_MAX, 3600, NULL, 0);
     }
 
