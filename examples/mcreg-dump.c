@@ -24,7 +24,8 @@
  *
  * Exit status: 0 printed; 1 usage; 2 the file could not be read (or the
  * output not written); 3 the library refused the snapshot (its
- * mcreg_strerror() goes to standard error) or failed.
+ * mcreg_strerror() and mcreg_error_detail(), which says at which byte and
+ * why, go to standard error) or failed.
  *
  * Records are read through mcreg_foreach() (mcreg_user_foreach() with
  * --user) and sorted here; limits through mcreg_limit_foreach(), which
@@ -312,7 +313,11 @@ int main(int argc, char **argv)
         rc = mcreg_restore(reg, buf, len, 0);
     free(buf);
     if (rc != MCREG_OK) {
-        fprintf(stderr, "%s: %s: %s\n", prog, path, mcreg_strerror(rc));
+        /* The detail names the byte and the rule: "snapshot: byte 1234:
+         * records[5]: map keys out of order". */
+        const char *why = mcreg_error_detail(reg);
+        fprintf(stderr, "%s: %s: %s%s%s\n", prog, path, mcreg_strerror(rc), *why ? ": " : "",
+                why);
         mcreg_registry_free(reg);
         return EXIT_LIBRARY;
     }

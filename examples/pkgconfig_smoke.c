@@ -4,8 +4,9 @@
  *
  *   cc $(pkg-config --cflags mcreg) pkgconfig_smoke.c $(pkg-config --libs mcreg)
  *
- * Prints "OK <version>" and exits 0 when the registry holds both records and
- * reported a NOTIFY_LOGON; prints what went wrong and exits 1 otherwise.
+ * Prints "OK <version>" and exits 0 when the registry holds both records,
+ * reported a NOTIFY_LOGON, and the library's version is the header's;
+ * prints what went wrong and exits 1 otherwise.
  */
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +61,9 @@ int main(void)
             printf("no NOTIFY_LOGON event\n");
         else if (strcmp(mcreg_version(), MCREG_VERSION_STRING) != 0)
             printf("library version %s, header %s\n", mcreg_version(), MCREG_VERSION_STRING);
+        else if (mcreg_version_number() != MCREG_VERSION_NUMBER)
+            printf("library version number %u, header %u\n", mcreg_version_number(),
+                   (unsigned)MCREG_VERSION_NUMBER);
         else
             ok = 1;
     }

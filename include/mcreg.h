@@ -9,8 +9,8 @@
  *
  * The library does no I/O: no sockets, files, stdio, clocks, threads or
  * globals. The host owns transport and time and passes `now_ms`
- * (milliseconds of one monotonic clock of its choosing) into every call
- * that needs it. It asks mcreg_next_expiry() when to call mcreg_expire().
+ * (milliseconds of one clock of its choosing: see Times below) into every
+ * call that needs it. It asks mcreg_next_expiry() when to call mcreg_expire().
  *
  * Conventions
  * - Functions returning int return MCREG_OK (0) or a negative MCREG_ERR_*.
@@ -18,13 +18,49 @@
  * - Every mutating call does all of its work or none of it: on any error,
  *   an allocation failure at any point included, the registry is exactly
  *   as it was before the call.
- * - A registry is not thread-safe. Use one registry per thread, or hold a
- *   lock of the host's around every call on a shared one. Separate
- *   registries are independent.
- * - Every string argument is untrusted. Invalid input (NULL where a pointer
- *   is required included) gives MCREG_ERR_INVALID from calls that return an
- *   int, and NULL or 0 from queries that return a pointer or a count; it
- *   never crashes.
+ * - Times: `now_ms` is any clock the host likes, but records carry absolute
+ *   times that outlive the process in a snapshot (and, later, in a change
+ *   feed to other hosts). For a registry that is persisted or replicated,
+ *   use wall-clock milliseconds (CLOCK_REALTIME): CLOCK_MONOTONIC starts
+ *   again at every boot, so records restored after a reboot would live on
+ *   for as long as the machine had been up.
+ * - Ids from the network may hold any valid UTF-8, CR and LF included: a
+ *   host must escape them before it writes them into SIP headers, log
+ *   lines or anything else with a syntax of its own.
+ * - Threads: the library takes no locks and starts no threads. Separate
+ *   registries are independent. On one registry, the queries (every call
+ *   that takes a const mcreg_registry *, their visitors included) may run
+ *   on several threads at once; a mutating call must run alone. So a host
+ *   that shares a registry guards it with a read-write lock: shared for
+ *   queries, exclusive for everything else (mcreg_registry_free included).
+ *   A mutating call made from inside a visitor still gets MCREG_ERR_BUSY,
+ *   whichever thread's visitor is running. Queries that allocate
+ *   (mcreg_foreach, mcreg_limit_foreach, mcreg_snapshot) then call the
+ *   registry's allocator from several threads at once: the default one
+ *   (the C library's) is thread-safe; a host's own must be too.
+ * - Callbacks and visitors must return normally: no longjmp out of them,
+ *   and no C++ exception through the library (compile C++ callbacks so that
+ *   they catch everything). The library cannot unwind its own state: a
+ *   callback that does not return leaves the registry busy for good (every
+ *   mutating call then gets MCREG_ERR_BUSY, and mcreg_registry_free is
+ *   deferred forever).
+ * - Every string argument is untrusted. Invalid input gives
+ *   MCREG_ERR_INVALID from calls that return an int, and NULL or 0 from
+ *   queries that return a pointer or a count; it never crashes. An id is
+ *   input: a NULL id (an argument, or a field of a binding) is
+ *   MCREG_ERR_INVALID, as an empty one is.
+ * - A bug in the host is MCREG_ERR_MISUSE, not MCREG_ERR_INVALID: a NULL
+ *   registry, binding, output pointer or visitor where one is required,
+ *   or a NULL buffer with a non-zero length. A host that answers
+ *   MCREG_ERR_INVALID with "400 Bad Request" can answer MCREG_ERR_MISUSE
+ *   with a 500 and a bug report.
+ * - mcreg_error_detail() says why the last mutating call failed: the
+ *   field and the rule it broke ("ue_id: not valid UTF-8 at byte 17").
+ *   Queries cannot set it (they take a const registry, and may run on
+ *   several threads at once), nor can mcreg_registry_new (there is no
+ *   registry yet) or a call on a NULL registry.
+ * - Every function's comment ends with the errors it returns, in the order
+ *   it checks them ("Errors: ...").
  * - Output parameters are written only on success.
  * - Freeing NULL (mcreg_registry_free, mcreg_options_free) is a no-op.
  */
@@ -39,9 +75,13 @@ extern "C" {
 #endif
 
 #define MCREG_VERSION_MAJOR 0
-#define MCREG_VERSION_MINOR 1
+#define MCREG_VERSION_MINOR 2
 #define MCREG_VERSION_PATCH 0
-#define MCREG_VERSION_STRING "0.1.0"
+#define MCREG_VERSION_STRING "0.2.0"
+/* The version as one number that grows with every release, for #if and for
+ * comparing with mcreg_version_number(): 0.1.0 is 100, 1.2.3 is 10203. */
+#define MCREG_VERSION_NUMBER \
+    (MCREG_VERSION_MAJOR * 10000 + MCREG_VERSION_MINOR * 100 + MCREG_VERSION_PATCH)
 
 #if defined(MCREG_BUILDING) && (defined(__GNUC__) || defined(__clang__))
 #define MCREG_API __attribute__((visibility("default")))
@@ -61,6 +101,8 @@ extern "C" {
 #define MCREG_ERR_BUSY (-6)      /* mutating call from inside a callback */
 #define MCREG_ERR_FORMAT (-7)    /* malformed snapshot */
 #define MCREG_ERR_VERSION (-8)   /* snapshot of an unsupported format version */
+#define MCREG_ERR_MISUSE (-9)    /* a bug in the host, not bad input: a NULL registry,
+                                    binding or output pointer where one is required */
 
 /* Input limits. Ids are non-empty valid UTF-8 of at most MCREG_MAX_ID_LEN
  * bytes. Contact and Call-ID, when given, are non-empty valid UTF-8 of at
@@ -200,17 +242,24 @@ typedef struct mcreg_event {
 /* Called once per event, after the call's whole change is complete and
  * consistent. It may query the registry; any mutating call on the same
  * registry returns MCREG_ERR_BUSY and changes nothing. It may call
- * mcreg_registry_free: no further event of that call is delivered. */
+ * mcreg_registry_free: no further event of that call is delivered.
+ * It must return normally: no longjmp out of it, no C++ exception through
+ * it (as SQLite and ngtcp2 require of their callbacks). The registry stays
+ * busy until it returns, so one that never does leaves the registry busy
+ * for good. */
 typedef void (*mcreg_event_fn)(const mcreg_event *ev, void *user_data);
 
 /* Visitor for mcreg_foreach / mcreg_user_foreach: return 0 to go on, any
  * other value to stop (positive values are best: the foreach call returns
  * the value, and errors are negative). The visitor may query; mutating calls
- * return MCREG_ERR_BUSY. */
+ * return MCREG_ERR_BUSY. Visitors of several threads may run at once (see
+ * Threads above): one must not count on being the only one. Like an event
+ * callback it must return normally: no longjmp, no C++ exception. */
 typedef int (*mcreg_visit_fn)(const mcreg_record *r, void *ud);
 
 /* Visitor for mcreg_limit_foreach: a user with a UE limit of its own. The
- * id stays valid for the call. Returns as mcreg_visit_fn. */
+ * id stays valid for the call. Returns as mcreg_visit_fn, and must return
+ * normally as it must. */
 typedef int (*mcreg_limit_fn)(const char *user_id, uint32_t max_ues, void *ud);
 
 /* ------------------------------------------------------------------------ */
@@ -220,8 +269,11 @@ typedef int (*mcreg_limit_fn)(const char *user_id, uint32_t max_ues, void *ud);
  * Setters on a NULL options object do nothing. Values are checked by
  * mcreg_registry_new, which returns MCREG_ERR_INVALID for an unknown
  * policy, an allocator with a NULL function or a capacity above
- * MCREG_MAX_CAPACITY. */
+ * MCREG_MAX_CAPACITY. mcreg_options_free and the setters return nothing
+ * and have no errors. */
 
+/* A new options object with every default.
+ * Errors: MCREG_ERR_MISUSE (out is NULL), MCREG_ERR_NOMEM. */
 MCREG_API int mcreg_options_new(mcreg_options **out);
 MCREG_API void mcreg_options_free(mcreg_options *o);
 /* NULL restores the default (the C library's malloc, realloc and free). */
@@ -258,25 +310,41 @@ MCREG_API void mcreg_options_set_hash_seed(mcreg_options *o, uint64_t seed);
  * tables' share just past a power of two; the README gives the measured
  * figures), held from creation on. 0 (default): no capacity, the
  * tables and the heap grow as records come and shrink as they go.
- * Errors, from mcreg_registry_new: MCREG_ERR_INVALID (more than
- * MCREG_MAX_CAPACITY), MCREG_ERR_NOMEM (the tables or the heap). */
+ * Errors: none here; mcreg_registry_new then returns MCREG_ERR_INVALID
+ * (more than MCREG_MAX_CAPACITY records) or MCREG_ERR_NOMEM (the tables or
+ * the heap could not be allocated). */
+/* The largest capacity: 2^31 records (a hash table's bucket count is an
+ * unsigned power of two). */
 #define MCREG_MAX_CAPACITY ((size_t)1 << 31)
 MCREG_API void mcreg_options_set_capacity(mcreg_options *o, size_t records);
 
 /* ------------------------------------------------------------------------ */
 /* Registry lifecycle */
 
+/* A new, empty registry configured by o (NULL: every default). There is no
+ * registry to hold a detail when this fails: mcreg_error_detail has
+ * nothing to say about it.
+ * Errors: MCREG_ERR_MISUSE (out is NULL), MCREG_ERR_INVALID (an unknown
+ * policy, an allocator with a NULL function, or a capacity above
+ * MCREG_MAX_CAPACITY), MCREG_ERR_NOMEM (the registry, or the tables and
+ * the heap a capacity asks for). */
 MCREG_API int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o);
 /* Frees the registry and every record. Called from inside a callback or a
  * visitor, the free is deferred: the library delivers no further event and
  * visits no further record, frees the registry when the callback returns,
- * and returns to the host without touching the registry again. */
+ * and returns to the host without touching the registry again. It is a
+ * mutating call: not while another thread queries the registry.
+ * Errors: none. */
 MCREG_API void mcreg_registry_free(mcreg_registry *reg);
 
 /* ------------------------------------------------------------------------ */
-/* Mutating calls. Each returns MCREG_ERR_INVALID for a NULL registry, then
- * MCREG_ERR_BUSY from inside a callback or a visitor, then
- * MCREG_ERR_INVALID for invalid arguments. */
+/* Mutating calls. Each checks, in this order:
+ * - MCREG_ERR_MISUSE for a NULL registry (no detail: there is no registry);
+ * - MCREG_ERR_BUSY from inside a callback or a visitor. The detail is left
+ *   as it was: visitors on other threads may be reading it;
+ * - then the detail is reset to "", and each later error writes its own
+ *   (MCREG_ERR_NOMEM included: the detail is a fixed buffer in the
+ *   registry, written without allocating). */
 
 /*
  * Register, refresh or remove the binding's (user, UE) record.
@@ -329,17 +397,31 @@ MCREG_API void mcreg_registry_free(mcreg_registry *reg);
  * (mcreg_next_expiry > now_ms, O(1)); else a walk of the user's records.
  * With a capacity (mcreg_options_set_capacity), below it the call
  * allocates only the record and, for a new user, the user.
+ * Errors (each leaves the registry as it was, the user's lapsed records
+ * included): MCREG_ERR_MISUSE (NULL reg; NULL b, with the detail "binding:
+ * NULL"), MCREG_ERR_BUSY, MCREG_ERR_INVALID (a field of b breaks a limit
+ * of "Input limits": the detail names the field and the rule, e.g.
+ * "user_id: empty", "settings[3]: key repeats settings[1]"),
+ * MCREG_ERR_NOT_FOUND (expires_s == 0 and no record, or only a lapsed
+ * one), MCREG_ERR_STALE, MCREG_ERR_LIMIT (under REJECT, lapsed records not
+ * counted; the detail is set before the REJECTED event, so its callback
+ * may read it), MCREG_ERR_NOMEM.
  */
 MCREG_API int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
                              mcreg_outcome *outcome);
 
-/* Remove one UE's record (DEREGISTERED). MCREG_ERR_NOT_FOUND if none. */
+/* Remove one UE's record (DEREGISTERED).
+ * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY, MCREG_ERR_INVALID
+ * (user_id or ue_id NULL, empty, too long or not UTF-8),
+ * MCREG_ERR_NOT_FOUND (no such record). */
 MCREG_API int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id,
                                uint64_t now_ms);
 
 /* Remove every record of the user (DEREGISTERED each, registered_at order;
  * no NOTIFY_LOGOFF: none of its UEs remains). MCREG_ERR_NOT_FOUND if the
- * user has none. `removed` may be NULL. A per-user limit stays set. */
+ * user has none. `removed` may be NULL. A per-user limit stays set.
+ * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY, MCREG_ERR_INVALID
+ * (user_id), MCREG_ERR_NOT_FOUND. */
 MCREG_API int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now_ms,
                                     size_t *removed);
 
@@ -348,7 +430,8 @@ MCREG_API int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, ui
  * expired records out of n. Allocates nothing and never fails, but for
  * MCREG_ERR_BUSY from inside a callback. `expired`
  * may be NULL. The registry never expires records on its own: a record past
- * its expiry stays findable (and refreshable) until this is called. */
+ * its expiry stays findable (and refreshable) until this is called.
+ * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY. */
 MCREG_API int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired);
 
 /* mcreg_expire doing at most `max` removals: the first `max` records of
@@ -358,38 +441,49 @@ MCREG_API int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired
  * second in one mcreg_expire; in slices of a few hundred, between which
  * the host handles its traffic, no call takes more than a fraction of a
  * millisecond. O(max log n). `max` 0 removes nothing. `expired` may be
- * NULL. Allocates nothing and never fails.
- * Errors: MCREG_ERR_INVALID (reg is NULL), MCREG_ERR_BUSY (from inside a
- * callback or a visitor). */
+ * NULL. Allocates nothing and never fails, but for MCREG_ERR_BUSY from
+ * inside a callback.
+ * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY. */
 MCREG_API int mcreg_expire_max(mcreg_registry *reg, uint64_t now_ms, size_t max,
                                size_t *expired);
 
 /* Set the user's own UE limit (0 = unlimited), which overrides the
  * registry's. Records already over a lowered limit stay; the limit applies
- * to the next new UE. The limit is kept while the user has no records. */
+ * to the next new UE. The limit is kept while the user has no records.
+ * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY, MCREG_ERR_INVALID
+ * (user_id), MCREG_ERR_NOMEM (a user with no record is created for it). */
 MCREG_API int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t max);
 /* Drop the user's own limit: the registry's applies again.
- * MCREG_ERR_NOT_FOUND if none was set. */
+ * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY, MCREG_ERR_INVALID
+ * (user_id), MCREG_ERR_NOT_FOUND (no limit of its own was set). */
 MCREG_API int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id);
 
 /* ------------------------------------------------------------------------ */
 /* Queries. None allocates except mcreg_foreach and mcreg_limit_foreach.
- * All may be called from inside a callback or a visitor. */
+ * All may be called from inside a callback or a visitor, and from several
+ * threads at once (see Threads at the top). */
 
-/* Earliest expires_at of all records, O(1). MCREG_ERR_NOT_FOUND when empty. */
+/* Earliest expires_at of all records, O(1).
+ * Errors: MCREG_ERR_MISUSE (NULL reg or at_ms), MCREG_ERR_NOT_FOUND (no
+ * record). */
 MCREG_API int mcreg_next_expiry(const mcreg_registry *reg, uint64_t *at_ms);
 
 /* The user's own UE limit: MCREG_OK and *max, or MCREG_ERR_NOT_FOUND when
- * none is set (the registry's applies). */
+ * none is set (the registry's applies).
+ * Errors: MCREG_ERR_MISUSE (NULL reg or max), MCREG_ERR_INVALID (user_id),
+ * MCREG_ERR_NOT_FOUND. */
 MCREG_API int mcreg_user_max_ues(const mcreg_registry *reg, const char *user_id, uint32_t *max);
 
-/* The record of the pair, or NULL. The pointer stays valid until the next
- * mutating call on the registry. */
+/* The record of the pair, or NULL (also for a NULL registry or an invalid
+ * id). The pointer stays valid until the next mutating call on the
+ * registry. Errors: none. */
 MCREG_API const mcreg_record *mcreg_find(const mcreg_registry *reg, const char *user_id,
                                          const char *ue_id);
 /* The record at the UE, or NULL. With UE exclusive off a UE may carry
- * several users: the one with the earliest (registered_at, user_id). */
+ * several users: the one with the earliest (registered_at, user_id).
+ * Errors: none (NULL). */
 MCREG_API const mcreg_record *mcreg_find_ue(const mcreg_registry *reg, const char *ue_id);
+/* Counts; 0 for a NULL registry or an invalid id. Errors: none. */
 MCREG_API size_t mcreg_user_ue_count(const mcreg_registry *reg, const char *user_id);
 MCREG_API size_t mcreg_record_count(const mcreg_registry *reg);
 /* Users with at least one record. */
@@ -397,20 +491,24 @@ MCREG_API size_t mcreg_user_count(const mcreg_registry *reg);
 
 /* Visit the user's records in (registered_at, ue_id) order. MCREG_OK when
  * all were visited, the visitor's non-zero value when it stopped,
- * MCREG_ERR_NOT_FOUND when the user has no record. */
+ * MCREG_ERR_NOT_FOUND when the user has no record.
+ * Errors: MCREG_ERR_MISUSE (NULL reg or fn), MCREG_ERR_INVALID (user_id),
+ * MCREG_ERR_NOT_FOUND. */
 MCREG_API int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id,
                                  mcreg_visit_fn fn, void *ud);
 /* Visit every record in (registered_at, ue_id, user_id) order. Allocates an
  * array of n pointers for the ordering: MCREG_ERR_NOMEM when that fails.
- * Returns as mcreg_user_foreach; MCREG_OK on an empty registry. */
+ * Returns as mcreg_user_foreach; MCREG_OK on an empty registry.
+ * Errors: MCREG_ERR_MISUSE (NULL reg or fn), MCREG_ERR_NOMEM. */
 MCREG_API int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud);
 /* Visit every user that has a limit of its own (mcreg_set_user_max_ues),
  * with records or without, in user id order (bytewise). Allocates an array
  * of one pointer per user: MCREG_ERR_NOMEM when that fails. Returns as
- * mcreg_foreach. */
+ * mcreg_foreach.
+ * Errors: MCREG_ERR_MISUSE (NULL reg or fn), MCREG_ERR_NOMEM. */
 MCREG_API int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud);
 
-/* Record accessors. A NULL record gives NULL / 0. */
+/* Record accessors. A NULL record gives NULL / 0. Errors: none. */
 MCREG_API const char *mcreg_record_user_id(const mcreg_record *r);
 MCREG_API const char *mcreg_record_ue_id(const mcreg_record *r);
 MCREG_API const char *mcreg_record_contact(const mcreg_record *r); /* NULL if none */
@@ -422,6 +520,36 @@ MCREG_API size_t mcreg_record_setting_count(const mcreg_record *r);
 /* Settings keep the order the binding gave. NULL when i is out of range. */
 MCREG_API const mcreg_setting *mcreg_record_setting_at(const mcreg_record *r, size_t i);
 MCREG_API const mcreg_setting *mcreg_record_setting_find(const mcreg_record *r, const char *key);
+
+/* ------------------------------------------------------------------------ */
+/* Counters, O(1) each: what a host would otherwise count by wrapping the
+ * allocator and the event callback. */
+
+typedef enum mcreg_stat_id {
+    MCREG_STAT_RECORDS = 0,     /* records (mcreg_record_count) */
+    MCREG_STAT_USERS = 1,       /* users with a record (mcreg_user_count) */
+    MCREG_STAT_USER_LIMITS = 2, /* users with a UE limit of their own */
+    MCREG_STAT_TOMBSTONES = 3,  /* removals kept for replication: 0 until the
+                                   change feed exists */
+    /* Bytes the registry holds through its allocator, exactly: the sum of
+     * the sizes of every block it asked for and has not freed, the
+     * registry's own included; what a counting allocator would report.
+     * Not counted: the snapshot buffers mcreg_snapshot hands to the host
+     * (it knows their lengths), and the blocks a query allocates and frees
+     * before it returns. */
+    MCREG_STAT_BYTES = 4,
+    /* MCREG_STAT_EVENTS_BASE + an mcreg_event_type: events of that type
+     * delivered to the callback since the registry was made (0 without a
+     * callback; a restore does not reset them). Ids 5 to 63 are kept for
+     * event types; counters added later take ids from 64. */
+    MCREG_STAT_EVENTS_BASE = 5
+} mcreg_stat_id;
+
+/* The counter `id` (an mcreg_stat_id, or MCREG_STAT_EVENTS_BASE plus an
+ * event type); 0 for an unknown id or a NULL registry. A query: it may run
+ * from several threads at once, and from inside callbacks and visitors.
+ * Errors: none. */
+MCREG_API uint64_t mcreg_stat(const mcreg_registry *reg, int id);
 
 /* ------------------------------------------------------------------------ */
 /* Snapshot and restore
@@ -445,13 +573,13 @@ MCREG_API const mcreg_setting *mcreg_record_setting_find(const mcreg_record *r, 
  * state always gives the same bytes, whatever order it was built in
  * (records sorted by user id, then UE id; RFC 8949 core deterministic
  * encoding). Changes nothing, so it may be called from inside a callback or
- * a visitor. MCREG_ERR_INVALID for a NULL argument, MCREG_ERR_NOMEM.
- * Cost: O(n log n) for n records, plus the output. */
+ * a visitor. Cost: O(n log n) for n records, plus the output.
+ * Errors: MCREG_ERR_MISUSE (NULL reg, buf or len), MCREG_ERR_NOMEM. */
 MCREG_API int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len);
 
 /* Free a buffer from mcreg_snapshot through the allocator of `reg`, the
  * registry that made it (it must not have been freed yet). NULL buf is a
- * no-op; so is a NULL reg, as the allocator is then unknown. */
+ * no-op; so is a NULL reg, as the allocator is then unknown. Errors: none. */
 MCREG_API void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf);
 
 /*
@@ -465,14 +593,22 @@ MCREG_API void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf);
  * - The snapshot must fit this registry's options: with UE exclusive on, a
  *   UE held by two users is MCREG_ERR_FORMAT. Limits are not enforced on
  *   restored records (a lowered limit may leave a user over it, as here).
- * Errors, in the order they are checked: MCREG_ERR_INVALID for a NULL
- * registry, MCREG_ERR_BUSY from inside a callback or visitor,
- * MCREG_ERR_INVALID for a NULL buf; then MCREG_ERR_VERSION (a major format
- * version other than MCREG_SNAPSHOT_MAJOR), MCREG_ERR_FORMAT (anything
- * malformed: truncated, trailing bytes, indefinite lengths, wrong types,
- * map keys not in ascending order or repeated, duplicate (user, UE) pairs
- * or limits, values outside the limits of mcreg_register, ...) or
- * MCREG_ERR_NOMEM.
+ * - Hostile-safe is not corruption-proof: the format has no checksum yet
+ *   (the change feed will add one), so a snapshot whose bytes changed but
+ *   still decode (a digit of an expiry, a letter of an id) restores as
+ *   written. A host that stores snapshots where they may rot should keep a
+ *   checksum of its own beside them.
+ * - On MCREG_ERR_FORMAT or MCREG_ERR_VERSION, mcreg_error_detail gives the
+ *   byte offset (from 0) of the item at fault and the rule it broke:
+ *   "snapshot: byte 1234: records[5]: map keys out of order".
+ * Errors, in the order they are checked: MCREG_ERR_MISUSE (NULL reg),
+ * MCREG_ERR_BUSY, MCREG_ERR_MISUSE (NULL buf with len > 0; a NULL buf
+ * with len 0 is an empty input, so MCREG_ERR_FORMAT); then
+ * MCREG_ERR_VERSION (a major format version other than
+ * MCREG_SNAPSHOT_MAJOR), MCREG_ERR_FORMAT (anything malformed: truncated,
+ * trailing bytes, indefinite lengths, wrong types, map keys not in
+ * ascending order or repeated, duplicate (user, UE) pairs or limits,
+ * values outside the limits of mcreg_register, ...) or MCREG_ERR_NOMEM.
  * Memory: both states exist until the swap. No allocation is larger than
  * the input justifies, whatever lengths it declares; the new state takes
  * about as much memory as the same records registered through
@@ -487,12 +623,33 @@ MCREG_API int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len,
 /* ------------------------------------------------------------------------ */
 /* Names */
 
-/* A static description of an error code; "unknown error" for any other value. */
+/* A static description of an error code; "unknown error" for any other
+ * value. Errors: none. */
 MCREG_API const char *mcreg_strerror(int err);
-/* A static name such as "NOTIFY_LOGON"; "UNKNOWN" for any other value. */
+
+/* Why the last mutating call on reg failed, naming the field and the rule
+ * ("ue_id: not valid UTF-8 at byte 17", "settings[3]: key repeats
+ * settings[1]", "cseq: 4 is not greater than the stored 7 of the same
+ * call_id", "snapshot: byte 1234: records[5]: map keys out of order",
+ * "out of memory: the allocator returned NULL"); "" after a success, and
+ * "" for a NULL reg. It never quotes the input's bytes (byte offsets count
+ * from 0), so it may be logged or put in a SIP reason phrase as it is,
+ * though a host that escapes everything loses nothing.
+ * Which calls set it: every mutating call that gets past its first two
+ * checks (a NULL registry, MCREG_ERR_BUSY: those leave it as it was).
+ * Queries never change it: a query that fails says nothing here.
+ * The string is owned by the registry, at most 159 bytes, and stays valid
+ * and unchanged until the next mutating call on it or its free.
+ * Errors: none. */
+MCREG_API const char *mcreg_error_detail(const mcreg_registry *reg);
+/* A static name such as "NOTIFY_LOGON"; "UNKNOWN" for any other value.
+ * Errors: none. */
 MCREG_API const char *mcreg_event_name(mcreg_event_type type);
-/* MCREG_VERSION_STRING of the library actually linked. */
+/* MCREG_VERSION_STRING of the library actually linked. Errors: none. */
 MCREG_API const char *mcreg_version(void);
+/* MCREG_VERSION_NUMBER of the library actually linked: a program can tell
+ * at run time that it runs with an older library than it was built for. */
+MCREG_API unsigned mcreg_version_number(void);
 
 #ifdef __cplusplus
 }

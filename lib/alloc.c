@@ -27,23 +27,44 @@ mcreg_allocator mcreg__alloc_default(void)
     return a;
 }
 
-void *mcreg__alloc_grow(const mcreg_allocator *a, void *array, size_t *cap, size_t need,
-                        size_t elem)
+/* The capacity mcreg__alloc_grow gives an array of `cap` for `need`
+ * elements of `elem` bytes: 0 when it cannot (size_t would overflow). */
+static size_t grown_cap(size_t cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return array;
     /* Growing by half keeps the unused tail of the heap array, one
      * pointer per record, at a quarter of it on average (a third at most),
      * for a copy cost still linear overall. */
-    size_t new_cap = *cap > 8 ? *cap : 8; /* a presized array may be smaller */
+    size_t new_cap = cap > 8 ? cap : 8; /* a presized array may be smaller */
     while (new_cap < need) {
         if (new_cap > SIZE_MAX / 3 * 2)
-            return NULL;
+            return 0;
         new_cap += new_cap / 2;
     }
-    if (new_cap > SIZE_MAX / elem)
+    return new_cap > SIZE_MAX / elem ? 0 : new_cap;
+}
+
+void *mcreg__alloc_grow(mcreg_alloc *a, void *array, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return array;
+    size_t new_cap = grown_cap(*cap, need, elem);
+    if (!new_cap)
         return NULL;
-    void *grown = mcreg__alloc_realloc(a, array, new_cap * elem);
+    void *grown = mcreg__alloc_realloc(a, array, *cap * elem, new_cap * elem);
+    if (grown)
+        *cap = new_cap;
+    return grown;
+}
+
+void *mcreg__alloc_temp_grow(const mcreg_allocator *a, void *array, size_t *cap, size_t need,
+                             size_t elem)
+{
+    if (need <= *cap)
+        return array;
+    size_t new_cap = grown_cap(*cap, need, elem);
+    if (!new_cap)
+        return NULL;
+    void *grown = mcreg__alloc_temp_realloc(a, array, new_cap * elem);
     if (grown)
         *cap = new_cap;
     return grown;

@@ -82,6 +82,15 @@ void mcreg__cbor_reader_init(mcreg_cbor_reader *r, const uint8_t *buf, size_t le
     r->p = buf;
     r->left = len;
     r->item = (mcreg_cbor_reader_item){0};
+    r->base = buf;
+    r->at = 0;
+    r->error = NULL;
+}
+
+static int refuse(mcreg_cbor_reader *r, const char *why)
+{
+    r->error = why;
+    return MCREG_ERR_FORMAT;
 }
 
 /* A string, array or map head with an 8-byte argument that the bytes left
@@ -102,25 +111,34 @@ static int oversized_head(const uint8_t *p, size_t left)
 
 int mcreg__cbor_reader_next(mcreg_cbor_reader *r)
 {
-    if (r->left == 0 || oversized_head(r->p, r->left))
-        return MCREG_ERR_FORMAT;
+    r->at = (size_t)(r->p - r->base);
+    if (r->left == 0)
+        return refuse(r, "truncated: an item was expected");
+    if (oversized_head(r->p, r->left))
+        return refuse(r, "declared length beyond the end of the input");
     r->item = (mcreg_cbor_reader_item){0};
     /* libcbor checks every string length against the bytes it was given
      * before it calls back, and touches nothing else. */
     struct cbor_decoder_result res = cbor_stream_decode(r->p, r->left, &item_callbacks, &r->item);
+    if (res.status == CBOR_DECODER_NEDATA)
+        return refuse(r, "truncated item");
     if (res.status != CBOR_DECODER_FINISHED || res.read == 0 || res.read > r->left)
-        return MCREG_ERR_FORMAT; /* malformed, reserved, or truncated */
+        return refuse(r, "malformed or reserved encoding");
     r->p += res.read;
     r->left -= res.read;
     switch (r->item.kind) {
     case MCREG_CBOR_READER_INDEFINITE:
-        return MCREG_ERR_FORMAT;
+        return refuse(r, "indefinite length");
     case MCREG_CBOR_READER_ARRAY:
         /* Each item takes a byte at least: a larger count is a lie, and
          * trusting it could size an allocation or a loop. */
-        return r->item.value > r->left ? MCREG_ERR_FORMAT : MCREG_OK;
+        if (r->item.value > r->left)
+            return refuse(r, "array declares more items than the bytes left");
+        return MCREG_OK;
     case MCREG_CBOR_READER_MAP:
-        return r->item.value > r->left / 2 ? MCREG_ERR_FORMAT : MCREG_OK;
+        if (r->item.value > r->left / 2)
+            return refuse(r, "map declares more entries than the bytes left");
+        return MCREG_OK;
     default:
         return MCREG_OK;
     }
@@ -128,10 +146,22 @@ int mcreg__cbor_reader_next(mcreg_cbor_reader *r)
 
 int mcreg__cbor_reader_expect(mcreg_cbor_reader *r, mcreg_cbor_reader_kind kind)
 {
+    static const char *const expected[] = {
+        [MCREG_CBOR_READER_UINT] = "expected an unsigned integer",
+        [MCREG_CBOR_READER_NEGINT] = "expected a negative integer",
+        [MCREG_CBOR_READER_BYTES] = "expected a byte string",
+        [MCREG_CBOR_READER_TEXT] = "expected a text string",
+        [MCREG_CBOR_READER_ARRAY] = "expected an array",
+        [MCREG_CBOR_READER_MAP] = "expected a map",
+        [MCREG_CBOR_READER_TAG] = "expected a tag",
+        [MCREG_CBOR_READER_BOOL] = "expected a boolean",
+        [MCREG_CBOR_READER_OTHER] = "expected a simple value",
+        [MCREG_CBOR_READER_INDEFINITE] = "expected an indefinite length",
+    };
     int rc = mcreg__cbor_reader_next(r);
     if (rc != MCREG_OK)
         return rc;
-    return r->item.kind == kind ? MCREG_OK : MCREG_ERR_FORMAT;
+    return r->item.kind == kind ? MCREG_OK : refuse(r, expected[kind]);
 }
 
 #define MAX_SKIP_DEPTH 16
@@ -169,7 +199,7 @@ int mcreg__cbor_reader_skip(mcreg_cbor_reader *r, unsigned max_depth)
             continue;
         }
         if (depth > max_depth)
-            return MCREG_ERR_FORMAT;
+            return refuse(r, "nested too deep");
         open[depth++] = inner;
     }
     return MCREG_OK;

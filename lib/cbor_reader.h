@@ -33,6 +33,9 @@ typedef struct {
     const uint8_t *p;   /* next unread byte */
     size_t left;        /* bytes from p to the end of the input */
     mcreg_cbor_reader_item item; /* the item last read */
+    const uint8_t *base; /* the input's first byte */
+    size_t at;          /* offset of the item last read (or refused) */
+    const char *error;  /* after MCREG_ERR_FORMAT: the rule broken, static */
 } mcreg_cbor_reader;
 
 void mcreg__cbor_reader_init(mcreg_cbor_reader *r, const uint8_t *buf, size_t len);
@@ -42,7 +45,8 @@ void mcreg__cbor_reader_init(mcreg_cbor_reader *r, const uint8_t *buf, size_t le
  * hold (each item takes at least one byte). */
 int mcreg__cbor_reader_next(mcreg_cbor_reader *r);
 
-/* Read the next item, which must be of the given kind. */
+/* Read the next item, which must be of the given kind ("expected a
+ * KIND" in r->error otherwise). */
 int mcreg__cbor_reader_expect(mcreg_cbor_reader *r, mcreg_cbor_reader_kind kind);
 
 /* Skip one whole data item, nested items included, at most `max_depth`

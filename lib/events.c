@@ -30,13 +30,14 @@ void mcreg__events_removed(mcreg_events_op *op, struct mcreg_record *r, mcreg_ev
  * const registry, and `self` is the registry's own mutable view of itself. */
 void mcreg__events_busy_enter(const mcreg_registry *reg)
 {
-    reg->self->busy++;
+    atomic_fetch_add_explicit(&reg->self->busy, 1, memory_order_relaxed);
 }
 
 int mcreg__events_busy_leave(const mcreg_registry *reg)
 {
     mcreg_registry *r = reg->self;
-    if (--r->busy == 0 && r->free_pending) {
+    unsigned was = atomic_fetch_sub_explicit(&r->busy, 1, memory_order_acq_rel);
+    if (was == 1 && mcreg__events_free_pending(r)) {
         mcreg__state_destroy(r);
         return 1;
     }
@@ -49,10 +50,11 @@ int mcreg__events_busy_leave(const mcreg_registry *reg)
  * mcreg_registry_free), the host hears nothing more from it. */
 static void emit(mcreg_events_op *op, mcreg_event *ev)
 {
-    if (op->reg->free_pending)
+    if (mcreg__events_free_pending(op->reg))
         return;
     ev->at_ms = op->now;
     ev->registry = op->reg;
+    op->reg->events_delivered[ev->type]++; /* before: the callback may read it */
     op->reg->opt.event_fn(ev, op->reg->opt.event_user_data);
 }
 
@@ -195,14 +197,14 @@ static void doom_empty_users(mcreg_events_op *op)
 
 static void free_removed(mcreg_events_op *op)
 {
-    const mcreg_allocator *a = &op->reg->alloc;
+    mcreg_alloc *a = &op->reg->alloc;
     struct mcreg_record *r = op->removed;
     while (r) {
         struct mcreg_record *next = r->user_next;
         mcreg_user *u = r->user;
         mcreg__record_free(a, r);
         if (u->doomed && --u->n_records == 0)
-            mcreg__alloc_free(a, u);
+            mcreg__user_free(a, u);
         r = next;
     }
     mcreg__record_free(a, op->old_record);
@@ -213,15 +215,15 @@ int mcreg__events_finish(mcreg_events_op *op)
     mcreg_registry *reg = op->reg;
     doom_empty_users(op);
     if (reg->opt.event_fn) {
-        reg->busy++;
+        mcreg__events_busy_enter(reg);
         deliver(op);
-        reg->busy--;
+        atomic_fetch_sub_explicit(&reg->busy, 1, memory_order_relaxed); /* freed below */
     }
     int removed_any = op->removed != NULL;
     free_removed(op);
     if (removed_any)
         mcreg__heap_trim(&reg->alloc, &reg->st.heap, reg->opt.capacity);
-    if (reg->busy == 0 && reg->free_pending) {
+    if (!mcreg__events_busy(reg) && mcreg__events_free_pending(reg)) {
         mcreg__state_destroy(reg);
         return 1;
     }

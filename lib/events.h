@@ -29,8 +29,26 @@ void mcreg__events_removed(mcreg_events_op *op, struct mcreg_record *r, mcreg_ev
 int mcreg__events_finish(mcreg_events_op *op);
 
 /* Callbacks and visitors run inside these: mutating calls made meanwhile
- * get MCREG_ERR_BUSY. busy_leave returns 1 when it freed the registry. */
+ * get MCREG_ERR_BUSY. busy_leave returns 1 when it freed the registry.
+ * Visitors of several threads may enter and leave at once: the depth is
+ * atomic. Relaxed order is enough for the depth itself (a mutating call
+ * that reads it runs on a thread already inside a visitor, or alone);
+ * leaving is acquire-release so that the thread that frees a registry
+ * after a deferred mcreg_registry_free sees every other visitor done. */
 void mcreg__events_busy_enter(const mcreg_registry *reg);
 int mcreg__events_busy_leave(const mcreg_registry *reg);
+
+/* Whether a callback or visitor is running on reg. */
+static inline int mcreg__events_busy(const mcreg_registry *reg)
+{
+    return atomic_load_explicit(&reg->self->busy, memory_order_relaxed) != 0;
+}
+
+/* Whether mcreg_registry_free was called while busy: no further event or
+ * visit. */
+static inline int mcreg__events_free_pending(const mcreg_registry *reg)
+{
+    return atomic_load_explicit(&reg->self->free_pending, memory_order_relaxed) != 0;
+}
 
 #endif

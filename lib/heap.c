@@ -14,15 +14,14 @@ int mcreg__heap_expiry_cmp(const struct mcreg_record *a, const struct mcreg_reco
     return mcreg__user_cmp(a->user, b->user);
 }
 
-int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n)
+int mcreg__heap_reserve(mcreg_alloc *a, mcreg_heap *h, size_t n)
 {
     if (n <= h->cap)
         return MCREG_OK;
-    /* Both arrays grow to the same capacity (mcreg__alloc_grow depends only on
-     * the old capacity and n). If the second fails, the first is merely
-     * larger than cap says, and the next call grows it again. */
-    size_t keys_cap = h->cap, items_cap = h->cap;
-    uint64_t *keys = mcreg__alloc_grow(a, h->keys, &keys_cap, n, sizeof(*keys));
+    /* keys[] first: if items[] then fails, keys[] is merely larger than
+     * cap says (keys_cap keeps its size), and the next call grows items[]. */
+    size_t items_cap = h->cap;
+    uint64_t *keys = mcreg__alloc_grow(a, h->keys, &h->keys_cap, n, sizeof(*keys));
     if (!keys)
         return MCREG_ERR_NOMEM;
     h->keys = keys;
@@ -34,30 +33,32 @@ int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n)
     return MCREG_OK;
 }
 
-/* Both arrays to exactly `cap` entries, larger or smaller. h->cap is the
- * smaller of the two arrays at every step, so a failure halfway leaves one
- * array merely larger than h->cap says, which every later call tolerates. */
-static int heap_resize(const mcreg_allocator *a, mcreg_heap *h, size_t cap)
+/* One array to exactly `n` elements when it has fewer. */
+static void *array_presize(mcreg_alloc *a, void *array, size_t *cap, size_t n, size_t elem)
 {
-    if (cap > SIZE_MAX / sizeof(*h->keys))
-        return MCREG_ERR_NOMEM;
-    uint64_t *keys = mcreg__alloc_realloc(a, h->keys, cap * sizeof(*keys));
+    if (n <= *cap)
+        return array;
+    if (n > SIZE_MAX / elem)
+        return NULL;
+    void *sized = mcreg__alloc_realloc(a, array, *cap * elem, n * elem);
+    if (sized)
+        *cap = n;
+    return sized;
+}
+
+int mcreg__heap_presize(mcreg_alloc *a, mcreg_heap *h, size_t n)
+{
+    /* keys[] first, as in mcreg__heap_reserve: a failure on items[] leaves
+     * keys[] merely larger than cap says. */
+    uint64_t *keys = array_presize(a, h->keys, &h->keys_cap, n, sizeof(*keys));
     if (!keys)
         return MCREG_ERR_NOMEM;
     h->keys = keys;
-    if (cap < h->cap)
-        h->cap = cap;
-    struct mcreg_record **items = mcreg__alloc_realloc(a, h->items, cap * sizeof(*items));
+    struct mcreg_record **items = array_presize(a, h->items, &h->cap, n, sizeof(*items));
     if (!items)
         return MCREG_ERR_NOMEM;
     h->items = items;
-    h->cap = cap;
     return MCREG_OK;
-}
-
-int mcreg__heap_presize(const mcreg_allocator *a, mcreg_heap *h, size_t n)
-{
-    return n <= h->cap ? MCREG_OK : heap_resize(a, h, n);
 }
 
 #define ARITY 8u
@@ -160,7 +161,7 @@ void mcreg__heap_remove(mcreg_heap *h, struct mcreg_record *r)
     sift_down(h, moved->heap_index); /* at most one moves it: see heap_update */
 }
 
-void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h, size_t floor)
+void mcreg__heap_trim(mcreg_alloc *a, mcreg_heap *h, size_t floor)
 {
     /* Down to twice the records (at least 64), so a call that removed
      * nearly everything gives nearly everything back, and the heap can
@@ -173,14 +174,25 @@ void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h, size_t floor)
     if (cap < floor)
         cap = floor;
     if (cap >= h->cap)
+        return; /* the capacity's room stays */
+    struct mcreg_record **items =
+        mcreg__alloc_realloc(a, h->items, h->cap * sizeof(*items), cap * sizeof(*items));
+    if (!items)
         return;
-    (void)heap_resize(a, h, cap); /* refused: the room stays */
+    h->items = items;
+    h->cap = cap; /* keys[] is at least this large whether or not it shrinks */
+    uint64_t *keys = mcreg__alloc_realloc(a, h->keys, h->keys_cap * sizeof(*keys),
+                                          cap * sizeof(*keys));
+    if (keys) {
+        h->keys = keys;
+        h->keys_cap = cap;
+    }
 }
 
-void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h)
+void mcreg__heap_free(mcreg_alloc *a, mcreg_heap *h)
 {
-    mcreg__alloc_free(a, h->items);
-    mcreg__alloc_free(a, h->keys);
+    mcreg__alloc_free(a, h->items, h->cap * sizeof(*h->items));
+    mcreg__alloc_free(a, h->keys, h->keys_cap * sizeof(*h->keys));
     memset(h, 0, sizeof(*h));
 }
 

@@ -24,15 +24,18 @@ typedef struct mcreg_heap {
     struct mcreg_record **items;
     uint64_t *keys; /* keys[i] == items[i]->expires_at */
     size_t n, cap;
+    /* keys[]'s own capacity: at least cap, more after a failed growth of
+     * items[] or a failed trim of keys[] (the sizes the allocator holds). */
+    size_t keys_cap;
 } mcreg_heap;
 
 /* Make room for `n` records (growing by half, so that one record at a
  * time costs O(1) amortized). */
-int mcreg__heap_reserve(const mcreg_allocator *a, mcreg_heap *h, size_t n);
+int mcreg__heap_reserve(mcreg_alloc *a, mcreg_heap *h, size_t n);
 /* Make room for exactly `n` records when there is less: for a size known
  * in advance (a capacity, a snapshot's count). The reserve calls are the
  * only heap calls that can fail. */
-int mcreg__heap_presize(const mcreg_allocator *a, mcreg_heap *h, size_t n);
+int mcreg__heap_presize(mcreg_alloc *a, mcreg_heap *h, size_t n);
 /* Needs room reserved beforehand: never allocates. */
 void mcreg__heap_push(mcreg_heap *h, struct mcreg_record *r);
 void mcreg__heap_remove(mcreg_heap *h, struct mcreg_record *r);
@@ -53,8 +56,8 @@ void mcreg__heap_build(mcreg_heap *h);
  * down to twice its records, at least 64 and never below `floor` (the
  * registry's capacity). Never fails: if the allocator cannot, the room
  * stays. */
-void mcreg__heap_trim(const mcreg_allocator *a, mcreg_heap *h, size_t floor);
-void mcreg__heap_free(const mcreg_allocator *a, mcreg_heap *h);
+void mcreg__heap_trim(mcreg_alloc *a, mcreg_heap *h, size_t floor);
+void mcreg__heap_free(mcreg_alloc *a, mcreg_heap *h);
 
 /* Negative, zero or positive as a expires before, with, or after b. */
 int mcreg__heap_expiry_cmp(const struct mcreg_record *a, const struct mcreg_record *b);

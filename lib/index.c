@@ -15,7 +15,7 @@
  * `uthash_alloc` and reports failed adds through `uthash_oom`. Every
  * function using a HASH_* macro starts with this. */
 #define UTHASH_SCOPE(reg)                                  \
-    const mcreg_allocator *uthash_alloc = &(reg)->alloc; \
+    mcreg_alloc *uthash_alloc = &(reg)->alloc;           \
     int uthash_oom = 0;                                    \
     (void)uthash_alloc;                                    \
     (void)uthash_oom
@@ -40,7 +40,7 @@ static size_t buckets_for(size_t records, unsigned *log2)
  * set up as uthash's HASH_MAKE_TABLE sets up its own (no tail until the
  * first item). Its buckets are written here, so their pages are the
  * process's now, not during an insert. NULL when out of memory. */
-static UT_hash_table *table_new(const mcreg_allocator *a, size_t records, ptrdiff_t hho)
+static UT_hash_table *table_new(mcreg_alloc *a, size_t records, ptrdiff_t hho)
 {
     unsigned log2;
     size_t n = buckets_for(records, &log2);
@@ -49,7 +49,7 @@ static UT_hash_table *table_new(const mcreg_allocator *a, size_t records, ptrdif
     UT_hash_table *tbl = mcreg__alloc_malloc(a, sizeof(*tbl));
     UT_hash_bucket *buckets = tbl ? mcreg__alloc_malloc(a, n * sizeof(*buckets)) : NULL;
     if (!buckets) {
-        mcreg__alloc_free(a, tbl);
+        mcreg__alloc_free(a, tbl, sizeof(*tbl));
         return NULL;
     }
     memset(tbl, 0, sizeof(*tbl));
@@ -62,17 +62,18 @@ static UT_hash_table *table_new(const mcreg_allocator *a, size_t records, ptrdif
     return tbl;
 }
 
-static void table_free(const mcreg_allocator *a, UT_hash_table *tbl)
+/* The sizes uthash frees a table with (HASH_DELETE, HASH_CLEAR). */
+static void table_free(mcreg_alloc *a, UT_hash_table *tbl)
 {
     if (!tbl)
         return;
-    mcreg__alloc_free(a, tbl->buckets);
-    mcreg__alloc_free(a, tbl);
+    mcreg__alloc_free(a, tbl->buckets, tbl->num_buckets * sizeof(*tbl->buckets));
+    mcreg__alloc_free(a, tbl, sizeof(*tbl));
 }
 
 /* A spare sized for `records`, unless the table is in use or its spare
  * has the room already. The old spare goes only once the new one exists. */
-static int spare_reserve(const mcreg_allocator *a, const void *head, UT_hash_table **spare,
+static int spare_reserve(mcreg_alloc *a, const void *head, UT_hash_table **spare,
                          size_t records, ptrdiff_t hho)
 {
     unsigned log2;
@@ -88,7 +89,7 @@ static int spare_reserve(const mcreg_allocator *a, const void *head, UT_hash_tab
 
 int mcreg__index_reserve(mcreg_registry *reg, size_t records)
 {
-    const mcreg_allocator *a = &reg->alloc;
+    mcreg_alloc *a = &reg->alloc;
     mcreg_state *st = &reg->st;
     if (spare_reserve(a, st->users, &st->users_spare, records, offsetof(mcreg_user, hh)))
         return MCREG_ERR_NOMEM;
@@ -218,7 +219,7 @@ mcreg_user *mcreg__index_user_get(mcreg_registry *reg, mcreg_index_key *k)
         return u;
     u = mcreg__user_new(&reg->alloc, k->id, k->len);
     if (u && mcreg__index_user_insert(reg, u, k) != MCREG_OK) {
-        mcreg__alloc_free(&reg->alloc, u);
+        mcreg__user_free(&reg->alloc, u);
         u = NULL;
     }
     return u;
@@ -574,7 +575,7 @@ void mcreg__index_clear(mcreg_registry *reg)
      * are intact. */
     while (u) {
         mcreg_user *next = u->hh.next;
-        mcreg__alloc_free(&reg->alloc, u);
+        mcreg__user_free(&reg->alloc, u);
         u = next;
     }
 }
@@ -598,7 +599,7 @@ void mcreg__index_users_prune(mcreg_registry *reg)
     HASH_ITER(hh, reg->st.users, u, tmp) {
         if (u->n_records == 0 && !u->has_max) {
             TABLE_DELETE(reg, reg->st.users, reg->st.users_spare, u);
-            mcreg__alloc_free(&reg->alloc, u);
+            mcreg__user_free(&reg->alloc, u);
         }
     }
 }

@@ -19,7 +19,7 @@
         uthash_oom = 1;          \
     } while (0)
 #define uthash_malloc(sz) mcreg__alloc_malloc(uthash_alloc, (sz))
-#define uthash_free(ptr, sz) mcreg__alloc_free(uthash_alloc, (ptr))
+#define uthash_free(ptr, sz) mcreg__alloc_free(uthash_alloc, (ptr), (sz))
 /* Never used: a stray call would not compile (no such function). */
 #define HASH_FUNCTION(keyptr, keylen, hashv) mcreg__uthash_must_use_byhashvalue(keyptr, keylen, hashv)
 

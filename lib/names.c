@@ -21,6 +21,8 @@ const char *mcreg_strerror(int err)
         return "malformed snapshot";
     case MCREG_ERR_VERSION:
         return "unsupported snapshot format version";
+    case MCREG_ERR_MISUSE:
+        return "misuse: a NULL registry, binding or output pointer";
     default:
         return "unknown error";
     }
@@ -39,4 +41,9 @@ const char *mcreg_event_name(mcreg_event_type type)
 const char *mcreg_version(void)
 {
     return MCREG_VERSION_STRING;
+}
+
+unsigned mcreg_version_number(void)
+{
+    return MCREG_VERSION_NUMBER;
 }

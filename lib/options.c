@@ -20,7 +20,7 @@ void mcreg__options_defaults(struct mcreg_options *o)
 int mcreg_options_new(mcreg_options **out)
 {
     if (!out)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     mcreg_options *o = malloc(sizeof(*o));
     if (!o)
         return MCREG_ERR_NOMEM;

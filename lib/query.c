@@ -12,7 +12,7 @@
 int mcreg_next_expiry(const mcreg_registry *reg, uint64_t *at_ms)
 {
     if (!reg || !at_ms)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     const struct mcreg_record *top = mcreg__heap_top(&reg->st.heap);
     if (!top)
         return MCREG_ERR_NOT_FOUND;
@@ -39,7 +39,7 @@ static int lookup_key(const char *id, mcreg_index_key *k)
 static const mcreg_user *valid_user(const mcreg_registry *reg, const char *user_id, int *valid)
 {
     size_t len;
-    *valid = mcreg__validate_id(user_id, &len);
+    *valid = mcreg__validate_id(user_id, &len, "user_id", NULL);
     if (!*valid)
         return NULL;
     mcreg_index_key k;
@@ -59,7 +59,7 @@ int mcreg_user_max_ues(const mcreg_registry *reg, const char *user_id, uint32_t 
 {
     int valid;
     if (!reg || !max)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     const mcreg_user *u = valid_user(reg, user_id, &valid);
     if (!valid)
         return MCREG_ERR_INVALID;
@@ -106,7 +106,7 @@ int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id, mcreg_vis
 {
     int valid;
     if (!reg || !fn)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     const mcreg_user *u = valid_user(reg, user_id, &valid);
     if (!valid)
         return MCREG_ERR_INVALID;
@@ -116,7 +116,7 @@ int mcreg_user_foreach(const mcreg_registry *reg, const char *user_id, mcreg_vis
     mcreg__events_busy_enter(reg);
     /* The visitor cannot change the list: mutating calls are refused and a
      * registry free is deferred until busy_leave. */
-    for (const struct mcreg_record *r = u->first; r && !rc && !reg->free_pending;
+    for (const struct mcreg_record *r = u->first; r && !rc && !mcreg__events_free_pending(reg);
          r = r->user_next)
         rc = fn(r, ud);
     mcreg__events_busy_leave(reg);
@@ -151,13 +151,13 @@ static int visit_one(const visitor *v, const void *item)
 static int visit_sorted(const mcreg_registry *reg, void **order, size_t n, mcreg_sort_cmp_fn cmp,
                         const visitor *v)
 {
-    mcreg_allocator a = reg->alloc; /* the registry may be gone at the end */
+    mcreg_allocator a = reg->alloc.fns; /* the registry may be gone at the end */
     mcreg__sort(order, n, cmp);
     int rc = 0;
     mcreg__events_busy_enter(reg);
-    for (size_t i = 0; i < n && !rc && !reg->free_pending; i++)
+    for (size_t i = 0; i < n && !rc && !mcreg__events_free_pending(reg); i++)
         rc = visit_one(v, order[i]);
-    mcreg__alloc_free(&a, order);
+    mcreg__alloc_temp_free(&a, order);
     mcreg__events_busy_leave(reg);
     return rc;
 }
@@ -165,11 +165,11 @@ static int visit_sorted(const mcreg_registry *reg, void **order, size_t n, mcreg
 int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud)
 {
     if (!reg || !fn)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     size_t n = reg->st.n_records;
     if (n == 0)
         return MCREG_OK;
-    void **order = mcreg__alloc_malloc(&reg->alloc, n * sizeof(*order));
+    void **order = mcreg__alloc_temp_malloc(&reg->alloc.fns, n * sizeof(*order));
     if (!order)
         return MCREG_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
@@ -181,14 +181,14 @@ int mcreg_foreach(const mcreg_registry *reg, mcreg_visit_fn fn, void *ud)
 int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud)
 {
     if (!reg || !fn)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     size_t n = 0;
     for (const mcreg_user *u = mcreg__index_user_iter(reg, NULL); u;
          u = mcreg__index_user_iter(reg, u))
         n += u->has_max;
     if (n == 0)
         return MCREG_OK;
-    void **order = mcreg__alloc_malloc(&reg->alloc, n * sizeof(*order));
+    void **order = mcreg__alloc_temp_malloc(&reg->alloc.fns, n * sizeof(*order));
     if (!order)
         return MCREG_ERR_NOMEM;
     size_t i = 0;
@@ -197,4 +197,32 @@ int mcreg_limit_foreach(const mcreg_registry *reg, mcreg_limit_fn fn, void *ud)
             order[i++] = u;
     visitor v = {.limit_fn = fn, .ud = ud};
     return visit_sorted(reg, order, n, mcreg__user_order, &v);
+}
+
+uint64_t mcreg_stat(const mcreg_registry *reg, int id)
+{
+    if (!reg)
+        return 0;
+    switch (id) {
+    case MCREG_STAT_RECORDS:
+        return reg->st.n_records;
+    case MCREG_STAT_USERS:
+        return reg->st.n_active_users;
+    case MCREG_STAT_USER_LIMITS:
+        return reg->st.n_limits;
+    case MCREG_STAT_TOMBSTONES:
+        return 0; /* none until the change feed keeps them */
+    case MCREG_STAT_BYTES:
+        return reg->alloc.held;
+    default:
+        break;
+    }
+    if (id >= MCREG_STAT_EVENTS_BASE && id <= MCREG_STAT_EVENTS_BASE + MCREG_EV_NOTIFY_LOGOFF)
+        return reg->events_delivered[id - MCREG_STAT_EVENTS_BASE];
+    return 0;
+}
+
+const char *mcreg_error_detail(const mcreg_registry *reg)
+{
+    return reg ? reg->detail.text : "";
 }

@@ -9,12 +9,38 @@ int mcreg__record_logon_cmp(const struct mcreg_record *a, const struct mcreg_rec
     return strcmp(a->ue_id, b->ue_id);
 }
 
-void mcreg__record_free(const mcreg_allocator *a, struct mcreg_record *r)
+/* The blocks parts are laid out one after the other (record.h), so the
+ * block ends where its last part does: the last setting's bytes, else the
+ * Call-ID or the contact, else the settings array. */
+size_t mcreg__record_block_size(const struct mcreg_record *r)
 {
-    if (r && (r->flags & MCREG_RECORD_HAS_UE_LINKS))
-        mcreg__alloc_free(a, mcreg__record_ue_links(r)); /* the block starts there */
+    const mcreg_setting *settings = mcreg__record_settings(r);
+    const char *end = (const char *)(settings + r->n_settings);
+    if (r->flags & MCREG_RECORD_HAS_CONTACT)
+        end += r->contact_len + 1;
+    if (r->flags & MCREG_RECORD_HAS_CALL_ID)
+        end += r->call_id_len + 1;
+    if (r->n_settings) {
+        const mcreg_setting *last = &settings[r->n_settings - 1];
+        end = last->key + strlen(last->key) + 1;
+        if (last->type == MCREG_VAL_TEXT)
+            end = last->v.text.ptr + last->v.text.len + 1;
+        else if (last->type == MCREG_VAL_BYTES)
+            end = (const char *)last->v.bytes.ptr + last->v.bytes.len;
+    }
+    size_t links = (r->flags & MCREG_RECORD_HAS_UE_LINKS) ? sizeof(mcreg_record_ue_links) : 0;
+    return links + (size_t)(end - (const char *)r);
+}
+
+void mcreg__record_free(mcreg_alloc *a, struct mcreg_record *r)
+{
+    if (!r)
+        return;
+    size_t size = mcreg__record_block_size(r);
+    if (r->flags & MCREG_RECORD_HAS_UE_LINKS)
+        mcreg__alloc_free(a, mcreg__record_ue_links(r), size); /* the block starts there */
     else
-        mcreg__alloc_free(a, r);
+        mcreg__alloc_free(a, r, size);
 }
 
 /* ---- the block's variable part ------------------------------------------ */
@@ -76,7 +102,7 @@ static void copy_setting(mcreg_setting *dst, const mcreg_setting *src, char **cu
     }
 }
 
-struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *u,
+struct mcreg_record *mcreg__record_new(mcreg_alloc *a, mcreg_user *u,
                                        const mcreg_binding *b, size_t ue_len,
                                        const struct mcreg_record *old, int ue_links)
 {

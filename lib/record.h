@@ -69,13 +69,16 @@ int mcreg__record_logon_cmp(const struct mcreg_record *a, const struct mcreg_rec
  * Call-ID, CSeq and settings, or `old`'s contact when the binding has none
  * (old may be NULL); with UE links when `ue_links` is set. Linked nowhere;
  * times and heap position unset. NULL when out of memory. */
-struct mcreg_record *mcreg__record_new(const mcreg_allocator *a, mcreg_user *u,
+struct mcreg_record *mcreg__record_new(mcreg_alloc *a, mcreg_user *u,
                                        const mcreg_binding *b, size_t ue_len,
                                        const struct mcreg_record *old, int ue_links);
 /* Whether r already holds what binding b asks for, CSeq and expiry aside:
  * the same contact (or b keeps it), Call-ID and settings. */
 int mcreg__record_holds(const struct mcreg_record *r, const mcreg_binding *b);
-void mcreg__record_free(const mcreg_allocator *a, struct mcreg_record *r);
+/* The bytes of r's block, recomputed from its fields (the allocator's free
+ * gets no size, and a stored one would cost every record). */
+size_t mcreg__record_block_size(const struct mcreg_record *r);
+void mcreg__record_free(mcreg_alloc *a, struct mcreg_record *r);
 
 /* r's UE links; only for a record that has them. (Through an integer:
  * the links are beside the record, not part of it, so a const record

@@ -31,7 +31,7 @@ static int valid_options(const struct mcreg_options *o)
 int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
 {
     if (!out)
-        return MCREG_ERR_INVALID;
+        return MCREG_ERR_MISUSE;
     struct mcreg_options opt;
     if (o)
         opt = *o;
@@ -39,12 +39,13 @@ int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
         mcreg__options_defaults(&opt);
     if (!valid_options(&opt))
         return MCREG_ERR_INVALID;
-    mcreg_registry *reg = mcreg__alloc_malloc(&opt.allocator, sizeof(*reg));
+    mcreg_alloc a = {opt.allocator, 0};
+    mcreg_registry *reg = mcreg__alloc_malloc(&a, sizeof(*reg));
     if (!reg)
         return MCREG_ERR_NOMEM;
     memset(reg, 0, sizeof(*reg));
     reg->self = reg;
-    reg->alloc = opt.allocator;
+    reg->alloc = a; /* the registry's own bytes count from the start */
     reg->opt = opt;
     /* No seed from the host: the registry's address, randomized by ASLR on
      * most hosts, is the only unpredictable value at hand. */
@@ -64,8 +65,9 @@ void mcreg_registry_free(mcreg_registry *reg)
 {
     if (!reg)
         return;
-    if (reg->busy) {
-        reg->free_pending = 1; /* done when the callback returns to us */
+    if (mcreg__events_busy(reg)) {
+        /* done when the callback returns to us */
+        atomic_store_explicit(&reg->free_pending, 1, memory_order_relaxed);
         return;
     }
     mcreg__state_destroy(reg);
@@ -160,14 +162,35 @@ static void remove_lapsed(mcreg_events_op *op, mcreg_user *u, struct mcreg_recor
 
 /* ---- preconditions ----------------------------------------------------------- */
 
-/* Every mutating call starts here: no registry is invalid, and a callback
- * or visitor running on it makes the registry busy. */
-static int may_mutate(const mcreg_registry *reg)
+/* Every mutating call starts here: no registry is a host bug, and a
+ * callback or visitor running on it makes the registry busy. Neither
+ * touches the detail: there is none without a registry, and while busy,
+ * visitors on other threads may be reading it. Past these the detail is
+ * reset, so that it is "" after a success. */
+static int may_mutate(mcreg_registry *reg)
 {
     if (!reg)
-        return MCREG_ERR_INVALID;
-    return reg->busy ? MCREG_ERR_BUSY : MCREG_OK;
+        return MCREG_ERR_MISUSE;
+    if (mcreg__events_busy(reg))
+        return MCREG_ERR_BUSY;
+    mcreg__detail_clear(&reg->detail);
+    return MCREG_OK;
 }
+
+/* Fail with `rc`, saying why in the detail: "field: rule". */
+static int fail(mcreg_registry *reg, int rc, const char *field, const char *rule)
+{
+    mcreg__detail_set(&reg->detail, field, rule);
+    return rc;
+}
+
+static int out_of_memory(mcreg_registry *reg)
+{
+    return fail(reg, MCREG_ERR_NOMEM, NULL, "out of memory: the allocator returned NULL");
+}
+
+/* Heap positions and counts are 32-bit. */
+#define MAX_RECORDS (UINT32_MAX - 1)
 
 /* may_mutate, a valid user id, its key and the user (NULL if unknown). */
 static int begin_user_change(mcreg_registry *reg, const char *user_id, mcreg_index_key *k,
@@ -177,7 +200,7 @@ static int begin_user_change(mcreg_registry *reg, const char *user_id, mcreg_ind
     if (rc != MCREG_OK)
         return rc;
     size_t len;
-    if (!mcreg__validate_id(user_id, &len))
+    if (!mcreg__validate_id(user_id, &len, "user_id", &reg->detail))
         return MCREG_ERR_INVALID;
     mcreg__index_key_init(k, user_id, len);
     *user = mcreg__index_user_find(reg, k);
@@ -190,6 +213,17 @@ static int is_stale(const struct mcreg_record *r, const mcreg_binding *b)
 {
     const char *stored = mcreg__record_call_id(r);
     return b->call_id && stored && strcmp(b->call_id, stored) == 0 && b->cseq <= r->cseq;
+}
+
+static int stale(mcreg_registry *reg, const struct mcreg_record *r, const mcreg_binding *b)
+{
+    mcreg_detail *d = &reg->detail;
+    mcreg__detail_set(d, "cseq", "");
+    mcreg__detail_add_uint(d, b->cseq);
+    mcreg__detail_add(d, " is not greater than the stored ");
+    mcreg__detail_add_uint(d, r->cseq);
+    mcreg__detail_add(d, " of the same call_id");
+    return MCREG_ERR_STALE;
 }
 
 /* A refresh that changes the contact, Call-ID or settings puts them in a
@@ -206,7 +240,7 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
         r = mcreg__record_new(&reg->alloc, old->user, b, ue_len, old,
                               old->flags & MCREG_RECORD_HAS_UE_LINKS);
         if (!r)
-            return MCREG_ERR_NOMEM;
+            return out_of_memory(reg);
         r->registered_at = old->registered_at;
         r->expires_at = old->expires_at;
         mcreg__index_record_substitute(reg, old, r);
@@ -242,8 +276,12 @@ static void remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now
     mcreg__events_finish(&op);
 }
 
-static int reject(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms)
+static int reject(mcreg_registry *reg, const mcreg_binding *b, uint32_t limit, uint64_t now_ms)
 {
+    /* Before the event: its callback may read the detail, or free reg. */
+    mcreg__detail_set(&reg->detail, "user_id", "at its limit of ");
+    mcreg__detail_add_uint(&reg->detail, limit);
+    mcreg__detail_add(&reg->detail, limit == 1 ? " UE" : " UEs");
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
     op.rejected = b;
@@ -292,22 +330,24 @@ typedef struct binding_target {
 static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t,
                           uint64_t now_ms, mcreg_user **user, struct mcreg_record **out)
 {
-    const mcreg_allocator *a = &reg->alloc;
+    mcreg_alloc *a = &reg->alloc;
     mcreg_user *u = *user, *new_user = NULL;
     size_t user_records = u ? u->n_records : 0;
-    if (reg->st.n_records >= UINT32_MAX - 1 || user_records >= UINT32_MAX - 1)
-        return MCREG_ERR_NOMEM; /* heap positions and counts are 32-bit */
+    if (reg->st.n_records >= MAX_RECORDS)
+        return fail(reg, MCREG_ERR_NOMEM, NULL, "the registry holds 4294967294 records, its most");
+    if (user_records >= MAX_RECORDS)
+        return fail(reg, MCREG_ERR_NOMEM, "user_id", "holds 4294967294 records, the most");
     if (mcreg__heap_reserve(a, &reg->st.heap, reg->st.n_records + 1))
-        return MCREG_ERR_NOMEM;
+        return out_of_memory(reg);
     void *scratch = mcreg__alloc_grow(a, reg->st.scratch, &reg->st.scratch_cap, user_records + 1,
                                 sizeof(void *));
     if (!scratch)
-        return MCREG_ERR_NOMEM;
+        return out_of_memory(reg);
     reg->st.scratch = scratch;
     if (!u) {
         u = new_user = mcreg__user_new(a, t->user.id, t->user.len);
         if (!u)
-            return MCREG_ERR_NOMEM;
+            return out_of_memory(reg);
     }
     struct mcreg_record *r = mcreg__record_new(a, u, b, t->ue.len, NULL, !reg->opt.ue_exclusive);
     if (r) {
@@ -326,8 +366,8 @@ static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, binding_t
     }
     if (rc != MCREG_OK) {
         mcreg__record_free(a, r);
-        mcreg__alloc_free(a, new_user);
-        return rc;
+        mcreg__user_free(a, new_user);
+        return out_of_memory(reg);
     }
     *user = u;
     *out = r;
@@ -345,7 +385,7 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t
     size_t evictions = 0;
     if (limit && have >= limit) {
         if (reg->opt.limit_policy == MCREG_LIMIT_REJECT)
-            return reject(reg, b, now_ms);
+            return reject(reg, b, limit, now_ms);
         evictions = (size_t)have - limit + 1;
     }
     /* With UE exclusive on, a record at this UE belongs to another user,
@@ -387,8 +427,10 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
         return rc;
+    if (!b)
+        return fail(reg, MCREG_ERR_MISUSE, "binding", "NULL");
     size_t user_len, ue_len;
-    if (!mcreg__validate_binding(b, &user_len, &ue_len))
+    if (!mcreg__validate_binding(b, &user_len, &ue_len, &reg->detail))
         return MCREG_ERR_INVALID;
     binding_target t;
     mcreg__index_key_init(&t.user, b->user_id, user_len);
@@ -397,10 +439,16 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     struct mcreg_record *r = mcreg__index_pair_at(reg, t.at_ue, &t.user, &t.ue);
     /* A lapsed record is as good as expired: no ordering check against
      * it, and registering again is a new logon. */
-    if (!r || is_lapsed(r, now_ms))
-        return b->expires_s ? create(reg, b, &t, now_ms, outcome) : MCREG_ERR_NOT_FOUND;
+    int lapsed = r && is_lapsed(r, now_ms);
+    if ((!r || lapsed) && b->expires_s)
+        return create(reg, b, &t, now_ms, outcome);
+    if (lapsed)
+        return fail(reg, MCREG_ERR_NOT_FOUND, NULL,
+                    "the record for this user_id and ue_id is past its expiry");
+    if (!r)
+        return fail(reg, MCREG_ERR_NOT_FOUND, NULL, "no record for this user_id and ue_id");
     if (is_stale(r, b))
-        return MCREG_ERR_STALE;
+        return stale(reg, r, b);
     if (b->expires_s)
         return refresh(reg, r, b, ue_len, now_ms, outcome);
     if (outcome)
@@ -418,14 +466,15 @@ int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
         return rc;
-    if (!mcreg__validate_id(user_id, &user_len) || !mcreg__validate_id(ue_id, &ue_len))
+    if (!mcreg__validate_id(user_id, &user_len, "user_id", &reg->detail) ||
+        !mcreg__validate_id(ue_id, &ue_len, "ue_id", &reg->detail))
         return MCREG_ERR_INVALID;
     mcreg_index_key user, ue;
     mcreg__index_key_init(&user, user_id, user_len);
     mcreg__index_key_init(&ue, ue_id, ue_len);
     struct mcreg_record *r = mcreg__index_pair_find(reg, &user, &ue);
     if (!r)
-        return MCREG_ERR_NOT_FOUND;
+        return fail(reg, MCREG_ERR_NOT_FOUND, NULL, "no record for this user_id and ue_id");
     remove_one(reg, r, now_ms, 0);
     return MCREG_OK;
 }
@@ -439,7 +488,7 @@ int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now
     if (rc != MCREG_OK)
         return rc;
     if (!u || !u->n_records)
-        return MCREG_ERR_NOT_FOUND;
+        return fail(reg, MCREG_ERR_NOT_FOUND, "user_id", "has no records");
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
     size_t n = 0;
@@ -481,7 +530,8 @@ int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t ma
     if (rc != MCREG_OK)
         return rc;
     if (!u && !(u = mcreg__index_user_get(reg, &k)))
-        return MCREG_ERR_NOMEM;
+        return out_of_memory(reg);
+    reg->st.n_limits += !u->has_max;
     u->has_max = 1;
     u->max_ues = max;
     return MCREG_OK;
@@ -495,11 +545,12 @@ int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id)
     if (rc != MCREG_OK)
         return rc;
     if (!u || !u->has_max)
-        return MCREG_ERR_NOT_FOUND;
+        return fail(reg, MCREG_ERR_NOT_FOUND, "user_id", "has no UE limit of its own");
     u->has_max = 0;
+    reg->st.n_limits--;
     if (u->n_records == 0) {
         mcreg__index_user_remove(reg, u);
-        mcreg__alloc_free(&reg->alloc, u);
+        mcreg__user_free(&reg->alloc, u);
     }
     return MCREG_OK;
 }

@@ -3,6 +3,7 @@
  * discards the new state, so the registry stays exactly as it was. */
 #include <string.h>
 
+#include "events.h"
 #include "heap.h"
 #include "index.h"
 #include "record.h"
@@ -48,7 +49,7 @@ static int user_of(mcreg_registry *target, const char *id, mcreg_user **out)
 static int add_record(mcreg_registry *target, const mcreg_binding *b, uint64_t registered_at,
                       uint64_t expires_at)
 {
-    const mcreg_allocator *a = &target->alloc;
+    mcreg_alloc *a = &target->alloc;
     mcreg_state *st = &target->st;
     mcreg_index_key ue;
     mcreg__index_key_init(&ue, b->ue_id, strlen(b->ue_id));
@@ -95,18 +96,32 @@ static int add_limit(mcreg_registry *target, const char *user_id, uint32_t max)
         return rc;
     if (u->has_max)
         return MCREG_ERR_FORMAT;
+    target->st.n_limits++;
     u->has_max = 1;
     u->max_ues = max;
     return MCREG_OK;
 }
 
+/* The account of an error the decoder could not see: the item at `it`
+ * does not fit the state built so far. */
+static int refuse_item(mcreg_detail *why, const mcreg_snapshot_decode_item *it, const char *rule)
+{
+    mcreg__detail_set(why, NULL, "snapshot: byte ");
+    mcreg__detail_add_uint(why, it->at);
+    mcreg__detail_add(why, ": ");
+    mcreg__detail_field(why, it->kind == MCREG_SNAPSHOT_DECODE_RECORD ? "records" : "limits",
+                        it->index);
+    mcreg__detail_add(why, rule);
+    return MCREG_ERR_FORMAT;
+}
+
 /* Decode the snapshot item by item into `target`, a registry whose state is
  * empty. MCREG_ERR_FORMAT, MCREG_ERR_VERSION or MCREG_ERR_NOMEM, leaving a
- * partial state that the caller discards. */
-static int build(mcreg_registry *target, const uint8_t *buf, size_t len)
+ * partial state that the caller discards; why it failed in *why. */
+static int build(mcreg_registry *target, const uint8_t *buf, size_t len, mcreg_detail *why)
 {
     mcreg_snapshot_decoder d;
-    int rc = mcreg__snapshot_decode_init(&d, &target->alloc, buf, len);
+    int rc = mcreg__snapshot_decode_init(&d, &target->alloc, buf, len, why);
     if (rc != MCREG_OK)
         return rc;
     mcreg_snapshot_decode_item it;
@@ -119,6 +134,11 @@ static int build(mcreg_registry *target, const uint8_t *buf, size_t len)
             rc = add_record(target, &it.binding, it.registered_at, it.expires_at);
         else
             rc = add_limit(target, it.user_id, it.max_ues);
+        if (rc == MCREG_ERR_FORMAT)
+            refuse_item(why, &it,
+                        it.kind == MCREG_SNAPSHOT_DECODE_RECORD
+                            ? "ue_id: already held, and the registry is UE exclusive"
+                            : "user_id: a second limit for this user");
         if (rc != MCREG_OK)
             break;
     }
@@ -153,9 +173,9 @@ static size_t drop_expired(mcreg_registry *target, uint64_t now_ms)
  * order every other call relies on: each user's and each UE's list sorted,
  * the heap built, and the scratch area as large as the largest user
  * (events never allocate). */
-static int finish(mcreg_registry *target, uint64_t now_ms)
+static int finish(mcreg_registry *target, uint64_t now_ms, mcreg_detail *why)
 {
-    const mcreg_allocator *a = &target->alloc;
+    mcreg_alloc *a = &target->alloc;
     mcreg_state *st = &target->st;
     /* With UE exclusive on, every UE's list has one record. */
     size_t largest = mcreg__index_largest_user(target), longest = largest;
@@ -168,8 +188,10 @@ static int finish(mcreg_registry *target, uint64_t now_ms)
     if (longest && !(sorting = mcreg__alloc_malloc(a, longest * sizeof(void *))))
         return MCREG_ERR_NOMEM;
     int rc = MCREG_OK;
-    if (!target->opt.ue_exclusive && mcreg__index_has_duplicate_pair(target, sorting))
+    if (!target->opt.ue_exclusive && mcreg__index_has_duplicate_pair(target, sorting)) {
+        mcreg__detail_set(why, "snapshot", "records: a (user_id, ue_id) pair appears twice");
         rc = MCREG_ERR_FORMAT;
+    }
     if (rc == MCREG_OK) {
         /* Only a drop can leave a user with neither records nor limit. */
         if (drop_expired(target, now_ms))
@@ -185,7 +207,7 @@ static int finish(mcreg_registry *target, uint64_t now_ms)
                 rc = MCREG_ERR_NOMEM;
         }
     }
-    mcreg__alloc_free(a, sorting);
+    mcreg__alloc_free(a, sorting, longest * sizeof(void *));
     if (rc == MCREG_OK)
         mcreg__heap_build(&st->heap);
     return rc;
@@ -193,26 +215,39 @@ static int finish(mcreg_registry *target, uint64_t now_ms)
 
 int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t now_ms)
 {
+    static const uint8_t no_bytes[1];
     if (!reg)
-        return MCREG_ERR_INVALID;
-    if (reg->busy)
-        return MCREG_ERR_BUSY;
+        return MCREG_ERR_MISUSE;
+    if (mcreg__events_busy(reg))
+        return MCREG_ERR_BUSY; /* the detail stays: see may_mutate in registry.c */
+    mcreg_detail *why = &reg->detail;
+    mcreg__detail_clear(why);
+    /* NULL with a length is a host bug; no bytes at all is a snapshot too
+     * short to be one. */
+    if (!buf && len) {
+        mcreg__detail_set(why, "buf", "NULL with a non-zero len");
+        return MCREG_ERR_MISUSE;
+    }
     if (!buf)
-        return MCREG_ERR_INVALID;
+        buf = no_bytes;
     /* Same allocator, options and hash key; an empty state. */
     mcreg_registry next = *reg;
     memset(&next.st, 0, sizeof(next.st));
+    next.alloc.held = 0; /* what the new state takes */
     /* The new state has the capacity too, or the swap would lose it. */
     int rc = reg->opt.capacity ? mcreg__state_reserve(&next, reg->opt.capacity) : MCREG_OK;
     if (rc == MCREG_OK)
-        rc = build(&next, buf, len);
+        rc = build(&next, buf, len, why);
     if (rc == MCREG_OK)
-        rc = finish(&next, now_ms);
+        rc = finish(&next, now_ms, why);
     if (rc != MCREG_OK) {
+        if (rc == MCREG_ERR_NOMEM)
+            mcreg__detail_set(why, NULL, "out of memory: the allocator returned NULL");
         mcreg__state_clear(&next);
         return rc;
     }
     mcreg__state_clear(reg);
     reg->st = next.st;
+    reg->alloc.held += next.alloc.held;
     return MCREG_OK;
 }

@@ -29,6 +29,46 @@
 /* The decoder's state (snapshot_decode.h), by a shorter name. */
 typedef mcreg_snapshot_decoder decoder;
 
+/* ---- errors ----------------------------------------------------------------- */
+
+/* Start the account of an error found at byte `at`: "snapshot: byte AT: "
+ * and where in the document it is. */
+static void explain_at(decoder *d, size_t at)
+{
+    mcreg_detail *why = d->why;
+    d->explained = 1;
+    mcreg__detail_clear(why);
+    mcreg__detail_add(why, "snapshot: byte ");
+    mcreg__detail_add_uint(why, at);
+    mcreg__detail_add(why, ": ");
+    if (d->section)
+        mcreg__detail_field(why, d->section, d->item_index);
+    if (d->field)
+        mcreg__detail_field(why, d->field, d->field_index);
+}
+
+/* Refuse the input for `rule`, broken by the item last read. */
+static int refuse(decoder *d, const char *rule)
+{
+    explain_at(d, d->in.at);
+    mcreg__detail_add(d->why, rule);
+    return MCREG_ERR_FORMAT;
+}
+
+static int refuse_uint(decoder *d, const char *rule, uint64_t v)
+{
+    refuse(d, rule);
+    mcreg__detail_add_uint(d->why, v);
+    return MCREG_ERR_FORMAT;
+}
+
+/* Now reading `field` (NULL: between fields). */
+static void reading(decoder *d, const char *field, size_t index)
+{
+    d->field = field;
+    d->field_index = index;
+}
+
 /* ---- items ------------------------------------------------------------------ */
 
 static int read_uint(decoder *d, uint64_t max, uint64_t *out)
@@ -37,7 +77,7 @@ static int read_uint(decoder *d, uint64_t max, uint64_t *out)
     if (rc != MCREG_OK)
         return rc;
     if (d->in.item.value > max)
-        return MCREG_ERR_FORMAT;
+        return refuse_uint(d, "above ", max);
     *out = d->in.item.value;
     return MCREG_OK;
 }
@@ -56,7 +96,7 @@ static int read_pair(decoder *d)
 {
     uint64_t n;
     int rc = read_count(d, MCREG_CBOR_READER_ARRAY, &n);
-    return rc == MCREG_OK && n != 2 ? MCREG_ERR_FORMAT : rc;
+    return rc == MCREG_OK && n != 2 ? refuse(d, "expected an array of 2 items") : rc;
 }
 
 /* A text of at most `max` bytes without NUL, copied into the record's
@@ -67,10 +107,12 @@ static int read_cstring(decoder *d, size_t max, const char **out)
     if (rc != MCREG_OK)
         return rc;
     const mcreg_cbor_reader_item *it = &d->in.item;
-    if (it->len > max || memchr(it->ptr, '\0', it->len))
-        return MCREG_ERR_FORMAT;
+    if (it->len > max)
+        return refuse_uint(d, "text longer than the limit of bytes: ", max);
+    if (memchr(it->ptr, '\0', it->len))
+        return refuse(d, "text holds U+0000");
     if (d->strings_cap - d->strings_len < it->len + 1)
-        return MCREG_ERR_FORMAT; /* cannot happen: sized for the limits */
+        return refuse(d, "string area full"); /* cannot happen: sized for the limits */
     char *s = d->strings + d->strings_len;
     memcpy(s, it->ptr, it->len);
     s[it->len] = '\0';
@@ -93,7 +135,7 @@ static int read_key(decoder *d, key_order *order, uint64_t *key)
         return rc;
     uint64_t k = d->in.item.value;
     if (order->any && k <= order->last)
-        return MCREG_ERR_FORMAT;
+        return refuse(d, k == order->last ? "map key repeats" : "map keys out of order");
     order->last = k;
     order->any = 1;
     *key = k;
@@ -117,7 +159,7 @@ static int read_setting_value(decoder *d, mcreg_setting *s)
     case MCREG_CBOR_READER_UINT:
     case MCREG_CBOR_READER_NEGINT:
         if (it->value > INT64_MAX)
-            return MCREG_ERR_FORMAT;
+            return refuse(d, "value outside int64");
         s->type = MCREG_VAL_INT;
         s->v.i = it->kind == MCREG_CBOR_READER_UINT ? (int64_t)it->value : -1 - (int64_t)it->value;
         return MCREG_OK;
@@ -136,7 +178,7 @@ static int read_setting_value(decoder *d, mcreg_setting *s)
         s->v.b = (int)it->value;
         return MCREG_OK;
     default:
-        return MCREG_ERR_FORMAT;
+        return refuse(d, "value neither integer, text, bytes nor boolean");
     }
 }
 
@@ -146,9 +188,12 @@ static int read_settings(decoder *d, mcreg_binding *b)
     int rc = read_count(d, MCREG_CBOR_READER_ARRAY, &n);
     if (rc != MCREG_OK)
         return rc;
-    if (n == 0 || n > MCREG_MAX_SETTINGS)
-        return MCREG_ERR_FORMAT; /* no settings: the key is absent */
+    if (n == 0)
+        return refuse(d, "empty (a record without settings has no key 7)");
+    if (n > MCREG_MAX_SETTINGS)
+        return refuse_uint(d, "more settings than ", MCREG_MAX_SETTINGS);
     for (uint64_t i = 0; i < n; i++) {
+        reading(d, "settings", (size_t)i);
         mcreg_setting *s = &d->settings[i];
         memset(s, 0, sizeof(*s));
         rc = read_pair(d);
@@ -175,10 +220,24 @@ typedef struct {
     uint64_t registered_at, expires_at;
 } record_fields;
 
+/* The names of the record's fields, by key, as mcreg_binding has them. */
+static const char *const field_names[] = {
+    [MCREG_SNAPSHOT_REC_USER] = "user_id",
+    [MCREG_SNAPSHOT_REC_UE] = "ue_id",
+    [MCREG_SNAPSHOT_REC_REGISTERED_AT] = "registered_at",
+    [MCREG_SNAPSHOT_REC_EXPIRES_AT] = "expires_at",
+    [MCREG_SNAPSHOT_REC_CSEQ] = "cseq",
+    [MCREG_SNAPSHOT_REC_CONTACT] = "contact",
+    [MCREG_SNAPSHOT_REC_CALL_ID] = "call_id",
+    [MCREG_SNAPSHOT_REC_SETTINGS] = "settings",
+};
+
 static int read_field(decoder *d, uint64_t key, record_fields *f)
 {
     uint64_t cseq;
     int rc;
+    if (key <= MCREG_SNAPSHOT_REC_SETTINGS)
+        reading(d, field_names[key], MCREG_DETAIL_NO_INDEX);
     switch (key) {
     case MCREG_SNAPSHOT_REC_USER:
         return read_cstring(d, MCREG_MAX_ID_LEN, &f->b.user_id);
@@ -203,9 +262,19 @@ static int read_field(decoder *d, uint64_t key, record_fields *f)
     }
 }
 
+/* The record at `at` breaks a rule of mcreg_register, which `why` says. */
+static int refuse_binding(decoder *d, size_t at, const mcreg_detail *why)
+{
+    reading(d, NULL, MCREG_DETAIL_NO_INDEX);
+    explain_at(d, at);
+    mcreg__detail_add(d->why, why->text);
+    return MCREG_ERR_FORMAT;
+}
+
 static int read_record(decoder *d, mcreg_snapshot_decode_item *item)
 {
     uint64_t n;
+    size_t at = (size_t)(d->in.p - d->in.base);
     int rc = read_count(d, MCREG_CBOR_READER_MAP, &n);
     if (rc != MCREG_OK)
         return rc;
@@ -216,6 +285,7 @@ static int read_record(decoder *d, mcreg_snapshot_decode_item *item)
     unsigned seen = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t key;
+        reading(d, NULL, MCREG_DETAIL_NO_INDEX);
         rc = read_key(d, &order, &key);
         if (rc == MCREG_OK)
             rc = read_field(d, key, &f);
@@ -224,9 +294,20 @@ static int read_record(decoder *d, mcreg_snapshot_decode_item *item)
         if (key <= MCREG_SNAPSHOT_REC_SETTINGS)
             seen |= 1u << key;
     }
-    if ((seen & REQUIRED_FIELDS) != REQUIRED_FIELDS || !mcreg__validate_binding(&f.b, NULL, NULL))
-        return MCREG_ERR_FORMAT;
+    reading(d, NULL, MCREG_DETAIL_NO_INDEX);
+    for (unsigned k = 0; k <= MCREG_SNAPSHOT_REC_SETTINGS; k++) {
+        if ((REQUIRED_FIELDS & (1u << k)) && !(seen & (1u << k))) {
+            explain_at(d, at);
+            mcreg__detail_add(d->why, "no ");
+            mcreg__detail_add(d->why, field_names[k]);
+            return MCREG_ERR_FORMAT;
+        }
+    }
+    mcreg_detail why;
+    if (!mcreg__validate_binding(&f.b, NULL, NULL, &why))
+        return refuse_binding(d, at, &why);
     item->kind = MCREG_SNAPSHOT_DECODE_RECORD;
+    item->at = at;
     item->binding = f.b;
     item->registered_at = f.registered_at;
     item->expires_at = f.expires_at;
@@ -239,17 +320,23 @@ static int read_limit(decoder *d, mcreg_snapshot_decode_item *item)
 {
     uint64_t max;
     const char *user;
+    size_t at = (size_t)(d->in.p - d->in.base);
     d->strings_len = 0;
+    reading(d, NULL, MCREG_DETAIL_NO_INDEX);
     int rc = read_pair(d);
+    reading(d, "user_id", MCREG_DETAIL_NO_INDEX);
     if (rc == MCREG_OK)
         rc = read_cstring(d, MCREG_MAX_ID_LEN, &user);
+    reading(d, "max_ues", MCREG_DETAIL_NO_INDEX);
     if (rc == MCREG_OK)
         rc = read_uint(d, UINT32_MAX, &max);
-    if (rc == MCREG_OK && !mcreg__validate_id(user, NULL))
-        rc = MCREG_ERR_FORMAT;
     if (rc != MCREG_OK)
         return rc;
+    mcreg_detail why;
+    if (!mcreg__validate_id(user, NULL, "user_id", &why))
+        return refuse_binding(d, at, &why);
     item->kind = MCREG_SNAPSHOT_DECODE_LIMIT;
+    item->at = at;
     item->user_id = user;
     item->max_ues = (uint32_t)max;
     return MCREG_OK;
@@ -262,6 +349,8 @@ static int read_limit(decoder *d, mcreg_snapshot_decode_item *item)
 static int read_version(decoder *d)
 {
     uint64_t major, minor;
+    reading(d, "version", MCREG_DETAIL_NO_INDEX);
+    size_t at = (size_t)(d->in.p - d->in.base);
     int rc = read_pair(d);
     if (rc == MCREG_OK)
         rc = read_uint(d, UINT64_MAX, &major);
@@ -269,15 +358,30 @@ static int read_version(decoder *d)
         rc = read_uint(d, UINT64_MAX, &minor);
     if (rc != MCREG_OK)
         return rc;
-    return major == MCREG_SNAPSHOT_MAJOR ? MCREG_OK : MCREG_ERR_VERSION;
+    if (major == MCREG_SNAPSHOT_MAJOR) {
+        reading(d, NULL, MCREG_DETAIL_NO_INDEX);
+        return MCREG_OK;
+    }
+    explain_at(d, at);
+    mcreg__detail_add(d->why, "format ");
+    mcreg__detail_add_uint(d->why, major);
+    mcreg__detail_add(d->why, ".");
+    mcreg__detail_add_uint(d->why, minor);
+    mcreg__detail_add(d->why, ", this library reads ");
+    mcreg__detail_add_uint(d->why, MCREG_SNAPSHOT_MAJOR);
+    mcreg__detail_add(d->why, ".x");
+    return MCREG_ERR_VERSION;
 }
 
 /* The tag, the top-level map's head and the version, its first entry. */
 static int read_head(decoder *d)
 {
-    int rc = mcreg__cbor_reader_expect(&d->in, MCREG_CBOR_READER_TAG);
-    if (rc != MCREG_OK || d->in.item.value != MCREG_SNAPSHOT_SELF_DESCRIBE)
-        return MCREG_ERR_FORMAT;
+    int rc = mcreg__cbor_reader_next(&d->in);
+    if (rc != MCREG_OK)
+        return rc;
+    if (d->in.item.kind != MCREG_CBOR_READER_TAG ||
+        d->in.item.value != MCREG_SNAPSHOT_SELF_DESCRIBE)
+        return refuse(d, "expected tag 55799 (self-described CBOR)");
     uint64_t n, key = 0;
     rc = read_count(d, MCREG_CBOR_READER_MAP, &n);
     if (rc != MCREG_OK)
@@ -285,11 +389,11 @@ static int read_head(decoder *d)
     /* The version comes first, so that a snapshot of another major
      * version is told apart before anything else is read. */
     if (n == 0)
-        return MCREG_ERR_FORMAT;
+        return refuse(d, "empty top-level map");
     key_order order = {0};
     rc = read_key(d, &order, &key);
     if (rc == MCREG_OK && key != MCREG_SNAPSHOT_KEY_VERSION)
-        rc = MCREG_ERR_FORMAT;
+        rc = refuse(d, "the first key is not 0, the version");
     if (rc == MCREG_OK)
         rc = read_version(d);
     d->keys_left = n - 1;
@@ -308,6 +412,8 @@ static int read_section(decoder *d, mcreg_snapshot_decode_item *item, int *found
         d->keys_left--;
         key_order order = {.last = d->last_key, .any = 1};
         uint64_t key;
+        d->section = NULL;
+        reading(d, NULL, MCREG_DETAIL_NO_INDEX);
         int rc = read_key(d, &order, &key);
         if (rc != MCREG_OK)
             return rc;
@@ -318,10 +424,14 @@ static int read_section(decoder *d, mcreg_snapshot_decode_item *item, int *found
                 return rc;
             continue;
         }
+        d->in_records = key == MCREG_SNAPSHOT_KEY_RECORDS;
+        reading(d, d->in_records ? "records" : "limits", MCREG_DETAIL_NO_INDEX);
         rc = read_count(d, MCREG_CBOR_READER_ARRAY, &d->items_left);
         if (rc != MCREG_OK)
             return rc;
-        d->in_records = key == MCREG_SNAPSHOT_KEY_RECORDS;
+        reading(d, NULL, MCREG_DETAIL_NO_INDEX);
+        d->section = d->in_records ? "records" : "limits";
+        d->item_index = 0;
         if (d->in_records) {
             uint64_t fits = d->in.left / MIN_RECORD_BYTES;
             item->kind = MCREG_SNAPSHOT_DECODE_RECORDS;
@@ -335,7 +445,7 @@ static int read_section(decoder *d, mcreg_snapshot_decode_item *item, int *found
     return MCREG_OK;
 }
 
-int mcreg__snapshot_decode_next(mcreg_snapshot_decoder *d, mcreg_snapshot_decode_item *item)
+static int next_item(mcreg_snapshot_decoder *d, mcreg_snapshot_decode_item *item)
 {
     memset(item, 0, sizeof(*item));
     if (!d->started) {
@@ -350,8 +460,12 @@ int mcreg__snapshot_decode_next(mcreg_snapshot_decoder *d, mcreg_snapshot_decode
         if (rc != MCREG_OK)
             return rc;
         if (!found) {
-            if (d->in.left != 0)
-                return MCREG_ERR_FORMAT; /* bytes after the snapshot */
+            if (d->in.left != 0) {
+                d->in.at = (size_t)(d->in.p - d->in.base);
+                d->section = NULL;
+                reading(d, NULL, MCREG_DETAIL_NO_INDEX);
+                return refuse(d, "bytes after the end of the snapshot");
+            }
             item->kind = MCREG_SNAPSHOT_DECODE_END;
             return MCREG_OK;
         }
@@ -359,14 +473,29 @@ int mcreg__snapshot_decode_next(mcreg_snapshot_decoder *d, mcreg_snapshot_decode
             return MCREG_OK; /* the records' head comes as an item of its own */
     }
     d->items_left--;
-    return d->in_records ? read_record(d, item) : read_limit(d, item);
+    int rc = d->in_records ? read_record(d, item) : read_limit(d, item);
+    if (rc == MCREG_OK) /* an error is explained with the index it had */
+        item->index = d->item_index++;
+    return rc;
 }
 
-int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, const mcreg_allocator *a,
-                                const uint8_t *buf, size_t len)
+int mcreg__snapshot_decode_next(mcreg_snapshot_decoder *d, mcreg_snapshot_decode_item *item)
+{
+    int rc = next_item(d, item);
+    /* The CBOR reader's own refusals are explained here, with where the
+     * decoder was. */
+    if (rc != MCREG_OK && !d->explained)
+        refuse(d, d->in.error ? d->in.error : "malformed");
+    return rc;
+}
+
+int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, mcreg_alloc *a,
+                                const uint8_t *buf, size_t len, mcreg_detail *why)
 {
     memset(d, 0, sizeof(*d));
     d->alloc = a;
+    d->why = why;
+    d->field_index = d->item_index = MCREG_DETAIL_NO_INDEX;
     mcreg__cbor_reader_init(&d->in, buf, len);
     /* An item's strings are copied out of the input with a NUL each: no
      * more than the input's bytes plus one per string, and no more than
@@ -382,6 +511,6 @@ int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, const mcreg_allocator
 
 void mcreg__snapshot_decode_free(mcreg_snapshot_decoder *d)
 {
-    mcreg__alloc_free(d->alloc, d->strings);
+    mcreg__alloc_free(d->alloc, d->strings, d->strings_cap);
     d->strings = NULL;
 }

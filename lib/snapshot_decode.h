@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "cbor_reader.h"
+#include "detail.h"
 #include "mcreg.h"
 
 typedef enum {
@@ -29,6 +31,8 @@ typedef enum {
  * stay valid until the next call. */
 typedef struct {
     mcreg_snapshot_decode_kind kind;
+    size_t at;                         /* RECORD, LIMIT: offset of its first byte */
+    size_t index;                      /* RECORD, LIMIT: its place in its array */
     size_t expected;                   /* RECORDS */
     mcreg_binding binding;             /* RECORD */
     uint64_t registered_at, expires_at; /* RECORD */
@@ -38,7 +42,7 @@ typedef struct {
 
 typedef struct {
     mcreg_cbor_reader in;
-    const mcreg_allocator *alloc;
+    mcreg_alloc *alloc;
     /* The current item's ids, contact, Call-ID and setting keys, copied
      * with a NUL: the C strings a binding is made of. Text and bytes
      * values point into the input. */
@@ -51,16 +55,25 @@ typedef struct {
      * or limits. `last_key` keeps the map's keys ascending. */
     int started, in_records;
     uint64_t keys_left, items_left, last_key;
+    /* Where an error is, for its account in *why: the array ("records" or
+     * "limits") and the item's place in it, then the field being read
+     * ("ue_id", "settings" and its index). */
+    const char *section, *field;
+    size_t item_index, field_index;
+    mcreg_detail *why;
+    int explained; /* *why holds the account of the error */
 } mcreg_snapshot_decoder;
 
 /* Start decoding buf[0..len), which must outlive the decoder; `a` allocates
- * the decoder's string area. MCREG_ERR_NOMEM. */
-int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, const mcreg_allocator *a,
-                                const uint8_t *buf, size_t len);
+ * the decoder's string area. `why` (may be NULL) receives the account of a
+ * decoding error: "snapshot: byte 1234: records[5]: cseq: above
+ * 4294967295". MCREG_ERR_NOMEM. */
+int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, mcreg_alloc *a,
+                                const uint8_t *buf, size_t len, mcreg_detail *why);
 
 /* Read the next item into *item. After an error, or an item of kind END,
  * call it no more. MCREG_ERR_FORMAT or MCREG_ERR_VERSION (the version is
- * the first thing read). */
+ * the first thing read), with its account in the decoder's `why`. */
 int mcreg__snapshot_decode_next(mcreg_snapshot_decoder *d, mcreg_snapshot_decode_item *item);
 
 void mcreg__snapshot_decode_free(mcreg_snapshot_decoder *d);

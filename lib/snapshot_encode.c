@@ -36,7 +36,7 @@ static int room(writer *w, size_t n)
     if (n <= w->cap - w->len)
         return 1;
     uint8_t *out = n <= SIZE_MAX - w->len
-                       ? mcreg__alloc_grow(w->alloc, w->out, &w->cap, w->len + n, 1)
+                       ? mcreg__alloc_temp_grow(w->alloc, w->out, &w->cap, w->len + n, 1)
                        : NULL;
     if (!out) {
         w->failed = 1;
@@ -282,7 +282,7 @@ static void sort_users(void **users, size_t n, user_key *keys, void **order)
  * of the largest user. The one array holds both. */
 static int order_users(const mcreg_registry *reg, snapshot_order *o)
 {
-    const mcreg_allocator *a = &reg->alloc;
+    const mcreg_allocator *a = &reg->alloc.fns;
     size_t n = mcreg__index_user_total(reg);
     size_t largest = 0;
     *o = (snapshot_order){0};
@@ -296,7 +296,7 @@ static int order_users(const mcreg_registry *reg, snapshot_order *o)
     size_t room = n + (largest > n ? largest : n);
     if (n > SIZE_MAX / sizeof(user_key) || room > (SIZE_MAX - n * sizeof(user_key)) / sizeof(void *))
         return MCREG_ERR_NOMEM;
-    void **all = mcreg__alloc_malloc(a, room * sizeof(void *) + n * sizeof(user_key));
+    void **all = mcreg__alloc_temp_malloc(a, room * sizeof(void *) + n * sizeof(user_key));
     if (!all)
         return MCREG_ERR_NOMEM;
     size_t i = 0;
@@ -314,8 +314,8 @@ static int order_users(const mcreg_registry *reg, snapshot_order *o)
 int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len)
 {
     if (!reg || !buf || !len)
-        return MCREG_ERR_INVALID;
-    const mcreg_allocator *a = &reg->alloc;
+        return MCREG_ERR_MISUSE;
+    const mcreg_allocator *a = &reg->alloc.fns;
     snapshot_order o;
     int rc = order_users(reg, &o);
     if (rc != MCREG_OK)
@@ -325,16 +325,16 @@ int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len)
      * grow in place, by remapping, with most allocators). */
     writer w = {.alloc = a};
     size_t guess = reg->st.n_records < SIZE_MAX / 160 ? 64 + reg->st.n_records * 160 : 64;
-    w.out = mcreg__alloc_grow(a, NULL, &w.cap, guess, 1);
+    w.out = mcreg__alloc_temp_grow(a, NULL, &w.cap, guess, 1);
     w.failed = w.out == NULL;
     put_document(&w, reg, &o);
-    mcreg__alloc_free(a, o.users);
+    mcreg__alloc_temp_free(a, o.users);
     if (w.failed) {
-        mcreg__alloc_free(a, w.out);
+        mcreg__alloc_temp_free(a, w.out);
         return MCREG_ERR_NOMEM;
     }
     /* Give the slack back; if that fails, the larger block does as well. */
-    uint8_t *trimmed = mcreg__alloc_realloc(a, w.out, w.len);
+    uint8_t *trimmed = mcreg__alloc_temp_realloc(a, w.out, w.len);
     *buf = trimmed ? trimmed : w.out;
     *len = w.len;
     return MCREG_OK;
@@ -342,5 +342,5 @@ int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len)
 void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf)
 {
     if (reg && buf)
-        mcreg__alloc_free(&reg->alloc, buf);
+        mcreg__alloc_temp_free(&reg->alloc.fns, buf);
 }

@@ -27,18 +27,18 @@ int mcreg__state_reserve(mcreg_registry *reg, size_t records)
 
 void mcreg__state_clear(mcreg_registry *reg)
 {
-    const mcreg_allocator *a = &reg->alloc;
+    mcreg_alloc *a = &reg->alloc;
     mcreg__index_clear(reg); /* reads the first record: before freeing them */
     for (size_t i = 0; i < reg->st.heap.n; i++)
         mcreg__record_free(a, reg->st.heap.items[i]);
     mcreg__heap_free(a, &reg->st.heap);
-    mcreg__alloc_free(a, reg->st.scratch);
+    mcreg__alloc_free(a, reg->st.scratch, reg->st.scratch_cap * sizeof(void *));
     memset(&reg->st, 0, sizeof(reg->st));
 }
 
 void mcreg__state_destroy(mcreg_registry *reg)
 {
-    mcreg_allocator a = reg->alloc;
     mcreg__state_clear(reg);
-    mcreg__alloc_free(&a, reg);
+    mcreg_alloc a = reg->alloc;
+    mcreg__alloc_free(&a, reg, sizeof(*reg));
 }

@@ -19,6 +19,7 @@ typedef struct mcreg_state {
     mcreg_heap heap;              /* owns the records */
     size_t n_records;
     size_t n_active_users;        /* users with at least one record */
+    size_t n_limits;              /* users with a UE limit of their own */
     /* Room for one pointer per record of the largest user: eviction
      * victims while a change is made, then the other_ue_ids of
      * notifications. Grown before any change, so neither ever allocates or

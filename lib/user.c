@@ -12,7 +12,13 @@ int mcreg__user_order(const void *a, const void *b)
     return mcreg__user_cmp(a, b);
 }
 
-mcreg_user *mcreg__user_new(const mcreg_allocator *a, const char *id, size_t id_len)
+void mcreg__user_free(mcreg_alloc *a, mcreg_user *u)
+{
+    if (u)
+        mcreg__alloc_free(a, u, mcreg__user_size(u));
+}
+
+mcreg_user *mcreg__user_new(mcreg_alloc *a, const char *id, size_t id_len)
 {
     mcreg_user *u = mcreg__alloc_malloc(a, offsetof(mcreg_user, id) + id_len + 1);
     if (!u)

@@ -24,7 +24,8 @@ typedef struct mcreg_user {
 
 /* A user of that id (id_len bytes and a NUL), with no records and no limit.
  * NULL when out of memory. */
-mcreg_user *mcreg__user_new(const mcreg_allocator *a, const char *id, size_t id_len);
+mcreg_user *mcreg__user_new(mcreg_alloc *a, const char *id, size_t id_len);
+void mcreg__user_free(mcreg_alloc *a, mcreg_user *u);
 /* Byte order of user ids. */
 int mcreg__user_cmp(const mcreg_user *a, const mcreg_user *b);
 /* The same, as an mcreg_sort_cmp_fn over users (sort.h). */
@@ -33,6 +34,12 @@ int mcreg__user_order(const void *a, const void *b);
 static inline size_t mcreg__user_id_len(const mcreg_user *u)
 {
     return u->hh.keylen;
+}
+
+/* The bytes of u's block. */
+static inline size_t mcreg__user_size(const mcreg_user *u)
+{
+    return offsetof(mcreg_user, id) + mcreg__user_id_len(u) + 1;
 }
 
 #endif

@@ -19,7 +19,7 @@ static size_t ascii_run(const uint8_t *s, size_t len)
 }
 
 /* The well-formed byte sequences of RFC 3629, section 4. */
-int mcreg__validate_utf8(const uint8_t *s, size_t len)
+size_t mcreg__validate_utf8_prefix(const uint8_t *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -45,19 +45,25 @@ int mcreg__validate_utf8(const uint8_t *s, size_t len)
             else if (c == 0xF4)
                 hi = 0x8F; /* nothing above U+10FFFF */
         } else {
-            return 0; /* continuation byte, C0, C1 or F5..FF */
+            return i; /* continuation byte, C0, C1 or F5..FF */
         }
         if (len - i <= need)
-            return 0;
+            return i;
         if (s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
+            return i;
         for (size_t k = 2; k <= need; k++)
             if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
+                return i;
         i += need + 1;
     }
-    return 1;
+    return len;
 }
+
+int mcreg__validate_utf8(const uint8_t *s, size_t len)
+{
+    return mcreg__validate_utf8_prefix(s, len) == len;
+}
+
 
 size_t mcreg__validate_bounded_strlen(const char *s, size_t max)
 {
@@ -67,69 +73,135 @@ size_t mcreg__validate_bounded_strlen(const char *s, size_t max)
     return nul ? (size_t)(nul - s) : max + 1;
 }
 
+/* Where a failed check writes its account: "field[index]: what: rule"
+ * (index and what optional). why may be NULL: then nothing is written. */
+typedef struct where {
+    mcreg_detail *why;
+    const char *field;
+    size_t index;
+    const char *what;
+} where;
+
+/* Start the account of a failure at w and return 0 (not valid). */
+static int fail(const where *w, const char *rule)
+{
+    mcreg__detail_clear(w->why);
+    mcreg__detail_field(w->why, w->field, w->index);
+    if (w->what)
+        mcreg__detail_field(w->why, w->what, MCREG_DETAIL_NO_INDEX);
+    mcreg__detail_add(w->why, rule);
+    return 0;
+}
+
+static int fail_uint(const where *w, const char *rule, uint64_t v, const char *after)
+{
+    fail(w, rule);
+    mcreg__detail_add_uint(w->why, v);
+    mcreg__detail_add(w->why, after);
+    return 0;
+}
+
+static int fail_utf8(const where *w, size_t at)
+{
+    return fail_uint(w, "not valid UTF-8 at byte ", at, "");
+}
+
 /* A NUL-terminated UTF-8 string of 1..max bytes. */
-static int valid_text(const char *s, size_t max, size_t *len)
+static int valid_text(const char *s, size_t max, size_t *len, const where *w)
 {
     if (!s)
-        return 0;
+        return fail(w, "NULL");
     size_t n = mcreg__validate_bounded_strlen(s, max);
-    if (n == 0 || n > max || !mcreg__validate_utf8((const uint8_t *)s, n))
-        return 0;
+    if (n == 0)
+        return fail(w, "empty");
+    if (n > max)
+        return fail_uint(w, "longer than ", max, " bytes");
+    size_t good = mcreg__validate_utf8_prefix((const uint8_t *)s, n);
+    if (good != n)
+        return fail_utf8(w, good);
     if (len)
         *len = n;
     return 1;
 }
 
-int mcreg__validate_id(const char *id, size_t *len)
+int mcreg__validate_id(const char *id, size_t *len, const char *field, mcreg_detail *why)
 {
-    return valid_text(id, MCREG_MAX_ID_LEN, len);
+    where w = {why, field, MCREG_DETAIL_NO_INDEX, NULL};
+    return valid_text(id, MCREG_MAX_ID_LEN, len, &w);
 }
 
-static int valid_setting(const mcreg_setting *st)
+static int valid_setting(const mcreg_setting *st, size_t i, mcreg_detail *why)
 {
     size_t key_len;
-    if (!valid_text(st->key, MCREG_MAX_SETTING_LEN, &key_len))
+    where w = {why, "settings", i, "key"};
+    if (!valid_text(st->key, MCREG_MAX_SETTING_LEN, &key_len, &w))
         return 0;
     size_t room = MCREG_MAX_SETTING_LEN - key_len;
+    w.what = NULL;
     switch (st->type) {
     case MCREG_VAL_INT:
     case MCREG_VAL_BOOL:
         return 1;
     case MCREG_VAL_TEXT:
-        if (st->v.text.len > room || (!st->v.text.ptr && st->v.text.len))
-            return 0;
-        return st->v.text.len == 0 ||
-               mcreg__validate_utf8((const uint8_t *)st->v.text.ptr, st->v.text.len);
+        if (st->v.text.len > room)
+            return fail_uint(&w, "key and value longer than ", MCREG_MAX_SETTING_LEN, " bytes");
+        w.what = "text value";
+        if (!st->v.text.ptr && st->v.text.len)
+            return fail(&w, "NULL with a non-zero len");
+        if (st->v.text.len) {
+            size_t good = mcreg__validate_utf8_prefix((const uint8_t *)st->v.text.ptr, st->v.text.len);
+            if (good != st->v.text.len)
+                return fail_utf8(&w, good);
+        }
+        return 1;
     case MCREG_VAL_BYTES:
-        return st->v.bytes.len <= room && (st->v.bytes.ptr || !st->v.bytes.len);
+        if (st->v.bytes.len > room)
+            return fail_uint(&w, "key and value longer than ", MCREG_MAX_SETTING_LEN, " bytes");
+        w.what = "bytes value";
+        if (!st->v.bytes.ptr && st->v.bytes.len)
+            return fail(&w, "NULL with a non-zero len");
+        return 1;
     default:
-        return 0;
+        return fail_uint(&w, "unknown type ", (uint64_t)(unsigned)st->type, "");
     }
 }
 
 /* Keys are compared whole: at most 64 settings, so the quadratic scan is at
  * most 2016 comparisons and needs no memory. */
-static int unique_keys(const mcreg_setting *s, size_t n)
+static int unique_keys(const mcreg_setting *s, size_t n, mcreg_detail *why)
 {
     for (size_t i = 1; i < n; i++)
         for (size_t j = 0; j < i; j++)
-            if (strcmp(s[i].key, s[j].key) == 0)
-                return 0;
+            if (strcmp(s[i].key, s[j].key) == 0) {
+                where w = {why, "settings", i, NULL};
+                return fail_uint(&w, "key repeats settings[", j, "]");
+            }
     return 1;
 }
 
-int mcreg__validate_binding(const mcreg_binding *b, size_t *user_len, size_t *ue_len)
+int mcreg__validate_binding(const mcreg_binding *b, size_t *user_len, size_t *ue_len,
+                            mcreg_detail *why)
 {
-    if (!b || !mcreg__validate_id(b->user_id, user_len) || !mcreg__validate_id(b->ue_id, ue_len))
+    where w = {why, "binding", MCREG_DETAIL_NO_INDEX, NULL};
+    if (!b)
+        return fail(&w, "NULL");
+    if (!mcreg__validate_id(b->user_id, user_len, "user_id", why) ||
+        !mcreg__validate_id(b->ue_id, ue_len, "ue_id", why))
         return 0;
-    if (b->contact && !valid_text(b->contact, MCREG_MAX_URI_LEN, NULL))
+    w.field = "contact";
+    if (b->contact && !valid_text(b->contact, MCREG_MAX_URI_LEN, NULL, &w))
         return 0;
-    if (b->call_id && !valid_text(b->call_id, MCREG_MAX_URI_LEN, NULL))
+    w.field = "call_id";
+    if (b->call_id && !valid_text(b->call_id, MCREG_MAX_URI_LEN, NULL, &w))
         return 0;
-    if (b->n_settings > MCREG_MAX_SETTINGS || (b->n_settings && !b->settings))
-        return 0;
+    w.field = "n_settings";
+    if (b->n_settings > MCREG_MAX_SETTINGS)
+        return fail_uint(&w, "more than ", MCREG_MAX_SETTINGS, "");
+    w.field = "settings";
+    if (b->n_settings && !b->settings)
+        return fail(&w, "NULL with a non-zero n_settings");
     for (size_t i = 0; i < b->n_settings; i++)
-        if (!valid_setting(&b->settings[i]))
+        if (!valid_setting(&b->settings[i], i, why))
             return 0;
-    return unique_keys(b->settings, b->n_settings);
+    return unique_keys(b->settings, b->n_settings, why);
 }

@@ -17,7 +17,13 @@ int main(void)
     srunner_add_suite(sr, suite_capacity());
     srunner_add_suite(sr, suite_failmalloc());
     srunner_add_suite(sr, suite_model());
-    srunner_add_suite(sr, suite_snapshot());
+    srunner_add_suite(sr, suite_snapshot_encode());
+    srunner_add_suite(sr, suite_snapshot_restore());
+    srunner_add_suite(sr, suite_snapshot_hostile());
+    srunner_add_suite(sr, suite_version());
+    srunner_add_suite(sr, suite_detail());
+    srunner_add_suite(sr, suite_stat());
+    srunner_add_suite(sr, suite_threads());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -16,6 +16,12 @@ Suite *suite_expire(void);     /* test_expire.c: expiry, next_expiry */
 Suite *suite_capacity(void);   /* test_capacity.c: presized tables and heap */
 Suite *suite_failmalloc(void); /* test_failmalloc.c: allocation failure at every point */
 Suite *suite_model(void);      /* test_model.c: randomized model-based test */
-Suite *suite_snapshot(void);   /* test_snapshot.c: snapshot and restore, golden files, hostile input */
+Suite *suite_snapshot_encode(void);  /* test_snapshot_encode.c: round trips, deterministic bytes, golden files */
+Suite *suite_snapshot_restore(void); /* test_snapshot_restore.c: restore semantics */
+Suite *suite_snapshot_hostile(void); /* test_snapshot_hostile.c: truncations and malformed input */
+Suite *suite_version(void);    /* test_version.c: version macros and mcreg_version_number */
+Suite *suite_detail(void);     /* test_detail.c: MCREG_ERR_MISUSE, mcreg_error_detail */
+Suite *suite_stat(void);       /* test_stat.c: mcreg_stat, bytes exact under a counting allocator */
+Suite *suite_threads(void);    /* test_threads.c: queries from four threads at once */
 
 #endif

@@ -18,16 +18,8 @@ static mcreg_registry *cap_registry(tu_alloc *a, mcreg_allocator *al, size_t cap
 {
     memset(a, 0, sizeof(*a));
     *al = tu_allocator(a);
-    mcreg_options *o = NULL;
-    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
-    mcreg_options_set_allocator(o, al);
-    mcreg_options_set_capacity(o, capacity);
-    mcreg_options_set_ue_exclusive(o, exclusive);
-    mcreg_registry *reg = NULL;
-    int rc = mcreg_registry_new(&reg, o);
-    mcreg_options_free(o);
-    ck_assert_int_eq(rc, MCREG_OK);
-    return reg;
+    tu_opts o = {.rules = {.shared_ues = !exclusive}, .capacity = capacity, .alloc = al};
+    return tu_registry_new(&o);
 }
 
 /* Register users first..first+n-1 with two UEs each (2n records) at now;

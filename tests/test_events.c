@@ -13,38 +13,20 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-typedef struct cfg {
-    uint32_t max_ues;
-    mcreg_limit_policy policy;
-    mcreg_notify_policy notify;
-    int logoff;
-} cfg;
+static const model_options DEFAULTS = {0};
+static const model_options LOGOFF = {.notify_logoff = 1};
 
-static const cfg DEFAULTS = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 0};
-static const cfg LOGOFF = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 1};
-
-static mcreg_registry *make_cb(cfg c, mcreg_event_fn fn, void *ud, const mcreg_allocator *a)
+static mcreg_registry *make_cb(model_options c, mcreg_event_fn fn, void *ud,
+                               const mcreg_allocator *a)
 {
-    mcreg_options *o = NULL;
-    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
-    mcreg_options_set_event_callback(o, fn, ud);
-    mcreg_options_set_max_ues(o, c.max_ues);
-    mcreg_options_set_limit_policy(o, c.policy);
-    mcreg_options_set_notify_logon(o, c.notify);
-    mcreg_options_set_notify_logoff(o, c.logoff);
-    if (a)
-        mcreg_options_set_allocator(o, a);
-    mcreg_registry *reg = NULL;
-    ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
-    mcreg_options_free(o);
-    return reg;
+    tu_opts o = {.rules = c, .fn = fn, .ud = ud, .alloc = a};
+    return tu_registry_new(&o);
 }
 
 /* A registry with the text recorder. */
-static mcreg_registry *make(tu_events *ev, cfg c)
+static mcreg_registry *make(tu_events *ev, model_options c)
 {
-    tu_events_init(ev);
-    return make_cb(c, tu_events_cb, ev, NULL);
+    return tu_registry_rec(&c, ev);
 }
 
 static void reg_ok(mcreg_registry *reg, const char *user, const char *ue, uint32_t expires_s,
@@ -123,7 +105,7 @@ static void probe_cb(const mcreg_event *ev, void *ud)
     s->user_ue_count = mcreg_user_ue_count(p->reg, ev->user_id);
 }
 
-static mcreg_registry *make_probe(probe *p, cfg c)
+static mcreg_registry *make_probe(probe *p, model_options c)
 {
     memset(p, 0, sizeof(*p));
     p->reg = make_cb(c, probe_cb, p, NULL);
@@ -231,7 +213,7 @@ END_TEST
 START_TEST(test_notify_policy_new_ue_tells_only_new_ue)
 {
     tu_events ev;
-    cfg c = DEFAULTS;
+    model_options c = DEFAULTS;
     c.notify = MCREG_NOTIFY_NEW_UE;
     mcreg_registry *reg = make(&ev, c);
     reg_ok(reg, "u", "a", 60, 1);
@@ -248,7 +230,7 @@ END_TEST
 START_TEST(test_notify_policy_none_tells_nobody)
 {
     tu_events ev;
-    cfg c = DEFAULTS;
+    model_options c = DEFAULTS;
     c.notify = MCREG_NOTIFY_NONE;
     mcreg_registry *reg = make(&ev, c);
     reg_ok(reg, "u", "a", 60, 1);
@@ -326,7 +308,7 @@ END_TEST
 START_TEST(test_logoff_is_off_by_default)
 {
     tu_events ev;
-    cfg c = DEFAULTS;
+    model_options c = DEFAULTS;
     c.max_ues = 4;
     c.policy = MCREG_LIMIT_EVICT_OLDEST;
     mcreg_registry *reg = make(&ev, c);
@@ -414,7 +396,7 @@ END_TEST
 START_TEST(test_logoff_on_evict_excludes_new_ue)
 {
     tu_events ev;
-    cfg c = LOGOFF;
+    model_options c = LOGOFF;
     c.max_ues = 3;
     c.policy = MCREG_LIMIT_EVICT_OLDEST;
     mcreg_registry *reg = make(&ev, c);
@@ -435,7 +417,7 @@ END_TEST
 START_TEST(test_logoff_on_evict_with_limit_two)
 {
     tu_events ev;
-    cfg c = LOGOFF;
+    model_options c = LOGOFF;
     c.max_ues = 2;
     c.policy = MCREG_LIMIT_EVICT_SOONEST;
     mcreg_registry *reg = make(&ev, c);
@@ -503,7 +485,7 @@ END_TEST
 START_TEST(test_one_call_orders_replace_evict_create_logon)
 {
     tu_events ev;
-    cfg c = LOGOFF;
+    model_options c = LOGOFF;
     c.max_ues = 3;
     c.policy = MCREG_LIMIT_EVICT_OLDEST;
     mcreg_registry *reg = make(&ev, c);
@@ -532,7 +514,7 @@ END_TEST
 START_TEST(test_rejected_event_alone)
 {
     tu_events ev;
-    cfg c = LOGOFF;
+    model_options c = LOGOFF;
     c.max_ues = 1;
     mcreg_registry *reg = make(&ev, c);
     reg_ok(reg, "u", "a", 60, 1);
@@ -577,7 +559,7 @@ END_TEST
 START_TEST(test_at_ms_is_the_calls_now)
 {
     probe p;
-    cfg c = LOGOFF;
+    model_options c = LOGOFF;
     mcreg_registry *reg = make_probe(&p, c);
     reg_ok(reg, "u", "a", 10, 1111);
     reg_ok(reg, "u", "b", 60, 2222);
@@ -633,7 +615,7 @@ END_TEST
 START_TEST(test_removal_events_carry_the_removed_record)
 {
     probe p;
-    cfg c = DEFAULTS;
+    model_options c = DEFAULTS;
     c.max_ues = 2;
     c.policy = MCREG_LIMIT_EVICT_OLDEST;
     mcreg_registry *reg = make_probe(&p, c);
@@ -691,7 +673,7 @@ END_TEST
 START_TEST(test_rejected_event_has_no_record)
 {
     probe p;
-    cfg c = DEFAULTS;
+    model_options c = DEFAULTS;
     c.max_ues = 1;
     mcreg_registry *reg = make_probe(&p, c);
     reg_ok(reg, "u", "a", 60, 1);
@@ -775,7 +757,7 @@ END_TEST
 START_TEST(test_callback_sees_final_state_after_evict)
 {
     probe p;
-    cfg c = DEFAULTS;
+    model_options c = DEFAULTS;
     c.max_ues = 2;
     c.policy = MCREG_LIMIT_EVICT_OLDEST;
     mcreg_registry *reg = make_probe(&p, c);
@@ -867,7 +849,7 @@ static const char BUSY_SCRIPT_LOG[] =
 
 START_TEST(test_mutations_inside_callback_are_busy)
 {
-    cfg c = LOGOFF;
+    model_options c = LOGOFF;
     c.policy = MCREG_LIMIT_EVICT_OLDEST;
 
     /* the script alone */
@@ -905,7 +887,7 @@ END_TEST
 START_TEST(test_mutation_inside_rejected_callback_is_busy)
 {
     tu_events ev;
-    cfg c = DEFAULTS;
+    model_options c = DEFAULTS;
     c.max_ues = 1;
     mcreg_registry *reg = make(&ev, c);
     reg_ok(reg, "u", "a", 60, 1);

@@ -407,8 +407,11 @@ START_TEST(test_expire_max_zero_null_and_busy)
     ck_assert_uint_eq(n, 0);
     ck_assert_uint_eq(mcreg_record_count(reg), 1);
     ck_assert_str_eq(ev.log, "");
-    ck_assert_int_eq(mcreg_expire_max(NULL, 5000, 1, &n), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_expire_max(NULL, 5000, 1, &n), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_deregister(reg, "u", "nowhere", 5000), MCREG_ERR_NOT_FOUND);
+    ck_assert_str_ne(mcreg_error_detail(reg), "");
     ck_assert_int_eq(mcreg_expire_max(reg, 5000, 1, NULL), MCREG_OK); /* count may be NULL */
+    ck_assert_str_eq(mcreg_error_detail(reg), ""); /* a success clears the detail */
     ck_assert_uint_eq(mcreg_record_count(reg), 0);
     mcreg_registry_free(reg);
     tu_events_free(&ev);
@@ -431,18 +434,9 @@ END_TEST
 static mcreg_registry *make_with(tu_events *ev, int exclusive, uint32_t max_ues,
                                  mcreg_limit_policy policy, int logoff)
 {
-    tu_events_init(ev);
-    mcreg_options *o = NULL;
-    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
-    mcreg_options_set_event_callback(o, tu_events_cb, ev);
-    mcreg_options_set_ue_exclusive(o, exclusive);
-    mcreg_options_set_max_ues(o, max_ues);
-    mcreg_options_set_limit_policy(o, policy);
-    mcreg_options_set_notify_logoff(o, logoff);
-    mcreg_registry *reg = NULL;
-    ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
-    mcreg_options_free(o);
-    return reg;
+    model_options rules = {.max_ues = max_ues, .policy = policy, .notify_logoff = logoff,
+                           .shared_ues = !exclusive};
+    return tu_registry_rec(&rules, ev);
 }
 
 /* A new UE of a user whose other UE lapsed: EXPIRED first, and the lapsed

@@ -19,12 +19,9 @@
 
 /* ---- registry options of a case ------------------------------------------ */
 
+/* The rules' options, and the capacity (which the rules do not depend on). */
 typedef struct fm_opts {
-    uint32_t max_ues;
-    mcreg_limit_policy policy;
-    mcreg_notify_policy notify;
-    int logoff;
-    int not_exclusive; /* 0 = UE exclusive (the default) */
+    model_options rules;
     size_t capacity;
 } fm_opts;
 
@@ -38,6 +35,7 @@ typedef struct fm_ctx {
     int param;        /* a case's loop parameter */
     mcreg_outcome outcome;
     size_t count;     /* removed / expired / visited */
+    int query;        /* set by an op that is a query: it leaves the detail */
 } fm_ctx;
 
 typedef void (*fm_setup_fn)(fm_ctx *c);
@@ -51,21 +49,9 @@ static int fm_verbose(void)
 
 static mcreg_registry *fm_registry(fm_ctx *c, const fm_opts *o)
 {
-    mcreg_options *opt = NULL;
-    ck_assert_int_eq(mcreg_options_new(&opt), MCREG_OK);
-    mcreg_options_set_allocator(opt, &c->allocator);
-    mcreg_options_set_event_callback(opt, tu_events_cb, &c->ev);
-    mcreg_options_set_max_ues(opt, o->max_ues);
-    mcreg_options_set_limit_policy(opt, o->policy);
-    mcreg_options_set_notify_logon(opt, o->notify);
-    mcreg_options_set_notify_logoff(opt, o->logoff);
-    mcreg_options_set_ue_exclusive(opt, !o->not_exclusive);
-    mcreg_options_set_capacity(opt, o->capacity);
-    mcreg_registry *reg = NULL;
-    int rc = mcreg_registry_new(&reg, opt);
-    mcreg_options_free(opt);
-    ck_assert_msg(rc == MCREG_OK && reg != NULL, "mcreg_registry_new: %d", rc);
-    return reg;
+    tu_opts opt = {.rules = o->rules, .capacity = o->capacity, .fn = tu_events_cb,
+                   .ud = &c->ev, .alloc = &c->allocator};
+    return tu_registry_new(&opt);
 }
 
 /* A fresh registry in the case's initial state, with the event log empty. */
@@ -141,12 +127,14 @@ typedef struct fm_result {
     size_t count;
     char *dump;
     char *events;
+    char *detail; /* mcreg_error_detail after the call */
 } fm_result;
 
 static void fm_result_free(fm_result *r)
 {
     free(r->dump);
     free(r->events);
+    free(r->detail);
     memset(r, 0, sizeof(*r));
 }
 
@@ -165,6 +153,12 @@ static void fm_check_same(fm_ctx *c, const char *name, const char *what, size_t 
     free(d);
     ck_assert_msg(strcmp(c->ev.log, ok->events) == 0, "%s %s %zu: events '%s', expected '%s'",
                   name, what, i, c->ev.log, ok->events);
+    ck_assert_msg(strcmp(mcreg_error_detail(c->reg), ok->detail) == 0,
+                  "%s %s %zu: detail '%s', expected '%s'", name, what, i,
+                  mcreg_error_detail(c->reg), ok->detail);
+    ck_assert_msg(mcreg_stat(c->reg, MCREG_STAT_BYTES) == c->alloc.live_bytes,
+                  "%s %s %zu: MCREG_STAT_BYTES %llu, allocator %zu", name, what, i,
+                  (unsigned long long)mcreg_stat(c->reg, MCREG_STAT_BYTES), c->alloc.live_bytes);
 }
 
 /*
@@ -190,7 +184,10 @@ static size_t fm_run_x(const char *name, const fm_opts *o, fm_setup_fn setup, fm
     ok.count = c.count;
     ok.dump = fm_dump(&c);
     ok.events = fm_strdup(c.ev.log);
+    ok.detail = fm_strdup(mcreg_error_detail(c.reg));
     ck_assert_msg(ok.rc != MCREG_ERR_NOMEM, "%s: NOMEM with no allocation failing", name);
+    ck_assert_msg((ok.rc == MCREG_OK) == (ok.detail[0] == '\0'), "%s: rc %d with detail '%s'",
+                  name, ok.rc, ok.detail);
     if (expect_events)
         ck_assert_msg(strcmp(ok.events, expect_events) == 0, "%s: events\n  got:      %s\n"
                       "  expected: %s", name, ok.events, expect_events);
@@ -224,6 +221,19 @@ static size_t fm_run_x(const char *name, const fm_opts *o, fm_setup_fn setup, fm
                 ck_assert_msg(c.ev.count == 0 && c.ev.len == 0,
                               "%s %s %zu: NOMEM but events emitted: '%s'", name, what, i,
                               c.ev.log);
+                /* What the registry holds is what it counts, after the
+                 * rollback too. */
+                ck_assert_msg(mcreg_stat(c.reg, MCREG_STAT_BYTES) == c.alloc.live_bytes,
+                              "%s %s %zu: NOMEM: MCREG_STAT_BYTES %llu, allocator %zu", name,
+                              what, i, (unsigned long long)mcreg_stat(c.reg, MCREG_STAT_BYTES),
+                              c.alloc.live_bytes);
+                /* The detail is written without allocating; a query
+                 * leaves it as it was (empty, after the setup). */
+                ck_assert_msg(strcmp(mcreg_error_detail(c.reg),
+                                     c.query ? "" : "out of memory: the allocator returned NULL")
+                                  == 0,
+                              "%s %s %zu: NOMEM with detail '%s'", name, what, i,
+                              mcreg_error_detail(c.reg));
                 /* Still usable: the same call now does exactly its work. */
                 c.outcome = sentinel;
                 c.count = (size_t)-1;
@@ -315,12 +325,13 @@ static void setup_populated(fm_ctx *c)
 
 /* ---- the cases ----------------------------------------------------------- */
 
-static const fm_opts opts_default = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 0, 0, 0};
-static const fm_opts opts_logoff = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 1, 0, 0};
-static const fm_opts opts_shared = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 1, 1, 0};
+/* The registry options of the cases. */
+static const fm_opts opts_default = {{0}, 0};
+static const fm_opts opts_logoff = {{.notify_logoff = 1}, 0};
+static const fm_opts opts_shared = {{.notify_logoff = 1, .shared_ues = 1}, 0};
 
-static const fm_opts opts_capacity = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 0, 0, 16};
-static const fm_opts opts_capacity_shared = {0, MCREG_LIMIT_REJECT, MCREG_NOTIFY_ALL, 1, 1, 16};
+static const fm_opts opts_capacity = {{0}, 16};
+static const fm_opts opts_capacity_shared = {{.notify_logoff = 1, .shared_ues = 1}, 16};
 
 /* mcreg_registry_new itself, with every combination of failures; _i 1:
  * with a capacity (the tables, the heap and the scratch area at creation). */
@@ -419,7 +430,7 @@ END_TEST
 START_TEST(test_register_second_ue_notify_new)
 {
     fm_opts o = opts_logoff;
-    o.notify = MCREG_NOTIFY_NEW_UE;
+    o.rules.notify = MCREG_NOTIFY_NEW_UE;
     fm_run("register new UE, NOTIFY_NEW_UE", &o, setup_user_n_ues, op_new_ue, _i, 0);
 }
 END_TEST
@@ -581,7 +592,7 @@ static int op_alice_new(fm_ctx *c)
 START_TEST(test_register_reject)
 {
     fm_opts o = opts_logoff;
-    o.max_ues = 3;
+    o.rules.max_ues = 3;
     fm_run_x("register rejected at limit", &o, setup_populated, op_alice_new, 0, 0,
              "REJECTED(alice,a-ue4)");
 }
@@ -590,8 +601,8 @@ END_TEST
 START_TEST(test_register_evict_oldest)
 {
     fm_opts o = opts_logoff;
-    o.max_ues = 3;
-    o.policy = MCREG_LIMIT_EVICT_OLDEST;
+    o.rules.max_ues = 3;
+    o.rules.policy = MCREG_LIMIT_EVICT_OLDEST;
     fm_run_x("register evicting oldest", &o, setup_populated, op_alice_new, 0, 0,
              "EVICTED(alice,a-ue1);"
              "NOTIFY_LOGOFF(alice,a-ue1>a-ue2:[a-ue3]);"
@@ -606,8 +617,8 @@ END_TEST
 START_TEST(test_register_evict_soonest)
 {
     fm_opts o = opts_logoff;
-    o.max_ues = 3;
-    o.policy = MCREG_LIMIT_EVICT_SOONEST;
+    o.rules.max_ues = 3;
+    o.rules.policy = MCREG_LIMIT_EVICT_SOONEST;
     fm_run_x("register evicting soonest", &o, setup_populated, op_alice_new, 0, 0,
              "EVICTED(alice,a-ue3);"
              "NOTIFY_LOGOFF(alice,a-ue3>a-ue1:[a-ue2]);"
@@ -628,7 +639,7 @@ static void setup_limit_lowered(fm_ctx *c)
 START_TEST(test_register_evict_many)
 {
     fm_opts o = opts_logoff;
-    o.policy = _i ? MCREG_LIMIT_EVICT_SOONEST : MCREG_LIMIT_EVICT_OLDEST;
+    o.rules.policy = _i ? MCREG_LIMIT_EVICT_SOONEST : MCREG_LIMIT_EVICT_OLDEST;
     /* Every removal's events come after the whole change: none of the
      * evicted UEs remains to be told of the others. */
     fm_run_x("register evicting several", &o, setup_limit_lowered, op_alice_new, _i, 0,
@@ -647,8 +658,8 @@ static int op_alice_takes_bob_ue(fm_ctx *c)
 START_TEST(test_register_evict_and_replace)
 {
     fm_opts o = opts_logoff;
-    o.max_ues = 2;
-    o.policy = _i ? MCREG_LIMIT_EVICT_SOONEST : MCREG_LIMIT_EVICT_OLDEST;
+    o.rules.max_ues = 2;
+    o.rules.policy = _i ? MCREG_LIMIT_EVICT_SOONEST : MCREG_LIMIT_EVICT_OLDEST;
     fm_run("register evicting and replacing", &o, setup_populated, op_alice_takes_bob_ue, _i, 0);
 }
 END_TEST
@@ -840,6 +851,7 @@ static int fm_visitor(const mcreg_record *r, void *ud)
 
 static int op_foreach(fm_ctx *c)
 {
+    c->query = 1;
     /* The visits go to the event log so the driver compares them too;
      * on NOMEM the log must stay empty, i.e. no record was visited. */
     fm_visit v = {&c->ev, 0};
@@ -934,9 +946,9 @@ START_TEST(test_script)
 {
     enum { STEPS = 60 };
     fm_opts o = opts_logoff;
-    o.max_ues = 2;
-    o.policy = (mcreg_limit_policy)_i;
-    o.not_exclusive = _i == 1;
+    o.rules.max_ues = 2;
+    o.rules.policy = (mcreg_limit_policy)_i;
+    o.rules.shared_ues = _i == 1;
 
     /* Reference: results, states and events of every step. */
     int ref_rc[STEPS];
@@ -1048,6 +1060,7 @@ static void fm_snap_ref_reset(void)
 
 static int op_snapshot(fm_ctx *c)
 {
+    c->query = 1;
     uint8_t marker = 0;
     uint8_t *buf = &marker;
     size_t len = 777;
@@ -1257,7 +1270,7 @@ START_TEST(test_register_sweeps_lapsed)
                                    "NOTIFY_LOGON(alice,a-ue3>a-ue1:[a-ue2,a-ue3]);"
                                    "NOTIFY_LOGON(alice,a-ue3>a-ue2:[a-ue1,a-ue3])";
     fm_opts o = opts_default;
-    o.not_exclusive = _i == 2;
+    o.rules.shared_ues = _i == 2;
     fm_run_x("register sweeping a lapsed record", &o, setup_populated_limit,
              op_register_sweeping, _i, 0, want);
 }
@@ -1269,7 +1282,7 @@ END_TEST
 START_TEST(test_restore_under_capacity)
 {
     fm_opts o = _i ? opts_capacity_shared : opts_capacity;
-    o.logoff = 0;
+    o.rules.notify_logoff = 0;
     fm_restore_source(&o, _i);
     fm_run("restore under a capacity", &o, setup_rich, op_restore, _i, 0);
     free(fm_restore_in);

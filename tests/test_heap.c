@@ -11,7 +11,7 @@
 #include "testutil.h"
 
 typedef struct fixture {
-    mcreg_allocator a;
+    mcreg_alloc a;
     mcreg_user *users[3];
     struct mcreg_record **recs;
     size_t n;
@@ -25,7 +25,7 @@ static uint64_t lcg(uint64_t *s)
 }
 
 /* A bare record of u at ue (no contact, Call-ID or settings). */
-static struct mcreg_record *record_at(const mcreg_allocator *a, mcreg_user *u, const char *ue)
+static struct mcreg_record *record_at(mcreg_alloc *a, mcreg_user *u, const char *ue)
 {
     mcreg_binding b = {.user_id = u->id, .ue_id = ue};
     return mcreg__record_new(a, u, &b, strlen(ue), NULL, 0);
@@ -35,7 +35,7 @@ static struct mcreg_record *record_at(const mcreg_allocator *a, mcreg_user *u, c
 static void fixture_init(fixture *f, size_t n, uint64_t seed)
 {
     memset(f, 0, sizeof(*f));
-    f->a = mcreg__alloc_default();
+    f->a = (mcreg_alloc){mcreg__alloc_default(), 0};
     const char *names[3] = {"sip:b@x", "sip:a@x", "sip:c@x"};
     for (int i = 0; i < 3; i++)
         f->users[i] = mcreg__user_new(&f->a, names[i], strlen(names[i]));
@@ -57,8 +57,9 @@ static void fixture_free(fixture *f)
     for (size_t i = 0; i < f->n; i++)
         mcreg__record_free(&f->a, f->recs[i]);
     for (int i = 0; i < 3; i++)
-        mcreg__alloc_free(&f->a, f->users[i]);
+        mcreg__user_free(&f->a, f->users[i]);
     mcreg__heap_free(&f->a, &f->heap);
+    ck_assert_uint_eq(f->a.held, 0); /* every block's size given back exactly */
     free(f->recs);
 }
 
@@ -78,7 +79,7 @@ START_TEST(expiry_order_is_total)
 {
     fixture f;
     fixture_init(&f, 1, 1);
-    mcreg_allocator a = f.a;
+    mcreg_alloc a = f.a;
     struct mcreg_record *x = record_at(&a, f.users[0], "ue1");
     struct mcreg_record *y = record_at(&a, f.users[1], "ue1");
     x->expires_at = y->expires_at = 5;
@@ -188,7 +189,7 @@ END_TEST
 
 START_TEST(reserve_grows_and_keeps_on_failure)
 {
-    mcreg_allocator a = mcreg__alloc_default();
+    mcreg_alloc a = {mcreg__alloc_default(), 0};
     mcreg_heap h;
     memset(&h, 0, sizeof(h));
     ck_assert_int_eq(mcreg__heap_reserve(&a, &h, 1), MCREG_OK);
@@ -200,6 +201,7 @@ START_TEST(reserve_grows_and_keeps_on_failure)
     ck_assert_uint_eq(h.cap, cap);
     ck_assert_ptr_nonnull(h.items);
     mcreg__heap_free(&a, &h);
+    ck_assert_uint_eq(a.held, 0);
 }
 END_TEST
 
@@ -210,7 +212,7 @@ START_TEST(trim_gives_room_back)
     fixture f;
     fixture_init(&f, 1000, 5);
     tu_alloc counts = {0};
-    mcreg_allocator a = tu_allocator(&counts);
+    mcreg_alloc a = {tu_allocator(&counts), 0};
     mcreg_heap h;
     memset(&h, 0, sizeof(h));
     ck_assert_int_eq(mcreg__heap_reserve(&a, &h, f.n), MCREG_OK);
@@ -234,8 +236,10 @@ START_TEST(trim_gives_room_back)
     ck_assert_uint_eq(h.cap, h.n * 2 > 64 ? h.n * 2 : 64);
     ck_assert_uint_lt(h.cap, full / 2);
     ck_assert_uint_lt(counts.live_bytes, bytes);
+    ck_assert_uint_eq(a.held, counts.live_bytes); /* the count follows every size */
     assert_heap_ok(&h);
     ck_assert_int_eq(mcreg__heap_reserve(&a, &h, h.cap + 1), MCREG_OK); /* grows again */
+    ck_assert_uint_eq(a.held, counts.live_bytes);
     assert_heap_ok(&h);
     mcreg__heap_free(&a, &h);
     ck_assert_uint_eq(counts.live, 0);

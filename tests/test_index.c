@@ -10,6 +10,7 @@
 #include "heap.h"
 #include "index.h"
 #include "record.h"
+#include "common/rng.h"
 #include "suites.h"
 
 /* Check's ck_assert reports every passed assertion to the runner; with
@@ -145,14 +146,6 @@ static void check_registry(const mcreg_registry *reg)
         INV(mcreg__heap_expiry_cmp(reg->st.heap.items[(i - 1) / 8], reg->st.heap.items[i]) <= 0);
 }
 
-static uint64_t next_random(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 /* Many users and UEs, so the tables grow and shrink through several bucket
  * counts; a clock with ties and steps back, so lists are entered anywhere. */
 static void random_workload(int exclusive, mcreg_limit_policy policy, uint64_t seed,
@@ -172,7 +165,7 @@ static void random_workload(int exclusive, mcreg_limit_policy policy, uint64_t s
     uint64_t s = seed, now = 1000;
     char user[16], ue[16];
     for (int step = 0; step < 4000; step++) {
-        uint64_t r = next_random(&s);
+        uint64_t r = test_splitmix64(&s);
         now += r % 4 == 0 ? 0 : r % 3; /* many same-millisecond steps */
         if (r % 97 == 0)
             now -= now > 50 ? 50 : 0; /* the host's clock steps back */

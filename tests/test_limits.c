@@ -14,33 +14,15 @@
 
 #define SENTINEL_OUTCOME ((mcreg_outcome)77)
 
-typedef struct cfg {
-    uint32_t max_ues;
-    mcreg_limit_policy policy;
-    int exclusive;
-    int logoff;
-} cfg;
-
 /* A registry with the given limit knobs and the event recorder. */
-static mcreg_registry *make(tu_events *ev, cfg c)
+static mcreg_registry *make(tu_events *ev, model_options c)
 {
-    tu_events_init(ev);
-    mcreg_options *o = NULL;
-    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
-    mcreg_options_set_event_callback(o, tu_events_cb, ev);
-    mcreg_options_set_max_ues(o, c.max_ues);
-    mcreg_options_set_limit_policy(o, c.policy);
-    mcreg_options_set_ue_exclusive(o, c.exclusive);
-    mcreg_options_set_notify_logoff(o, c.logoff);
-    mcreg_registry *reg = NULL;
-    ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
-    mcreg_options_free(o);
-    return reg;
+    return tu_registry_rec(&c, ev);
 }
 
-static cfg limit(uint32_t max, mcreg_limit_policy p)
+static model_options limit(uint32_t max, mcreg_limit_policy p)
 {
-    cfg c = {max, p, 1, 0};
+    model_options c = {.max_ues = max, .policy = p};
     return c;
 }
 
@@ -591,9 +573,9 @@ END_TEST
 
 /* ---- UE shared (exclusive off) ------------------------------------------------ */
 
-static cfg shared(void)
+static model_options shared(void)
 {
-    cfg c = {0, MCREG_LIMIT_REJECT, 0, 0};
+    model_options c = {.shared_ues = 1};
     return c;
 }
 
@@ -727,8 +709,7 @@ static void assert_shared_ue(const mcreg_registry *reg, const int *present)
 START_TEST(test_shared_ue_many_users_any_order)
 {
     tu_events ev;
-    cfg c = {0, MCREG_LIMIT_REJECT, 0, 0};
-    mcreg_registry *reg = make(&ev, c);
+    mcreg_registry *reg = make(&ev, shared());
     int present[SHARED_USERS] = {0};
     char user[16];
     /* Arrive in descending user order: each new record sorts first among
@@ -814,8 +795,8 @@ START_TEST(test_limit_foreach_empty_invalid_and_stop)
     must_create(reg, "sip:a@ex", "ue-a", 60, 10);
     ck_assert_int_eq(mcreg_limit_foreach(reg, log_limit, &l), MCREG_OK);
     ck_assert_uint_eq(l.visits, 0);
-    ck_assert_int_eq(mcreg_limit_foreach(NULL, log_limit, &l), MCREG_ERR_INVALID);
-    ck_assert_int_eq(mcreg_limit_foreach(reg, NULL, &l), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_limit_foreach(NULL, log_limit, &l), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_limit_foreach(reg, NULL, &l), MCREG_ERR_MISUSE);
     for (int i = 0; i < 4; i++) {
         char id[32];
         snprintf(id, sizeof(id), "sip:u%d@ex", i);

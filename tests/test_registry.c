@@ -648,11 +648,11 @@ START_TEST(test_find_with_invalid_input_is_not_found)
     ck_assert_int_eq(mcreg_user_max_ues(reg, NULL, &max), MCREG_ERR_INVALID);
     ck_assert_int_eq(mcreg_user_max_ues(reg, "", &max), MCREG_ERR_INVALID);
     ck_assert_int_eq(mcreg_user_max_ues(reg, "\xC0\x80", &max), MCREG_ERR_INVALID);
-    ck_assert_int_eq(mcreg_user_max_ues(NULL, "alice", &max), MCREG_ERR_INVALID);
-    ck_assert_int_eq(mcreg_user_max_ues(reg, "alice", NULL), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_user_max_ues(NULL, "alice", &max), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_user_max_ues(reg, "alice", NULL), MCREG_ERR_MISUSE);
     uint64_t at = 0;
-    ck_assert_int_eq(mcreg_next_expiry(NULL, &at), MCREG_ERR_INVALID);
-    ck_assert_int_eq(mcreg_next_expiry(reg, NULL), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_next_expiry(NULL, &at), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_next_expiry(reg, NULL), MCREG_ERR_MISUSE);
     mcreg_registry_free(reg);
 }
 END_TEST
@@ -1360,21 +1360,21 @@ END_TEST
 
 /* ---- validation ------------------------------------------------------------- */
 
-START_TEST(test_null_registry_and_binding_are_invalid)
+START_TEST(test_null_registry_and_binding_are_misuse)
 {
     mcreg_binding b = tu_binding("alice", "ue-1", 60);
     mcreg_outcome out = SENTINEL_OUTCOME;
-    ck_assert_int_eq(mcreg_register(NULL, &b, 0, &out), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_register(NULL, &b, 0, &out), MCREG_ERR_MISUSE);
     ck_assert_int_eq(out, SENTINEL_OUTCOME);
-    ck_assert_int_eq(mcreg_deregister(NULL, "alice", "ue-1", 0), MCREG_ERR_INVALID);
-    ck_assert_int_eq(mcreg_deregister_user(NULL, "alice", 0, NULL), MCREG_ERR_INVALID);
-    ck_assert_int_eq(mcreg_expire(NULL, 0, NULL), MCREG_ERR_INVALID);
-    ck_assert_int_eq(mcreg_set_user_max_ues(NULL, "alice", 1), MCREG_ERR_INVALID);
-    ck_assert_int_eq(mcreg_clear_user_max_ues(NULL, "alice"), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_deregister(NULL, "alice", "ue-1", 0), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_deregister_user(NULL, "alice", 0, NULL), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_expire(NULL, 0, NULL), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_set_user_max_ues(NULL, "alice", 1), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_clear_user_max_ues(NULL, "alice"), MCREG_ERR_MISUSE);
 
     tu_events ev;
     mcreg_registry *reg = populated(&ev);
-    expect_register_fails(reg, &ev, NULL, 0, MCREG_ERR_INVALID, "NULL binding");
+    expect_register_fails(reg, &ev, NULL, 0, MCREG_ERR_MISUSE, "NULL binding");
     mcreg_registry_free(reg);
     tu_events_free(&ev);
 }
@@ -1882,7 +1882,8 @@ START_TEST(test_strerror_names_every_code)
 {
     const int codes[] = {MCREG_OK,          MCREG_ERR_INVALID, MCREG_ERR_NOMEM,
                          MCREG_ERR_NOT_FOUND, MCREG_ERR_LIMIT,   MCREG_ERR_STALE,
-                         MCREG_ERR_BUSY,    MCREG_ERR_FORMAT,  MCREG_ERR_VERSION};
+                         MCREG_ERR_BUSY,    MCREG_ERR_FORMAT,  MCREG_ERR_VERSION,
+                         MCREG_ERR_MISUSE};
     const size_t n = sizeof(codes) / sizeof(codes[0]);
     for (size_t i = 0; i < n; i++) {
         const char *s = mcreg_strerror(codes[i]);
@@ -1893,7 +1894,7 @@ START_TEST(test_strerror_names_every_code)
             ck_assert_msg(strcmp(s, mcreg_strerror(codes[j])) != 0, "codes %d and %d share %s",
                           codes[i], codes[j], s);
     }
-    const int unknown[] = {1, 2, -9, -100, INT_MAX, INT_MIN};
+    const int unknown[] = {1, 2, -10, -100, INT_MAX, INT_MIN};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
         ck_assert_str_eq(mcreg_strerror(unknown[i]), "unknown error");
 }
@@ -1975,10 +1976,10 @@ START_TEST(test_setters_on_null_options_do_nothing)
 }
 END_TEST
 
-START_TEST(test_null_out_pointers_are_invalid)
+START_TEST(test_null_out_pointers_are_misuse)
 {
-    ck_assert_int_eq(mcreg_options_new(NULL), MCREG_ERR_INVALID);
-    ck_assert_int_eq(mcreg_registry_new(NULL, NULL), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_options_new(NULL), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_registry_new(NULL, NULL), MCREG_ERR_MISUSE);
 }
 END_TEST
 
@@ -2196,7 +2197,7 @@ Suite *suite_registry(void)
 
     tc = tcase_create("validation");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_null_registry_and_binding_are_invalid);
+    tcase_add_test(tc, test_null_registry_and_binding_are_misuse);
     tcase_add_test(tc, test_null_or_empty_ids_are_invalid);
     tcase_add_test(tc, test_id_length_limit_is_1024_bytes);
     tcase_add_test(tc, test_invalid_utf8_rejected_in_ids);
@@ -2221,7 +2222,7 @@ Suite *suite_registry(void)
     tcase_add_test(tc, test_version_matches_header);
     tcase_add_test(tc, test_null_options_give_defaults);
     tcase_add_test(tc, test_setters_on_null_options_do_nothing);
-    tcase_add_test(tc, test_null_out_pointers_are_invalid);
+    tcase_add_test(tc, test_null_out_pointers_are_misuse);
     tcase_add_test(tc, test_invalid_options_make_registry_new_fail);
     tcase_add_test(tc, test_valid_options_make_registry_new_succeed);
     tcase_add_test(tc, test_registry_uses_its_allocator_and_frees_everything);

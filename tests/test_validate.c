@@ -97,16 +97,16 @@ START_TEST(ids_within_limits)
     char *id = malloc(MCREG_MAX_ID_LEN + 2);
     memset(id, 'a', MCREG_MAX_ID_LEN + 1);
     id[MCREG_MAX_ID_LEN] = '\0';
-    ck_assert(mcreg__validate_id(id, &len));
+    ck_assert(mcreg__validate_id(id, &len, "id", NULL));
     ck_assert_uint_eq(len, MCREG_MAX_ID_LEN);
     id[MCREG_MAX_ID_LEN] = 'a';
     id[MCREG_MAX_ID_LEN + 1] = '\0';
-    ck_assert(!mcreg__validate_id(id, &len));
+    ck_assert(!mcreg__validate_id(id, &len, "id", NULL));
     free(id);
-    ck_assert(!mcreg__validate_id(NULL, &len));
-    ck_assert(!mcreg__validate_id("", &len));
-    ck_assert(!mcreg__validate_id("\xC0\x80", &len));
-    ck_assert(mcreg__validate_id("\xE2\x82\xAC", &len));
+    ck_assert(!mcreg__validate_id(NULL, &len, "id", NULL));
+    ck_assert(!mcreg__validate_id("", &len, "id", NULL));
+    ck_assert(!mcreg__validate_id("\xC0\x80", &len, "id", NULL));
+    ck_assert(mcreg__validate_id("\xE2\x82\xAC", &len, "id", NULL));
     ck_assert_uint_eq(len, 3);
 }
 END_TEST

@@ -1,3 +1,5 @@
+#include <check.h>
+
 #include "testutil.h"
 
 #include <inttypes.h>
@@ -253,6 +255,34 @@ mcreg_registry *tu_registry(tu_events *ev, const mcreg_allocator *a)
     int rc = mcreg_registry_new(&reg, o);
     mcreg_options_free(o);
     return rc == MCREG_OK ? reg : NULL;
+}
+
+/* ---- registry fixture ---------------------------------------------------------- */
+
+mcreg_registry *tu_registry_new(const tu_opts *c)
+{
+    mcreg_options *o = NULL;
+    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+    model_options_apply(&c->rules, o);
+    mcreg_options_set_capacity(o, c->capacity);
+    if (c->set_seed)
+        mcreg_options_set_hash_seed(o, c->seed);
+    if (c->fn)
+        mcreg_options_set_event_callback(o, c->fn, c->ud);
+    if (c->alloc)
+        mcreg_options_set_allocator(o, c->alloc);
+    mcreg_registry *reg = NULL;
+    int rc = mcreg_registry_new(&reg, o);
+    mcreg_options_free(o);
+    ck_assert_msg(rc == MCREG_OK && reg != NULL, "mcreg_registry_new: %d", rc);
+    return reg;
+}
+
+mcreg_registry *tu_registry_rec(const model_options *rules, tu_events *ev)
+{
+    tu_events_init(ev);
+    tu_opts o = {.rules = *rules, .fn = tu_events_cb, .ud = ev};
+    return tu_registry_new(&o);
 }
 
 /* ---- visitors --------------------------------------------------------------- */

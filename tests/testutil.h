@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "mcreg.h"
+#include "model.h"
 
 /* ---- counting allocator ------------------------------------------------ */
 typedef struct tu_alloc {
@@ -64,5 +65,25 @@ int tu_collect_pair(const mcreg_record *r, void *ud);
 mcreg_binding tu_binding(const char *user, const char *ue, uint32_t expires_s);
 /* mcreg_registry_new with a default options object plus the given knobs. */
 mcreg_registry *tu_registry(tu_events *ev, const mcreg_allocator *a);
+
+/* ---- registry fixture ------------------------------------------------------- */
+/* Every option a test sets. All zero is the registry's defaults: the rules'
+ * options as the model has them, the hash seed the library picks, no
+ * callback, the default allocator. */
+typedef struct tu_opts {
+    model_options rules;
+    size_t capacity; /* mcreg_options_set_capacity; 0: none */
+    int set_seed; /* 1: hash seed `seed` */
+    uint64_t seed;
+    mcreg_event_fn fn; /* the event callback and its user data; NULL: none */
+    void *ud;
+    const mcreg_allocator *alloc;
+} tu_opts;
+
+/* A registry with these options; fails the test when mcreg_registry_new
+ * does. */
+mcreg_registry *tu_registry_new(const tu_opts *o);
+/* The same with the event recorder `ev` (initialised here) as callback. */
+mcreg_registry *tu_registry_rec(const model_options *rules, tu_events *ev);
 
 #endif

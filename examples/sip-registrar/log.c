@@ -18,13 +18,10 @@ void log_set_stream(FILE *stream)
     log_stream = stream;
 }
 
-void log_line(const char *fmt, ...)
+static void log_vline(const char *fmt, va_list ap)
 {
     char line[8192];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return;
     /* One write per line, so lines from a crash-restart loop or a shared
@@ -32,6 +29,36 @@ void log_line(const char *fmt, ...)
     size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
     line[len] = '\n';
     fwrite(line, 1, len + 1, log_stream ? log_stream : stderr);
+}
+
+void log_line(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vline(fmt, ap);
+    va_end(ap);
+}
+
+void log_limited(log_limit *limit, const char *fmt, ...)
+{
+    uint64_t now = mono_ms();
+    if (now - limit->window_ms >= 1000u) {
+        if (limit->suppressed)
+            log_line("log suppressed=%lu lines like the next in the last second(s)",
+                     limit->suppressed);
+        limit->window_ms = now;
+        limit->lines = 0;
+        limit->suppressed = 0;
+    }
+    if (limit->lines >= LOG_BURST) {
+        limit->suppressed++;
+        return;
+    }
+    limit->lines++;
+    va_list ap;
+    va_start(ap, fmt);
+    log_vline(fmt, ap);
+    va_end(ap);
 }
 
 const char *log_escape(char *out, size_t out_size, const char *s, size_t n)

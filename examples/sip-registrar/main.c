@@ -4,7 +4,8 @@
  *
  * The loop: wait in ppoll() until a datagram, a signal or the nearest
  * deadline (a record's expiry from mcreg_next_expiry(), a MESSAGE
- * retransmission, the next periodic snapshot); then handle whatever is due.
+ * retransmission, a kept response's Timer J, the next periodic snapshot);
+ * then handle whatever is due.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "registrar.h"
+#include "table.h"
 
 /* At most this many datagrams a turn, so that timers run under load. */
 #define BATCH 256
@@ -36,6 +38,25 @@ static void on_signal(int sig)
         snapshot_asked = 1;
     else
         stop_signal = sig;
+}
+
+/* One log line of the library's counters (mcreg_stat), on SIGUSR1:
+ * "stats records=N users=N limits=N tombstones=N bytes=N events=CREATED:N,...". */
+static void log_stats(const mcreg_registry *reg)
+{
+    char events[512];
+    size_t n = 0;
+    events[0] = '\0';
+    for (int t = MCREG_EV_CREATED; t <= MCREG_EV_NOTIFY_LOGOFF && n < sizeof(events); t++)
+        n += (size_t)snprintf(events + n, sizeof(events) - n, "%s%s:%llu", t ? "," : "",
+                              mcreg_event_name((mcreg_event_type)t),
+                              (unsigned long long)mcreg_stat(reg, MCREG_STAT_EVENTS_BASE + t));
+    log_line("stats records=%llu users=%llu limits=%llu tombstones=%llu bytes=%llu events=%s",
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_RECORDS),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_USERS),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_USER_LIMITS),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_TOMBSTONES),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_BYTES), events);
 }
 
 static void discard_osip_trace(const char *file, int line, osip_trace_level_t level,
@@ -57,13 +78,15 @@ static void usage(FILE *to)
           "  --snapshot FILE           restore FILE at start; write it on SIGTERM, SIGINT,\n"
           "                            SIGUSR1 and every --snapshot-interval seconds\n"
           "  --snapshot-interval S     0 (default): only on those signals\n"
-          "  --max-ues N               UEs per user, 0 = unlimited (default)\n"
+          "  --max-ues N               UEs per user (default 8), 0 = unlimited\n"
           "  --limit-policy P          reject (default), evict-oldest or evict-soonest\n"
           "  --notify P                logon MESSAGEs to: all (default) UEs, the new UE, none\n"
           "  --notify-logoff           also tell the remaining UEs when one leaves\n"
           "  --min-expires S           shortest registration (default 60; shorter: 423)\n"
           "  --max-expires S           longest registration (default 7200; longer is capped)\n"
           "  --default-expires S       when the REGISTER asks for none (default 3600)\n"
+          "  --trust CIDR              REGISTERs only from there (the S-CSCF), 403 from\n"
+          "                            elsewhere; repeatable, IPv4 or IPv6 (default: any)\n"
           "  --capacity N              size the registry for N records at start, so that\n"
           "                            no REGISTER stalls on a table growing (0: none)\n"
           "  --help                    this text\n"
@@ -98,8 +121,22 @@ static int parse_choice(const char *flag, const char *text, const char *const *n
     return -1;
 }
 
+static int parse_trust(const char *text, config *cfg)
+{
+    if (cfg->n_trust == TRUST_MAX) {
+        fprintf(stderr, "mcreg-registrar: --trust: at most %d\n", TRUST_MAX);
+        return -1;
+    }
+    if (net_parse_cidr(text, &cfg->trust[cfg->n_trust]) != 0) {
+        fprintf(stderr, "mcreg-registrar: --trust %s: not ADDR/BITS (IPv4 or IPv6)\n", text);
+        return -1;
+    }
+    cfg->n_trust++;
+    return 0;
+}
+
 enum { OPT_LISTEN = 256, OPT_SNAPSHOT, OPT_INTERVAL, OPT_MAX_UES, OPT_LIMIT, OPT_NOTIFY,
-       OPT_LOGOFF, OPT_MIN, OPT_MAX, OPT_DEFAULT, OPT_CAPACITY, OPT_HELP };
+       OPT_LOGOFF, OPT_MIN, OPT_MAX, OPT_DEFAULT, OPT_TRUST, OPT_CAPACITY, OPT_HELP };
 
 /* 0 to run, 1 to exit 0 (help), -1 to exit 1. */
 static int parse_flags(int argc, char **argv, config *cfg)
@@ -115,6 +152,7 @@ static int parse_flags(int argc, char **argv, config *cfg)
         {"min-expires", required_argument, NULL, OPT_MIN},
         {"max-expires", required_argument, NULL, OPT_MAX},
         {"default-expires", required_argument, NULL, OPT_DEFAULT},
+        {"trust", required_argument, NULL, OPT_TRUST},
         {"capacity", required_argument, NULL, OPT_CAPACITY},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
@@ -141,6 +179,7 @@ static int parse_flags(int argc, char **argv, config *cfg)
         case OPT_MIN: bad |= parse_u32(name, optarg, &cfg->min_expires_s); break;
         case OPT_MAX: bad |= parse_u32(name, optarg, &cfg->max_expires_s); break;
         case OPT_DEFAULT: bad |= parse_u32(name, optarg, &cfg->default_expires_s); break;
+        case OPT_TRUST: bad |= parse_trust(optarg, cfg); break;
         case OPT_CAPACITY: bad |= parse_u32(name, optarg, &cfg->capacity); break;
         case OPT_HELP: usage(stdout); return 1;
         default: bad = 1; break;
@@ -155,6 +194,10 @@ static int parse_flags(int argc, char **argv, config *cfg)
                  cfg->default_expires_s > cfg->max_expires_s)) {
         fprintf(stderr, "mcreg-registrar: need 0 < --min-expires <= --default-expires <= "
                         "--max-expires\n");
+        bad = 1;
+    }
+    if (!bad && cfg->capacity > MCREG_MAX_CAPACITY) {
+        fprintf(stderr, "mcreg-registrar: --capacity: at most %zu\n", (size_t)MCREG_MAX_CAPACITY);
         bad = 1;
     }
     if (bad) {
@@ -229,7 +272,7 @@ static void receive_batch(registrar *r)
             return; /* EAGAIN: drained */
         if ((size_t)n > SIP_MAX_DATAGRAM) {
             char where[ADDRESS_STR_MAX];
-            log_line("drop oversized from=%s bytes=%zd", net_format_address(&from, where), n);
+            LOG_LIMITED("drop too-large from=%s bytes=%zd", net_format_address(&from, where), n);
             continue;
         }
         buf[n] = '\0';
@@ -262,6 +305,7 @@ static int64_t next_timeout(const registrar *r, uint64_t next_snapshot)
     if (mcreg_next_expiry(r->reg, &at) == MCREG_OK)
         take_min(&timeout, at > wall ? (int64_t)(at - wall) : 0);
     take_min(&timeout, client_tx_next(r, mono));
+    take_min(&timeout, server_tx_next(r, mono));
     if (next_snapshot)
         take_min(&timeout, next_snapshot > mono ? (int64_t)(next_snapshot - mono) : 0);
     return timeout;
@@ -282,6 +326,7 @@ static int serve(registrar *r, const sigset_t *unblocked)
         }
         if (snapshot_asked) {
             snapshot_asked = 0;
+            log_stats(r->reg);
             if (r->cfg.snapshot)
                 persist_write(r);
         }
@@ -308,6 +353,10 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.fd = -1;
     r.cfg = (config){.listen = "127.0.0.1:5060",
+                     /* An MCPTT user has a handful of devices. Without a
+                      * limit each new UE of a user costs as much as all
+                      * the user's others (a MESSAGE to each, listing each). */
+                     .max_ues = 8,
                      .limit_policy = MCREG_LIMIT_REJECT,
                      .notify = MCREG_NOTIFY_ALL,
                      .min_expires_s = 60,
@@ -322,7 +371,9 @@ int main(int argc, char **argv)
      * REGISTERs/s. */
     static char log_buffer[1 << 16];
     setvbuf(stderr, log_buffer, _IOFBF, sizeof log_buffer);
-    r.rng = random_seed();
+    /* The tables' keys come from the network (hash flooding). */
+    table_key[0] = random_seed();
+    table_key[1] = random_seed();
     parser_init();
     /* osip writes its own trace lines to stdout, whatever level is
      * disabled, unless given a function: they go nowhere, and what osip
@@ -335,15 +386,32 @@ int main(int argc, char **argv)
     int status = 1;
     if (install_signals(&unblocked) != 0 || open_registry(&r) != 0)
         goto out;
-    if (r.cfg.snapshot && persist_restore(&r) != 0)
-        goto out;
+    int first_start = 0;
+    if (r.cfg.snapshot) {
+        int restored = persist_restore(&r);
+        /* A snapshot that cannot be written would lose every
+         * registration at the first write: refuse to start instead. */
+        if (restored < 0 || persist_check_writable(&r) != 0)
+            goto out;
+        first_start = restored == 1;
+    }
+    credit_earn_restored(&r);
     if (net_open(&r) != 0)
         goto out;
     /* First line, always: whoever started the server reads its port here. */
     log_line("listening udp %s", r.local_str);
-    if (r.cfg.snapshot)
+    if (!r.cfg.n_trust)
+        log_line("warning no --trust: any source can register, deregister or query any user "
+                 "(see README: what a deployment must add)");
+    if (r.cfg.snapshot && first_start) {
+        log_line("snapshot none %s: no snapshot yet, starting empty", r.cfg.snapshot);
+        /* The file exists from now on: the next start restores it. */
+        if (persist_write(&r) != 0)
+            goto out;
+    } else if (r.cfg.snapshot) {
         log_line("snapshot restored %s records=%zu users=%zu", r.cfg.snapshot,
                  mcreg_record_count(r.reg), mcreg_user_count(r.reg));
+    }
     status = serve(&r, &unblocked) == 0 ? 0 : 1;
 out:
     notify_free(&r);

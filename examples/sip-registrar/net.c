@@ -115,13 +115,98 @@ int net_open(registrar *r)
     return 0;
 }
 
-void net_send(registrar *r, const address *to, const char *data, size_t len)
+int net_send(registrar *r, const address *to, const char *data, size_t len)
 {
     if (r->fd < 0)
-        return;
+        return 0;
     if (sendto(r->fd, data, len, 0, (const struct sockaddr *)&to->sa, to->len) < 0) {
+        int err = errno;
         char where[ADDRESS_STR_MAX];
         /* UDP: a lost datagram is what retransmission is for. */
-        log_line("send-failed to=%s error=%s", net_format_address(to, where), strerror(errno));
+        LOG_LIMITED("send-failed to=%s bytes=%zu error=%s", net_format_address(to, where), len,
+                    strerror(err));
+        errno = err;
+        return -1;
     }
+    return 0;
+}
+
+int net_same_address(const address *a, const address *b)
+{
+    if (a->sa.ss_family != b->sa.ss_family)
+        return 0;
+    if (a->sa.ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)&a->sa;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)&b->sa;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a->sa;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)&b->sa;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+    }
+    return 0;
+}
+
+int net_parse_cidr(const char *text, cidr *out)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *slash = strchr(text, '/');
+    size_t n = slash ? (size_t)(slash - text) : strlen(text);
+    if (n == 0 || n >= sizeof host)
+        return -1;
+    memcpy(host, text, n);
+    host[n] = '\0';
+    char *h = host;
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        h[n - 1] = '\0';
+        h++;
+    }
+    memset(out, 0, sizeof *out);
+    unsigned max;
+    if (inet_pton(AF_INET, h, out->addr) == 1) {
+        out->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, h, out->addr) == 1) {
+        out->family = AF_INET6;
+        max = 128;
+    } else {
+        return -1;
+    }
+    uint64_t bits = max;
+    if (slash && (parse_decimal(slash + 1, &bits) != 0 || bits > max))
+        return -1;
+    out->bits = (unsigned)bits;
+    return 0;
+}
+
+static int prefix_matches(const unsigned char *a, const unsigned char *b, unsigned bits)
+{
+    unsigned whole = bits / 8, rest = bits % 8;
+    if (memcmp(a, b, whole) != 0)
+        return 0;
+    if (!rest)
+        return 1;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (a[whole] & mask) == (b[whole] & mask);
+}
+
+int net_in_blocks(const address *from, const cidr *blocks, size_t n)
+{
+    static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const unsigned char *v4 = NULL, *v6 = NULL;
+    if (from->sa.ss_family == AF_INET) {
+        v4 = (const unsigned char *)&((const struct sockaddr_in *)&from->sa)->sin_addr;
+    } else if (from->sa.ss_family == AF_INET6) {
+        v6 = (const unsigned char *)&((const struct sockaddr_in6 *)&from->sa)->sin6_addr;
+        if (memcmp(v6, v4_mapped, sizeof v4_mapped) == 0)
+            v4 = v6 + 12;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *a = blocks[i].family == AF_INET ? v4 : v6;
+        if (a && prefix_matches(a, blocks[i].addr, blocks[i].bits))
+            return 1;
+    }
+    return 0;
 }

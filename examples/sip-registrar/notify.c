@@ -12,7 +12,9 @@
  *   user: <user id>
  *   ue: <the UE that logged on or off>
  *   recipient: <the UE this MESSAGE goes to>
- *   other-ue: <id>      one line per other UE of the user, in logon order
+ *   other-ue: <id>      one line per other UE of the user, in logon order,
+ *                       MESSAGE_MAX_OTHERS at most
+ *   other-ues-omitted: <n>   when there were more
  * A control byte in an id is written \xHH, so no id adds a line.
  */
 #include <stdlib.h>
@@ -112,10 +114,16 @@ static void log_event(const mcreg_event *ev)
         text_str(&t, " to=");
         text_log_id(&t, ev->recipient_ue_id);
         text_str(&t, " others=");
-        for (size_t i = 0; i < ev->n_other; i++) {
+        size_t shown = ev->n_other < MESSAGE_MAX_OTHERS ? ev->n_other : MESSAGE_MAX_OTHERS;
+        for (size_t i = 0; i < shown; i++) {
             if (i)
                 text_str(&t, ",");
             text_log_id(&t, ev->other_ue_ids[i]);
+        }
+        if (shown < ev->n_other) {
+            char more[32];
+            snprintf(more, sizeof more, ",+%zu", ev->n_other - shown);
+            text_str(&t, more);
         }
     }
     if (!t.failed)
@@ -139,8 +147,14 @@ static int build_body(const mcreg_event *ev, text *t)
     body_line(t, "user", ev->user_id);
     body_line(t, "ue", ev->ue_id);
     body_line(t, "recipient", ev->recipient_ue_id);
-    for (size_t i = 0; i < ev->n_other; i++)
+    size_t shown = ev->n_other < MESSAGE_MAX_OTHERS ? ev->n_other : MESSAGE_MAX_OTHERS;
+    for (size_t i = 0; i < shown; i++)
         body_line(t, "other-ue", ev->other_ue_ids[i]);
+    if (shown < ev->n_other) {
+        char more[64];
+        snprintf(more, sizeof more, "other-ues-omitted: %zu\n", ev->n_other - shown);
+        text_str(t, more);
+    }
     return t->failed ? -1 : 0;
 }
 
@@ -168,25 +182,48 @@ static int set_headers(registrar *r, osip_message_t *m, const char *branch, cons
     return bad ? -1 : 0;
 }
 
-/* The recipient's contact when its host is an address, else the address
- * its REGISTER came from. */
-static int route(const mcreg_record *rec, const osip_uri_t *uri, address *to)
+int route_contact(const osip_uri_t *uri, const address *source, address *to)
 {
     if (uri->host && net_numeric_address(uri->host, uri->port, to) == 0)
         return 0;
-    const mcreg_setting *source = mcreg_record_setting_find(rec, "source");
-    if (source && source->type == MCREG_VAL_TEXT) {
-        char s[ADDRESS_STR_MAX];
-        if (source->v.text.len < sizeof s) {
-            memcpy(s, source->v.text.ptr, source->v.text.len);
-            s[source->v.text.len] = '\0';
-            return net_parse_address(s, to);
-        }
-    }
-    return -1;
+    if (!source)
+        return -1;
+    *to = *source;
+    return 0;
 }
 
-/* Encodes the MESSAGE for one NOTIFY_* event into `n`. */
+/* The address a record's REGISTER came from (its "source" setting). */
+static int record_source(const mcreg_record *rec, address *out)
+{
+    const mcreg_setting *source = mcreg_record_setting_find(rec, "source");
+    char s[ADDRESS_STR_MAX];
+    if (!source || source->type != MCREG_VAL_TEXT || source->v.text.len >= sizeof s)
+        return -1;
+    memcpy(s, source->v.text.ptr, source->v.text.len);
+    s[source->v.text.len] = '\0';
+    return net_parse_address(s, out);
+}
+
+static int route(const mcreg_record *rec, const osip_uri_t *uri, address *to)
+{
+    address source;
+    int have_source = record_source(rec, &source) == 0;
+    return route_contact(uri, have_source ? &source : NULL, to);
+}
+
+int route_record(const mcreg_record *rec, address *to)
+{
+    const char *contact = mcreg_record_contact(rec);
+    osip_uri_t *uri = NULL;
+    int rc = -1;
+    if (contact && osip_uri_init(&uri) == 0 && osip_uri_parse(uri, contact) == 0)
+        rc = route(rec, uri, to);
+    osip_uri_free(uri);
+    return rc;
+}
+
+/* Encodes the MESSAGE for one NOTIFY_* event into `n`: 0, or 1 when its
+ * destination has no credit left (credit.c: not worth encoding), or -1. */
 static int build_message(registrar *r, const mcreg_event *ev, notification *n)
 {
     const char *contact = mcreg_record_contact(ev->recipient);
@@ -202,6 +239,10 @@ static int build_message(registrar *r, const mcreg_event *ev, notification *n)
         goto out;
     if (route(ev->recipient, uri, &n->to) != 0)
         goto out;
+    if (!credit_may_send(r, &n->to)) {
+        rc = 1;
+        goto out;
+    }
     osip_message_set_method(m, osip_strdup("MESSAGE"));
     osip_message_set_version(m, osip_strdup("SIP/2.0"));
     osip_message_set_uri(m, uri);
@@ -229,13 +270,26 @@ out:
     return rc;
 }
 
+static void log_dropped(const mcreg_event *ev, const char *reason)
+{
+    char esc[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)];
+    LOG_LIMITED("message-dropped to=%s reason=%s",
+                log_escape(esc, sizeof esc, ev->recipient_ue_id, strlen(ev->recipient_ue_id)),
+                reason);
+}
+
 static void queue_message(registrar *r, const mcreg_event *ev)
 {
+    if (r->n_pending + r->n_timers >= CLIENT_TX_MAX ||
+        r->pending_bytes + r->client_bytes >= CLIENT_TX_MAX_BYTES) {
+        log_dropped(ev, "too-many-outstanding");
+        return;
+    }
     if (r->n_pending == r->cap_pending) {
         size_t cap = r->cap_pending ? 2 * r->cap_pending : 8;
         notification *p = realloc(r->pending, cap * sizeof *p);
         if (!p) {
-            log_line("message-dropped no-memory");
+            log_dropped(ev, "no-memory");
             return;
         }
         r->pending = p;
@@ -244,26 +298,52 @@ static void queue_message(registrar *r, const mcreg_event *ev)
     notification *n = &r->pending[r->n_pending];
     memset(n, 0, sizeof *n);
     n->recipient = strdup(ev->recipient_ue_id);
-    if (!n->recipient || build_message(r, ev, n) != 0) {
-        char esc[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)];
-        log_line("message-dropped to=%s reason=no-route-or-no-memory",
-                 log_escape(esc, sizeof esc, ev->recipient_ue_id, strlen(ev->recipient_ue_id)));
+    int built = n->recipient ? build_message(r, ev, n) : -1;
+    if (built != 0) {
+        if (built > 0) {
+            char esc[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)];
+            LOG_LIMITED("message %s withheld",
+                        log_escape(esc, sizeof esc, n->recipient, strlen(n->recipient)));
+        } else {
+            log_dropped(ev, "no-route-or-no-memory");
+        }
         free(n->recipient);
         return;
     }
+    r->pending_bytes += n->len;
     r->n_pending++;
+}
+
+/* NOTIFY_* events come one per recipient: the first NOTIFY_LOG_MAX of a
+ * call are logged in full, the rest counted (notify_flush logs the count). */
+static int notify_log_allowed(registrar *r, const mcreg_event *ev)
+{
+    if (ev->type != MCREG_EV_NOTIFY_LOGON && ev->type != MCREG_EV_NOTIFY_LOGOFF)
+        return 1;
+    if (r->notify_logged < NOTIFY_LOG_MAX) {
+        r->notify_logged++;
+        return 1;
+    }
+    r->notify_unlogged++;
+    return 0;
 }
 
 void notify_on_event(const mcreg_event *ev, void *user_data)
 {
     registrar *r = user_data;
-    log_event(ev);
+    if (notify_log_allowed(r, ev))
+        log_event(ev);
     if (ev->type == MCREG_EV_NOTIFY_LOGON || ev->type == MCREG_EV_NOTIFY_LOGOFF)
         queue_message(r, ev);
 }
 
 void notify_flush(registrar *r)
 {
+    if (r->notify_unlogged)
+        log_line("event NOTIFY_* unlogged=%u (past %u in one call)", r->notify_unlogged,
+                 NOTIFY_LOG_MAX);
+    r->notify_logged = r->notify_unlogged = 0;
+    r->pending_bytes = 0;
     for (size_t i = 0; i < r->n_pending; i++) {
         notification *n = &r->pending[i];
         client_tx_start(r, n->branch, n->bytes, n->len, &n->to, n->recipient);
@@ -281,4 +361,5 @@ void notify_free(registrar *r)
     free(r->pending);
     r->pending = NULL;
     r->n_pending = r->cap_pending = 0;
+    r->pending_bytes = 0;
 }

@@ -40,7 +40,7 @@ int persist_restore(registrar *r)
     const char *file = r->cfg.snapshot;
     int fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT)
-        return 0; /* first start */
+        return 1; /* first start */
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         fprintf(stderr, "mcreg-registrar: snapshot %s: cannot read it: %s; not starting\n", file,
@@ -70,6 +70,36 @@ int persist_restore(registrar *r)
     if (rc != MCREG_OK) {
         fprintf(stderr, "mcreg-registrar: snapshot %s: %s (%d); not starting, the file is left "
                         "as it is\n", file, mcreg_strerror(rc), rc);
+        return -1;
+    }
+    return 0;
+}
+
+int persist_check_writable(registrar *r)
+{
+    const char *file = r->cfg.snapshot;
+    size_t n = strlen(file) + 5;
+    char *tmp = malloc(n);
+    if (!tmp) {
+        fprintf(stderr, "mcreg-registrar: snapshot %s: out of memory; not starting\n", file);
+        return -1;
+    }
+    snprintf(tmp, n, "%s.tmp", file);
+    /* What persist_write does first: create FILE.tmp beside FILE. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int created = fd >= 0;
+    if (fd < 0 && errno == EEXIST) /* left by a crash: the next write truncates it */
+        fd = open(tmp, O_WRONLY | O_CLOEXEC);
+    int err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (created)
+        unlink(tmp);
+    free(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "mcreg-registrar: snapshot %s: cannot write %s.tmp beside it: %s; not "
+                        "starting (the directory must exist and be writable)\n", file, file,
+                strerror(err));
         return -1;
     }
     return 0;

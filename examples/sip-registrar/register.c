@@ -13,10 +13,11 @@
  * Every 200 lists each binding the user holds after the request, with the
  * seconds it has left, in the order the UEs logged on.
  *
+ * With --trust, a REGISTER from another source gets 403.
  * OPTIONS gets 200; ACK nothing; anything else 405 with Allow.
  */
+#include <errno.h>
 #include <string.h>
-#include <strings.h>
 
 #include "registrar.h"
 
@@ -27,6 +28,7 @@ typedef struct request {
     registrar *r;
     osip_message_t *msg;
     const address *from;
+    size_t len; /* the datagram's bytes */
     char from_str[ADDRESS_STR_MAX];
     /* For the reply log line; NULL until known. */
     const char *user_id;
@@ -90,21 +92,28 @@ static void send_response(request *q, osip_message_t *resp)
     size_t len = 0;
     osip_message_set_content_length(resp, "0");
     if (osip_message_to_str(resp, &bytes, &len) != 0) {
-        log_line("drop cannot-encode-response from=%s", q->from_str);
+        LOG_LIMITED("drop cannot-encode-response from=%s", q->from_str);
         osip_message_free(resp);
         return;
     }
-    net_send(q->r, q->from, bytes, len);
-    server_tx_keep(q->r, q->msg, bytes, len);
+    /* reply_bindings keeps a 200 far under the limit; this is the check. */
+    int sent = len <= SIP_MAX_UDP_PAYLOAD ? net_send(q->r, q->from, bytes, len) : -1;
+    const char *error = len > SIP_MAX_UDP_PAYLOAD ? "too-large" : sent != 0 ? strerror(errno) : NULL;
+    if (!error)
+        server_tx_keep(q->r, q->msg, bytes, len);
 
     char user[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)] = "";
     char ue[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)] = "";
+    char method[LOG_ESCAPE_SIZE(LOG_METHOD_MAX)];
+    log_escape(method, sizeof method, q->msg->sip_method, strlen(q->msg->sip_method));
     if (q->user_id)
         log_escape(user, sizeof user, q->user_id, strlen(q->user_id));
     if (q->ue_id)
         log_escape(ue, sizeof ue, q->ue_id, strlen(q->ue_id));
-    log_line("reply %d %s from=%s%s%s%s%s", resp->status_code, q->msg->sip_method, q->from_str,
-             q->user_id ? " user=" : "", user, q->ue_id ? " ue=" : "", ue);
+    /* A response that did not leave is a failure, not a "reply". */
+    log_line("%s %d %s from=%s%s%s%s%s%s%s", error ? "reply-failed" : "reply", resp->status_code,
+             method, q->from_str, q->user_id ? " user=" : "", user, q->ue_id ? " ue=" : "", ue,
+             error ? " error=" : "", error ? error : "");
     osip_free(bytes);
     osip_message_free(resp);
 }
@@ -131,8 +140,25 @@ static void reply_with_header(request *q, int code, const char *reason, const ch
 typedef struct binding_list {
     osip_message_t *resp;
     uint64_t now;
+    uint32_t max_expires_s;
+    const mcreg_record *own; /* the requester's binding: always listed */
+    size_t room;             /* Contact bytes left for the others */
+    unsigned others_left;
+    size_t omitted;
     int failed;
 } binding_list;
+
+/* Whether a binding other than the requester's still fits in the 200. */
+static int other_fits(binding_list *list, size_t contact_len)
+{
+    if (list->others_left == 0 || contact_len > list->room) {
+        list->omitted++;
+        return 0;
+    }
+    list->others_left--;
+    list->room -= contact_len;
+    return 1;
+}
 
 static int add_binding_contact(const mcreg_record *rec, void *ud)
 {
@@ -140,10 +166,16 @@ static int add_binding_contact(const mcreg_record *rec, void *ud)
     const char *contact = mcreg_record_contact(rec);
     if (!contact)
         return 0;
+    size_t n = strlen(contact) + 48;
+    if (rec != list->own && !other_fits(list, n))
+        return 0;
     uint64_t at = mcreg_record_expires_at(rec);
     /* Seconds left, rounded up: a binding still held is never shown as 0. */
     uint64_t left = at > list->now ? (at - list->now + 999) / 1000 : 0;
-    size_t n = strlen(contact) + 48;
+    /* Never more than the maximum: after the wall clock steps back a
+     * record seems to have longer left than it was ever granted. */
+    if (left > list->max_expires_s)
+        left = list->max_expires_s;
     char *value = osip_malloc(n);
     if (!value) {
         list->failed = 1;
@@ -156,17 +188,35 @@ static int add_binding_contact(const mcreg_record *rec, void *ud)
     return list->failed;
 }
 
+/* 200 with the user's bindings, in logon order: the requester's own (when
+ * it has one) and as many others as REPLY_MAX_CONTACTS and
+ * REPLY_MAX_CONTACT_BYTES allow, so that the answer always fits in a
+ * datagram whatever --max-ues allows. */
 static void reply_bindings(request *q, const char *user_id, uint64_t now)
 {
     osip_message_t *resp = response_new(q, 200, "OK");
     if (!resp)
         return;
-    binding_list list = {resp, now, 0};
+    binding_list list = {resp, now, q->r->cfg.max_expires_s, NULL, REPLY_MAX_CONTACT_BYTES,
+                         REPLY_MAX_CONTACTS, 0, 0};
+    if (q->ue_id)
+        list.own = mcreg_find(q->r->reg, user_id, q->ue_id);
+    if (list.own) {
+        list.others_left--;
+        const char *own_contact = mcreg_record_contact(list.own);
+        size_t own_len = own_contact ? strlen(own_contact) + 48 : 0;
+        list.room = own_len < list.room ? list.room - own_len : 0;
+    }
     mcreg_user_foreach(q->r->reg, user_id, add_binding_contact, &list);
     if (list.failed) {
         osip_message_free(resp);
         reply(q, 500, "Server Internal Error");
         return;
+    }
+    if (list.omitted) {
+        char user[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)];
+        LOG_LIMITED("reply-contacts-omitted user=%s omitted=%zu",
+                    log_escape(user, sizeof user, user_id, strlen(user_id)), list.omitted);
     }
     send_response(q, resp);
 }
@@ -264,6 +314,29 @@ static int status_of(int rc, const char **reason)
     }
 }
 
+/* "BASE: DETAIL", DETAIL being the library's account of bad input
+ * (mcreg_error_detail: the field and the rule it broke), into out. A
+ * reason phrase may hold no CR, LF or other control byte (RFC 3261 25.1),
+ * so those, and '%' itself, are written %HH. The detail names fields, not
+ * input bytes, but it is escaped all the same: the phrase goes on the wire. */
+static const char *reason_with_detail(char *out, size_t size, const char *base,
+                                      const char *detail)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = (size_t)snprintf(out, size, "%s%s", base, *detail ? ": " : "");
+    for (const unsigned char *p = (const unsigned char *)detail; *p && n + 4 < size; p++) {
+        if (*p < 0x20 || *p == 0x7f || *p == '%') {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
 /* The per-UE settings stored with the record: where the REGISTER came from
  * (the route of last resort for a contact with a host name) and the
  * User-Agent, as bytes since nothing promises it is UTF-8. */
@@ -322,6 +395,12 @@ static void register_binding(request *q, const char *user_id, osip_contact_t *co
         .settings = settings,
         .n_settings = collect_settings(q, settings),
     };
+    /* Before the call: its MESSAGEs are encoded inside it, the new UE's
+     * own among them. A REGISTER the library then refuses still counts:
+     * the bound is on bytes sent against bytes that named the address. */
+    address to;
+    if (expires != 0 && route_contact(contact->url, q->from, &to) == 0)
+        credit_earn(r, &to, q->len);
     int rc = mcreg_register(r->reg, &b, now, NULL);
     if (rc == MCREG_OK || (rc == MCREG_ERR_NOT_FOUND && expires == 0)) {
         /* Removing a binding that is not there is no error (10.3 step 8
@@ -329,7 +408,10 @@ static void register_binding(request *q, const char *user_id, osip_contact_t *co
         reply_bindings(q, user_id, now);
     } else {
         const char *reason;
+        char phrase[256];
         int code = status_of(rc, &reason);
+        if (rc == MCREG_ERR_INVALID)
+            reason = reason_with_detail(phrase, sizeof phrase, reason, mcreg_error_detail(r->reg));
         reply(q, code, reason);
     }
     /* After the response: a UE hears of its own logon once it is in. */
@@ -411,11 +493,7 @@ static void handle_request(request *q, const char *data, size_t len)
     }
     size_t head = header_bytes(data, len);
     if (body_is_truncated(msg, len - head)) {
-        log_line("drop truncated-body from=%s", q->from_str);
-        return;
-    }
-    if (head > SIP_MAX_HEADER_BYTES) {
-        reply(q, 400, "Header section too large");
+        LOG_LIMITED("drop truncated-body from=%s", q->from_str);
         return;
     }
     osip_header_t *require = NULL;
@@ -424,7 +502,10 @@ static void handle_request(request *q, const char *data, size_t len)
         reply_with_header(q, 420, "Bad Extension", "Unsupported", require->hvalue);
         return;
     }
-    if (MSG_IS_REGISTER(msg))
+    if (MSG_IS_REGISTER(msg) && q->r->cfg.n_trust &&
+        !net_in_blocks(q->from, q->r->cfg.trust, q->r->cfg.n_trust))
+        reply(q, 403, "Forbidden");
+    else if (MSG_IS_REGISTER(msg))
         handle_register(q);
     else if (MSG_IS_OPTIONS(msg))
         reply_with_header(q, 200, "OK", "Allow", ALLOWED_METHODS);
@@ -432,80 +513,25 @@ static void handle_request(request *q, const char *data, size_t len)
         reply_with_header(q, 405, "Method Not Allowed", "Allow", ALLOWED_METHODS);
 }
 
-/* How many times "content-type", in any case, stands in the line from `s`
- * to `end`, wherever in it: libosip2 reads a Content-Type header by those
- * 12 letters alone, and where it starts a part's headers is its own affair. */
-static int content_type_count(const char *s, const char *end)
-{
-    static const char name[] = "content-type";
-    size_t n = sizeof name - 1;
-    int count = 0;
-    for (; (size_t)(end - s) >= n; s++) {
-        if ((*s == 'c' || *s == 'C') && strncasecmp(s, name, n) == 0) {
-            count++;
-            s += n - 1;
-        }
-    }
-    return count;
-}
-
-/* The end of the line at `p`: its CR, LF or CRLF (osip takes each as a
- * line end in a MIME part); *next is where the next line starts. */
-static const char *line_end(const char *p, const char *end, const char **next)
-{
-    const char *e = p;
-    while (e < end && *e != '\r' && *e != '\n')
-        e++;
-    *next = e < end && *e == '\r' && e + 1 < end && e[1] == '\n' ? e + 2 : e < end ? e + 1 : end;
-    return e;
-}
-
-/* libosip2 5.3.0 leaks a MIME part's Content-Type when the part has two
- * (osip_body_set_contenttype overwrites the first): a datagram could leak
- * memory at will. Such a datagram is refused before osip sees it: two
- * "content-type" in one block of its lines, a block running from an empty
- * line to the next (CR, LF or CRLF end a line, as for osip). That is meant
- * to be wider than osip's part headers, which follow their boundary within
- * one block: it errs on the side of refusing a strange body. Found by
- * fuzz_sip, which keeps checking it. */
-static int body_repeats_content_type(const char *data, size_t len)
-{
-    const char *end = data + len;
-    /* From the start: the message's own headers are a block too (where a
-     * second Content-Type is as wrong), and osip may find the body after
-     * line ends header_bytes() does not know. */
-    const char *p = data;
-    int in_block = 0;
-    while (p < end) {
-        const char *next;
-        const char *e = line_end(p, end, &next);
-        if (e == p)
-            in_block = 0; /* an empty line ends a block of headers */
-        else if ((in_block += content_type_count(p, e)) > 1)
-            return 1;
-        p = next;
-    }
-    return 0;
-}
-
 void sip_handle_datagram(registrar *r, const char *data, size_t len, const address *from)
 {
-    request q = {.r = r, .from = from};
+    request q = {.r = r, .from = from, .len = len};
     net_format_address(from, q.from_str);
-    if (body_repeats_content_type(data, len)) {
-        log_line("drop repeated-content-type from=%s", q.from_str);
+    const char *refused = screen_datagram(data, len);
+    if (refused) {
+        LOG_LIMITED("drop %s from=%s bytes=%zu", refused, q.from_str, len);
         return;
     }
     if (osip_message_init(&q.msg) != 0)
         return;
     if (osip_message_parse(q.msg, data, len) != 0) {
-        log_line("drop unparsable from=%s bytes=%zu", q.from_str, len);
+        LOG_LIMITED("drop unparsable from=%s bytes=%zu", q.from_str, len);
     } else if (MSG_IS_RESPONSE(q.msg)) {
-        client_tx_on_response(r, q.msg);
+        client_tx_on_response(r, q.msg, from);
     } else if (!osip_list_get(&q.msg->vias, 0) || !q.msg->cseq || !q.msg->cseq->method ||
                !q.msg->cseq->number || !q.msg->sip_method) {
         /* No Via or CSeq: no response can be matched to it. */
-        log_line("drop no-via-or-cseq from=%s", q.from_str);
+        LOG_LIMITED("drop no-via-or-cseq from=%s", q.from_str);
     } else if (!server_tx_replay(r, q.msg, from)) {
         handle_request(&q, data, len);
     }

@@ -12,8 +12,11 @@
  *   net.c          the socket, addresses, sending
  *   log.c          one line per happening on stderr, hostile bytes escaped
  *   identity.c     user id, UE id and expiry from a REGISTER
+ *   screen.c       the cheap pass that bounds a datagram before osip
  *   register.c     REGISTER / OPTIONS / other requests and their responses
  *   notify.c       library events: log lines, MESSAGEs for NOTIFY_*
+ *   credit.c       what may be sent towards a destination that never answered
+ *   siphash.c      the keyed hash of the tables (table.h)
  *   transaction.c  RFC 3261 17 for UDP: client MESSAGE retransmission
  *                  (Timers E, F) and server response replay (Timer J)
  *   persist.c      snapshot restore at start, write-rename-fsync
@@ -38,12 +41,26 @@
 #define SIP_TIMER_F_MS (64u * SIP_T1_MS) /* client transaction gives up */
 #define SIP_TIMER_J_MS (64u * SIP_T1_MS) /* server keeps its response */
 
-/* A datagram larger than this is not SIP over UDP (RFC 3261 18.1.1 keeps
- * requests well under the path MTU; 65507 is the IPv4 payload limit). */
+/* The receive buffer: any UDP payload, so that a larger one is seen as
+ * such (MSG_TRUNC) and dropped. */
 #define SIP_MAX_DATAGRAM 65535u
-/* A REGISTER of a UE takes a few KiB; a header section past this is abuse
- * (400), whatever osip would make of it. */
-#define SIP_MAX_HEADER_BYTES 16384u
+/* What screen.c lets through to osip (see there). RFC 3261 18.1.1 keeps
+ * requests over UDP under the path MTU; an MCPTT REGISTER with its
+ * mcptt-info body takes a few KiB. fuzz_sip needs -max_len at
+ * SIP_MAX_ACCEPTED to reach osip's slow paths. */
+#define SIP_MAX_ACCEPTED 16384u
+#define SIP_MAX_HEADER_BYTES 8192u
+#define SIP_MAX_LINES 256u
+#define SIP_MAX_PARAMS 32u /* ';' and '&' in one header */
+#define SIP_MAX_COMMAS 32u /* ',' in one header */
+
+/* An address block for --trust: the first `bits` bits of `addr`. */
+typedef struct cidr {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    unsigned bits;
+} cidr;
+#define TRUST_MAX 32
 
 typedef struct config {
     const char *listen;     /* ADDR:PORT */
@@ -57,6 +74,8 @@ typedef struct config {
     uint32_t min_expires_s;
     uint32_t max_expires_s;
     uint32_t default_expires_s;
+    cidr trust[TRUST_MAX]; /* REGISTER only from these; none: from anyone */
+    size_t n_trust;
 } config;
 
 typedef struct address {
@@ -64,11 +83,25 @@ typedef struct address {
     socklen_t len;
 } address;
 
+/* What one REGISTER can make the registrar send or write, whatever
+ * --max-ues allows: the other UEs a MESSAGE lists, the NOTIFY_* events
+ * logged in full per library call, the bindings a 200 lists (the
+ * requester's own always among them) and the bytes of their Contacts. */
+#define MESSAGE_MAX_OTHERS 16u
+#define NOTIFY_LOG_MAX 8u
+#define REPLY_MAX_CONTACTS 16u
+#define REPLY_MAX_CONTACT_BYTES 16384u
+/* Outstanding MESSAGEs (queued or awaiting their final response): past
+ * these a new one is dropped (logged). */
+#define CLIENT_TX_MAX 1024u
+#define CLIENT_TX_MAX_BYTES ((size_t)4 << 20)
+
 /* Formatted address: "1.2.3.4:5060" or "[::1]:5060". */
 #define ADDRESS_STR_MAX 64
 
 struct client_tx;
 struct server_tx;
+struct credit;
 struct notification;
 
 typedef struct registrar {
@@ -77,21 +110,27 @@ typedef struct registrar {
     int fd;
     address local;
     char local_str[ADDRESS_STR_MAX]; /* what goes in Via and From */
-    uint64_t rng;                    /* xorshift state for tags and branches */
+    uint64_t rng; /* random.c's fallback generator, should getrandom fail */
 
     /* Notifications the library asked for during the current call; sent
      * once the call has returned and its response is out (notify.c). */
     struct notification *pending;
     size_t n_pending, cap_pending;
+    size_t pending_bytes;
+    /* NOTIFY_* events of the current call logged, and left out. */
+    unsigned notify_logged, notify_unlogged;
 
     /* Outstanding MESSAGEs, by branch, and a min-heap on their next timer. */
     struct client_tx *clients;
     struct client_tx **timers;
-    size_t n_timers, cap_timers;
+    size_t n_timers, cap_timers; /* n_timers: one per transaction */
+    size_t client_bytes;
+    /* Send credit by destination (credit.c). */
+    struct credit *credits;
 
     /* Responses kept for request retransmissions, oldest first. */
     struct server_tx *servers;
-    size_t n_servers;
+    size_t n_servers, server_bytes;
 } registrar;
 
 /* ---- clock.c -------------------------------------------------------------- */
@@ -103,21 +142,48 @@ uint64_t mono_ms(void);
 
 /* ---- log.c -------------------------------------------------------------- */
 void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line that traffic from outside can repeat at will: past LOG_BURST
+ * lines of one kind in a second the rest are counted, and the next line of
+ * that kind written says how many were left out. One limit per call site:
+ * use LOG_LIMITED. */
+typedef struct log_limit {
+    uint64_t window_ms;
+    unsigned lines;
+    unsigned long suppressed;
+} log_limit;
+#define LOG_BURST 20u
+void log_limited(log_limit *limit, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define LOG_LIMITED(...)                     \
+    do {                                     \
+        static log_limit limit_;             \
+        log_limited(&limit_, __VA_ARGS__);   \
+    } while (0)
 /* Where log_line writes (default, and NULL: stderr). */
 void log_set_stream(FILE *stream);
 /* Writes `s` (n bytes) with every byte outside 0x21..0x7e, and '\\', as
  * \xHH: an id from the network never breaks a log line or its fields. */
 const char *log_escape(char *out, size_t out_size, const char *s, size_t n);
 #define LOG_ESCAPE_SIZE(n) (4 * (n) + 1)
+/* A method is logged up to this many bytes (escaped), then cut. */
+#define LOG_METHOD_MAX 64
 
 /* ---- net.c -------------------------------------------------------------- */
 int net_parse_address(const char *text, address *out);
 const char *net_format_address(const address *a, char out[ADDRESS_STR_MAX]);
 int net_open(registrar *r);
-/* Sends one datagram; with no socket (fd < 0: the fuzz target) drops it. */
-void net_send(registrar *r, const address *to, const char *data, size_t len);
+/* The largest UDP payload (IPv4); a larger datagram cannot be sent. */
+#define SIP_MAX_UDP_PAYLOAD 65507u
+/* Sends one datagram; with no socket (fd < 0: the fuzz target) drops it.
+ * 0 when sent (or dropped so), -1 with errno and a log line otherwise. */
+int net_send(registrar *r, const address *to, const char *data, size_t len);
 /* Resolves a numeric host and a port ("5060" when NULL). 0 on success. */
 int net_numeric_address(const char *host, const char *port, address *out);
+int net_same_address(const address *a, const address *b);
+/* "ADDR/BITS" or "ADDR", IPv4 or IPv6 (brackets allowed): 0 on success. */
+int net_parse_cidr(const char *text, cidr *out);
+/* Whether `from` is in one of the blocks (an IPv4-mapped IPv6 source is
+ * matched against the IPv4 blocks). */
+int net_in_blocks(const address *from, const cidr *blocks, size_t n);
 
 /* ---- identity.c --------------------------------------------------------- */
 /* "scheme:user@host" from a URI, lowercase scheme and host. NULL when the
@@ -133,6 +199,11 @@ int parse_decimal(const char *text, uint64_t *out);
 /* Parses a delta-seconds value: 0 and *out on success, -1 when malformed. */
 int identity_delta_seconds(const char *text, uint32_t *out);
 
+/* ---- screen.c ----------------------------------------------------------- */
+/* NULL when osip may parse the datagram; else why it is refused (a word
+ * for the log). */
+const char *screen_datagram(const char *data, size_t len);
+
 /* ---- register.c --------------------------------------------------------- */
 void sip_handle_datagram(registrar *r, const char *data, size_t len, const address *from);
 
@@ -140,33 +211,59 @@ void sip_handle_datagram(registrar *r, const char *data, size_t len, const addre
 void notify_on_event(const mcreg_event *ev, void *user_data);
 void notify_flush(registrar *r);
 void notify_free(registrar *r);
+/* Where a MESSAGE to a contact goes: its host and port when the host is an
+ * address, else `source` (where its REGISTER came from; NULL: none). */
+int route_contact(const osip_uri_t *uri, const address *source, address *to);
+/* The same for a stored record. 0 on success. */
+int route_record(const mcreg_record *rec, address *to);
+
+/* ---- credit.c ------------------------------------------------------------ */
+/* A REGISTER of `request_bytes` named `to`. */
+void credit_earn(registrar *r, const address *to, size_t request_bytes);
+/* 1 when `bytes` may be sent to `to` (and spends them), else 0. */
+int credit_spend(registrar *r, const address *to, size_t bytes);
+/* Whether a MESSAGE to `to` could be sent at all (checked before encoding
+ * it); nothing is spent. */
+int credit_may_send(registrar *r, const address *to);
+/* `from` answered a MESSAGE sent to it: no limit from now on. */
+void credit_answered(registrar *r, const address *from);
+/* Each restored record earns what its REGISTER would have. */
+void credit_earn_restored(registrar *r);
+/* (Called by client_tx_free_all.) */
+void credit_free_all(registrar *r);
 
 /* ---- transaction.c ------------------------------------------------------ */
 /* Starts a client transaction for an encoded MESSAGE; takes `bytes`. */
 void client_tx_start(registrar *r, const char *branch, char *bytes, size_t len,
                      const address *to, const char *recipient);
-void client_tx_on_response(registrar *r, const osip_message_t *resp);
+void client_tx_on_response(registrar *r, const osip_message_t *resp, const address *from);
 void client_tx_run_timers(registrar *r, uint64_t now);
 /* ms until the next client timer, or -1 when there is none. */
 int64_t client_tx_next(const registrar *r, uint64_t now);
+/* Frees the credit table too. */
 void client_tx_free_all(registrar *r);
 
 /* Replays a kept response to a retransmitted request: 1 when it did. */
 int server_tx_replay(registrar *r, const osip_message_t *req, const address *from);
 void server_tx_keep(registrar *r, const osip_message_t *req, const char *bytes, size_t len);
 void server_tx_expire(registrar *r, uint64_t now);
+/* ms until the oldest kept response expires (Timer J), or -1. */
+int64_t server_tx_next(const registrar *r, uint64_t now);
 void server_tx_free_all(registrar *r);
 
 /* ---- persist.c ---------------------------------------------------------- */
-/* 0 restored or absent; -1 and a message on stderr otherwise. */
+/* 0 restored, 1 absent (first start); -1 and a message on stderr otherwise. */
 int persist_restore(registrar *r);
+/* 0 when FILE.tmp can be created beside FILE (what every write starts
+ * with); -1 and a message on stderr otherwise. */
+int persist_check_writable(registrar *r);
 /* 0 written; -1 and a log line otherwise. */
 int persist_write(registrar *r);
 
 /* ---- random.c ------------------------------------------------------------ */
 /* 64 bits from the kernel (never 0). */
 uint64_t random_seed(void);
-/* Writes `n` lowercase hex digits and a NUL. */
+/* Writes `n` lowercase hex digits from getrandom and a NUL. */
 void random_hex(registrar *r, char *out, size_t n);
 
 #endif

@@ -1,15 +1,21 @@
 # ---- examples/sip-registrar: mcreg-registrar ---------------------------------------
 # Included by the top Makefile. The SIP registrar example: libosip2 for SIP,
 # the static libmcreg for the state. Built with `make examples`.
-#   check-sip    tests/sip/run.sh: SIPp scenarios against the registrar
-#                (Debian sip-tester), each on its own loopback port
-#   bench-sip    tests/sip-bench/run.sh: the highest REGISTER rate the
-#                registrar sustains with 10^4 UEs, and its CPU split
-#                (build/bench-sip.json)
+#   check-sip    examples/sip-registrar/tests/: the pytest suite (Debian
+#                python3-pytest), SIPp scenarios (sip-tester) against the
+#                registrar, each on its own loopback ports
+#   bench-sip    examples/sip-registrar/bench/bench.py: the highest REGISTER
+#                rate the registrar sustains with 10^4 UEs, and its CPU split
+#                (build/bench-sip.json); it shares tests/regtest.py
+# PYTHON: the python3 that Debian's python3-pytest installs for (a python3
+# earlier on PATH may lack it). PYTEST_ARGS adds pytest options (say -k
+# refresh, or -x).
+#   install-registrar
+#                mcreg-registrar into $(BINDIR), its man page into $(MANDIR)
+REG_DIR     = examples/sip-registrar
 REG_SRCS   := $(sort $(wildcard examples/sip-registrar/*.c))
 REG_OBJS   := $(REG_SRCS:examples/sip-registrar/%.c=$(BUILDDIR)/examples/sip-registrar/%.o)
 REGISTRAR   = $(BUILDDIR)/examples/mcreg-registrar
-MCREG_DUMP  = $(BUILDDIR)/examples/mcreg-dump
 
 # Evaluated only when the registrar is built, so the library builds without
 # libosip2 installed.
@@ -18,7 +24,7 @@ OSIP_LIBS   = $(shell $(PKG_CONFIG) --libs libosip2)
 REG_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Wshadow -Wmissing-prototypes \
                  -D_GNU_SOURCE -Iinclude $(OSIP_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
 
-.PHONY: registrar check-sip bench-sip
+.PHONY: registrar install-registrar check-sip bench-sip
 
 examples: $(REGISTRAR)
 registrar: $(REGISTRAR)
@@ -33,17 +39,32 @@ $(REGISTRAR): $(REG_OBJS) $(STATIC) $(BUILDDIR)/stamp.REG_LD
 $(BUILDDIR)/examples/sip-registrar:
 	mkdir -p $@
 
+PYTHON      ?= /usr/bin/python3
+PYTEST_ARGS ?=
+PY_ENV       = PYTHONDONTWRITEBYTECODE=1
+
+# Also run by the Makefile's check target (before the Check runner).
+CHECK_SIP    = $(PY_ENV) $(PYTHON) -m pytest $(REG_DIR)/tests --builddir=$(call shquote,$(BUILDDIR)) \
+               $(PYTEST_ARGS)
+
+# Beside what `make install` installs; `make uninstall` removes both.
+install-registrar: $(REGISTRAR)
+	$(if $(filter 1,$(SANITIZE)),$(error install the normal build, not SANITIZE=1))
+	install -d -m 755 '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1'
+	install -m 755 $(REGISTRAR) '$(DESTDIR)$(BINDIR)/mcreg-registrar'
+	install -m 644 man/mcreg-registrar.1 '$(DESTDIR)$(MANDIR)/man1/mcreg-registrar.1'
+
 check-sip: $(REGISTRAR) $(MCREG_DUMP)
-	bash tests/sip/run.sh $(call shquote,$(BUILDDIR))
+	$(CHECK_SIP)
 
 bench-sip: $(REGISTRAR)
-	bash tests/sip-bench/run.sh $(call shquote,$(BUILDDIR))
+	$(PY_ENV) $(PYTHON) $(REG_DIR)/bench/bench.py $(call shquote,$(BUILDDIR))
 
 # The fuzz target of `make fuzz` (see the Makefile): every registrar source
-# but main.c, with tests/fuzz/fuzz_sip.c as the entry point.
+# but main.c, with examples/sip-registrar/fuzz/fuzz_sip.c as the entry point.
 FUZZ_SIP_OBJS = $(filter-out %/main.o,$(REG_OBJS))
 
-$(BUILDDIR)/fuzzers/fuzz_sip.o: tests/fuzz/fuzz_sip.c $(BUILDDIR)/stamp.REG_CC | $(BUILDDIR)/fuzzers
+$(BUILDDIR)/fuzzers/fuzz_sip.o: examples/sip-registrar/fuzz/fuzz_sip.c $(BUILDDIR)/stamp.REG_CC | $(BUILDDIR)/fuzzers
 	$(CC) $(REG_ALL_CFLAGS) -Iexamples/sip-registrar -c $< -o $@
 
 $(BUILDDIR)/fuzzers/fuzz_sip: $(BUILDDIR)/fuzzers/fuzz_sip.o $(FUZZ_SIP_OBJS) $(STATIC) \

@@ -18,6 +18,8 @@
  * it the oldest goes early, and a retransmission of its request is handled
  * again (a REGISTER would then meet the CSeq check).
  *
+ * A response counts only from the address its MESSAGE was sent to.
+ *
  * The timers run on the monotonic clock, not the library's wall clock.
  */
 #include <stdlib.h>
@@ -25,15 +27,16 @@
 
 #include "registrar.h"
 
-/* uthash exits on allocation failure unless told otherwise. */
-static int hash_oom;
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) (hash_oom = 1)
-#include <uthash.h>
+#include "table.h"
 
-/* About 600 bytes each: at most some 150 MiB, Timer J's 32 s at 8000
- * requests/s. Past it, the oldest go early. */
+int table_oom;
+
+/* Bounded by count and by bytes (a 200 can list 16 KiB of Contacts); past
+ * either the oldest go early. 64 MiB keeps Timer J's 32 s of ordinary
+ * 200s (about 700 bytes with the entry) up to some 3,000 requests/s, and
+ * the retransmissions of the first 12 s (T1 doubling to T2) at 8,000/s. */
 #define SERVER_TX_MAX 262144u
+#define SERVER_TX_MAX_BYTES ((size_t)64 << 20)
 
 typedef struct client_tx {
     UT_hash_handle hh;
@@ -53,6 +56,7 @@ typedef struct server_tx {
     char *key;
     char *bytes;
     size_t len;
+    size_t cost; /* what it holds, for SERVER_TX_MAX_BYTES */
     uint64_t expires_ms;
 } server_tx;
 
@@ -133,6 +137,7 @@ static void client_tx_end(registrar *r, client_tx *t)
 {
     HASH_DEL(r->clients, t);
     heap_remove(r, t);
+    r->client_bytes -= t->len;
     client_tx_free(t);
 }
 
@@ -143,9 +148,21 @@ static void log_client(const client_tx *t, const char *outcome)
              outcome);
 }
 
+static void log_withheld(const char *recipient)
+{
+    char esc[LOG_ESCAPE_SIZE(MCREG_MAX_ID_LEN)];
+    LOG_LIMITED("message %s withheld", log_escape(esc, sizeof esc, recipient, strlen(recipient)));
+}
+
 void client_tx_start(registrar *r, const char *branch, char *bytes, size_t len,
                      const address *to, const char *recipient)
 {
+    if (!credit_spend(r, to, len)) {
+        /* Its destination never answered and has no credit left. */
+        log_withheld(recipient);
+        osip_free(bytes);
+        return;
+    }
     net_send(r, to, bytes, len);
     client_tx *t = calloc(1, sizeof *t);
     if (t)
@@ -165,13 +182,15 @@ void client_tx_start(registrar *r, const char *branch, char *bytes, size_t len,
     t->interval_ms = SIP_T1_MS;
     t->next_ms = now + SIP_T1_MS;
     t->deadline_ms = now + SIP_TIMER_F_MS;
-    hash_oom = 0;
+    table_oom = 0;
     HASH_ADD_STR(r->clients, branch, t);
-    if (hash_oom || heap_push(r, t) != 0) {
-        if (!hash_oom)
+    if (table_oom || heap_push(r, t) != 0) {
+        if (!table_oom)
             HASH_DEL(r->clients, t);
         client_tx_free(t);
+        return;
     }
+    r->client_bytes += len;
 }
 
 static const char *top_branch(const osip_message_t *msg)
@@ -183,7 +202,7 @@ static const char *top_branch(const osip_message_t *msg)
     return branch->gvalue;
 }
 
-void client_tx_on_response(registrar *r, const osip_message_t *resp)
+void client_tx_on_response(registrar *r, const osip_message_t *resp, const address *from)
 {
     const char *branch = top_branch(resp);
     client_tx *t = NULL;
@@ -191,6 +210,15 @@ void client_tx_on_response(registrar *r, const osip_message_t *resp)
         HASH_FIND_STR(r->clients, branch, t);
     if (!t)
         return; /* a stray or a late response: nothing waits for it */
+    if (!net_same_address(from, &t->to)) {
+        /* RFC 3261 18.1.2 asks only for the branch; but a response from
+         * elsewhere than where the MESSAGE went is a forgery waiting to
+         * happen (a guessed branch would end the transaction). */
+        char where[ADDRESS_STR_MAX];
+        LOG_LIMITED("drop response-from-elsewhere from=%s", net_format_address(from, where));
+        return;
+    }
+    credit_answered(r, from);
     if (resp->status_code >= 200) {
         char code[16];
         snprintf(code, sizeof code, "%d", resp->status_code);
@@ -212,6 +240,11 @@ void client_tx_run_timers(registrar *r, uint64_t now)
         client_tx *t = r->timers[0];
         if (now >= t->deadline_ms) {
             log_client(t, "timeout");
+            client_tx_end(r, t);
+            continue;
+        }
+        if (!credit_spend(r, &t->to, t->len)) {
+            log_withheld(t->recipient);
             client_tx_end(r, t);
             continue;
         }
@@ -241,6 +274,8 @@ void client_tx_free_all(registrar *r)
     free(r->timers);
     r->timers = NULL;
     r->n_timers = r->cap_timers = 0;
+    r->client_bytes = 0;
+    credit_free_all(r);
 }
 
 /* ---- server transactions ------------------------------------------------ */
@@ -273,6 +308,7 @@ static void server_tx_drop(registrar *r, server_tx *s)
 {
     HASH_DEL(r->servers, s);
     r->n_servers--;
+    r->server_bytes -= s->cost;
     server_tx_free(s);
 }
 
@@ -286,9 +322,17 @@ int server_tx_replay(registrar *r, const osip_message_t *req, const address *fro
     free(key);
     if (!s)
         return 0;
+    if (s->expires_ms <= mono_ms()) {
+        /* Past Timer J: the request is a new one (the loop may not have
+         * woken since to expire it). */
+        server_tx_drop(r, s);
+        return 0;
+    }
     net_send(r, from, s->bytes, s->len);
-    char where[ADDRESS_STR_MAX];
-    log_line("resend %s from=%s", req->sip_method, net_format_address(from, where));
+    char where[ADDRESS_STR_MAX], method[LOG_ESCAPE_SIZE(LOG_METHOD_MAX)];
+    log_line("resend %s from=%s",
+             log_escape(method, sizeof method, req->sip_method, strlen(req->sip_method)),
+             net_format_address(from, where));
     return 1;
 }
 
@@ -305,22 +349,34 @@ void server_tx_keep(registrar *r, const osip_message_t *req, const char *bytes, 
     }
     memcpy(s->bytes, bytes, len);
     s->len = len;
+    size_t key_len = strlen(s->key);
+    s->cost = sizeof *s + key_len + len + 32; /* 32: the allocator's share */
     s->expires_ms = mono_ms() + SIP_TIMER_J_MS;
-    if (r->n_servers >= SERVER_TX_MAX)
+    while (r->servers &&
+           (r->n_servers >= SERVER_TX_MAX || r->server_bytes + s->cost > SERVER_TX_MAX_BYTES))
         server_tx_drop(r, r->servers);
-    hash_oom = 0;
-    HASH_ADD_KEYPTR(hh, r->servers, s->key, strlen(s->key), s);
-    if (hash_oom) {
+    table_oom = 0;
+    HASH_ADD_KEYPTR(hh, r->servers, s->key, key_len, s);
+    if (table_oom) {
         server_tx_free(s);
         return;
     }
     r->n_servers++;
+    r->server_bytes += s->cost;
 }
 
 void server_tx_expire(registrar *r, uint64_t now)
 {
     while (r->servers && r->servers->expires_ms <= now)
         server_tx_drop(r, r->servers);
+}
+
+int64_t server_tx_next(const registrar *r, uint64_t now)
+{
+    if (!r->servers)
+        return -1;
+    uint64_t at = r->servers->expires_ms;
+    return at > now ? (int64_t)(at - now) : 0;
 }
 
 void server_tx_free_all(registrar *r)

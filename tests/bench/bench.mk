@@ -53,7 +53,7 @@ BENCH_PC_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(BENCH_PC_MODULES))
 BENCH_PC_LIBS    = $(shell $(PKG_CONFIG) --libs $(BENCH_PC_MODULES))
 
 # As the test tools are built, plus the two client libraries.
-BENCH_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude \
+BENCH_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude $(TEST_INC) \
                    $(BENCH_PC_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
 
 # The library's git commit for the JSON, with -dirty when lib/ or include/

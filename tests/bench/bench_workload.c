@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "rng.h"
 
 const char *const bench_setting_keys[BENCH_N_SETTINGS] = {"priority", "client-version",
                                                           "emergency-capable"};
@@ -27,18 +28,10 @@ const char *const bench_versions[BENCH_N_VERSIONS] = {
 #define CONTACT_ROOM 96
 #define CALL_ID_ROOM 48
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 /* Uniform enough below n for a workload (the modulo bias is < 2^-40). */
 static uint64_t below(uint64_t *s, uint64_t n)
 {
-    return splitmix64(s) % n;
+    return test_splitmix64(s) % n;
 }
 
 static void *xcalloc(size_t n, size_t size)
@@ -169,23 +162,23 @@ int bench_workload_init(bench_workload *w, size_t n_users, size_t n_rounds, uint
         pos[id] = (uint32_t)k;
         w->user_id[k] = copy(&cur, user[u], user_len[u]);
         w->user_id_len[k] = user_len[u];
-        uint64_t a = splitmix64(&s), b = splitmix64(&s);
+        uint64_t a = test_splitmix64(&s), b = test_splitmix64(&s);
         /* RFC 9562 version 4: version nibble 4, variant bits 10. */
         w->ue[k] = put(&cur, UE_ROOM, &w->ue_len[k],
                        "urn:uuid:%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32 "-%04" PRIx32
                        "-%012" PRIx64,
                        (uint32_t)(a >> 32), (uint32_t)(a >> 16) & 0xffffu, (uint32_t)a & 0xfffu,
                        0x8000u | ((uint32_t)(b >> 48) & 0x3fffu), b & UINT64_C(0xffffffffffff));
-        uint64_t r = splitmix64(&s);
+        uint64_t r = test_splitmix64(&s);
         unsigned port = id % 2 == 0 ? 5060u : 20000u + (unsigned)((r >> 16) % 40000u);
         w->contact[k] = put(&cur, CONTACT_ROOM, &w->contact_len[k],
                             "sip:user%07zu@%s.%u:%u;transport=%s", u, nets[r % 3],
                             1u + (unsigned)((r >> 8) % 254u), port, transports[(r >> 60) & 1u]);
-        uint64_t c = splitmix64(&s);
+        uint64_t c = test_splitmix64(&s);
         w->call_id[k] = put(&cur, CALL_ID_ROOM, &w->call_id_len[k],
                             "%014" PRIx64 "@pc%u.mcptt.example", c & UINT64_C(0xffffffffffffff),
                             1u + (unsigned)((c >> 56) % 99u));
-        uint64_t v = splitmix64(&s);
+        uint64_t v = test_splitmix64(&s);
         w->cseq[k] = 1u + (uint32_t)(v % 1000u);
         w->priority[k] = (uint8_t)((v >> 16) % 16u);
         w->version[k] = (uint8_t)((v >> 24) % BENCH_N_VERSIONS);

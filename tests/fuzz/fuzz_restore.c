@@ -158,7 +158,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != MCREG_OK) {
         ASSERT(rc == MCREG_ERR_FORMAT || rc == MCREG_ERR_VERSION);
         ASSERT(same_state(&before, &after));
+        /* The detail says why, and where: "snapshot: byte N: ...", N inside
+         * the input (or just past its end). */
+        const char *why = mcreg_error_detail(reg);
+        unsigned long long at = 0;
+        ASSERT(strncmp(why, "snapshot: ", 10) == 0);
+        if (strncmp(why, "snapshot: byte ", 15) == 0) {
+            at = strtoull(why + 15, NULL, 10);
+            ASSERT(at <= size);
+        }
     } else {
+        ASSERT(mcreg_error_detail(reg)[0] == '\0');
         /* The same restore with one of its allocations failing. */
         fz_alloc b = {0};
         mcreg_registry *again = new_registry(&b, exclusive);

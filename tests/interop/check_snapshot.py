@@ -504,7 +504,12 @@ def reader(dump_exe, snapshot, sidecar, tmpdir):
             failures.append("%s: mcreg-dump exited %d, want 3 (refused)%s"
                             % (name, rc, ": " + err if err else ""))
         else:
-            messages.setdefault(kind, set()).add(err.split(": ")[-1])
+            # "mcreg-dump: FILE: ERROR: DETAIL": one ERROR (mcreg_strerror) per
+            # kind, and a DETAIL (mcreg_error_detail) that says where
+            message, _, detail = err.split(": ", 2)[-1].partition(": ")
+            messages.setdefault(kind, set()).add(message)
+            if not detail.startswith("snapshot: "):
+                failures.append("%s: no detail of the refusal: %r" % (name, err))
 
     # -- accepted ---------------------------------------------------------------
     accepts("the snapshot itself", data)

@@ -104,6 +104,13 @@ for f in truncated empty-file garbage trailing; do
     [[ -z $out ]] || fail "$f snapshot: printed something"
     [[ $err == "mcreg-dump: $tmp/$f.cbor: "?* ]] || fail "$f snapshot: message '$err'"
 done
+# the message says at which byte, and why (mcreg_error_detail)
+run "$tmp/trailing.cbor"
+[[ $err == "mcreg-dump: $tmp/trailing.cbor: malformed snapshot: snapshot: byte $size: bytes after the end of the snapshot" ]] \
+    || fail "trailing byte: message '$err'"
+run "$tmp/empty-file.cbor"
+[[ $err == *": snapshot: byte 0: truncated: an item was expected" ]] \
+    || fail "empty file: message '$err'"
 
 # I/O and usage
 run "$tmp/no-such-file"

@@ -3,7 +3,8 @@
 # the right places, and a program built with pkg-config against the
 # installed library (shared and static) runs.
 # 1. make install DESTDIR=$tmp/dest PREFIX=/usr/local: the files land under
-#    $tmp/dest/usr/local, and mcreg.pc names /usr/local, not DESTDIR.
+#    $tmp/dest/usr/local (mcreg-dump and its man page among them), and
+#    mcreg.pc names /usr/local, not DESTDIR.
 # 2. make install PREFIX=$tmp/prefix: the files land; examples/pkgconfig_smoke.c
 #    builds with `pkg-config --cflags --libs mcreg` and runs with
 #    LD_LIBRARY_PATH, and links statically with `pkg-config --static`.
@@ -66,6 +67,8 @@ installed_files() {
     echo "$1/lib/libmcreg.so.$major"
     echo "$1/lib/libmcreg.so"
     echo "$1/lib/pkgconfig/mcreg.pc"
+    echo "$1/bin/mcreg-dump"
+    echo "$1/share/man/man1/mcreg-dump.1"
 }
 
 check_installed() { # ROOT PREFIX_IN_PC
@@ -80,6 +83,10 @@ check_installed() { # ROOT PREFIX_IN_PC
     [[ $(readlink -f "$1/lib/libmcreg.so") == "$(readlink -f "$1/lib/libmcreg.so.$version")" ]] \
         || fail "libmcreg.so does not lead to libmcreg.so.$version"
     cmp -s "$header" "$1/include/mcreg.h" || fail "the installed mcreg.h differs from include/mcreg.h"
+    [[ -x $1/bin/mcreg-dump ]] || fail "the installed mcreg-dump is not executable"
+    "$1/bin/mcreg-dump" --help > "$log" 2>&1 || fail "the installed mcreg-dump --help failed"
+    grep -q '^usage: mcreg-dump' "$log" || fail "the installed mcreg-dump --help printed no usage"
+    : > "$log"
     grep -qx "prefix=$2" "$1/lib/pkgconfig/mcreg.pc" \
         || fail "mcreg.pc does not say prefix=$2: $(grep '^prefix=' "$1/lib/pkgconfig/mcreg.pc")"
     grep -qx "Version: $version" "$1/lib/pkgconfig/mcreg.pc" || fail "mcreg.pc does not say Version: $version"

@@ -30,7 +30,7 @@
  * with a timer would, the program asks mcreg_next_expiry and calls
  * mcreg_expire when it is due.
  *
- * The model (soak_model.c) predicts every call's return code, outcome and
+ * The model (tests/model/) predicts every call's return code, outcome and
  * the exact sequence of events; the event callback checks each event as it
  * arrives (type, ids, the record's fields, recipients and other UEs, that a
  * removed pair is gone and an EXPIRED record was due). A call that fails
@@ -57,6 +57,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "model.h"
+#include "rc_name.h"
 #include "soak.h"
 
 #define MAX_FAILURES 100
@@ -66,7 +68,7 @@
 #define EXP_HI 7200u
 /* The expiry of records put back by the memory checks: nothing falls due. */
 #define EXP_KEEP 86400u
-/* A user with this many records takes over no further UE (SOAK_MAXPER). */
+/* A user with this many records takes over no further UE. */
 #define TAKEOVER_MAX 6u
 /* No creep: the same set of records may take at most this much more. */
 #define CREEP_LIMIT 0.10
@@ -115,14 +117,14 @@ typedef struct soak {
     soak_alloc alloc;
     size_t fresh_bytes, fresh_blocks;
     soak_ids ids;
-    soak_model m;
-    soak_rng rng;
+    model *m;
+    test_rng rng;
     uint64_t now, start_now;
     /* the call being made, for messages */
     uint64_t op;
     const char *phase;
     const char *call;
-    m_bind b;
+    model_binding b;
     int has_b;
     /* event checking */
     mcreg_registry *ev_reg; /* the registry whose events are expected */
@@ -130,6 +132,52 @@ typedef struct soak {
     soak_stats st;
     uint64_t failures;
 } soak;
+
+/* ---- the model's values ----------------------------------------------------- */
+
+/* Users and UEs are the numbers of soak_ids; contacts and Call-IDs the
+ * numbers of soak_contact() and soak_call_id(); a record's settings the
+ * seed of soak_settings_gen(). */
+static const char *value_user(void *ud, uint32_t u)
+{
+    return soak_user(ud, u);
+}
+
+static const char *value_ue(void *ud, uint32_t x)
+{
+    return soak_ue(ud, x);
+}
+
+static const char *value_contact(void *ud, uint32_t c, char *buf, size_t cap)
+{
+    (void)ud, (void)cap; /* cap >= SOAK_STR_MAX */
+    soak_contact(c, buf);
+    return buf;
+}
+
+static const char *value_call_id(void *ud, uint32_t c, char *buf, size_t cap)
+{
+    (void)ud, (void)cap;
+    soak_call_id(c, buf);
+    return buf;
+}
+
+static size_t value_settings(void *ud, uint32_t seed, const mcreg_setting **out)
+{
+    static soak_settings set; /* large: not on the stack */
+    (void)ud;
+    soak_settings_gen(seed, &set);
+    *out = set.s;
+    return set.n;
+}
+
+static model_binding binding(uint32_t u, uint32_t x, uint32_t contact, uint32_t call_id,
+                             uint32_t cseq, uint32_t expires_s, uint32_t settings)
+{
+    model_binding b = {.user = u, .ue = x, .contact = contact, .call_id = call_id,
+                       .settings = settings, .cseq = cseq, .expires_s = expires_s};
+    return b;
+}
 
 /* ---- reporting ------------------------------------------------------------ */
 
@@ -150,12 +198,12 @@ static void describe(const soak *S, char *buf, size_t cap)
         snprintf(buf, cap, "%s now=%" PRIu64, S->call, S->now);
         return;
     }
-    const m_bind *b = &S->b;
+    const model_binding *b = &S->b;
     snprintf(buf, cap,
              "%s(%s, %s, contact=%" PRIu32 ", call=%" PRIu32 ", cseq=%" PRIu32
              ", expires=%" PRIu32 ", settings=%" PRIu32 ") now=%" PRIu64,
-             S->call, soak_user(&S->ids, b->u), soak_ue(&S->ids, b->x), b->contact, b->call,
-             b->cseq, b->expires_s, b->set_seed, S->now);
+             S->call, soak_user(&S->ids, b->user), soak_ue(&S->ids, b->ue), b->contact, b->call_id,
+             b->cseq, b->expires_s, b->settings, S->now);
 }
 
 static void failf(soak *S, const char *fmt, ...)
@@ -178,103 +226,24 @@ static void failf(soak *S, const char *fmt, ...)
     }
 }
 
-static const char *rc_name(int rc)
-{
-    switch (rc) {
-    case MCREG_OK: return "OK";
-    case MCREG_ERR_INVALID: return "INVALID";
-    case MCREG_ERR_NOMEM: return "NOMEM";
-    case MCREG_ERR_NOT_FOUND: return "NOT_FOUND";
-    case MCREG_ERR_LIMIT: return "LIMIT";
-    case MCREG_ERR_STALE: return "STALE";
-    case MCREG_ERR_BUSY: return "BUSY";
-    case MCREG_ERR_FORMAT: return "FORMAT";
-    case MCREG_ERR_VERSION: return "VERSION";
-    default: return "?";
-    }
-}
-
 static const char *str_or_null(const char *s)
 {
     return s ? s : "(null)";
 }
 
-/* ---- comparing a record with the model ------------------------------------ */
-
-/* 1 if r is the model's record w of (u, x) in every field; else 0 and why. */
-static int record_matches(const soak *S, const mcreg_record *r, uint32_t u, uint32_t x,
-                          const m_rec *w, char *why, size_t cap)
-{
-    char buf[SOAK_STR_MAX];
-    const char *s = mcreg_record_user_id(r);
-    if (!s || strcmp(s, soak_user(&S->ids, u)) != 0) {
-        snprintf(why, cap, "user_id '%s'", str_or_null(s));
-        return 0;
-    }
-    s = mcreg_record_ue_id(r);
-    if (!s || strcmp(s, soak_ue(&S->ids, x)) != 0) {
-        snprintf(why, cap, "ue_id '%s'", str_or_null(s));
-        return 0;
-    }
-    s = mcreg_record_contact(r);
-    if (w->contact)
-        soak_contact(w->contact, buf);
-    if (w->contact ? !s || strcmp(s, buf) != 0 : s != NULL) {
-        snprintf(why, cap, "contact '%s', model '%s'", str_or_null(s), w->contact ? buf : "(null)");
-        return 0;
-    }
-    s = mcreg_record_call_id(r);
-    if (w->call)
-        soak_call_id(w->call, buf);
-    if (w->call ? !s || strcmp(s, buf) != 0 : s != NULL) {
-        snprintf(why, cap, "call_id '%s', model '%s'", str_or_null(s), w->call ? buf : "(null)");
-        return 0;
-    }
-    if (mcreg_record_cseq(r) != w->cseq) {
-        snprintf(why, cap, "cseq %" PRIu32 ", model %" PRIu32, mcreg_record_cseq(r), w->cseq);
-        return 0;
-    }
-    if (mcreg_record_registered_at(r) != w->reg_at) {
-        snprintf(why, cap, "registered_at %" PRIu64 ", model %" PRIu64,
-                 mcreg_record_registered_at(r), w->reg_at);
-        return 0;
-    }
-    if (mcreg_record_expires_at(r) != w->exp_at) {
-        snprintf(why, cap, "expires_at %" PRIu64 ", model %" PRIu64, mcreg_record_expires_at(r),
-                 w->exp_at);
-        return 0;
-    }
-    return soak_settings_match(r, w->set_seed, why, cap);
-}
+/* ---- comparing with the model -------------------------------------------- */
 
 /* The pair (u, x) in reg against the model: present with equal fields, or
  * absent. */
 static void check_pair(soak *S, const mcreg_registry *reg, uint32_t u, uint32_t x)
 {
-    const m_rec *w = m_find(&S->m, u, x);
-    const mcreg_record *r = mcreg_find(reg, soak_user(&S->ids, u), soak_ue(&S->ids, x));
-    char why[256];
+    char why[512];
     S->st.spot_checks++;
-    if (!w) {
-        if (r)
-            failf(S, "find(%s, %s) found a record the model does not have",
-                  soak_user(&S->ids, u), soak_ue(&S->ids, x));
-        return;
-    }
-    if (!r)
-        failf(S, "find(%s, %s): no record, the model has one", soak_user(&S->ids, u),
-              soak_ue(&S->ids, x));
-    else if (!record_matches(S, r, u, x, w, why, sizeof(why)))
-        failf(S, "find(%s, %s): %s", soak_user(&S->ids, u), soak_ue(&S->ids, x), why);
+    if (model_check_pair(S->m, reg, u, x, why, sizeof(why)))
+        failf(S, "%s", why);
 }
 
 /* ---- the event callback ------------------------------------------------------ */
-
-static int is_removal(mcreg_event_type t)
-{
-    return t == MCREG_EV_DEREGISTERED || t == MCREG_EV_EXPIRED || t == MCREG_EV_EVICTED ||
-           t == MCREG_EV_REPLACED;
-}
 
 /* A mutating call from inside a callback must give MCREG_ERR_BUSY and
  * change nothing; tried on every 4096th event. */
@@ -283,10 +252,10 @@ static void try_busy(soak *S, const mcreg_event *ev)
     S->st.busy_checks++;
     int rc = mcreg_deregister(ev->registry, ev->user_id, ev->ue_id, ev->at_ms);
     if (rc != MCREG_ERR_BUSY)
-        failf(S, "mcreg_deregister from a callback: %d (%s), want BUSY", rc, rc_name(rc));
+        failf(S, "mcreg_deregister from a callback: %d (%s), want BUSY", rc, test_rc_name(rc));
     rc = mcreg_expire(ev->registry, UINT64_MAX, NULL);
     if (rc != MCREG_ERR_BUSY)
-        failf(S, "mcreg_expire from a callback: %d (%s), want BUSY", rc, rc_name(rc));
+        failf(S, "mcreg_expire from a callback: %d (%s), want BUSY", rc, test_rc_name(rc));
     mcreg_binding b;
     memset(&b, 0, sizeof(b));
     b.user_id = ev->user_id;
@@ -294,96 +263,23 @@ static void try_busy(soak *S, const mcreg_event *ev)
     b.expires_s = 60;
     rc = mcreg_register(ev->registry, &b, ev->at_ms, NULL);
     if (rc != MCREG_ERR_BUSY)
-        failf(S, "mcreg_register from a callback: %d (%s), want BUSY", rc, rc_name(rc));
+        failf(S, "mcreg_register from a callback: %d (%s), want BUSY", rc, test_rc_name(rc));
 }
 
 static void check_event(soak *S, const mcreg_event *ev)
 {
-    const char *name = mcreg_event_name(ev->type);
-    if (S->ev_pos >= S->m.ev_n) {
-        failf(S, "unexpected event %s(%s, %s): the model expects %zu", name,
-              str_or_null(ev->user_id), str_or_null(ev->ue_id), S->m.ev_n);
+    if (S->ev_pos >= model_event_count(S->m)) {
+        failf(S, "unexpected event %s(%s, %s): the model expects %zu", mcreg_event_name(ev->type),
+              str_or_null(ev->user_id), str_or_null(ev->ue_id), model_event_count(S->m));
         return;
     }
-    const m_event *w = &S->m.ev[S->ev_pos++];
-    const char *wu = soak_user(&S->ids, w->u), *wx = soak_ue(&S->ids, w->ue);
-    if (ev->type != w->type || !ev->user_id || strcmp(ev->user_id, wu) != 0 || !ev->ue_id ||
-        strcmp(ev->ue_id, wx) != 0) {
-        failf(S, "event %zu is %s(%s, %s), model %s(%s, %s)", S->ev_pos - 1, name,
-              str_or_null(ev->user_id), str_or_null(ev->ue_id), mcreg_event_name(w->type), wu,
-              wx);
-        return;
-    }
-    if (ev->at_ms != S->now || ev->registry != S->ev_reg) {
-        failf(S, "%s(%s, %s): at_ms %" PRIu64 " or registry differs from the call's", name, wu,
-              wx, ev->at_ms);
-        return;
-    }
-    const mcreg_registry *reg = ev->registry;
-    int notify = w->type == MCREG_EV_NOTIFY_LOGON || w->type == MCREG_EV_NOTIFY_LOGOFF;
-    if (w->type == MCREG_EV_REJECTED) {
-        if (ev->record)
-            failf(S, "REJECTED(%s, %s) carries a record", wu, wx);
-    } else {
-        const mcreg_record *r = ev->record;
-        if (!r) {
-            failf(S, "%s(%s, %s) has no record", name, wu, wx);
-            return;
-        }
-        const char *ru = mcreg_record_user_id(r), *rx = mcreg_record_ue_id(r);
-        if (!ru || !rx || strcmp(ru, wu) != 0 || strcmp(rx, wx) != 0) {
-            failf(S, "%s(%s, %s): the record is (%s, %s)", name, wu, wx, str_or_null(ru),
-                  str_or_null(rx));
-            return;
-        }
-        if (mcreg_record_registered_at(r) != w->reg_at || mcreg_record_expires_at(r) != w->exp_at ||
-            mcreg_record_cseq(r) != w->cseq)
-            failf(S,
-                  "%s(%s, %s): record registered_at %" PRIu64 " expires_at %" PRIu64
-                  " cseq %" PRIu32 ", model %" PRIu64 " %" PRIu64 " %" PRIu32,
-                  name, wu, wx, mcreg_record_registered_at(r), mcreg_record_expires_at(r),
-                  mcreg_record_cseq(r), w->reg_at, w->exp_at, w->cseq);
-        const mcreg_record *found = mcreg_find(reg, wu, wx);
-        int gone = is_removal(w->type) || w->type == MCREG_EV_NOTIFY_LOGOFF;
-        /* A lapsed pair registering again: its EXPIRED record is gone,
-         * the pair findable as the record this call made. */
-        int anew = w->type != MCREG_EV_DEREGISTERED && found && found != ev->record &&
-                   mcreg_record_registered_at(found) == S->now;
-        if (gone && found && !anew)
-            failf(S, "%s(%s, %s): the pair is still findable", name, wu, wx);
-        if (!gone && found != r)
-            failf(S, "%s(%s, %s): the record is not mcreg_find's", name, wu, wx);
-        if (w->type == MCREG_EV_EXPIRED && (w->exp_at > S->now || mcreg_record_expires_at(r) > ev->at_ms))
-            failf(S, "EXPIRED(%s, %s) was not due: expires_at %" PRIu64 ", now %" PRIu64, wu, wx,
-                  mcreg_record_expires_at(r), ev->at_ms);
-    }
-    if (!notify) {
-        if (ev->recipient_ue_id || ev->recipient || ev->other_ue_ids || ev->n_other)
-            failf(S, "%s(%s, %s): notification fields set", name, wu, wx);
-        return;
-    }
-    const char *wr = soak_ue(&S->ids, w->recip);
-    if (!ev->recipient_ue_id || strcmp(ev->recipient_ue_id, wr) != 0) {
-        failf(S, "%s(%s, %s): recipient %s, model %s", name, wu, wx,
-              str_or_null(ev->recipient_ue_id), wr);
-        return;
-    }
-    const mcreg_record *rr = mcreg_find(reg, wu, wr);
-    if (!rr || ev->recipient != rr)
-        failf(S, "%s(%s, %s>%s): the recipient's record is not mcreg_find's", name, wu, wx, wr);
-    if (ev->n_other != w->n_other || (w->n_other && !ev->other_ue_ids)) {
-        failf(S, "%s(%s, %s>%s): %zu other UEs, model %" PRIu32, name, wu, wx, wr, ev->n_other,
-              w->n_other);
-        return;
-    }
-    for (uint32_t k = 0; k < w->n_other; k++) {
-        const char *o = ev->other_ue_ids[k], *wo = soak_ue(&S->ids, w->other[k]);
-        if (!o || strcmp(o, wo) != 0) {
-            failf(S, "%s(%s, %s>%s): other UE %" PRIu32 " is %s, model %s", name, wu, wx, wr, k,
-                  str_or_null(o), wo);
-            return;
-        }
-    }
+    const model_event *w = model_event_at(S->m, S->ev_pos++);
+    char why[512];
+    if (ev->registry != S->ev_reg)
+        failf(S, "%s(%s, %s): the registry differs from the call's", mcreg_event_name(ev->type),
+              str_or_null(ev->user_id), str_or_null(ev->ue_id));
+    else if (model_check_event(S->m, w, ev, S->now, why, sizeof(why)))
+        failf(S, "event %zu: %s", S->ev_pos - 1, why);
 }
 
 static void on_event(const mcreg_event *ev, void *ud)
@@ -411,7 +307,7 @@ typedef struct call_state {
     size_t bytes, blocks;
 } call_state;
 
-static call_state begin_call(soak *S, const char *call, const m_bind *b)
+static call_state begin_call(soak *S, const char *call, const model_binding *b)
 {
     S->call = call;
     S->has_b = b != NULL;
@@ -427,14 +323,14 @@ static call_state begin_call(soak *S, const char *call, const m_bind *b)
 static void end_call(soak *S, const call_state *cs, int rc, int mrc)
 {
     if (rc != mrc)
-        failf(S, "rc %d (%s), model %d (%s)", rc, rc_name(rc), mrc, rc_name(mrc));
-    if (S->ev_pos != S->m.ev_n)
-        failf(S, "%zu events, the model expects %zu (next: %s)", S->ev_pos, S->m.ev_n,
-              mcreg_event_name(S->m.ev[S->ev_pos].type));
+        failf(S, "rc %d (%s), model %d (%s)", rc, test_rc_name(rc), mrc, test_rc_name(mrc));
+    if (S->ev_pos != model_event_count(S->m))
+        failf(S, "%zu events, the model expects %zu (next: %s)", S->ev_pos, model_event_count(S->m),
+              mcreg_event_name(model_event_at(S->m, S->ev_pos)->type));
     if (rc != MCREG_OK &&
         (S->alloc.live_bytes != cs->bytes || S->alloc.live_blocks != cs->blocks))
         failf(S, "failed with %s but live memory moved: %zu bytes in %zu blocks before, %zu in %zu "
-              "after", rc_name(rc), cs->bytes, cs->blocks, S->alloc.live_bytes,
+              "after", test_rc_name(rc), cs->bytes, cs->blocks, S->alloc.live_bytes,
               S->alloc.live_blocks);
 }
 
@@ -454,31 +350,30 @@ static void count_result(soak *S, int rc, mcreg_outcome out)
     S->st.reg_results[r]++;
 }
 
-static int do_register(soak *S, const m_bind *b)
+static int do_register(soak *S, const model_binding *b)
 {
     static soak_settings set;
     char contact[SOAK_STR_MAX], call[SOAK_STR_MAX];
     mcreg_binding lb;
     memset(&lb, 0, sizeof(lb));
-    lb.user_id = soak_user(&S->ids, b->u);
-    lb.ue_id = soak_ue(&S->ids, b->x);
+    lb.user_id = soak_user(&S->ids, b->user);
+    lb.ue_id = soak_ue(&S->ids, b->ue);
     if (b->contact) {
         soak_contact(b->contact, contact);
         lb.contact = contact;
     }
-    if (b->call) {
-        soak_call_id(b->call, call);
+    if (b->call_id) {
+        soak_call_id(b->call_id, call);
         lb.call_id = call;
     }
     lb.cseq = b->cseq;
     lb.expires_s = b->expires_s;
-    soak_settings_gen(b->set_seed, &set);
+    soak_settings_gen(b->settings, &set);
     lb.settings = set.n ? set.s : NULL;
     lb.n_settings = set.n;
 
-    m_ev_reset(&S->m);
     mcreg_outcome mo = (mcreg_outcome)99, lo = (mcreg_outcome)99;
-    int mrc = m_register(&S->m, b, S->now, &mo);
+    int mrc = model_register(S->m, b, S->now, &mo);
     call_state cs = begin_call(S, "register", b);
     int rc = mcreg_register(S->reg, &lb, S->now, &lo);
     end_call(S, &cs, rc, mrc);
@@ -487,15 +382,14 @@ static int do_register(soak *S, const m_bind *b)
     if (rc != MCREG_OK && lo != (mcreg_outcome)99)
         failf(S, "outcome written on error");
     count_result(S, rc, lo);
-    check_pair(S, S->reg, b->u, b->x);
+    check_pair(S, S->reg, b->user, b->ue);
     return rc;
 }
 
 static int do_deregister(soak *S, uint32_t u, uint32_t x)
 {
-    m_ev_reset(&S->m);
-    int mrc = m_deregister(&S->m, u, x);
-    m_bind b = {u, x, 0, 0, 0, 0, 0};
+    int mrc = model_deregister(S->m, u, x);
+    model_binding b = binding(u, x, 0, 0, 0, 0, 0);
     call_state cs = begin_call(S, "deregister", &b);
     int rc = mcreg_deregister(S->reg, soak_user(&S->ids, u), soak_ue(&S->ids, x), S->now);
     end_call(S, &cs, rc, mrc);
@@ -505,10 +399,9 @@ static int do_deregister(soak *S, uint32_t u, uint32_t x)
 
 static int do_deregister_user(soak *S, uint32_t u)
 {
-    m_ev_reset(&S->m);
     size_t mn = 0, n = 12345;
-    int mrc = m_deregister_user(&S->m, u, &mn);
-    m_bind b = {u, u * SOAK_UES_PER_USER, 0, 0, 0, 0, 0};
+    int mrc = model_deregister_user(S->m, u, &mn);
+    model_binding b = binding(u, u * SOAK_UES_PER_USER, 0, 0, 0, 0, 0);
     call_state cs = begin_call(S, "deregister_user", &b);
     int rc = mcreg_deregister_user(S->reg, soak_user(&S->ids, u), S->now, &n);
     end_call(S, &cs, rc, mrc);
@@ -521,9 +414,8 @@ static int do_deregister_user(soak *S, uint32_t u)
 
 static void do_expire(soak *S)
 {
-    m_ev_reset(&S->m);
     size_t mn = 0, n = 12345;
-    int mrc = m_expire(&S->m, S->now, &mn);
+    int mrc = model_expire(S->m, S->now, &mn);
     call_state cs = begin_call(S, "expire", NULL);
     int rc = mcreg_expire(S->reg, S->now, &n);
     end_call(S, &cs, rc, mrc);
@@ -537,12 +429,12 @@ static void do_expire(soak *S)
 static int check_next_expiry(soak *S, const mcreg_registry *reg)
 {
     uint64_t at = 0, mat = 0;
-    int mrc = m_next_expiry(&S->m, &mat);
+    int mrc = model_next_expiry(S->m, &mat);
     int rc = mcreg_next_expiry(reg, &at);
     S->st.next_expiry_calls++;
     if (rc != mrc || (rc == MCREG_OK && at != mat))
-        failf(S, "next_expiry %d (%s) %" PRIu64 ", model %d (%s) %" PRIu64, rc, rc_name(rc), at,
-              mrc, rc_name(mrc), mat);
+        failf(S, "next_expiry %d (%s) %" PRIu64 ", model %d (%s) %" PRIu64, rc, test_rc_name(rc), at,
+              mrc, test_rc_name(mrc), mat);
     return mrc == MCREG_OK && mat <= S->now;
 }
 
@@ -557,9 +449,8 @@ static void host_tick(soak *S)
 
 static int do_set_limit(soak *S, uint32_t u, uint32_t max)
 {
-    m_ev_reset(&S->m);
-    int mrc = m_set_limit(&S->m, u, max);
-    m_bind b = {u, u * SOAK_UES_PER_USER, 0, 0, 0, max, 0};
+    int mrc = model_set_user_max_ues(S->m, u, max);
+    model_binding b = binding(u, u * SOAK_UES_PER_USER, 0, 0, 0, max, 0);
     call_state cs = begin_call(S, "set_user_max_ues(max in expires)", &b);
     int rc = mcreg_set_user_max_ues(S->reg, soak_user(&S->ids, u), max);
     end_call(S, &cs, rc, mrc);
@@ -568,9 +459,8 @@ static int do_set_limit(soak *S, uint32_t u, uint32_t max)
 
 static int do_clear_limit(soak *S, uint32_t u)
 {
-    m_ev_reset(&S->m);
-    int mrc = m_clear_limit(&S->m, u);
-    m_bind b = {u, u * SOAK_UES_PER_USER, 0, 0, 0, 0, 0};
+    int mrc = model_clear_user_max_ues(S->m, u);
+    model_binding b = binding(u, u * SOAK_UES_PER_USER, 0, 0, 0, 0, 0);
     call_state cs = begin_call(S, "clear_user_max_ues", &b);
     int rc = mcreg_clear_user_max_ues(S->reg, soak_user(&S->ids, u));
     end_call(S, &cs, rc, mrc);
@@ -581,7 +471,7 @@ static int do_clear_limit(soak *S, uint32_t u)
 
 static uint64_t below(soak *S, uint64_t n)
 {
-    return soak_rng_below(&S->rng, n);
+    return test_rng_below(&S->rng, n);
 }
 
 static uint32_t nonzero32(soak *S)
@@ -611,55 +501,55 @@ static uint32_t random_cseq(soak *S)
 }
 
 /* A binding that creates the pair's record. */
-static m_bind create_binding(soak *S, uint32_t u, uint32_t x)
+static model_binding create_binding(soak *S, uint32_t u, uint32_t x)
 {
-    m_bind b;
-    b.u = u;
-    b.x = x;
+    model_binding b;
+    b.user = u;
+    b.ue = x;
     b.contact = below(S, 100) < 85 ? nonzero32(S) : 0;
-    b.call = below(S, 100) < 90 ? nonzero32(S) : 0;
+    b.call_id = below(S, 100) < 90 ? nonzero32(S) : 0;
     b.cseq = random_cseq(S);
     b.expires_s = random_expires(S);
-    b.set_seed = below(S, 100) < 70 ? nonzero32(S) : 0;
+    b.settings = below(S, 100) < 70 ? nonzero32(S) : 0;
     return b;
 }
 
 /* A binding that refreshes the existing record w: the same dialog with a
  * higher CSeq as a rule, sometimes a new one or none. */
-static m_bind refresh_binding(soak *S, uint32_t u, uint32_t x, const m_rec *w)
+static model_binding refresh_binding(soak *S, uint32_t u, uint32_t x, const model_record *w)
 {
-    m_bind b;
-    b.u = u;
-    b.x = x;
+    model_binding b;
+    b.user = u;
+    b.ue = x;
     uint64_t r = below(S, 100);
     b.contact = r < 70 ? w->contact : r < 85 ? 0 : nonzero32(S);
     r = below(S, 100);
-    if (w->call && r < 90) {
+    if (w->call_id && r < 90) {
         if (w->cseq <= UINT32_MAX - 3) {
-            b.call = w->call;
+            b.call_id = w->call_id;
             b.cseq = w->cseq + 1 + (uint32_t)below(S, 3);
         } else {
-            b.call = nonzero32(S);
+            b.call_id = nonzero32(S);
             b.cseq = 1;
         }
     } else if (r < 97) {
-        b.call = nonzero32(S);
+        b.call_id = nonzero32(S);
         b.cseq = random_cseq(S);
     } else {
-        b.call = 0;
+        b.call_id = 0;
         b.cseq = random_cseq(S);
     }
     b.expires_s = random_expires(S);
     r = below(S, 100);
-    b.set_seed = r < 75 ? w->set_seed : r < 90 ? nonzero32(S) : 0;
+    b.settings = r < 75 ? w->settings : r < 90 ? nonzero32(S) : 0;
     return b;
 }
 
 /* Register at x for u: refresh if u holds x, else create. */
 static void register_at(soak *S, uint32_t u, uint32_t x)
 {
-    const m_rec *w = m_find(&S->m, u, x);
-    m_bind b = w ? refresh_binding(S, u, x, w) : create_binding(S, u, x);
+    const model_record *w = model_find(S->m, u, x);
+    model_binding b = w ? refresh_binding(S, u, x, w) : create_binding(S, u, x);
     do_register(S, &b);
 }
 
@@ -671,8 +561,9 @@ static void op_home(soak *S, uint32_t u)
 /* One of u's records, or -1. */
 static int64_t pick_record(soak *S, uint32_t u)
 {
-    const m_user *us = &S->m.user[u];
-    return us->n ? (int64_t)us->ue[below(S, us->n)] : -1;
+    const model_record *recs[TAKEOVER_MAX + SOAK_UES_PER_USER];
+    size_t n = model_user_records(S->m, u, recs, sizeof(recs) / sizeof(recs[0]));
+    return n ? (int64_t)recs[below(S, n)]->ue : -1;
 }
 
 static void op_refresh(soak *S, uint32_t u)
@@ -688,19 +579,19 @@ static void op_refresh(soak *S, uint32_t u)
 static void op_dereg0(soak *S, uint32_t u)
 {
     int64_t x = pick_record(S, u);
-    m_bind b;
+    model_binding b;
     memset(&b, 0, sizeof(b));
-    b.u = u;
+    b.user = u;
     if (x >= 0) {
-        const m_rec *w = &S->m.rec[x];
-        b.x = (uint32_t)x;
-        if (w->call && w->cseq < UINT32_MAX && below(S, 10)) {
-            b.call = w->call;
+        const model_record *w = model_find(S->m, u, (uint32_t)x);
+        b.ue = (uint32_t)x;
+        if (w->call_id && w->cseq < UINT32_MAX && below(S, 10)) {
+            b.call_id = w->call_id;
             b.cseq = w->cseq + 1;
         }
     } else {
-        b.x = u * SOAK_UES_PER_USER + (uint32_t)below(S, SOAK_UES_PER_USER);
-        b.call = nonzero32(S);
+        b.ue = u * SOAK_UES_PER_USER + (uint32_t)below(S, SOAK_UES_PER_USER);
+        b.call_id = nonzero32(S);
         b.cseq = 1;
     }
     do_register(S, &b); /* REMOVED, or NOT_FOUND */
@@ -716,18 +607,19 @@ static void op_dereg(soak *S, uint32_t u)
 
 static void op_stale(soak *S, uint32_t u)
 {
-    const m_user *us = &S->m.user[u];
+    const model_record *recs[TAKEOVER_MAX + SOAK_UES_PER_USER];
+    size_t n = model_user_records(S->m, u, recs, sizeof(recs) / sizeof(recs[0]));
     int64_t x = -1;
-    for (uint8_t i = 0; i < us->n && x < 0; i++)
-        if (S->m.rec[us->ue[i]].call)
-            x = us->ue[i];
+    for (size_t i = 0; i < n && x < 0; i++)
+        if (recs[i]->call_id)
+            x = recs[i]->ue;
     if (x < 0) {
         op_home(S, u);
         return;
     }
-    const m_rec *w = &S->m.rec[x];
-    m_bind b = create_binding(S, u, (uint32_t)x);
-    b.call = w->call;
+    const model_record *w = model_find(S->m, u, (uint32_t)x);
+    model_binding b = create_binding(S, u, (uint32_t)x);
+    b.call_id = w->call_id;
     uint32_t back = (uint32_t)below(S, w->cseq < 2 ? w->cseq + 1 : 3);
     b.cseq = w->cseq - back;
     if (below(S, 5) == 0)
@@ -737,7 +629,7 @@ static void op_stale(soak *S, uint32_t u)
 
 static void op_takeover(soak *S, uint32_t u)
 {
-    if (S->users < 2 || m_user_n(&S->m, u) >= TAKEOVER_MAX) {
+    if (S->users < 2 || model_user_ue_count(S->m, u) >= TAKEOVER_MAX) {
         op_refresh(S, u);
         return;
     }
@@ -809,7 +701,7 @@ static void op_invalid(soak *S, uint32_t u)
     int variant = (int)below(S, N_INVALID);
     int rc;
     const mcreg_binding *pb = &lb;
-    m_ev_reset(&S->m);
+    model_clear_events(S->m);
     call_state cs = begin_call(S, "invalid", NULL);
     static char desc[160];
     snprintf(desc, sizeof(desc), "invalid variant %d on (%s, %s)", variant, user, ue);
@@ -871,187 +763,50 @@ static void op_invalid(soak *S, uint32_t u)
 
 /* ---- checkpoints ------------------------------------------------------------------ */
 
-typedef struct visit_all {
-    soak *S;
-    size_t n;
-    uint64_t prev_reg;
-    char prev_ue[128], prev_user[128];
-    int bad;
-} visit_all;
-
-/* mcreg_foreach: each record is the model's, in (registered_at, ue_id,
- * user_id) order. */
-static int visit_all_fn(const mcreg_record *r, void *ud)
-{
-    visit_all *v = ud;
-    soak *S = v->S;
-    const char *us = mcreg_record_user_id(r), *xs = mcreg_record_ue_id(r);
-    int64_t u = soak_parse_user(&S->ids, us), x = soak_parse_ue(&S->ids, xs);
-    v->n++;
-    if (v->bad)
-        return 0;
-    const m_rec *w = u >= 0 && x >= 0 ? m_find(&S->m, (uint32_t)u, (uint32_t)x) : NULL;
-    if (!w) {
-        failf(S, "foreach: record (%s, %s) is not in the model", str_or_null(us), str_or_null(xs));
-        v->bad = 1;
-        return 0;
-    }
-    uint64_t reg = mcreg_record_registered_at(r);
-    if (v->n > 1) {
-        int c = reg < v->prev_reg ? -1 : reg > v->prev_reg;
-        if (!c)
-            c = strcmp(xs, v->prev_ue);
-        if (!c)
-            c = strcmp(us, v->prev_user);
-        if (c <= 0) {
-            failf(S, "foreach: (%s, %s) comes after (%s, %s)", us, xs, v->prev_user, v->prev_ue);
-            v->bad = 1;
-        }
-    }
-    v->prev_reg = reg;
-    snprintf(v->prev_ue, sizeof(v->prev_ue), "%s", xs);
-    snprintf(v->prev_user, sizeof(v->prev_user), "%s", us);
-    if (reg != w->reg_at || mcreg_record_expires_at(r) != w->exp_at ||
-        mcreg_record_cseq(r) != w->cseq) {
-        failf(S, "foreach: (%s, %s) differs from the model", us, xs);
-        v->bad = 1;
-    }
-    return 0;
-}
-
-typedef struct visit_user {
-    soak *S;
-    const uint32_t *want;
-    size_t n_want, n;
-    int bad;
-} visit_user;
-
-static int visit_user_fn(const mcreg_record *r, void *ud)
-{
-    visit_user *v = ud;
-    const char *xs = mcreg_record_ue_id(r);
-    if (!v->bad && (v->n >= v->n_want || !xs ||
-                    strcmp(xs, soak_ue(&v->S->ids, v->want[v->n])) != 0)) {
-        failf(v->S, "user_foreach: item %zu is %s, model %s", v->n, str_or_null(xs),
-              v->n < v->n_want ? soak_ue(&v->S->ids, v->want[v->n]) : "(none)");
-        v->bad = 1;
-    }
-    v->n++;
-    return 0;
-}
-
-typedef struct visit_limits {
-    soak *S;
-    size_t n;
-    char prev[128];
-    int bad;
-} visit_limits;
-
-static int visit_limit_fn(const char *user_id, uint32_t max, void *ud)
-{
-    visit_limits *v = ud;
-    soak *S = v->S;
-    int64_t u = soak_parse_user(&S->ids, user_id);
-    v->n++;
-    if (v->bad)
-        return 0;
-    if (u < 0 || !S->m.user[u].has_limit || S->m.user[u].limit != max) {
-        failf(S, "limit_foreach: %s max %" PRIu32 " is not the model's", str_or_null(user_id),
-              max);
-        v->bad = 1;
-    } else if (v->n > 1 && strcmp(user_id, v->prev) <= 0) {
-        failf(S, "limit_foreach: %s comes after %s", user_id, v->prev);
-        v->bad = 1;
-    }
-    snprintf(v->prev, sizeof(v->prev), "%s", user_id);
-    return 0;
-}
-
 /* Counts and next expiry against the model. */
 static void check_counts(soak *S, const mcreg_registry *reg)
 {
-    size_t n = mcreg_record_count(reg), users = mcreg_user_count(reg);
-    if (n != S->m.n_records)
-        failf(S, "record_count %zu, model %zu", n, S->m.n_records);
-    if (users != S->m.n_active_users)
-        failf(S, "user_count %zu, model %zu", users, S->m.n_active_users);
-    check_next_expiry(S, reg);
+    char why[512];
+    S->st.next_expiry_calls++;
+    if (model_check_counts(S->m, reg, why, sizeof(why)))
+        failf(S, "%s", why);
 }
 
-/* Everything observable against the model. */
+/* Everything observable against the model (model_check_all): every record
+ * through mcreg_find and mcreg_find_ue with every field, every user's
+ * count, limit and mcreg_user_foreach order, mcreg_foreach and
+ * mcreg_limit_foreach. */
 static void full_compare(soak *S, const mcreg_registry *reg)
 {
-    char why[256];
+    char why[512];
     double t0 = seconds();
     S->st.full_checks++;
-    check_counts(S, reg);
-    for (uint32_t x = 0; x < S->m.n_ues; x++) {
-        const m_rec *w = &S->m.rec[x];
-        const char *xs = soak_ue(&S->ids, x);
-        const mcreg_record *at = mcreg_find_ue(reg, xs);
-        if (!w->used) {
-            if (at)
-                failf(S, "find_ue(%s) found (%s), the model has none", xs,
-                      str_or_null(mcreg_record_user_id(at)));
-            continue;
-        }
-        const char *us = soak_user(&S->ids, w->user);
-        const mcreg_record *r = mcreg_find(reg, us, xs);
-        if (!r) {
-            failf(S, "find(%s, %s): no record, the model has one", us, xs);
-            continue;
-        }
-        if (!record_matches(S, r, w->user, x, w, why, sizeof(why)))
-            failf(S, "find(%s, %s): %s", us, xs, why);
-        if (at != r)
-            failf(S, "find_ue(%s) is not find(%s, %s)", xs, us, xs);
-        uint32_t other = (w->user + 1) % S->m.n_users;
-        if (other != w->user && mcreg_find(reg, soak_user(&S->ids, other), xs))
-            failf(S, "find(%s, %s) found a record: the UE is %s's", soak_user(&S->ids, other), xs,
-                  us);
-    }
-    for (uint32_t u = 0; u < S->m.n_users; u++) {
-        const char *us = soak_user(&S->ids, u);
-        uint32_t want[SOAK_MAXPER];
-        size_t n = m_user_sorted(&S->m, u, want);
-        size_t got = mcreg_user_ue_count(reg, us);
-        if (got != n)
-            failf(S, "user_ue_count(%s) %zu, model %zu", us, got, n);
-        uint32_t max = 12345;
-        int rc = mcreg_user_max_ues(reg, us, &max);
-        const m_user *mu = &S->m.user[u];
-        if (mu->has_limit ? rc != MCREG_OK || max != mu->limit : rc != MCREG_ERR_NOT_FOUND)
-            failf(S, "user_max_ues(%s) %d/%" PRIu32 ", model %s%" PRIu32, us, rc, max,
-                  mu->has_limit ? "" : "none ", mu->limit);
-        visit_user v = {S, want, n, 0, 0};
-        rc = mcreg_user_foreach(reg, us, visit_user_fn, &v);
-        if (rc != (n ? MCREG_OK : MCREG_ERR_NOT_FOUND) || v.n != n)
-            failf(S, "user_foreach(%s) %d visited %zu, model %zu", us, rc, v.n, n);
-    }
-    visit_all va;
-    memset(&va, 0, sizeof(va));
-    va.S = S;
-    int rc = mcreg_foreach(reg, visit_all_fn, &va);
-    if (rc != MCREG_OK || va.n != S->m.n_records)
-        failf(S, "foreach %d visited %zu, model %zu", rc, va.n, S->m.n_records);
-    visit_limits vl;
-    memset(&vl, 0, sizeof(vl));
-    vl.S = S;
-    rc = mcreg_limit_foreach(reg, visit_limit_fn, &vl);
-    if (rc != MCREG_OK || vl.n != S->m.n_limits)
-        failf(S, "limit_foreach %d visited %zu, model %zu", rc, vl.n, S->m.n_limits);
+    if (model_check_all(S->m, reg, why, sizeof(why)))
+        failf(S, "%s", why);
     S->st.full_seconds += seconds() - t0;
 }
 
 /* ---- memory ------------------------------------------------------------------------ */
+
+/* The model's record at a UE (UE exclusive: one at most), and a user's
+ * limit, as the reference checkpoint saw them. */
+typedef struct ref_rec {
+    model_record r;
+    uint8_t used;
+} ref_rec;
+
+typedef struct ref_limit {
+    uint32_t max;
+    uint8_t has;
+} ref_limit;
 
 /* The per-record figures of the checkpoints. */
 typedef struct mem_stats {
     int have_ref;
     uint64_t ref_op;
     size_t ref_bytes, ref_records;
-    m_rec *ref_rec;   /* the model's records at the reference checkpoint */
-    m_user *ref_user; /* and its users (limits) */
+    ref_rec *ref_rec;   /* the model's records at the reference checkpoint, by UE */
+    ref_limit *ref_lim; /* and its users' limits */
     double steady_min, steady_max; /* bytes per record, from the reference on */
     double late_min, late_max;     /* bytes per record, second half */
     int steady_n, late_n;
@@ -1059,7 +814,7 @@ typedef struct mem_stats {
 
 static double per_record(const soak *S)
 {
-    return S->m.n_records ? (double)S->alloc.live_bytes / (double)S->m.n_records : 0.0;
+    return model_record_count(S->m) ? (double)S->alloc.live_bytes / (double)model_record_count(S->m) : 0.0;
 }
 
 static void capture_reference(soak *S, mem_stats *ms)
@@ -1067,15 +822,22 @@ static void capture_reference(soak *S, mem_stats *ms)
     ms->have_ref = 1;
     ms->ref_op = S->op;
     ms->ref_bytes = S->alloc.live_bytes;
-    ms->ref_records = S->m.n_records;
-    ms->ref_rec = malloc(sizeof(m_rec) * S->m.n_ues);
-    ms->ref_user = malloc(sizeof(m_user) * S->m.n_users);
-    if (!ms->ref_rec || !ms->ref_user) {
+    ms->ref_records = model_record_count(S->m);
+    ms->ref_rec = calloc(S->ids.n_ues, sizeof(*ms->ref_rec));
+    ms->ref_lim = calloc(S->users, sizeof(*ms->ref_lim));
+    if (!ms->ref_rec || !ms->ref_lim) {
         fprintf(stderr, "out of memory\n");
         exit(2);
     }
-    memcpy(ms->ref_rec, S->m.rec, sizeof(m_rec) * S->m.n_ues);
-    memcpy(ms->ref_user, S->m.user, sizeof(m_user) * S->m.n_users);
+    for (uint32_t x = 0; x < S->ids.n_ues; x++) {
+        const model_record *r = model_find_ue(S->m, x);
+        if (r) {
+            ms->ref_rec[x].r = *r;
+            ms->ref_rec[x].used = 1;
+        }
+    }
+    for (uint32_t u = 0; u < S->users; u++)
+        ms->ref_lim[u].has = model_user_max_ues(S->m, u, &ms->ref_lim[u].max) == MCREG_OK;
 }
 
 static void checkpoint(soak *S, mem_stats *ms, int index, int full)
@@ -1094,7 +856,7 @@ static void checkpoint(soak *S, mem_stats *ms, int index, int full)
     if (ref_now)
         capture_reference(S, ms);
     double pr = per_record(S);
-    if (ms->have_ref && S->m.n_records) {
+    if (ms->have_ref && model_record_count(S->m)) {
         if (!ms->steady_n++ || pr < ms->steady_min)
             ms->steady_min = pr;
         if (ms->steady_n == 1 || pr > ms->steady_max)
@@ -1123,38 +885,42 @@ static void checkpoint(soak *S, mem_stats *ms, int index, int full)
  * whose contact would have to be cleared is removed and created again. */
 static void refill(soak *S, const mem_stats *ms)
 {
-    for (uint32_t u = 0; u < S->m.n_users; u++)
-        if (S->m.user[u].has_limit)
+    for (uint32_t u = 0; u < S->users; u++)
+        if (model_user_max_ues(S->m, u, &(uint32_t){0}) == MCREG_OK)
             do_clear_limit(S, u);
-    for (uint32_t x = 0; x < S->m.n_ues; x++) {
-        const m_rec *cur = &S->m.rec[x], *w = &ms->ref_rec[x];
-        if (cur->used && (!w->used || w->user != cur->user || (!w->contact && cur->contact)))
+    for (uint32_t x = 0; x < S->ids.n_ues; x++) {
+        const model_record *cur = model_find_ue(S->m, x);
+        const ref_rec *w = &ms->ref_rec[x];
+        if (cur && (!w->used || w->r.user != cur->user || (!w->r.contact && cur->contact)))
             do_deregister(S, cur->user, x);
     }
-    for (uint32_t x = 0; x < S->m.n_ues; x++) {
-        const m_rec *w = &ms->ref_rec[x];
-        if (!w->used)
+    for (uint32_t x = 0; x < S->ids.n_ues; x++) {
+        const ref_rec *ref = &ms->ref_rec[x];
+        if (!ref->used)
             continue;
-        m_bind b = {w->user, x, w->contact, w->call, w->cseq, EXP_KEEP, w->set_seed};
-        if (m_find(&S->m, w->user, x)) {
-            b.call = 0;
+        const model_record *w = &ref->r;
+        model_binding b = binding(w->user, x, w->contact, w->call_id, w->cseq, EXP_KEEP, w->settings);
+        if (model_find(S->m, w->user, x)) {
+            b.call_id = 0;
             do_register(S, &b);
-            b.call = w->call;
-            if (b.call)
+            b.call_id = w->call_id;
+            if (b.call_id)
                 do_register(S, &b);
         } else {
             do_register(S, &b);
         }
     }
-    for (uint32_t u = 0; u < S->m.n_users; u++)
-        if (ms->ref_user[u].has_limit)
-            do_set_limit(S, u, ms->ref_user[u].limit);
-    for (uint32_t x = 0; x < S->m.n_ues; x++) {
-        const m_rec *cur = &S->m.rec[x], *w = &ms->ref_rec[x];
-        if (cur->used != w->used ||
-            (w->used && (cur->user != w->user || cur->contact != w->contact ||
-                         cur->call != w->call || cur->cseq != w->cseq ||
-                         cur->set_seed != w->set_seed))) {
+    for (uint32_t u = 0; u < S->users; u++)
+        if (ms->ref_lim[u].has)
+            do_set_limit(S, u, ms->ref_lim[u].max);
+    for (uint32_t x = 0; x < S->ids.n_ues; x++) {
+        const model_record *cur = model_find_ue(S->m, x);
+        const ref_rec *ref = &ms->ref_rec[x];
+        const model_record *w = &ref->r;
+        if ((cur != NULL) != ref->used ||
+            (cur && (cur->user != w->user || cur->contact != w->contact ||
+                     cur->call_id != w->call_id || cur->cseq != w->cseq ||
+                     cur->settings != w->settings))) {
             failf(S, "refill: the model's record at %s is not the reference's",
                   soak_ue(&S->ids, x));
             break;
@@ -1167,9 +933,12 @@ static void refill(soak *S, const mem_stats *ms)
  * per-user limit. */
 static void drain(soak *S)
 {
-    for (uint32_t u = 0; u < S->m.n_users; u++) {
-        uint32_t ues[SOAK_MAXPER];
-        size_t n = m_user_sorted(&S->m, u, ues);
+    for (uint32_t u = 0; u < S->users; u++) {
+        const model_record *recs[TAKEOVER_MAX + SOAK_UES_PER_USER];
+        uint32_t ues[TAKEOVER_MAX + SOAK_UES_PER_USER];
+        size_t n = model_user_records(S->m, u, recs, sizeof(recs) / sizeof(recs[0]));
+        for (size_t k = 0; k < n; k++)
+            ues[k] = recs[k]->ue;
         if (n == 0)
             continue;
         switch (u % 4) {
@@ -1182,7 +951,7 @@ static void drain(soak *S)
             break;
         default:
             for (size_t k = 0; k < n; k++) {
-                m_bind b = {u, ues[k], 0, 0, 0, u % 4 == 2 ? 0 : 1, 0};
+                model_binding b = binding(u, ues[k], 0, 0, 0, u % 4 == 2 ? 0 : 1, 0);
                 do_register(S, &b);
             }
             break;
@@ -1190,15 +959,15 @@ static void drain(soak *S)
     }
     S->now += 1000;
     do_expire(S);
-    for (uint32_t u = 0; u < S->m.n_users; u++)
-        if (S->m.user[u].has_limit)
+    for (uint32_t u = 0; u < S->users; u++)
+        if (model_user_max_ues(S->m, u, &(uint32_t){0}) == MCREG_OK)
             do_clear_limit(S, u);
     S->call = "after drain";
     S->has_b = 0;
     check_counts(S, S->reg);
-    if (S->m.n_records || S->m.n_limits)
-        failf(S, "drain left %zu records and %zu limits in the model", S->m.n_records,
-              S->m.n_limits);
+    if (model_record_count(S->m) || model_limit_count(S->m))
+        failf(S, "drain left %zu records and %zu limits in the model", model_record_count(S->m),
+              model_limit_count(S->m));
 }
 
 /* No creep, the criterion: the reference checkpoint (the first in the
@@ -1246,21 +1015,22 @@ static void check_memory_creep(soak *S, mem_stats *ms)
  * count and registers a free home UE (EVICTED, or LIMIT under reject). */
 static void churn(soak *S)
 {
-    for (uint32_t u = 0; u + 1 < S->m.n_users; u += 7) {
-        const m_user *v = &S->m.user[u + 1];
-        if (v->n && m_user_n(&S->m, u) < TAKEOVER_MAX) {
-            m_bind b = create_binding(S, u, v->ue[0]);
+    for (uint32_t u = 0; u + 1 < S->users; u += 7) {
+        const model_record *v[TAKEOVER_MAX + SOAK_UES_PER_USER];
+        if (model_user_records(S->m, u + 1, v, sizeof(v) / sizeof(v[0])) &&
+            model_user_ue_count(S->m, u) < TAKEOVER_MAX) {
+            model_binding b = create_binding(S, u, v[0]->ue);
             do_register(S, &b);
         }
     }
-    for (uint32_t u = 3; u < S->m.n_users; u += 7) {
-        uint32_t n = m_user_n(&S->m, u);
+    for (uint32_t u = 3; u < S->users; u += 7) {
+        uint32_t n = model_user_ue_count(S->m, u);
         for (uint32_t k = 0; n && k < SOAK_UES_PER_USER; k++) {
             uint32_t x = u * SOAK_UES_PER_USER + k;
-            if (S->m.rec[x].used)
+            if (model_ue_record_count(S->m, x))
                 continue;
             do_set_limit(S, u, n);
-            m_bind b = create_binding(S, u, x);
+            model_binding b = create_binding(S, u, x);
             do_register(S, &b);
             do_clear_limit(S, u);
             break;
@@ -1361,17 +1131,18 @@ static void check_snapshot(soak *S)
     size_t soaked = S->alloc.live_bytes, soaked_blocks = S->alloc.live_blocks;
     int rc = mcreg_snapshot(S->reg, &buf, &len);
     if (rc != MCREG_OK) {
-        failf(S, "snapshot: %d (%s)", rc, rc_name(rc));
+        failf(S, "snapshot: %d (%s)", rc, test_rc_name(rc));
         return;
     }
     soak_alloc a2;
     memset(&a2, 0, sizeof(a2));
-    mcreg_registry *reg2 = new_registry(S, &a2, on_event_none, S->m.policy, S->m.logoff);
+    mcreg_registry *reg2 = new_registry(S, &a2, on_event_none, model_get_options(S->m)->policy,
+                                        model_get_options(S->m)->notify_logoff);
     S->call = "restore";
     rc = mcreg_restore(reg2, buf, len, S->now);
     size_t restored = a2.live_bytes, restored_blocks = a2.live_blocks;
     if (rc != MCREG_OK) {
-        failf(S, "restore: %d (%s)", rc, rc_name(rc));
+        failf(S, "restore: %d (%s)", rc, test_rc_name(rc));
     } else {
         S->call = "compare restored";
         full_compare(S, reg2);
@@ -1380,7 +1151,7 @@ static void check_snapshot(soak *S)
         S->call = "snapshot of the restored";
         rc = mcreg_snapshot(reg2, &buf2, &len2);
         if (rc != MCREG_OK)
-            failf(S, "snapshot of the restored registry: %d (%s)", rc, rc_name(rc));
+            failf(S, "snapshot of the restored registry: %d (%s)", rc, test_rc_name(rc));
         else if (len2 != len || memcmp(buf, buf2, len) != 0)
             failf(S, "the restored registry's snapshot differs (%zu bytes, the original %zu)",
                   len2, len);
@@ -1391,7 +1162,7 @@ static void check_snapshot(soak *S)
     printf("snapshot: %zu records, %zu B; restored into a second registry: %zu B live in %zu "
            "blocks (the soaked one: %zu B in %zu; snapshot buffers not counted); snapshots "
            "identical: %s\n",
-           S->m.n_records, len, restored, restored_blocks, soaked, soaked_blocks,
+           model_record_count(S->m), len, restored, restored_blocks, soaked, soaked_blocks,
            buf2 && len2 == len && memcmp(buf, buf2, len) == 0 ? "yes" : "NO");
     mcreg_buffer_free(reg2, buf2);
     mcreg_buffer_free(S->reg, buf);
@@ -1416,7 +1187,7 @@ static void storm(soak *S)
     for (uint32_t u = 0; u < S->users; u++) {
         for (uint32_t k = 0; k < SOAK_UES_PER_USER; k++) {
             S->now += below(S, 2);
-            m_bind b = create_binding(S, u, u * SOAK_UES_PER_USER + k);
+            model_binding b = create_binding(S, u, u * SOAK_UES_PER_USER + k);
             do_register(S, &b);
         }
     }
@@ -1425,8 +1196,8 @@ static void storm(soak *S)
     check_counts(S, S->reg);
     printf("storm: %" PRIu32 " registrations in %.1f s: records %zu users %zu live %zu B "
            "%.1f B/rec peak %zu B blocks %zu\n",
-           S->ids.n_ues, seconds() - t0, S->m.n_records, S->m.n_active_users, S->alloc.live_bytes,
-           S->m.n_records ? (double)S->alloc.live_bytes / (double)S->m.n_records : 0.0,
+           S->ids.n_ues, seconds() - t0, model_record_count(S->m), model_user_count(S->m), S->alloc.live_bytes,
+           model_record_count(S->m) ? (double)S->alloc.live_bytes / (double)model_record_count(S->m) : 0.0,
            S->alloc.peak_bytes, S->alloc.live_blocks);
     fflush(stdout);
 }
@@ -1478,11 +1249,11 @@ static void one_op(soak *S)
     case N_OPS: break;
     }
     size_t n = mcreg_record_count(S->reg);
-    if (n != S->m.n_records)
-        failf(S, "record_count %zu, model %zu", n, S->m.n_records);
-    if (mcreg_user_ue_count(S->reg, soak_user(&S->ids, u)) != m_user_n(&S->m, u))
+    if (n != model_record_count(S->m))
+        failf(S, "record_count %zu, model %zu", n, model_record_count(S->m));
+    if (mcreg_user_ue_count(S->reg, soak_user(&S->ids, u)) != model_user_ue_count(S->m, u))
         failf(S, "user_ue_count(%s) %zu, model %" PRIu32, soak_user(&S->ids, u),
-              mcreg_user_ue_count(S->reg, soak_user(&S->ids, u)), m_user_n(&S->m, u));
+              mcreg_user_ue_count(S->reg, soak_user(&S->ids, u)), model_user_ue_count(S->m, u));
     if (below(S, 8) == 0)
         host_tick(S);
 }
@@ -1514,14 +1285,14 @@ int main(void)
     if (S->step_max < 2)
         S->step_max = 2;
 
-    if (soak_ids_init(&S->ids, S->users) || m_init(&S->m, &S->ids)) {
+    model_options mo = {.policy = policy, .notify_logoff = logoff};
+    model_values mv = {&S->ids, value_user, value_ue, value_contact, value_call_id, value_settings};
+    if (soak_ids_init(&S->ids, S->users) || !(S->m = model_new(&mo, &mv))) {
         fprintf(stderr, "out of memory for %" PRIu32 " users\n", S->users);
         return 2;
     }
-    S->m.policy = policy;
-    S->m.logoff = logoff;
     invalid_init();
-    soak_rng_seed(&S->rng, S->seed);
+    test_rng_seed(&S->rng, S->seed);
     S->phase = "setup";
     double t_start = seconds();
     S->now = S->start_now = UINT64_C(1000000000000) + below(S, UINT64_C(1000000000000));
@@ -1549,15 +1320,15 @@ int main(void)
     mem_stats ms;
     memset(&ms, 0, sizeof(ms));
     uint64_t interval = S->ops / 100 ? S->ops / 100 : 1;
-    size_t peak_records = S->m.n_records;
+    size_t peak_records = model_record_count(S->m);
     int cp = 0;
     memset(&S->st, 0, sizeof(S->st)); /* the summary counts the run only */
     double t0 = seconds();
     S->phase = "run";
     for (S->op = 1; S->op <= S->ops; S->op++) {
         one_op(S);
-        if (S->m.n_records > peak_records)
-            peak_records = S->m.n_records;
+        if (model_record_count(S->m) > peak_records)
+            peak_records = model_record_count(S->m);
         if (S->op % interval == 0 || S->op == S->ops) {
             cp++;
             checkpoint(S, &ms, cp, cp % 10 == 0 || S->op == S->ops);
@@ -1566,7 +1337,7 @@ int main(void)
     double t_run = seconds() - t0;
     soak_stats run = S->st;
     S->op = S->ops;
-    size_t end_records = S->m.n_records, end_users = S->m.n_active_users;
+    size_t end_records = model_record_count(S->m), end_users = model_user_count(S->m);
 
     check_snapshot(S);
     check_memory_creep(S, &ms);
@@ -1609,8 +1380,8 @@ int main(void)
     printf("%s: %" PRIu64 " failures\n", S->failures ? "FAIL" : "PASS", S->failures);
 
     free(ms.ref_rec);
-    free(ms.ref_user);
-    m_free(&S->m);
+    free(ms.ref_lim);
+    model_free(S->m);
     soak_ids_free(&S->ids);
     return S->failures ? 1 : 0;
 }

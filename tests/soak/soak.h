@@ -1,5 +1,6 @@
-/* Shared declarations of the soak test (tests/soak/): the PRNG, the counting
- * allocator, the id space, generated settings, and the reference model. */
+/* Shared declarations of the soak test (tests/soak/): the counting
+ * allocator, the id space and generated settings. The reference model is
+ * tests/model/. */
 #ifndef MCREG_SOAK_H
 #define MCREG_SOAK_H
 
@@ -7,18 +8,7 @@
 #include <stdint.h>
 
 #include "mcreg.h"
-
-/* ---- PRNG: xoshiro256** seeded through splitmix64 ------------------------ */
-
-typedef struct soak_rng {
-    uint64_t s[4];
-} soak_rng;
-
-uint64_t soak_splitmix64(uint64_t *state);
-void soak_rng_seed(soak_rng *r, uint64_t seed);
-uint64_t soak_rng_next(soak_rng *r);
-/* Uniform in [0, n), n > 0 (the bias of % is irrelevant here). */
-uint64_t soak_rng_below(soak_rng *r, uint64_t n);
+#include "rng.h"
 
 /* ---- counting allocator ---------------------------------------------------- */
 
@@ -76,110 +66,5 @@ typedef struct soak_settings {
 } soak_settings;
 
 void soak_settings_gen(uint32_t seed, soak_settings *out);
-/* 1 when the record's settings are those of `seed`; else 0 and why. */
-int soak_settings_match(const mcreg_record *r, uint32_t seed, char *why, size_t cap);
-
-/* ---- the reference model ---------------------------------------------------- */
-
-/* A user's records: home UEs plus UEs taken over from other users. The
- * driver never lets a user take over a UE when it has 6 records already,
- * so 6 + 4 home UEs bound it. */
-#define SOAK_MAXPER 12
-
-/* The model relies on UE exclusivity (the registry's default): a UE holds
- * at most one record, so records are kept in an array indexed by UE. */
-typedef struct m_rec {
-    uint64_t reg_at, exp_at;
-    uint32_t user;
-    uint32_t cseq;
-    uint32_t call;     /* 0 = none */
-    uint32_t contact;  /* 0 = none */
-    uint32_t set_seed; /* 0 = no settings */
-    uint32_t gen;      /* matches the model's heap entry of this record */
-    uint8_t used;
-} m_rec;
-
-typedef struct m_user {
-    uint32_t ue[SOAK_MAXPER]; /* unordered */
-    uint8_t n;
-    uint8_t has_limit;
-    uint32_t limit;
-} m_user;
-
-/* Lazy min-heap of (expires_at, UE, gen): an entry is live when the record
- * at the UE is in use with the same gen; stale entries are dropped when they
- * come to the top. */
-typedef struct m_heap_ent {
-    uint64_t exp;
-    uint32_t ue, gen;
-} m_heap_ent;
-
-/* An expected event. For record events the record's fields as the event
- * must show them (for removals: as the record was). */
-typedef struct m_event {
-    mcreg_event_type type;
-    uint32_t u, ue;
-    uint64_t reg_at, exp_at;
-    uint32_t cseq;
-    uint32_t recip; /* NOTIFY_* */
-    uint32_t n_other;
-    uint32_t other[SOAK_MAXPER];
-} m_event;
-
-typedef struct m_removal {
-    uint32_t u, ue;
-    mcreg_event_type why;
-    uint64_t reg_at, exp_at;
-    uint32_t cseq;
-} m_removal;
-
-typedef struct m_bind {
-    uint32_t u, x;
-    uint32_t contact, call, cseq, expires_s, set_seed;
-} m_bind;
-
-typedef struct soak_model {
-    const soak_ids *ids;
-    uint32_t n_users, n_ues;
-    m_rec *rec;   /* n_ues */
-    m_user *user; /* n_users */
-    size_t n_records, n_active_users, n_limits;
-    m_heap_ent *heap;
-    size_t heap_n, heap_cap;
-    uint32_t gen;
-    /* options */
-    uint32_t max_ues;
-    mcreg_limit_policy policy;
-    mcreg_notify_policy notify;
-    int logoff;
-    /* the expected events of the current call */
-    m_event *ev;
-    size_t ev_n, ev_cap;
-    m_removal *rm;
-    size_t rm_n, rm_cap;
-    void *due; /* the records due in one expire call (soak_model.c) */
-    size_t due_cap;
-} soak_model;
-
-int m_init(soak_model *m, const soak_ids *ids);
-void m_free(soak_model *m);
-void m_ev_reset(soak_model *m);
-/* The pair's record, or NULL. */
-const m_rec *m_find(const soak_model *m, uint32_t u, uint32_t x);
-/* The user's UEs in (registered_at, ue_id) order; returns how many. */
-size_t m_user_sorted(const soak_model *m, uint32_t u, uint32_t *out);
-uint32_t m_user_n(const soak_model *m, uint32_t u);
-
-/* Each predicts the call's result, applies it to the model and queues the
- * events the call must deliver. */
-int m_register(soak_model *m, const m_bind *b, uint64_t now, mcreg_outcome *out);
-int m_deregister(soak_model *m, uint32_t u, uint32_t x);
-int m_deregister_user(soak_model *m, uint32_t u, size_t *removed);
-int m_expire(soak_model *m, uint64_t now, size_t *expired);
-int m_next_expiry(soak_model *m, uint64_t *at);
-int m_set_limit(soak_model *m, uint32_t u, uint32_t max);
-int m_clear_limit(soak_model *m, uint32_t u);
-
-uint64_t m_expiry(uint64_t now, uint32_t expires_s);
 
 #endif

@@ -3,9 +3,10 @@
 # (every variable not defined here comes from there).
 #
 # Targets:
-#   soak           build $(BUILDDIR)/soak/mcreg-soak from tests/soak/*.c and
-#                  the static library, run it (SOAK_OPS random operations over
-#                  SOAK_USERS users, seed SOAK_SEED), then soak-valgrind.
+#   soak           build $(BUILDDIR)/soak/mcreg-soak from tests/soak/*.c, the
+#                  reference model (tests/model/) and the static library,
+#                  run it (SOAK_OPS random operations over SOAK_USERS users,
+#                  seed SOAK_SEED), then soak-valgrind.
 #                  With SANITIZE=1 the binary is built with ASan and UBSan
 #                  (in build/asan/) and the valgrind run is skipped.
 #   soak-valgrind  the same binary with SOAK_VALGRIND_OPS operations over
@@ -33,7 +34,7 @@ SOAK_SRCS  := $(sort $(wildcard tests/soak/*.c))
 SOAK_OBJS  := $(SOAK_SRCS:tests/soak/%.c=$(BUILDDIR)/soak/%.o)
 SOAK_BIN    = $(BUILDDIR)/soak/mcreg-soak
 SOAK_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -D_POSIX_C_SOURCE=200809L \
-                  -Iinclude $(CPPFLAGS) $(DEP_FLAGS)
+                  -Iinclude $(TEST_INC) $(CPPFLAGS) $(DEP_FLAGS)
 SOAK_RUN    = SOAK_OPS=$(call shquote,$(SOAK_OPS)) SOAK_USERS=$(call shquote,$(SOAK_USERS)) \
               SOAK_SEED=$(call shquote,$(SOAK_SEED)) $(SOAK_BIN)
 SOAK_VG_RUN = SOAK_OPS=$(call shquote,$(SOAK_VALGRIND_OPS)) \
@@ -62,12 +63,12 @@ endif
 $(SOAK_OBJS): $(BUILDDIR)/soak/%.o: tests/soak/%.c $(BUILDDIR)/soak/stamp.CC | $(BUILDDIR)/soak
 	$(CC) $(SOAK_ALL_CFLAGS) -c $< -o $@
 
-$(SOAK_BIN): $(SOAK_OBJS) $(STATIC) $(BUILDDIR)/soak/stamp.LD
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $(SOAK_OBJS) $(STATIC) $(LIB_PC_LIBS)
+$(SOAK_BIN): $(SOAK_OBJS) $(MODEL_OBJS) $(STATIC) $(BUILDDIR)/soak/stamp.LD
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $(SOAK_OBJS) $(MODEL_OBJS) $(STATIC) $(LIB_PC_LIBS)
 
 # Stamps as in the Makefile: rebuild when the compiler or a flag changes.
 STAMP_SOAK_CC = $(CC) $(SOAK_ALL_CFLAGS)
-STAMP_SOAK_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(SOAK_OBJS)
+STAMP_SOAK_LD = $(CC) $(CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(LIB_PC_LIBS) $(SOAK_OBJS) $(MODEL_OBJS)
 SOAK_STAMPS   = $(BUILDDIR)/soak/stamp.CC $(BUILDDIR)/soak/stamp.LD
 
 $(SOAK_STAMPS): $(BUILDDIR)/soak/stamp.%: FORCE | $(BUILDDIR)/soak

@@ -1,4 +1,4 @@
-/* The soak test's helpers: PRNG, counting allocator, ids, contacts and
+/* The soak test's helpers: counting allocator, ids, contacts and
  * Call-IDs, generated settings. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -6,47 +6,6 @@
 #include <string.h>
 
 #include "soak.h"
-
-/* ---- PRNG ------------------------------------------------------------------ */
-
-uint64_t soak_splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-void soak_rng_seed(soak_rng *r, uint64_t seed)
-{
-    uint64_t st = seed;
-    for (int i = 0; i < 4; i++)
-        r->s[i] = soak_splitmix64(&st);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t soak_rng_next(soak_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-uint64_t soak_rng_below(soak_rng *r, uint64_t n)
-{
-    return soak_rng_next(r) % n;
-}
 
 /* ---- counting allocator -------------------------------------------------------- */
 
@@ -272,7 +231,7 @@ static void gen_text(uint64_t *st, uint8_t *data, size_t len)
 {
     size_t i = 0;
     while (i < len) {
-        uint64_t r = soak_splitmix64(st);
+        uint64_t r = test_splitmix64(st);
         if (r % 16 == 0 && i + 2 <= len) {
             data[i++] = 0xc3; /* U+00E9 */
             data[i++] = 0xa9;
@@ -304,19 +263,19 @@ void soak_settings_gen(uint32_t seed, soak_settings *o)
         } else {
             s->type = MCREG_VAL_BYTES;
             for (size_t j = 0; j < len; j++)
-                o->data[0][j] = (uint8_t)soak_splitmix64(&st);
+                o->data[0][j] = (uint8_t)test_splitmix64(&st);
             s->v.bytes.ptr = o->data[0];
             s->v.bytes.len = len;
         }
         o->n = 1;
         return;
     }
-    size_t n = 1 + (size_t)(soak_splitmix64(&st) % 5);
+    size_t n = 1 + (size_t)(test_splitmix64(&st) % 5);
     int idx[N_KEYS];
     for (int i = 0; i < N_KEYS; i++)
         idx[i] = i;
     for (size_t i = 0; i < n; i++) {
-        size_t j = i + (size_t)(soak_splitmix64(&st) % (N_KEYS - i));
+        size_t j = i + (size_t)(test_splitmix64(&st) % (N_KEYS - i));
         int t = idx[i];
         idx[i] = idx[j];
         idx[j] = t;
@@ -325,11 +284,11 @@ void soak_settings_gen(uint32_t seed, soak_settings *o)
         mcreg_setting *s = &o->s[i];
         memset(s, 0, sizeof(*s));
         s->key = set_keys[idx[i]];
-        uint64_t r = soak_splitmix64(&st);
+        uint64_t r = test_splitmix64(&st);
         s->type = (mcreg_value_type)(r % 4);
         switch (s->type) {
         case MCREG_VAL_INT:
-            s->v.i = (int64_t)soak_splitmix64(&st);
+            s->v.i = (int64_t)test_splitmix64(&st);
             break;
         case MCREG_VAL_BOOL:
             s->v.b = (int)((r >> 8) % 4) - 1; /* -1, 0, 1, 2: non-zero is stored as 1 */
@@ -346,7 +305,7 @@ void soak_settings_gen(uint32_t seed, soak_settings *o)
         case MCREG_VAL_BYTES: {
             size_t len = (size_t)((r >> 8) % 33);
             for (size_t j = 0; j < len; j++)
-                o->data[i][j] = (uint8_t)soak_splitmix64(&st);
+                o->data[i][j] = (uint8_t)test_splitmix64(&st);
             s->v.bytes.ptr = len || (r >> 40) % 2 ? o->data[i] : NULL;
             s->v.bytes.len = len;
             break;
@@ -354,62 +313,4 @@ void soak_settings_gen(uint32_t seed, soak_settings *o)
         }
     }
     o->n = n;
-}
-
-int soak_settings_match(const mcreg_record *r, uint32_t seed, char *why, size_t cap)
-{
-    static soak_settings want; /* large: not on the stack */
-    soak_settings_gen(seed, &want);
-    size_t n = mcreg_record_setting_count(r);
-    if (n != want.n) {
-        snprintf(why, cap, "%zu settings, model %zu", n, want.n);
-        return 0;
-    }
-    if (mcreg_record_setting_at(r, n) != NULL) {
-        snprintf(why, cap, "setting_at(%zu) is not NULL", n);
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const mcreg_setting *g = mcreg_record_setting_at(r, i);
-        const mcreg_setting *w = &want.s[i];
-        if (!g || !g->key || strcmp(g->key, w->key) != 0) {
-            snprintf(why, cap, "setting %zu key '%s', model '%s'", i,
-                     g && g->key ? g->key : "(null)", w->key);
-            return 0;
-        }
-        if (mcreg_record_setting_find(r, w->key) != g) {
-            snprintf(why, cap, "setting_find(%s) is not setting_at(%zu)", w->key, i);
-            return 0;
-        }
-        if (g->type != w->type) {
-            snprintf(why, cap, "setting %s type %d, model %d", w->key, (int)g->type,
-                     (int)w->type);
-            return 0;
-        }
-        int ok = 1;
-        switch (w->type) {
-        case MCREG_VAL_INT:
-            ok = g->v.i == w->v.i;
-            break;
-        case MCREG_VAL_BOOL:
-            ok = g->v.b == (w->v.b != 0);
-            break;
-        case MCREG_VAL_TEXT:
-            ok = g->v.text.ptr != NULL && g->v.text.len == w->v.text.len &&
-                 (w->v.text.len == 0 ||
-                  memcmp(g->v.text.ptr, w->v.text.ptr, w->v.text.len) == 0) &&
-                 g->v.text.ptr[w->v.text.len] == '\0';
-            break;
-        case MCREG_VAL_BYTES:
-            ok = g->v.bytes.ptr != NULL && g->v.bytes.len == w->v.bytes.len &&
-                 (w->v.bytes.len == 0 ||
-                  memcmp(g->v.bytes.ptr, w->v.bytes.ptr, w->v.bytes.len) == 0);
-            break;
-        }
-        if (!ok) {
-            snprintf(why, cap, "setting %s (type %d) has another value", w->key, (int)w->type);
-            return 0;
-        }
-    }
-    return 1;
 }

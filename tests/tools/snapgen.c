@@ -5,10 +5,13 @@
  *
  * Builds a registry (UE exclusive off) from SEED with USERS users through
  * the public API only: registrations at a clock that only moves forward
- * (several of them at the same instant), refreshes that keep or clear the
- * contact and Call-ID and replace the settings, an expiry, single and
- * whole-user deregistrations, a registration whose expiry saturates at
- * UINT64_MAX, and per-user limits. The state has:
+ * (several of them at the same instant), refreshes (new logons for records
+ * that lapsed before their turn) that keep or clear the contact and
+ * Call-ID and replace the settings, an expiry, single and whole-user
+ * deregistrations, a registration whose expiry saturates at UINT64_MAX
+ * (made first, at its now_ms near UINT64_MAX, so that it neither lapses
+ * nor finds its user's other records lapsed), and per-user limits. The
+ * state has:
  * - settings of every type: ints at every CBOR head size and sign,
  *   INT64_MIN and INT64_MAX, empty, NUL-holding, multi-byte and JSON-hostile
  *   text, empty and binary bytes, true and false (and a bool set as 7);
@@ -48,6 +51,8 @@
 #include <string.h>
 
 #include "mcreg.h"
+#include "model.h"
+#include "rng.h"
 
 #define MAX_USERS 100000u
 
@@ -132,16 +137,13 @@ static char *keepf(const char *fmt, ...)
     return keep(buf, (size_t)n);
 }
 
-/* ---- random numbers (splitmix64) ----------------------------------------- */
+/* ---- random numbers ------------------------------------------------------ */
 
-static uint64_t rng;
+static test_rng rng;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
+    return test_rng_next(&rng);
 }
 
 static uint32_t below(uint32_t n)
@@ -149,71 +151,93 @@ static uint32_t below(uint32_t n)
     return (uint32_t)(rnd() % n);
 }
 
-/* ---- the model ----------------------------------------------------------- */
+/* ---- the model's values ---------------------------------------------------- */
 
-typedef struct mrec {
-    const char *user, *ue, *contact, *call_id;
-    uint32_t cseq;
-    uint64_t registered_at, expires_at;
-    const mcreg_setting *settings;
-    size_t n_settings;
-    int alive;
-    size_t user_ix;
-    int special; /* kept out of refreshes, expiry and deregistrations */
-} mrec;
+/* The state is checked against the shared reference model (tests/model/),
+ * which is fed every operation as it is generated. Its numbers: users are
+ * their index, UEs an index into ue_ids, contacts and Call-IDs an index + 1
+ * into strs, a set of settings an index + 1 into sets (0 = none). */
+static model *mdl;
 
-typedef struct muser {
-    const char *id;
-    size_t *recs; /* indices into model.recs */
-    size_t n_recs, cap_recs;
-    int has_limit;
-    uint32_t limit;
-} muser;
+typedef struct setset {
+    const mcreg_setting *s;
+    size_t n;
+} setset;
 
-static struct {
-    mrec *recs;
-    size_t n_recs, cap_recs;
-    muser *users;
-    size_t n_users;
-} model;
+static const char **user_ids;
+static unsigned n_user_ids;
+static const char **ue_ids;
+static size_t n_ue_ids, cap_ue_ids;
+static const char **strs;
+static size_t n_strs, cap_strs;
+static setset *sets;
+static size_t n_sets, cap_sets;
 
-static mrec *model_add(size_t user_ix, const char *ue)
+static void *grow_array(void *p, size_t *cap, size_t n, size_t elem)
 {
-    if (model.n_recs == model.cap_recs) {
-        size_t cap = model.cap_recs ? 2 * model.cap_recs : 64;
-        mrec *n = realloc(model.recs, cap * sizeof *n);
-        if (!n)
-            die(3, "out of memory");
-        model.recs = n;
-        model.cap_recs = cap;
-    }
-    muser *u = &model.users[user_ix];
-    if (u->n_recs == u->cap_recs) {
-        size_t cap = u->cap_recs ? 2 * u->cap_recs : 4;
-        size_t *n = realloc(u->recs, cap * sizeof *n);
-        if (!n)
-            die(3, "out of memory");
-        u->recs = n;
-        u->cap_recs = cap;
-    }
-    u->recs[u->n_recs++] = model.n_recs;
-    mrec *r = &model.recs[model.n_recs++];
-    *r = (mrec){.user = u->id, .ue = ue, .alive = 1, .user_ix = user_ix};
-    return r;
+    if (n < *cap)
+        return p;
+    size_t c = *cap ? 2 * *cap : 64;
+    void *q = realloc(p, c * elem);
+    if (!q)
+        die(3, "out of memory");
+    *cap = c;
+    return q;
 }
 
-static size_t model_alive(void)
+static uint32_t ue_num(const char *ue)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < model.n_recs; i++)
-        n += (size_t)model.recs[i].alive;
-    return n;
+    ue_ids = grow_array(ue_ids, &cap_ue_ids, n_ue_ids, sizeof *ue_ids);
+    ue_ids[n_ue_ids] = ue;
+    return (uint32_t)n_ue_ids++;
 }
 
-static uint64_t expiry(uint64_t now, uint32_t expires_s)
+static uint32_t str_id(const char *v)
 {
-    uint64_t add = 1000u * (uint64_t)expires_s;
-    return now > UINT64_MAX - add ? UINT64_MAX : now + add;
+    if (!v)
+        return 0;
+    strs = grow_array(strs, &cap_strs, n_strs, sizeof *strs);
+    strs[n_strs++] = v;
+    return (uint32_t)n_strs;
+}
+
+static const char *str_of(uint32_t id)
+{
+    return id ? strs[id - 1] : NULL;
+}
+
+static uint32_t set_id(const mcreg_setting *v, size_t n)
+{
+    if (!n)
+        return 0;
+    sets = grow_array(sets, &cap_sets, n_sets, sizeof *sets);
+    sets[n_sets++] = (setset){v, n};
+    return (uint32_t)n_sets;
+}
+
+static const char *value_user(void *ud, uint32_t u)
+{
+    (void)ud;
+    return user_ids[u];
+}
+
+static const char *value_ue(void *ud, uint32_t x)
+{
+    (void)ud;
+    return ue_ids[x];
+}
+
+static const char *value_str(void *ud, uint32_t id, char *buf, size_t cap)
+{
+    (void)ud, (void)buf, (void)cap;
+    return str_of(id);
+}
+
+static size_t value_settings(void *ud, uint32_t id, const mcreg_setting **out)
+{
+    (void)ud;
+    *out = sets[id - 1].s;
+    return sets[id - 1].n;
 }
 
 /* ---- operations: applied to the first registry, replayed into the second - */
@@ -232,6 +256,8 @@ typedef struct op {
 
 static op *ops;
 static size_t n_ops, cap_ops;
+
+#define NO_UE UINT32_MAX
 
 static void apply(mcreg_registry *reg, const op *o)
 {
@@ -271,7 +297,7 @@ static void apply(mcreg_registry *reg, const op *o)
             n, o->expect);
 }
 
-static op *new_op(enum op_kind kind, uint64_t now, size_t user_ix, const char *ue)
+static op *new_op(enum op_kind kind, uint64_t now, uint32_t user_ix, uint32_t ue)
 {
     if (n_ops == cap_ops) {
         size_t cap = cap_ops ? 2 * cap_ops : 256;
@@ -283,9 +309,69 @@ static op *new_op(enum op_kind kind, uint64_t now, size_t user_ix, const char *u
     }
     op *o = &ops[n_ops++];
     *o = (op){.kind = kind, .now = now};
-    o->b.user_id = model.users[user_ix].id;
-    o->b.ue_id = ue;
+    o->b.user_id = user_ids[user_ix];
+    o->b.ue_id = ue == NO_UE ? NULL : ue_ids[ue];
     return o;
+}
+
+/* Each operation is generated, applied to the model, and kept for the
+ * registries; the model's answers say what the library must answer. */
+
+static void model_rc(int rc, const op *o)
+{
+    if (rc != MCREG_OK)
+        die(3, "internal: the model refuses operation %d at %" PRIu64 ": %s", (int)o->kind,
+            o->now, mcreg_strerror(rc));
+}
+
+static void op_register(uint64_t now, uint32_t user_ix, uint32_t ue, const char *contact,
+                        uint32_t call_id, uint32_t cseq, uint32_t expires_s,
+                        const mcreg_setting *settings, size_t n_settings)
+{
+    op *o = new_op(OP_REGISTER, now, user_ix, ue);
+    o->b.contact = contact;
+    o->b.call_id = str_of(call_id);
+    o->b.cseq = cseq;
+    o->b.expires_s = expires_s;
+    o->b.settings = settings;
+    o->b.n_settings = n_settings;
+    model_binding mb = {.user = user_ix, .ue = ue, .contact = str_id(contact),
+                        .call_id = call_id, .settings = set_id(settings, n_settings),
+                        .cseq = cseq, .expires_s = expires_s};
+    mcreg_outcome out = MCREG_REMOVED;
+    model_rc(model_register(mdl, &mb, now, &out), o);
+    o->creates = out == MCREG_CREATED;
+}
+
+static void op_expire(uint64_t now)
+{
+    op *o = new_op(OP_EXPIRE, now, 0, NO_UE);
+    model_rc(model_expire(mdl, now, &o->expect), o);
+}
+
+static void op_deregister(uint64_t now, uint32_t user_ix, uint32_t ue)
+{
+    op *o = new_op(OP_DEREGISTER, now, user_ix, ue);
+    model_rc(model_deregister(mdl, user_ix, ue), o);
+}
+
+static void op_deregister_user(uint64_t now, uint32_t user_ix)
+{
+    op *o = new_op(OP_DEREGISTER_USER, now, user_ix, NO_UE);
+    model_rc(model_deregister_user(mdl, user_ix, &o->expect), o);
+}
+
+static void op_set_limit(uint32_t user_ix, uint32_t max)
+{
+    op *o = new_op(OP_SET_LIMIT, 0, user_ix, NO_UE);
+    o->max = max;
+    model_rc(model_set_user_max_ues(mdl, user_ix, max), o);
+}
+
+static void op_clear_limit(uint32_t user_ix)
+{
+    op *o = new_op(OP_CLEAR_LIMIT, 0, user_ix, NO_UE);
+    model_rc(model_clear_user_max_ues(mdl, user_ix), o);
 }
 
 /* ---- ids, contacts, Call-IDs --------------------------------------------- */
@@ -532,68 +618,57 @@ static const mcreg_setting *huge_settings(size_t *n)
 /* ---- generation ---------------------------------------------------------- */
 
 typedef struct plan {
-    size_t user_ix;
+    uint32_t user_ix;
     const char *ue;
-    int kind; /* 0 plain, 1 rich settings, 2 many settings, 3 at the length limits */
+    int shared; /* index of the shared UE id, or -1 */
+    int kind;   /* 0 plain, 1 rich settings, 2 many settings, 3 at the length limits */
 } plan;
 
-/* A register first removes its user's other records lapsed at now, as
- * mcreg_register does; a refresh of a lapsed record is a new logon. */
-static void sweep_lapsed(mrec *r, uint64_t now, int *creates)
+/* A record the generator created, in creation order: the pair, whether
+ * it is kept out of refreshes, expiry and deregistrations, and the Call-ID
+ * and CSeq it was registered with (for a refresh that finds it swept as
+ * lapsed). Everything else about it is the model's. */
+typedef struct made {
+    uint32_t user_ix, ue;
+    int special;
+    uint32_t call_id, cseq;
+} made;
+
+static made *mades;
+static size_t n_mades, cap_mades;
+
+static void add_made(uint32_t user_ix, uint32_t ue, int special)
 {
-    const muser *u = &model.users[r->user_ix];
-    for (size_t i = 0; i < u->n_recs; i++) {
-        mrec *m = &model.recs[u->recs[i]];
-        if (m != r && m->alive && m->expires_at <= now)
-            m->alive = 0;
-    }
-    if (!*creates && r->expires_at <= now)
-        *creates = 1;
+    mades = grow_array(mades, &cap_mades, n_mades, sizeof *mades);
+    mades[n_mades++] = (made){user_ix, ue, special, 0, 0};
 }
 
-static void add_register(uint64_t now, mrec *r, int creates, const char *contact,
-                         const char *call_id, uint32_t cseq, uint32_t expires_s,
-                         const mcreg_setting *settings, size_t n_settings)
+/* The last made record's Call-ID and CSeq, as the model registered it. */
+static void made_registered(void)
 {
-    sweep_lapsed(r, now, &creates);
-    op *o = new_op(OP_REGISTER, now, r->user_ix, r->ue);
-    o->creates = creates;
-    o->b.contact = contact;
-    o->b.call_id = call_id;
-    o->b.cseq = cseq;
-    o->b.expires_s = expires_s;
-    o->b.settings = settings;
-    o->b.n_settings = n_settings;
+    made *d = &mades[n_mades - 1];
+    const model_record *r = model_find(mdl, d->user_ix, d->ue);
+    d->call_id = r->call_id;
+    d->cseq = r->cseq;
+}
 
-    if (creates)
-        r->registered_at = now;
-    r->expires_at = expiry(now, expires_s);
-    if (contact || creates)
-        r->contact = contact; /* a new logon keeps nothing of a lapsed record */
-    r->call_id = call_id;
-    r->cseq = cseq;
-    /* the model keeps bools as the registry does: 0 or 1 */
-    mcreg_setting *copy = NULL;
-    if (n_settings) {
-        copy = arena_alloc(n_settings * sizeof *copy);
-        memcpy(copy, settings, n_settings * sizeof *copy);
-        for (size_t i = 0; i < n_settings; i++)
-            if (copy[i].type == MCREG_VAL_BOOL)
-                copy[i].v.b = copy[i].v.b != 0;
-    }
-    r->settings = copy;
-    r->n_settings = n_settings;
+static const model_record *made_record(const made *d)
+{
+    return model_find(mdl, d->user_ix, d->ue);
 }
 
 static void generate(uint64_t seed, unsigned n_users)
 {
-    rng = seed;
-    model.n_users = n_users;
-    model.users = calloc(n_users ? n_users : 1, sizeof *model.users);
-    if (!model.users)
+    test_rng_seed(&rng, seed);
+    model_options mo = {.shared_ues = 1};
+    model_values mv = {NULL, value_user, value_ue, value_str, value_str, value_settings};
+    mdl = model_new(&mo, &mv);
+    n_user_ids = n_users;
+    user_ids = calloc(n_users ? n_users : 1, sizeof *user_ids);
+    if (!mdl || !user_ids)
         die(3, "out of memory");
     for (unsigned u = 0; u < n_users; u++)
-        model.users[u].id = user_id(seed, u);
+        user_ids[u] = user_id(seed, u);
 
     /* Which (user, UE) pairs get a record. User 1 (and, at random, others)
      * gets none, user 0 at least one. */
@@ -606,14 +681,15 @@ static void generate(uint64_t seed, unsigned n_users)
         if (u == 7 || u == 8)
             n = n ? n : 1;
         for (unsigned k = 0; k < n; k++) {
-            const char *ue = below(4) == 0 ? shared_ue_id(below(3)) : own_ue_id(seed, u, k);
+            int shared = below(4) == 0 ? (int)below(3) : -1;
+            const char *ue = shared >= 0 ? shared_ue_id((unsigned)shared) : own_ue_id(seed, u, k);
             int dup = 0;
             for (size_t i = 0; i < n_plans; i++)
                 dup |= plans[i].user_ix == u && strcmp(plans[i].ue, ue) == 0;
             if (dup)
                 continue;
             int kind = k ? 0 : u == 0 ? 1 : u == 7 ? 2 : u == 8 ? 3 : 0;
-            plans[n_plans++] = (plan){.user_ix = u, .ue = ue, .kind = kind};
+            plans[n_plans++] = (plan){.user_ix = u, .ue = ue, .shared = shared, .kind = kind};
         }
     }
     /* ...registered in a random order */
@@ -631,13 +707,31 @@ static void generate(uint64_t seed, unsigned n_users)
     default: now = UINT32_MAX - 5000u; break; /* expiries past 2^32 */
     }
 
-    /* Registrations, some at the same instant. */
+    /* A registration whose expiry saturates at UINT64_MAX, by user 0, made
+     * first: made last, at its own now_ms, it would find every other record
+     * of user 0 lapsed and remove it (mcreg_register's lapsed-record rule),
+     * while made first it is itself never lapsed for the registrations and
+     * the expiry that follow. It takes no part in them (no draw of the
+     * random sequence either): the state is what it was when it came last. */
+    uint32_t ue_at_the_end = NO_UE;
+    if (n_users > 0) {
+        ue_at_the_end = ue_num("ue-at-the-end-of-time");
+        op_register(UINT64_MAX - 999, 0, ue_at_the_end, NULL, str_id("last"), UINT32_MAX, 3600,
+                    NULL, 0);
+    }
+
+    /* Registrations, some at the same instant. A shared UE id is one UE. */
+    uint32_t shared_ue[3] = {NO_UE, NO_UE, NO_UE};
     for (size_t i = 0; i < n_plans; i++) {
         const plan *p = &plans[i];
         if (i && below(3) != 0)
             now += 1 + below(5000);
-        mrec *r = model_add(p->user_ix, p->ue);
-        unsigned u = (unsigned)p->user_ix;
+        uint32_t ue;
+        if (p->shared < 0)
+            ue = ue_num(p->ue);
+        else if ((ue = shared_ue[p->shared]) == NO_UE)
+            ue = shared_ue[p->shared] = ue_num(p->ue);
+        unsigned u = p->user_ix;
         const char *contact = below(4) ? make_contact(u, (unsigned)i) : NULL;
         const char *call_id = below(3) ? make_call_id() : NULL;
         uint32_t expires_s = make_expires();
@@ -656,97 +750,79 @@ static void generate(uint64_t seed, unsigned n_users)
             break;
         default: settings = random_settings(&n_settings); break;
         }
-        if (p->kind) {
-            r->special = 1;
+        if (p->kind)
             expires_s = 86400u * 365;
-        }
-        add_register(now, r, 1, contact, call_id, make_cseq(), expires_s, settings, n_settings);
+        add_made(p->user_ix, ue, p->kind != 0);
+        op_register(now, p->user_ix, ue, contact, str_id(call_id), make_cseq(), expires_s,
+                    settings, n_settings);
+        made_registered();
     }
     free(plans);
 
     /* Refreshes: a new expiry (maybe earlier), the contact kept or
      * changed, the Call-ID kept (CSeq up), changed or cleared, the
-     * settings replaced. */
-    size_t n_created = model.n_recs;
+     * settings replaced. A record past its expiry by now (or already
+     * removed as lapsed by a register of its user) is registered anew: a
+     * new logon, registered_at now and no contact kept (mcreg_register's
+     * lapsed-record rule); the random draws are those of a refresh all the
+     * same, so the rest of the state does not depend on which records
+     * lapsed. */
+    size_t n_created = n_mades;
     for (size_t i = 0; i < n_created; i++) {
-        mrec *r = &model.recs[i];
-        if (!r->alive || r->special || below(3) != 0)
+        const made *d = &mades[i];
+        if (d->special || below(3) != 0)
             continue;
         now += 1 + below(10000);
-        const char *contact = below(3) == 0 ? NULL : make_contact((unsigned)r->user_ix, 99);
-        const char *call_id;
+        const char *contact = below(3) == 0 ? NULL : make_contact(d->user_ix, 99);
+        uint32_t call_id;
         uint32_t cseq;
         switch (below(3)) {
         case 0:
-            if (r->call_id && r->cseq < UINT32_MAX) {
-                call_id = r->call_id;
-                cseq = r->cseq + 1;
+            if (d->call_id && d->cseq < UINT32_MAX) {
+                call_id = d->call_id;
+                cseq = d->cseq + 1;
                 break;
             }
             /* fall through */
         case 1:
-            call_id = make_call_id();
+            call_id = str_id(make_call_id());
             cseq = make_cseq();
             break;
         default:
-            call_id = NULL;
+            call_id = 0;
             cseq = make_cseq();
             break;
         }
         size_t n_settings;
         const mcreg_setting *settings = random_settings(&n_settings);
-        add_register(now, r, 0, contact, call_id, cseq, make_expires(), settings, n_settings);
+        op_register(now, d->user_ix, d->ue, contact, call_id, cseq, make_expires(), settings,
+                    n_settings);
     }
 
     /* An expiry: every record at most 2 s long is gone by now. */
     now += 2000 + below(3000);
-    {
-        op *o = new_op(OP_EXPIRE, now, 0, NULL);
-        for (size_t i = 0; i < model.n_recs; i++) {
-            mrec *r = &model.recs[i];
-            if (r->alive && r->expires_at <= now) {
-                r->alive = 0;
-                o->expect++;
-            }
-        }
-    }
+    op_expire(now);
 
     /* Deregistrations: a few records, and every record of user 2. */
-    for (size_t i = 0; i < model.n_recs; i++) {
-        mrec *r = &model.recs[i];
-        if (!r->alive || r->special || r->user_ix == 2 || below(10) != 0)
+    for (size_t i = 0; i < n_mades; i++) {
+        const made *d = &mades[i];
+        if (!made_record(d) || d->special || d->user_ix == 2 || below(10) != 0)
             continue;
         now += below(100);
-        new_op(OP_DEREGISTER, now, r->user_ix, r->ue);
-        r->alive = 0;
+        op_deregister(now, d->user_ix, d->ue);
     }
-    if (n_users > 2) {
-        muser *u = &model.users[2];
-        size_t n = 0;
-        for (size_t i = 0; i < u->n_recs; i++) {
-            n += (size_t)model.recs[u->recs[i]].alive;
-            model.recs[u->recs[i]].alive = 0;
-        }
-        if (n) {
-            now += 1;
-            new_op(OP_DEREGISTER_USER, now, 2, NULL)->expect = n;
-        }
+    if (n_users > 2 && model_user_ue_count(mdl, 2)) {
+        now += 1;
+        op_deregister_user(now, 2);
     }
 
-    /* A last registration whose expiry saturates at UINT64_MAX, by user 2
-     * (none of whose records is left to lapse), else user 0. */
-    if (n_users > 0) {
-        now = UINT64_MAX - 999;
-        mrec *r = model_add(n_users > 2 ? 2 : 0, "ue-at-the-end-of-time");
-        add_register(now, r, 1, NULL, "last", UINT32_MAX, 3600, NULL, 0);
-    }
+    /* User 0's registration at the end of time (made first, above). */
+    if (n_users > 0)
+        add_made(0, ue_at_the_end, 0);
 
     /* Limits. They come last: limits are not enforced on what is there. */
     for (unsigned u = 0; u < n_users; u++) {
-        muser *mu = &model.users[u];
-        size_t alive = 0;
-        for (size_t i = 0; i < mu->n_recs; i++)
-            alive += (size_t)model.recs[mu->recs[i]].alive;
+        size_t alive = model_user_ue_count(mdl, u);
         int set = 1;
         uint32_t max = 0;
         if (u == 1)
@@ -763,124 +839,32 @@ static void generate(uint64_t seed, unsigned n_users)
             set = 0;
         if (u == 3) {
             /* set, then cleared: no limit */
-            new_op(OP_SET_LIMIT, 0, u, NULL)->max = 7;
-            new_op(OP_CLEAR_LIMIT, 0, u, NULL);
+            op_set_limit(u, 7);
+            op_clear_limit(u);
         }
         if (set) {
             if (u % 4 == 0) /* overwritten */
-                new_op(OP_SET_LIMIT, 0, u, NULL)->max = max / 2 + 1;
-            new_op(OP_SET_LIMIT, 0, u, NULL)->max = max;
-            mu->has_limit = 1;
-            mu->limit = max;
+                op_set_limit(u, max / 2 + 1);
+            op_set_limit(u, max);
         }
     }
 }
 
 /* ---- checks against the model -------------------------------------------- */
 
-static int same_setting(const mcreg_setting *a, const mcreg_setting *b)
-{
-    if (strcmp(a->key, b->key) != 0 || a->type != b->type)
-        return 0;
-    switch (a->type) {
-    case MCREG_VAL_INT: return a->v.i == b->v.i;
-    case MCREG_VAL_BOOL: return a->v.b == b->v.b;
-    case MCREG_VAL_TEXT:
-        return a->v.text.len == b->v.text.len &&
-               (a->v.text.len == 0 || memcmp(a->v.text.ptr, b->v.text.ptr, a->v.text.len) == 0);
-    case MCREG_VAL_BYTES:
-        return a->v.bytes.len == b->v.bytes.len &&
-               (a->v.bytes.len == 0 ||
-                memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0);
-    }
-    return 0;
-}
-
-static int same_opt(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
-
+/* Every record, count, limit, order and the next expiry (model_check_all). */
 static void verify(const mcreg_registry *reg, const char *what)
 {
-    size_t alive = model_alive();
-    CHECK(mcreg_record_count(reg) == alive, "%s: %zu records, want %zu", what,
-          mcreg_record_count(reg), alive);
-    size_t users_with = 0;
-    uint64_t next = UINT64_MAX;
-    for (size_t u = 0; u < model.n_users; u++) {
-        muser *mu = &model.users[u];
-        size_t n = 0;
-        for (size_t i = 0; i < mu->n_recs; i++) {
-            const mrec *m = &model.recs[mu->recs[i]];
-            if (!m->alive)
-                continue;
-            n++;
-            next = m->expires_at < next ? m->expires_at : next;
-            const mcreg_record *r = mcreg_find(reg, m->user, m->ue);
-            CHECK(r, "%s: no record (%s, %s)", what, m->user, m->ue);
-            CHECK(same_opt(mcreg_record_contact(r), m->contact) &&
-                      same_opt(mcreg_record_call_id(r), m->call_id) &&
-                      mcreg_record_cseq(r) == m->cseq &&
-                      mcreg_record_registered_at(r) == m->registered_at &&
-                      mcreg_record_expires_at(r) == m->expires_at &&
-                      mcreg_record_setting_count(r) == m->n_settings,
-                  "%s: record (%s, %s) differs from the model", what, m->user, m->ue);
-            for (size_t k = 0; k < m->n_settings; k++) {
-                const mcreg_setting *s = mcreg_record_setting_at(r, k);
-                CHECK(s && same_setting(s, &m->settings[k]),
-                      "%s: record (%s, %s): setting %zu (%s) differs from the model", what,
-                      m->user, m->ue, k, m->settings[k].key);
-                CHECK(s->type != MCREG_VAL_BYTES || s->v.bytes.ptr,
-                      "%s: record (%s, %s): bytes setting %s read back with a NULL pointer", what,
-                      m->user, m->ue, s->key);
-                CHECK(s->type != MCREG_VAL_TEXT || s->v.text.ptr[s->v.text.len] == '\0',
-                      "%s: record (%s, %s): text setting %s is not NUL-terminated", what,
-                      m->user, m->ue, s->key);
-            }
-        }
-        users_with += n > 0;
-        CHECK(mcreg_user_ue_count(reg, mu->id) == n, "%s: user %s has %zu UEs, want %zu", what,
-              mu->id, mcreg_user_ue_count(reg, mu->id), n);
-        uint32_t max = 0;
-        int rc = mcreg_user_max_ues(reg, mu->id, &max);
-        if (mu->has_limit)
-            CHECK(rc == MCREG_OK && max == mu->limit, "%s: user %s: limit %s %" PRIu32
-                  ", want %" PRIu32, what, mu->id, mcreg_strerror(rc), max, mu->limit);
-        else
-            CHECK(rc == MCREG_ERR_NOT_FOUND, "%s: user %s has a limit, want none", what, mu->id);
-    }
-    CHECK(mcreg_user_count(reg) == users_with, "%s: %zu users, want %zu", what,
-          mcreg_user_count(reg), users_with);
-    uint64_t at = 0;
-    int rc = mcreg_next_expiry(reg, &at);
-    if (alive)
-        CHECK(rc == MCREG_OK && at == next, "%s: next expiry %" PRIu64 ", want %" PRIu64, what,
-              at, next);
-    else
-        CHECK(rc == MCREG_ERR_NOT_FOUND, "%s: next expiry in an empty registry", what);
-}
-
-static int ue_cmp(const void *a, const void *b)
-{
-    return strcmp((*(const mrec *const *)a)->ue, (*(const mrec *const *)b)->ue);
+    char why[1024];
+    CHECK(model_check_all(mdl, reg, why, sizeof why) == 0, "%s: %s", what, why);
 }
 
 static int shares_a_ue(void)
 {
-    const mrec **v = malloc((model.n_recs + 1) * sizeof *v);
-    size_t n = 0;
-    int shared = 0;
-    if (!v)
-        die(3, "out of memory");
-    for (size_t i = 0; i < model.n_recs; i++)
-        if (model.recs[i].alive)
-            v[n++] = &model.recs[i];
-    qsort(v, n, sizeof *v, ue_cmp);
-    for (size_t i = 1; i < n; i++)
-        shared |= strcmp(v[i - 1]->ue, v[i]->ue) == 0;
-    free(v);
-    return shared;
+    for (uint32_t x = 0; x < model_ue_span(mdl); x++)
+        if (model_ue_record_count(mdl, x) > 1)
+            return 1;
+    return 0;
 }
 
 /* ---- registries ---------------------------------------------------------- */
@@ -939,42 +923,42 @@ static void json_opt(FILE *f, const char *s)
 
 static int rec_cmp(const void *a, const void *b)
 {
-    const mrec *x = *(const mrec *const *)a, *y = *(const mrec *const *)b;
-    int c = strcmp(x->user, y->user);
-    return c ? c : strcmp(x->ue, y->ue);
+    const model_record *x = *(const model_record *const *)a, *y = *(const model_record *const *)b;
+    int c = strcmp(user_ids[x->user], user_ids[y->user]);
+    return c ? c : strcmp(ue_ids[x->ue], ue_ids[y->ue]);
 }
 
 static int user_cmp(const void *a, const void *b)
 {
-    return strcmp((*(const muser *const *)a)->id, (*(const muser *const *)b)->id);
+    return strcmp(user_ids[*(const uint32_t *)a], user_ids[*(const uint32_t *)b]);
 }
 
 static void write_json(FILE *f)
 {
-    size_t n = 0;
-    const mrec **recs = malloc((model.n_recs + 1) * sizeof *recs);
-    const muser **users = malloc((model.n_users + 1) * sizeof *users);
-    if (!recs || !users)
+    const model_record **recs = NULL;
+    size_t n = model_records(mdl, &recs);
+    uint32_t *users = malloc((n_user_ids + 1) * sizeof *users);
+    if (n == (size_t)-1 || !users)
         die(3, "out of memory");
-    for (size_t i = 0; i < model.n_recs; i++)
-        if (model.recs[i].alive)
-            recs[n++] = &model.recs[i];
-    qsort(recs, n, sizeof *recs, rec_cmp);
+    if (n)
+        qsort(recs, n, sizeof *recs, rec_cmp);
     for (size_t i = 0; i < n; i++) {
-        const mrec *r = recs[i];
+        const model_record *r = recs[i];
         fputs("{\"user\":", f);
-        json_string(f, r->user, strlen(r->user));
+        json_string(f, user_ids[r->user], strlen(user_ids[r->user]));
         fputs(",\"ue\":", f);
-        json_string(f, r->ue, strlen(r->ue));
+        json_string(f, ue_ids[r->ue], strlen(ue_ids[r->ue]));
         fputs(",\"contact\":", f);
-        json_opt(f, r->contact);
+        json_opt(f, str_of(r->contact));
         fputs(",\"call_id\":", f);
-        json_opt(f, r->call_id);
+        json_opt(f, str_of(r->call_id));
         fprintf(f, ",\"cseq\":%" PRIu32 ",\"registered_at\":%" PRIu64 ",\"expires_at\":%" PRIu64
                    ",\"settings\":[",
                 r->cseq, r->registered_at, r->expires_at);
-        for (size_t k = 0; k < r->n_settings; k++) {
-            const mcreg_setting *s = &r->settings[k];
+        const mcreg_setting *settings = NULL;
+        size_t n_settings = r->settings ? value_settings(NULL, r->settings, &settings) : 0;
+        for (size_t k = 0; k < n_settings; k++) {
+            const mcreg_setting *s = &settings[k];
             fputs(k ? ",{\"key\":" : "{\"key\":", f);
             json_string(f, s->key, strlen(s->key));
             switch (s->type) {
@@ -1000,14 +984,16 @@ static void write_json(FILE *f)
         fputs("]}\n", f);
     }
     n = 0;
-    for (size_t u = 0; u < model.n_users; u++)
-        if (model.users[u].has_limit)
-            users[n++] = &model.users[u];
+    for (uint32_t u = 0; u < n_user_ids; u++)
+        if (model_user_max_ues(mdl, u, &(uint32_t){0}) == MCREG_OK)
+            users[n++] = u;
     qsort(users, n, sizeof *users, user_cmp);
     for (size_t i = 0; i < n; i++) {
+        uint32_t max = 0;
+        model_user_max_ues(mdl, users[i], &max);
         fputs("{\"user\":", f);
-        json_string(f, users[i]->id, strlen(users[i]->id));
-        fprintf(f, ",\"max_ues\":%" PRIu32 "}\n", users[i]->limit);
+        json_string(f, user_ids[users[i]], strlen(user_ids[users[i]]));
+        fprintf(f, ",\"max_ues\":%" PRIu32 "}\n", max);
     }
     free(recs);
     free(users);
@@ -1116,10 +1102,12 @@ int main(int argc, char **argv)
             die(2, "cannot write %s", argv[4]);
     }
 
-    for (size_t u = 0; u < model.n_users; u++)
-        free(model.users[u].recs);
-    free(model.users);
-    free(model.recs);
+    model_free(mdl);
+    free(user_ids);
+    free(ue_ids);
+    free(strs);
+    free(sets);
+    free(mades);
     free(ops);
     arena_free();
     return 0;

@@ -1,0 +1,406 @@
+"""Processes, ports and logs for the registrar's tests and its load bench.
+
+Everything here runs on loopback only. Ports are the kernel's choice: the
+registrar binds 127.0.0.1:0 and names its port in its first log line; the
+SIPp UEs and redis-server get a port the kernel handed to a socket that was
+closed again (another one when the program then fails to bind it).
+
+Used by conftest.py (the fixtures of the pytest suite) and by
+../bench/bench.py (the REGISTER load bench).
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+LOOPBACK = "127.0.0.1"
+
+# SIPp's exit status when it cannot bind its port
+SIPP_BIND_FAILED = 254
+
+
+class TestFailure(AssertionError):
+    """A check of a scenario failed."""
+
+
+def fail(message):
+    raise TestFailure(message)
+
+
+# ---- ports -------------------------------------------------------------------
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    """A loopback port the kernel just handed out (and took back)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def _socket_inodes(pid):
+    inodes = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    return inodes
+
+
+def _udp_sockets():
+    """(local address as in /proc/net/udp, its fields) for each IPv4 UDP socket."""
+    try:
+        with open("/proc/net/udp") as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return []
+    out = []
+    for row in rows:
+        fields = row.split()
+        if len(fields) >= 10:
+            out.append((fields[1], fields))
+    return out
+
+
+def _hex_addr(port):
+    return "0100007F:%04X" % port
+
+
+def udp_bound(port, pid=None):
+    """127.0.0.1:PORT is bound by a UDP socket (of PID, when given)."""
+    want = _hex_addr(port)
+    inodes = _socket_inodes(pid) if pid is not None else None
+    for laddr, fields in _udp_sockets():
+        if laddr == want and (inodes is None or fields[9] in inodes):
+            return True
+    return False
+
+
+def udp_queue(ports):
+    """{port: (rx queue bytes, drops)} for the loopback UDP sockets on PORTS."""
+    want = {_hex_addr(p): p for p in ports}
+    out = {}
+    for laddr, fields in _udp_sockets():
+        if laddr in want:
+            rx = int(fields[4].split(":")[1], 16)
+            drops = int(fields[12]) if len(fields) > 12 else 0
+            out[want[laddr]] = (rx, drops)
+    return out
+
+
+def send_datagram(port, data):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(data, (LOOPBACK, port))
+
+
+# ---- processes ---------------------------------------------------------------
+
+
+class Processes:
+    """The processes a test (or a bench step) started; stop_all() ends
+    those still running: SIGTERM, then SIGKILL."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, argv, stdout=None, stderr=None, cwd=None):
+        proc = subprocess.Popen([str(a) for a in argv], stdout=stdout, stderr=stderr,
+                                stdin=subprocess.DEVNULL, cwd=cwd)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self):
+        running = [p for p in self.procs if p.poll() is None]
+        for p in running:
+            p.terminate()
+        deadline = time.monotonic() + 0.3
+        for p in running:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = []
+
+
+def wait_exit(proc, seconds):
+    """PROC's exit status; None after killing it when it outlives SECONDS."""
+    try:
+        return proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
+def alive(proc):
+    return proc.poll() is None
+
+
+def wait_until(predicate, seconds, step=0.05):
+    """Polls PREDICATE until true (its value) or SECONDS pass (None)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(step)
+
+
+# ---- the registrar -----------------------------------------------------------
+
+
+class Tools:
+    """The programs under test, from a build directory (build, build/asan)."""
+
+    def __init__(self, builddir, sipp=None):
+        self.builddir = Path(builddir).resolve()
+        self.registrar = self.builddir / "examples" / "mcreg-registrar"
+        self.dump = self.builddir / "examples" / "mcreg-dump"
+        self.sipp = sipp or os.environ.get("SIPP", "sipp")
+
+    def missing(self, need_dump=True):
+        """What is not there, as lines that say how to get it."""
+        out = []
+        if not os.access(self.registrar, os.X_OK):
+            out.append(f"{self.registrar} (make examples)")
+        if need_dump and not os.access(self.dump, os.X_OK):
+            out.append(f"{self.dump} (make examples)")
+        if not _on_path(self.sipp):
+            out.append(f"{self.sipp} (Debian package sip-tester)")
+        return out
+
+
+def _on_path(prog):
+    if "/" in prog:
+        return os.access(prog, os.X_OK)
+    return any(os.access(Path(d) / prog, os.X_OK)
+               for d in os.environ.get("PATH", "").split(os.pathsep) if d)
+
+
+LISTENING = re.compile(r"^listening udp 127\.0\.0\.1:([0-9]+)$")
+
+
+class Log:
+    """A log file read as lines (matched with Python regular expressions)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def lines(self):
+        try:
+            text = self.path.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return []
+        return text.splitlines()
+
+    def count(self, pattern):
+        rx = re.compile(pattern)
+        return sum(1 for line in self.lines() if rx.search(line))
+
+    def matching(self, pattern):
+        rx = re.compile(pattern)
+        return [line for line in self.lines() if rx.search(line)]
+
+    def has_line(self, line):
+        return line in self.lines()
+
+    def wait(self, pattern, want=1, seconds=5):
+        """Until WANT lines match PATTERN; False when SECONDS pass first."""
+        return bool(wait_until(lambda: self.count(pattern) >= want, seconds))
+
+
+class Registrar:
+    """mcreg-registrar on 127.0.0.1 (port 0 unless LISTEN names one): its
+    stderr log in DIR/LABEL.log, its stdout in DIR/LABEL.stdout."""
+
+    def __init__(self, tools, procs, workdir, label, args, listen=f"{LOOPBACK}:0",
+                 wrapper=(), log_to_file=True):
+        self.label = label
+        self.args = list(args)
+        self.log = Log(Path(workdir) / f"{label}.log")
+        self.port = None
+        self.argv = argv = [*wrapper, tools.registrar, "--listen", listen, *self.args]
+        self.stdout_path = Path(workdir) / f"{label}.stdout"
+        with open(self.stdout_path, "wb") as out:
+            if log_to_file:
+                with open(self.log.path, "wb") as err:
+                    self.proc = procs.start(argv, stdout=out, stderr=err, cwd=workdir)
+            else:
+                self.proc = procs.start(argv, stdout=out, stderr=subprocess.DEVNULL, cwd=workdir)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return alive(self.proc)
+
+    def first_line(self, seconds=10):
+        """The first complete log line, or None when there is none in SECONDS
+        (or the registrar exits first)."""
+        def first():
+            try:
+                data = self.log.path.read_bytes()
+            except OSError:
+                data = b""
+            if b"\n" in data:
+                return data.split(b"\n", 1)[0].decode("utf-8", "replace")
+            if not self.alive():
+                return ""
+            return None
+        line = wait_until(lambda: first() is not None, seconds) and first()
+        return line or None
+
+    def listening_port(self, seconds=10, soft=None):
+        """Reads the port from the first log line, 'listening udp
+        127.0.0.1:PORT'. Another first line is a soft failure (when SOFT
+        collects them) and the listening line is looked for further down."""
+        first = self.first_line(seconds)
+        if first is None:
+            state = "running" if self.alive() else "exited"
+            fail(f"{self.label}: no first log line (registrar {state})")
+        line = first
+        if not LISTENING.match(first):
+            message = (f"{self.label}: first log line is '{first}', "
+                       "want 'listening udp 127.0.0.1:PORT'")
+            if soft is None:
+                fail(message)
+            soft.fail(message)
+            self.log.wait(r"^listening udp ", 1, 5)
+            found = self.log.matching(r"^listening udp ")
+            line = found[0] if found else ""
+        m = LISTENING.match(line)
+        if not m:
+            fail(f"{self.label}: listening line is '{line}', want 'listening udp 127.0.0.1:PORT'")
+        self.port = int(m.group(1))
+        if self.port == 0:
+            fail(f"{self.label}: listening on port 0")
+        return self.port
+
+    def stop(self, seconds=10):
+        """SIGTERM; the exit status (None when it outlives SECONDS)."""
+        if not self.alive():
+            return self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        return wait_exit(self.proc, seconds)
+
+
+# ---- SIPp ----------------------------------------------------------------------
+
+
+def sipp_argv(tools, xml, port, *args):
+    return [tools.sipp, "-sf", xml, "-i", LOOPBACK, "-p", str(port), "-nostdin", *args]
+
+
+# ---- mcreg-dump ------------------------------------------------------------------
+
+
+class Dump:
+    """mcreg-dump's JSON lines for one snapshot: the records (lines with a
+    "ue") in snapshot order, and the raw text."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.text = self.path.read_text()
+        self.lines = [json.loads(line) for line in self.text.splitlines() if line.strip()]
+        self.records = [r for r in self.lines if "ue" in r]
+
+    def record(self, ue_id):
+        found = [r for r in self.records if r["ue"] == ue_id]
+        if len(found) != 1:
+            fail(f"{self.path.name}: want one record for UE {ue_id}, have: {self.text}")
+        return found[0]
+
+    def expect_ues(self, *ue_ids):
+        """The records are exactly those of these UEs."""
+        if len(self.records) != len(ue_ids):
+            fail(f"{self.path.name}: {len(self.records)} record(s), want {len(ue_ids)} "
+                 f"({' '.join(ue_ids)}): {self.text}")
+        for u in ue_ids:
+            self.record(u)
+
+
+def run_dump(tools, snapshot, out):
+    """mcreg-dump SNAPSHOT into OUT; a Dump."""
+    out = Path(out)
+    with open(out, "wb") as o, open(f"{out}.err", "wb") as e:
+        st = subprocess.run([tools.dump, snapshot], stdout=o, stderr=e).returncode
+    if st != 0:
+        fail(f"mcreg-dump {snapshot}: status {st}: {Path(f'{out}.err').read_bytes()[:300]!r}")
+    return Dump(out)
+
+
+def dump_error(tools, snapshot):
+    """The library's error for SNAPSHOT, as mcreg-dump words it
+    ("mcreg-dump: FILE: ERROR: DETAIL", DETAIL being mcreg_error_detail's):
+    ERROR, or "" when it reads it."""
+    r = subprocess.run([tools.dump, snapshot], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    text = r.stderr.decode("utf-8", "replace").rstrip("\n")
+    prefix = f"mcreg-dump: {snapshot}: "
+    if not text.startswith(prefix):
+        return ""
+    return text[len(prefix):].split(": ", 1)[0]
+
+
+# ---- redis-server (the cluster's shared store) ----------------------------------------
+
+
+class RedisServer:
+    """redis-server on a kernel-chosen loopback TCP port, with no persistence
+    (--save '' --appendonly no), its files in WORKDIR."""
+
+    def __init__(self, procs, workdir, program="redis-server", tries=5):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log = Log(self.workdir / "redis.log")
+        for _ in range(tries):
+            self.port = free_port(socket.SOCK_STREAM)
+            with open(self.log.path, "wb") as out:
+                self.proc = procs.start([program, "--port", self.port, "--bind", LOOPBACK,
+                                         "--save", "", "--appendonly", "no",
+                                         "--dir", self.workdir],
+                                        stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir)
+            if wait_until(lambda: not alive(self.proc) or self._answers(), 10):
+                if alive(self.proc):
+                    return
+            wait_exit(self.proc, 1)
+        fail(f"redis-server did not start: {self.log.path.read_text()[-500:]}")
+
+    def command(self, *words):
+        """One command (RESP array of bulk strings); the reply's first line."""
+        out = b"*%d\r\n" % len(words)
+        for w in words:
+            w = w.encode() if isinstance(w, str) else w
+            out += b"$%d\r\n%s\r\n" % (len(w), w)
+        with socket.create_connection((LOOPBACK, self.port), timeout=5) as s:
+            s.sendall(out)
+            reply = b""
+            while b"\r\n" not in reply:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        return reply.split(b"\r\n", 1)[0].decode("utf-8", "replace")
+
+    def _answers(self):
+        try:
+            return self.command("PING") == "+PONG"
+        except OSError:
+            return False

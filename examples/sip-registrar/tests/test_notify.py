@@ -1,0 +1,89 @@
+"""Logoff MESSAGEs when a registration lapses; the MESSAGE transaction's
+retransmissions."""
+
+import re
+import time
+
+from regtest import fail
+from scenario import AOR, elapsed_ms
+
+
+def test_expiry_logoff(sip):
+    """A 1 s registration lapses; with --notify-logoff the remaining UE gets
+    the logoff MESSAGE."""
+    a, b = sip.ue("a"), sip.ue("b")
+    sip.snap = sip.dir / "snap"
+    sip.start_registrar("reg", "--snapshot", sip.snap, "--min-expires", "1", "--notify-logoff")
+    sip.expect(a, "logon", b, a, b)
+    sip.expect(a, "logoff", b, a)
+    sip.expect(b, "logon", b, b, a)
+    sip.listen(a, 2)
+    sip.listen(b, 1)
+    sip.register(a, 200, expires=60)
+    sip.register(b, 200, expires=1)
+    t0 = time.monotonic()
+    sip.listened(b)
+    sip.wait_log(rf"^event EXPIRED user={re.escape(AOR)} ue={re.escape(b.id)}$", 1, 6)
+    took = elapsed_ms(t0)
+    if took < 700:
+        fail(f"B expired {took:.0f} ms after its 200, before its 1 s")
+    sip.listened(a, 6)
+    if not sip.has_log_line(f"event NOTIFY_LOGOFF user={AOR} ue={b.id} to={a.id} others="):
+        fail(f"no 'event NOTIFY_LOGOFF user={AOR} ue={b.id} to={a.id} others=' line")
+    sip.wait_log(rf"^message {re.escape(a.id)} 200$", 2)
+    sip.snapshot_now("dump").expect_ues(a.id)
+    sip.stop_registrar()
+
+
+def _counts_column(path, column):
+    """COLUMN of the last row of a SIPp -trace_counts file."""
+    rows = [line.split(";") for line in path.read_text().splitlines() if line]
+    if column not in rows[0]:
+        fail(f"no {column} column in {path.name}")
+    return int(rows[-1][rows[0].index(column)])
+
+
+def _received_message_times(path):
+    """The time of each MESSAGE in a SIPp message log, in seconds of the day."""
+    times, t, rx = [], None, False
+    for line in path.read_bytes().decode("utf-8", "replace").splitlines():
+        if re.match(r"^-+ [0-9]", line):
+            t, rx = line.split()[2], False
+        elif line.startswith("UDP message received"):
+            rx = True
+        elif rx and line.startswith("MESSAGE "):
+            h, m, s = t.split(":")
+            times.append(int(h) * 3600 + int(m) * 60 + float(s))
+            rx = False
+    return times
+
+
+def test_message_retransmit(sip):
+    """A MESSAGE the UE does not answer at once is retransmitted (Timer E,
+    first after T1 = 500 ms), then completes with the UE's 200."""
+    a, b = sip.ue("a"), sip.ue("b")
+    sip.start_registrar("reg")
+    sip.expect(a, "logon", b, a, b)
+    sip.expect(b, "logon", b, b, a)
+    listener = sip.listen(a, 1, 1300)
+    sip.listen(b, 1)
+    sip.register(a, 200)
+    sip.register(b, 200)
+    sip.listened(b)
+    sip.listened(a)
+    sip.wait_log(rf"^message {re.escape(a.id)} 200$")
+    if not (listener.counts.exists() and listener.counts.stat().st_size):
+        fail("no SIPp counts file for UE A")
+    retrans = _counts_column(listener.counts, "0_MESSAGE_Retrans")
+    if retrans < 1:
+        fail(f"UE A saw {retrans} retransmission(s) of the MESSAGE it held for 1.3 s")
+    # the first two copies of the MESSAGE, T1 apart
+    times = _received_message_times(listener.file("messages"))[:2]
+    if len(times) != 2:
+        fail("UE A's message log holds fewer than 2 MESSAGEs")
+    d = int((times[1] - times[0]) * 1000)
+    if not 300 <= d <= 1200:
+        fail(f"the first retransmission came {d} ms after the MESSAGE, want about 500")
+    if sip.log_count(rf"^message {re.escape(a.id)} ") != 1:
+        fail(f"want one 'message {a.id} ...' line: " + " ".join(sip.reg.log.matching("^message ")))
+    sip.stop_registrar()
