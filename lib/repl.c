@@ -175,6 +175,7 @@ int mcreg__repl_stage_removal(mcreg_registry *reg, struct mcreg_record *r)
     }
     if (!n)
         return MCREG_ERR_NOMEM;
+    n->staged = 1;
     s->items[s->n++] = (mcreg_repl_staged){r, n, u};
     mcreg__record_versions(r)->tomb = n;
     return MCREG_OK;
@@ -252,6 +253,7 @@ static void stage_release(mcreg_registry *reg)
         if (u && !u->in_table)
             mcreg__rtable_node_free(&reg->alloc, u);
         mcreg_repl_node *n = s->items[i].tomb;
+        n->staged = 0;
         if (n->in_table)
             continue;
         mcreg__record_versions(s->items[i].record)->tomb = NULL;
@@ -297,7 +299,12 @@ static void record_put(mcreg_registry *reg, struct mcreg_record *r, int created,
             if (mcreg__repl_version_cmp(t->newest, rv->newest) > 0)
                 rv->newest = t->newest;
             mcreg__rtable_remove(&reg->st.tombs, t);
-            mcreg__rtable_node_free(&reg->alloc, t);
+            /* The tombstone this very call made (a new logon at the pair's
+             * lapsed record): the stage still holds it, and frees it. */
+            if (t->staged)
+                t->in_table = 0;
+            else
+                mcreg__rtable_node_free(&reg->alloc, t);
         }
     }
     /* Present, the record is its UE's highest put: the UE needs no node. */
