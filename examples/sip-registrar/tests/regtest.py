@@ -115,6 +115,11 @@ class Processes:
 
     def __init__(self):
         self.procs = []
+        self.cleanups = []
+
+    def on_stop(self, fn):
+        """FN() runs at stop_all, after the processes are stopped."""
+        self.cleanups.append(fn)
 
     def start(self, argv, stdout=None, stderr=None, cwd=None):
         proc = subprocess.Popen([str(a) for a in argv], stdout=stdout, stderr=stderr,
@@ -134,6 +139,30 @@ class Processes:
                 p.kill()
                 p.wait()
         self.procs = []
+        for fn in self.cleanups:
+            fn()
+        self.cleanups = []
+
+
+# ---- what a process costs (from /proc, never the wall clock) ---------------------
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime + stime of PID, in seconds (/proc/PID/stat; a tick is 1/TICKS s)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def status_kb(pid, field):
+    """A field of /proc/PID/status in kB (VmRSS, VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    fail(f"no {field} in /proc/{pid}/status")
 
 
 def wait_exit(proc, seconds):
@@ -165,14 +194,25 @@ def wait_until(predicate, seconds, step=0.05):
 # ---- the registrar -----------------------------------------------------------
 
 
+# How much more CPU a registrar built with ASan + UBSan (make SANITIZE=1)
+# takes than the normal build: the CPU bounds of the tests are multiplied
+# by it (measured: 2 to 5 times).
+SANITIZER_CPU_FACTOR = 5
+
+
 class Tools:
-    """The programs under test, from a build directory (build, build/asan)."""
+    """The programs under test, from a build directory (build, build/asan).
+    sanitized: the registrar is an ASan build ($MCREG_SANITIZE=1 says so
+    too, 0 says not); cpu_factor is what a CPU bound is scaled by."""
 
     def __init__(self, builddir, sipp=None):
         self.builddir = Path(builddir).resolve()
         self.registrar = self.builddir / "examples" / "mcreg-registrar"
         self.dump = self.builddir / "examples" / "mcreg-dump"
+        self.jen_collide = self.builddir / "examples" / "jen-collide"
         self.sipp = sipp or os.environ.get("SIPP", "sipp")
+        self.sanitized = _sanitized(self.registrar)
+        self.cpu_factor = SANITIZER_CPU_FACTOR if self.sanitized else 1
 
     def missing(self, need_dump=True):
         """What is not there, as lines that say how to get it."""
@@ -184,6 +224,18 @@ class Tools:
         if not _on_path(self.sipp):
             out.append(f"{self.sipp} (Debian package sip-tester)")
         return out
+
+
+def _sanitized(binary):
+    """BINARY was linked with AddressSanitizer (its runtime's entry point is
+    in it), unless $MCREG_SANITIZE says otherwise."""
+    forced = os.environ.get("MCREG_SANITIZE", "")
+    if forced in ("0", "1"):
+        return forced == "1"
+    try:
+        return b"__asan_init" in Path(binary).read_bytes()
+    except OSError:
+        return False
 
 
 def _on_path(prog):
@@ -208,6 +260,21 @@ class Log:
         except OSError:
             return []
         return text.splitlines()
+
+    def size(self):
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def text_from(self, offset):
+        """What was written from byte OFFSET on."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def count(self, pattern):
         rx = re.compile(pattern)
@@ -250,6 +317,12 @@ class Registrar:
 
     def alive(self):
         return alive(self.proc)
+
+    def cpu_seconds(self):
+        return cpu_seconds(self.pid)
+
+    def status_kb(self, field):
+        return status_kb(self.pid, field)
 
     def first_line(self, seconds=10):
         """The first complete log line, or None when there is none in SECONDS

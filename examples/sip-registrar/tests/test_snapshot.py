@@ -53,16 +53,11 @@ def test_restart(sip):
     for bad, data in bad_files.items():
         path = sip.dir / bad
         path.write_bytes(data)
-        log = sip.dir / f"reg-{bad}.log"
-        with open(sip.dir / f"reg-{bad}.stdout", "wb") as out, open(log, "wb") as err:
-            proc = sip.procs.start([sip.tools.registrar, "--listen", "127.0.0.1:0",
-                                    "--snapshot", path], stdout=out, stderr=err, cwd=sip.dir)
-        st = regtest.wait_exit(proc, 10)
+        st, text = sip.start_refused(f"reg-{bad}", "--snapshot", path)
         if st is None:
             fail(f"started with a {bad} snapshot (still running after 10 s)")
         if st == 0:
             fail(f"exit status 0 with a {bad} snapshot")
-        text = log.read_bytes().decode("utf-8", "replace")
         if str(path) not in text:
             fail(f"the message for a {bad} snapshot does not name the file: {text[:300]}")
         liberr = regtest.dump_error(sip.tools, path)
