@@ -79,13 +79,14 @@ def test_snapshot_interval(sip):
     sip.start_registrar("reg", "--snapshot", snap, "--snapshot-interval", "1", "--notify", "none")
     sip.register(a, 200)
     t0 = time.monotonic()
-    sip.wait_log(rf"^snapshot written {re.escape(str(snap))} records=1 ", 1, 4)
+    sip.wait_log(rf"^snapshot written {re.escape(str(snap))} records=1 ", 1, 15)
     took = elapsed_ms(t0)
-    if took > 2500:
-        fail(f"the first periodic snapshot with a record came after {took:.0f} ms")
+    # 1 s nominal; five times that only on a machine too loaded to matter
+    if took > 5000:
+        fail(f"the first periodic snapshot with a record came after {took:.0f} ms, want 1 s")
     if snap.with_name("snap.tmp").exists():
         fail(f"{snap}.tmp is left behind")
     sip.dump(snap, "dump").expect_ues(a.id)
-    sip.wait_log(rf"^snapshot written {re.escape(str(snap))} ", 2, 3)
+    sip.wait_log(rf"^snapshot written {re.escape(str(snap))} ", 2, 10)
     sip.stop_registrar()
 
