@@ -121,9 +121,9 @@ class Processes:
         """FN() runs at stop_all, after the processes are stopped."""
         self.cleanups.append(fn)
 
-    def start(self, argv, stdout=None, stderr=None, cwd=None):
+    def start(self, argv, stdout=None, stderr=None, cwd=None, env=None):
         proc = subprocess.Popen([str(a) for a in argv], stdout=stdout, stderr=stderr,
-                                stdin=subprocess.DEVNULL, cwd=cwd)
+                                stdin=subprocess.DEVNULL, cwd=cwd, env=env)
         self.procs.append(proc)
         return proc
 
@@ -198,6 +198,10 @@ def wait_until(predicate, seconds, step=0.05):
 # takes than the normal build: the CPU bounds of the tests are multiplied
 # by it (measured: 2 to 5 times).
 SANITIZER_CPU_FACTOR = 5
+# ASan's redzones and shadow take memory beside each allocation: memory
+# bounds are multiplied by this (with ASan's quarantine of freed blocks
+# turned off, see Tools.memory_env).
+SANITIZER_MEMORY_FACTOR = 2
 
 
 class Tools:
@@ -213,6 +217,19 @@ class Tools:
         self.sipp = sipp or os.environ.get("SIPP", "sipp")
         self.sanitized = _sanitized(self.registrar)
         self.cpu_factor = SANITIZER_CPU_FACTOR if self.sanitized else 1
+        self.memory_factor = SANITIZER_MEMORY_FACTOR if self.sanitized else 1
+
+    def memory_env(self):
+        """The environment of a registrar whose memory a test measures: for
+        an ASan build, no quarantine (ASan keeps freed blocks aside, 256 MB
+        of them by default, which the peak would count as the registrar's);
+        else None (the test's own)."""
+        if not self.sanitized:
+            return None
+        env = dict(os.environ)
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                      "quarantine_size_mb=0"]))
+        return env
 
     def missing(self, need_dump=True):
         """What is not there, as lines that say how to get it."""
@@ -297,7 +314,7 @@ class Registrar:
     stderr log in DIR/LABEL.log, its stdout in DIR/LABEL.stdout."""
 
     def __init__(self, tools, procs, workdir, label, args, listen=f"{LOOPBACK}:0",
-                 wrapper=(), log_to_file=True):
+                 wrapper=(), log_to_file=True, env=None):
         self.label = label
         self.args = list(args)
         self.log = Log(Path(workdir) / f"{label}.log")
@@ -307,9 +324,10 @@ class Registrar:
         with open(self.stdout_path, "wb") as out:
             if log_to_file:
                 with open(self.log.path, "wb") as err:
-                    self.proc = procs.start(argv, stdout=out, stderr=err, cwd=workdir)
+                    self.proc = procs.start(argv, stdout=out, stderr=err, cwd=workdir, env=env)
             else:
-                self.proc = procs.start(argv, stdout=out, stderr=subprocess.DEVNULL, cwd=workdir)
+                self.proc = procs.start(argv, stdout=out, stderr=subprocess.DEVNULL, cwd=workdir,
+                                        env=env)
 
     @property
     def pid(self):

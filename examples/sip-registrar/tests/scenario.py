@@ -128,9 +128,10 @@ class Scenario:
 
     # ---- the registrar ----
 
-    def start_registrar(self, label, *args):
-        """Starts it on 127.0.0.1:0; its port from its first log line."""
-        reg = regtest.Registrar(self.tools, self.procs, self.dir, label, args)
+    def start_registrar(self, label, *args, env=None):
+        """Starts it on 127.0.0.1:0 (in ENV, default the test's); its port
+        from its first log line."""
+        reg = regtest.Registrar(self.tools, self.procs, self.dir, label, args, env=env)
         reg.listening_port(10, self.soft)
         self.reg = reg
         return reg

@@ -3,7 +3,9 @@ it, exhaust its memory, turn it against a third party or mislead its log
 and its UEs, each asserting the bound the registrar keeps.
 
 Costs are read from /proc (utime + stime, VmHWM), never from the wall
-clock; CPU bounds are scaled by tools.cpu_factor for a sanitizer build.
+clock; for a sanitizer build CPU bounds are scaled by tools.cpu_factor,
+memory bounds by tools.memory_factor (and ASan's quarantine is off where
+memory is measured).
 Each bound is far above what the registrar takes and far below what it
 took before it kept it (the figures in each docstring). Where a scenario
 can already tell that the bound is broken it stops there.
@@ -20,8 +22,8 @@ from regtest import fail
 from scenario import header, instance, new_branch, sip_register, sip_request, status_code
 
 
-def _start(sip, *args):
-    reg = sip.start_registrar("reg", *args)
+def _start(sip, *args, env=None):
+    reg = sip.start_registrar("reg", *args, env=env)
     return reg, sip.peer()
 
 
@@ -157,7 +159,7 @@ def test_ue_flood(sip):
     sip.stop_registrar()
     sink.drain()
 
-    reg, peer = _start(sip, "--max-ues", "0")
+    reg, peer = _start(sip, "--max-ues", "0", env=sip.tools.memory_env())
     bound_us = UE_FLOOD_US_PER_UE * factor
     # no early stop: the cost per UE grows with them when it is not linear
     codes, cpu, done, log_b, hwm_mb = _ue_flood(sip, reg, peer, sink, 300,
@@ -168,7 +170,9 @@ def test_ue_flood(sip):
     sip.soft.check(us <= bound_us, f"--max-ues 0: {us:.1f} µs of CPU per REGISTER and UE "
                                    f"already registered, bound {bound_us} µs")
     sip.soft.check(log_b <= 8192, f"--max-ues 0: {log_b:.0f} log bytes per REGISTER, bound 8192")
-    sip.soft.check(hwm_mb <= 64, f"--max-ues 0: peak memory +{hwm_mb:.1f} MB, bound 64 MB")
+    bound_mb = 64 * sip.tools.memory_factor
+    sip.soft.check(hwm_mb <= bound_mb,
+                   f"--max-ues 0: peak memory +{hwm_mb:.1f} MB, bound {bound_mb} MB")
     others = max((m.count(b"\nother-ue: ") for m in sink.drain()), default=0)
     sip.soft.check(others <= 16, f"--max-ues 0: a MESSAGE lists {others} other UEs, bound 16")
     sip.stop_registrar()
@@ -238,7 +242,8 @@ def test_response_cache(sip):
     than 80 MB (the cache's 64 MiB; before: 2,000 queries took it up 120 MB).
     Then 40 bindings, whose 200 would pass the UDP limit: the phone's query
     still gets a 200, and no failed send is logged as 'reply 200'."""
-    reg, peer = _start(sip, "--max-ues", "0", "--notify", "none")
+    reg, peer = _start(sip, "--max-ues", "0", "--notify", "none", env=sip.tools.memory_env())
+    bound_mb = CACHE_BOUND_MB * sip.tools.memory_factor
     _bind(peer, 0, 30)
     peer.barrier()
     hwm0 = reg.status_kb("VmHWM")
@@ -247,13 +252,13 @@ def test_response_cache(sip):
         sink.send(sip_request("REGISTER", sink.port))
         if i % 200 == 199:
             peer.barrier()
-            if (reg.status_kb("VmHWM") - hwm0) / 1024 > CACHE_BOUND_MB:
+            if (reg.status_kb("VmHWM") - hwm0) / 1024 > bound_mb:
                 break
     peer.barrier()
     grown = (reg.status_kb("VmHWM") - hwm0) / 1024
     print(f"{CACHE_QUERIES} queries: peak memory +{grown:.1f} MB")
-    sip.soft.check(grown < CACHE_BOUND_MB, f"{CACHE_QUERIES} queries: peak memory +{grown:.1f} "
-                                           f"MB, bound {CACHE_BOUND_MB} MB")
+    sip.soft.check(grown < bound_mb, f"{CACHE_QUERIES} queries: peak memory +{grown:.1f} MB, "
+                                     f"bound {bound_mb} MB")
 
     _bind(peer, 30, 10)
     peer.barrier(log=True)
