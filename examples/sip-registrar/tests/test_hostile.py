@@ -103,7 +103,7 @@ def test_parse_cost(sip):
 # ---- 2. per-REGISTER cost quadratic in a user's UEs ---------------------------------
 
 
-def _ue_flood(sip, reg, peer, sink, n, over):
+def _ue_flood(reg, peer, sink, n, over):
     """N new UEs of one user, each Contact at SINK (which never answers):
     ({status: count}, s of CPU, REGISTERs sent, log bytes per REGISTER, peak
     memory growth in MB). Stops early once OVER(cpu seconds, REGISTERs sent)."""
@@ -148,7 +148,7 @@ def test_ue_flood(sip):
     factor = sip.tools.cpu_factor
     reg, peer = _start(sip)
     sink = sip.peer(rcvbuf=8 << 20)
-    codes, cpu, done, log_b, _ = _ue_flood(sip, reg, peer, sink, 300,
+    codes, cpu, done, log_b, _ = _ue_flood(reg, peer, sink, 300,
                                            lambda cpu, done: cpu > 0.001 * factor * 300)
     ms = cpu * 1000 / done
     sip.soft.check(codes == {200: 8, 403: 292},
@@ -162,8 +162,7 @@ def test_ue_flood(sip):
     reg, peer = _start(sip, "--max-ues", "0", env=sip.tools.memory_env())
     bound_us = UE_FLOOD_US_PER_UE * factor
     # no early stop: the cost per UE grows with them when it is not linear
-    codes, cpu, done, log_b, hwm_mb = _ue_flood(sip, reg, peer, sink, 300,
-                                                lambda cpu, done: False)
+    codes, cpu, done, log_b, hwm_mb = _ue_flood(reg, peer, sink, 300, lambda cpu, done: False)
     us = cpu * 1e6 / _ues_before(done)
     print(f"--max-ues 0: {us:.1f} µs of CPU per REGISTER and UE already registered")
     sip.soft.check(codes == {200: 300}, f"--max-ues 0: want 300 UEs registered, got {codes}")
