@@ -16,6 +16,9 @@ REG_DIR     = examples/sip-registrar
 REG_SRCS   := $(sort $(wildcard examples/sip-registrar/*.c))
 REG_OBJS   := $(REG_SRCS:examples/sip-registrar/%.c=$(BUILDDIR)/examples/sip-registrar/%.o)
 REGISTRAR   = $(BUILDDIR)/examples/mcreg-registrar
+# A helper of the suite (test_hostile.py's hash flooding): branches that
+# collide in uthash's default hash. Built without sanitizers, it only searches.
+JEN_COLLIDE = $(BUILDDIR)/examples/jen-collide
 
 # Evaluated only when the registrar is built, so the library builds without
 # libosip2 installed.
@@ -54,8 +57,14 @@ install-registrar: $(REGISTRAR)
 	install -m 755 $(REGISTRAR) '$(DESTDIR)$(BINDIR)/mcreg-registrar'
 	install -m 644 man/mcreg-registrar.1 '$(DESTDIR)$(MANDIR)/man1/mcreg-registrar.1'
 
-check-sip: $(REGISTRAR) $(MCREG_DUMP)
+check-sip: $(REGISTRAR) $(MCREG_DUMP) $(JEN_COLLIDE)
 	$(CHECK_SIP)
+
+# The Makefile's check runs $(CHECK_SIP) too.
+check: $(JEN_COLLIDE)
+
+$(JEN_COLLIDE): examples/sip-registrar/tests/jen_collide.c | $(BUILDDIR)/examples
+	$(CC) $(STD_FLAGS) -O2 $(TEST_WARN) -Wshadow $(CPPFLAGS) -o $@ $<
 
 bench-sip: $(REGISTRAR)
 	$(PY_ENV) $(PYTHON) $(REG_DIR)/bench/bench.py $(call shquote,$(BUILDDIR))

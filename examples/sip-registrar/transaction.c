@@ -249,8 +249,10 @@ void client_tx_run_timers(registrar *r, uint64_t now)
             continue;
         }
         net_send(r, &t->to, t->bytes, t->len);
-        uint64_t next = now + t->interval_ms;
+        /* 17.1.2.2: each retransmission resets Timer E to twice its last
+         * value (at most T2): copies at T1, 3*T1, 7*T1, ... */
         t->interval_ms = 2 * t->interval_ms < SIP_T2_MS ? 2 * t->interval_ms : SIP_T2_MS;
+        uint64_t next = now + t->interval_ms;
         t->next_ms = next < t->deadline_ms ? next : t->deadline_ms;
         heap_down(r, 0);
     }

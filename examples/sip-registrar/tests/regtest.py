@@ -115,10 +115,15 @@ class Processes:
 
     def __init__(self):
         self.procs = []
+        self.cleanups = []
 
-    def start(self, argv, stdout=None, stderr=None, cwd=None):
+    def on_stop(self, fn):
+        """FN() runs at stop_all, after the processes are stopped."""
+        self.cleanups.append(fn)
+
+    def start(self, argv, stdout=None, stderr=None, cwd=None, env=None):
         proc = subprocess.Popen([str(a) for a in argv], stdout=stdout, stderr=stderr,
-                                stdin=subprocess.DEVNULL, cwd=cwd)
+                                stdin=subprocess.DEVNULL, cwd=cwd, env=env)
         self.procs.append(proc)
         return proc
 
@@ -134,6 +139,30 @@ class Processes:
                 p.kill()
                 p.wait()
         self.procs = []
+        for fn in self.cleanups:
+            fn()
+        self.cleanups = []
+
+
+# ---- what a process costs (from /proc, never the wall clock) ---------------------
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime + stime of PID, in seconds (/proc/PID/stat; a tick is 1/TICKS s)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def status_kb(pid, field):
+    """A field of /proc/PID/status in kB (VmRSS, VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    fail(f"no {field} in /proc/{pid}/status")
 
 
 def wait_exit(proc, seconds):
@@ -165,14 +194,42 @@ def wait_until(predicate, seconds, step=0.05):
 # ---- the registrar -----------------------------------------------------------
 
 
+# How much more CPU a registrar built with ASan + UBSan (make SANITIZE=1)
+# takes than the normal build: the CPU bounds of the tests are multiplied
+# by it (measured: 2 to 5 times).
+SANITIZER_CPU_FACTOR = 5
+# ASan's redzones and shadow take memory beside each allocation: memory
+# bounds are multiplied by this (with ASan's quarantine of freed blocks
+# turned off, see Tools.memory_env).
+SANITIZER_MEMORY_FACTOR = 2
+
+
 class Tools:
-    """The programs under test, from a build directory (build, build/asan)."""
+    """The programs under test, from a build directory (build, build/asan).
+    sanitized: the registrar is an ASan build ($MCREG_SANITIZE=1 says so
+    too, 0 says not); cpu_factor is what a CPU bound is scaled by."""
 
     def __init__(self, builddir, sipp=None):
         self.builddir = Path(builddir).resolve()
         self.registrar = self.builddir / "examples" / "mcreg-registrar"
         self.dump = self.builddir / "examples" / "mcreg-dump"
+        self.jen_collide = self.builddir / "examples" / "jen-collide"
         self.sipp = sipp or os.environ.get("SIPP", "sipp")
+        self.sanitized = _sanitized(self.registrar)
+        self.cpu_factor = SANITIZER_CPU_FACTOR if self.sanitized else 1
+        self.memory_factor = SANITIZER_MEMORY_FACTOR if self.sanitized else 1
+
+    def memory_env(self):
+        """The environment of a registrar whose memory a test measures: for
+        an ASan build, no quarantine (ASan keeps freed blocks aside, 256 MB
+        of them by default, which the peak would count as the registrar's);
+        else None (the test's own)."""
+        if not self.sanitized:
+            return None
+        env = dict(os.environ)
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                      "quarantine_size_mb=0"]))
+        return env
 
     def missing(self, need_dump=True):
         """What is not there, as lines that say how to get it."""
@@ -184,6 +241,18 @@ class Tools:
         if not _on_path(self.sipp):
             out.append(f"{self.sipp} (Debian package sip-tester)")
         return out
+
+
+def _sanitized(binary):
+    """BINARY was linked with AddressSanitizer (its runtime's entry point is
+    in it), unless $MCREG_SANITIZE says otherwise."""
+    forced = os.environ.get("MCREG_SANITIZE", "")
+    if forced in ("0", "1"):
+        return forced == "1"
+    try:
+        return b"__asan_init" in Path(binary).read_bytes()
+    except OSError:
+        return False
 
 
 def _on_path(prog):
@@ -209,6 +278,21 @@ class Log:
             return []
         return text.splitlines()
 
+    def size(self):
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def text_from(self, offset):
+        """What was written from byte OFFSET on."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
     def count(self, pattern):
         rx = re.compile(pattern)
         return sum(1 for line in self.lines() if rx.search(line))
@@ -230,7 +314,7 @@ class Registrar:
     stderr log in DIR/LABEL.log, its stdout in DIR/LABEL.stdout."""
 
     def __init__(self, tools, procs, workdir, label, args, listen=f"{LOOPBACK}:0",
-                 wrapper=(), log_to_file=True):
+                 wrapper=(), log_to_file=True, env=None):
         self.label = label
         self.args = list(args)
         self.log = Log(Path(workdir) / f"{label}.log")
@@ -240,9 +324,10 @@ class Registrar:
         with open(self.stdout_path, "wb") as out:
             if log_to_file:
                 with open(self.log.path, "wb") as err:
-                    self.proc = procs.start(argv, stdout=out, stderr=err, cwd=workdir)
+                    self.proc = procs.start(argv, stdout=out, stderr=err, cwd=workdir, env=env)
             else:
-                self.proc = procs.start(argv, stdout=out, stderr=subprocess.DEVNULL, cwd=workdir)
+                self.proc = procs.start(argv, stdout=out, stderr=subprocess.DEVNULL, cwd=workdir,
+                                        env=env)
 
     @property
     def pid(self):
@@ -250,6 +335,12 @@ class Registrar:
 
     def alive(self):
         return alive(self.proc)
+
+    def cpu_seconds(self):
+        return cpu_seconds(self.pid)
+
+    def status_kb(self, field):
+        return status_kb(self.pid, field)
 
     def first_line(self, seconds=10):
         """The first complete log line, or None when there is none in SECONDS

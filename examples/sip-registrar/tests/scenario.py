@@ -7,7 +7,9 @@ from its +sip.instance. Every UE is a user of the same AOR.
 """
 
 import re
+import secrets
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -126,9 +128,10 @@ class Scenario:
 
     # ---- the registrar ----
 
-    def start_registrar(self, label, *args):
-        """Starts it on 127.0.0.1:0; its port from its first log line."""
-        reg = regtest.Registrar(self.tools, self.procs, self.dir, label, args)
+    def start_registrar(self, label, *args, env=None):
+        """Starts it on 127.0.0.1:0 (in ENV, default the test's); its port
+        from its first log line."""
+        reg = regtest.Registrar(self.tools, self.procs, self.dir, label, args, env=env)
         reg.listening_port(10, self.soft)
         self.reg = reg
         return reg
@@ -183,6 +186,23 @@ class Scenario:
 
     def send_raw(self, data):
         regtest.send_datagram(self.reg.port, data)
+
+    def start_refused(self, label, *args, seconds=10):
+        """Starts a registrar that must not start: its exit status (None when
+        still running after SECONDS, then killed) and its log's text."""
+        reg = regtest.Registrar(self.tools, self.procs, self.dir, label, args)
+        st = regtest.wait_exit(reg.proc, seconds)
+        return st, reg.log.path.read_bytes().decode("utf-8", "replace")
+
+    def peer(self, rcvbuf=None):
+        """A raw SIP endpoint on a loopback port of its own (closed with the
+        test's processes)."""
+        p = Peer(self, rcvbuf)
+        self.procs.on_stop(p.close)
+        return p
+
+    def cpu_seconds(self):
+        return self.reg.cpu_seconds()
 
     # ---- UEs ----
 
@@ -316,6 +336,136 @@ def raw_register(branch, callid, *headers):
         lines.append(f"Call-ID: {callid}")
     lines += ["CSeq: 1 REGISTER", "Content-Length: 0", "", ""]
     return "\r\n".join(lines).encode()
+
+
+# ---- raw SIP over a socket of the test's own ------------------------------------
+
+
+def new_branch():
+    return "z9hG4bK" + secrets.token_hex(12)
+
+
+def sip_request(method, port, headers=(), body=b"", branch=None, cseq=1, callid=None,
+                uri=f"sip:{DOMAIN}", via_host=None):
+    """A request datagram whose Via names 127.0.0.1:PORT (or VIA_HOST), for
+    AOR, HEADERS after CSeq; METHOD and HEADERS may hold any byte."""
+    via = via_host or f"{regtest.LOOPBACK}:{port}"
+    lines = [f"{method} {uri} SIP/2.0",
+             f"Via: SIP/2.0/UDP {via};branch={branch or new_branch()};rport",
+             "Max-Forwards: 70",
+             f"From: <{AOR}>;tag={secrets.token_hex(4)}",
+             f"To: <{AOR}>",
+             f"Call-ID: {callid or secrets.token_hex(8) + '@mcreg.test'}",
+             f"CSeq: {cseq} {method}",
+             *headers,
+             f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def sip_register(port, contact, instance=None, expires=600, headers=(), **kw):
+    """A REGISTER of one Contact (its +sip.instance and expires parameter
+    when given); a query when CONTACT is None."""
+    if contact is None:
+        return sip_request("REGISTER", port, headers, **kw)
+    c = f"Contact: <{contact}>"
+    if instance:
+        c += f';+sip.instance="<{instance}>"'
+    if expires is not None:
+        c += f";expires={expires}"
+    return sip_request("REGISTER", port, [c, *headers], **kw)
+
+
+def instance(i):
+    """The +sip.instance of the test's UE number I."""
+    return "urn:uuid:00000000-0000-4000-8000-%012d" % i
+
+
+def status_code(response):
+    """The status code of a response datagram; None for None."""
+    return int(response.split(b" ", 2)[1]) if response else None
+
+
+def top_branch(datagram):
+    m = re.search(rb"branch=([^;\r\n]+)", datagram)
+    return m.group(1).decode("latin-1") if m else None
+
+
+def header(datagram, name):
+    """The first NAME header line of DATAGRAM (as text), or None."""
+    m = re.search(rb"^" + re.escape(name.encode()) + rb":[^\r\n]*", datagram, re.M | re.I)
+    return m.group(0).decode("latin-1") if m else None
+
+
+class Peer:
+    """A UDP socket on 127.0.0.1:0 that speaks SIP to the registrar: sends
+    requests (its port in their Via), reads responses and MESSAGEs."""
+
+    def __init__(self, sip, rcvbuf=None):
+        self.sip = sip
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.bind((regtest.LOOPBACK, 0))
+        self.port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        self.sock.sendto(data, (regtest.LOOPBACK, self.sip.reg.port))
+
+    def recv(self, seconds=5, start=b""):
+        """The next datagram that starts with START, or None after SECONDS."""
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                data, _ = self.sock.recvfrom(70000)
+            except socket.timeout:
+                return None
+            if data.startswith(start):
+                return data
+
+    def response(self, branch, seconds=5):
+        """The next response of BRANCH, or None after SECONDS."""
+        deadline = time.monotonic() + seconds
+        while True:
+            data = self.recv(max(0.0, deadline - time.monotonic()), b"SIP/2.0 ")
+            if data is None or top_branch(data) == branch:
+                return data
+
+    def transact(self, data, seconds=10):
+        """Sends a request; its response, or None."""
+        self.send(data)
+        return self.response(top_branch(data), seconds)
+
+    def register(self, contact, instance=None, seconds=10, **kw):
+        return self.transact(sip_register(self.port, contact, instance, **kw), seconds)
+
+    def barrier(self, seconds=60, log=False):
+        """An OPTIONS answered 200: what was sent before it has been handled.
+        LOG: and its reply line is in the log (the registrar writes its log
+        a batch at a time, after it has answered), so the log holds the
+        lines of everything before it too."""
+        reg = self.sip.reg
+        offset = reg.log.size()
+        if status_code(self.transact(sip_request("OPTIONS", self.port), seconds)) != 200:
+            fail("no 200 to OPTIONS (registrar %s)" % ("running" if reg.alive() else "gone"))
+        line = f"reply 200 OPTIONS from={regtest.LOOPBACK}:{self.port}\n"
+        if log and not regtest.wait_until(lambda: line in reg.log.text_from(offset), 10):
+            fail(f"no '{line.strip()}' line in the log within 10 s of the 200")
+
+    def drain(self, seconds=0.2):
+        """Reads what arrives until SECONDS pass without a datagram."""
+        out = []
+        while True:
+            data = self.recv(seconds)
+            if data is None:
+                return out
+            out.append(data)
 
 
 def elapsed_ms(t0):

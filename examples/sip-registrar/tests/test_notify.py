@@ -23,11 +23,11 @@ def test_expiry_logoff(sip):
     sip.register(b, 200, expires=1)
     t0 = time.monotonic()
     sip.listened(b)
-    sip.wait_log(rf"^event EXPIRED user={re.escape(AOR)} ue={re.escape(b.id)}$", 1, 6)
+    sip.wait_log(rf"^event EXPIRED user={re.escape(AOR)} ue={re.escape(b.id)}$", 1, 15)
     took = elapsed_ms(t0)
     if took < 700:
         fail(f"B expired {took:.0f} ms after its 200, before its 1 s")
-    sip.listened(a, 6)
+    sip.listened(a, 15)
     if not sip.has_log_line(f"event NOTIFY_LOGOFF user={AOR} ue={b.id} to={a.id} others="):
         fail(f"no 'event NOTIFY_LOGOFF user={AOR} ue={b.id} to={a.id} others=' line")
     sip.wait_log(rf"^message {re.escape(a.id)} 200$", 2)
@@ -58,32 +58,42 @@ def _received_message_times(path):
     return times
 
 
+# How long UE A holds its 200: past the copies at T1 and 3*T1 (500 and
+# 1500 ms), with room for a late third copy on a loaded machine.
+HOLD_MS = 3000
+
+
 def test_message_retransmit(sip):
-    """A MESSAGE the UE does not answer at once is retransmitted (Timer E,
-    first after T1 = 500 ms), then completes with the UE's 200."""
+    """A MESSAGE the UE does not answer at once is retransmitted (Timer E:
+    first after T1 = 500 ms, then after 2*T1), then completes with the UE's
+    200. The registrar's timers fire late on a loaded machine, never early:
+    the gaps have lower bounds near T1 and 2*T1 (less SIPp's coarse clock),
+    and an upper bound for the first only, five times T1."""
     a, b = sip.ue("a"), sip.ue("b")
     sip.start_registrar("reg")
     sip.expect(a, "logon", b, a, b)
     sip.expect(b, "logon", b, b, a)
-    listener = sip.listen(a, 1, 1300)
+    listener = sip.listen(a, 1, HOLD_MS)
     sip.listen(b, 1)
     sip.register(a, 200)
     sip.register(b, 200)
     sip.listened(b)
-    sip.listened(a)
+    sip.listened(a, 15)
     sip.wait_log(rf"^message {re.escape(a.id)} 200$")
     if not (listener.counts.exists() and listener.counts.stat().st_size):
         fail("no SIPp counts file for UE A")
     retrans = _counts_column(listener.counts, "0_MESSAGE_Retrans")
     if retrans < 1:
-        fail(f"UE A saw {retrans} retransmission(s) of the MESSAGE it held for 1.3 s")
-    # the first two copies of the MESSAGE, T1 apart
-    times = _received_message_times(listener.file("messages"))[:2]
-    if len(times) != 2:
-        fail("UE A's message log holds fewer than 2 MESSAGEs")
-    d = int((times[1] - times[0]) * 1000)
-    if not 300 <= d <= 1200:
-        fail(f"the first retransmission came {d} ms after the MESSAGE, want about 500")
+        fail(f"UE A saw {retrans} retransmission(s) of the MESSAGE it held for {HOLD_MS} ms")
+    # the first three copies of the MESSAGE: T1, then 2*T1 apart
+    times = _received_message_times(listener.file("messages"))[:3]
+    if len(times) != 3:
+        fail(f"UE A's message log holds {len(times)} MESSAGE(s), want 3 within {HOLD_MS} ms")
+    first, second = (int((times[i + 1] - times[i]) * 1000) for i in (0, 1))
+    if not 300 <= first <= 2500:
+        fail(f"the first retransmission came {first} ms after the MESSAGE, want 500 (T1)")
+    if second < 800:
+        fail(f"the second retransmission came {second} ms after the first, want 1000 (2*T1)")
     if sip.log_count(rf"^message {re.escape(a.id)} ") != 1:
         fail(f"want one 'message {a.id} ...' line: " + " ".join(sip.reg.log.matching("^message ")))
     sip.stop_registrar()

@@ -130,7 +130,9 @@ def test_refresh(sip):
     at2, exp2 = r2["registered_at"], r2["expires_at"]
     if at2 != at1:
         fail(f"registered_at changed on refresh: {at1} -> {at2}")
-    if not 1200000 + 250 <= exp2 - at1 <= 1200000 + 10000:
+    # the refresh came 0.3 s or more after the registration (a minute at most,
+    # however loaded the machine)
+    if not 1200000 + 250 <= exp2 - at1 <= 1200000 + 60000:
         fail(f"refreshed expires_at is registered_at + {exp2 - at1} ms, want 1200 s after the "
              "refresh (>= 0.3 s after the registration)")
     if r2["cseq"] != 2:

@@ -53,16 +53,11 @@ def test_restart(sip):
     for bad, data in bad_files.items():
         path = sip.dir / bad
         path.write_bytes(data)
-        log = sip.dir / f"reg-{bad}.log"
-        with open(sip.dir / f"reg-{bad}.stdout", "wb") as out, open(log, "wb") as err:
-            proc = sip.procs.start([sip.tools.registrar, "--listen", "127.0.0.1:0",
-                                    "--snapshot", path], stdout=out, stderr=err, cwd=sip.dir)
-        st = regtest.wait_exit(proc, 10)
+        st, text = sip.start_refused(f"reg-{bad}", "--snapshot", path)
         if st is None:
             fail(f"started with a {bad} snapshot (still running after 10 s)")
         if st == 0:
             fail(f"exit status 0 with a {bad} snapshot")
-        text = log.read_bytes().decode("utf-8", "replace")
         if str(path) not in text:
             fail(f"the message for a {bad} snapshot does not name the file: {text[:300]}")
         liberr = regtest.dump_error(sip.tools, path)
@@ -84,13 +79,14 @@ def test_snapshot_interval(sip):
     sip.start_registrar("reg", "--snapshot", snap, "--snapshot-interval", "1", "--notify", "none")
     sip.register(a, 200)
     t0 = time.monotonic()
-    sip.wait_log(rf"^snapshot written {re.escape(str(snap))} records=1 ", 1, 4)
+    sip.wait_log(rf"^snapshot written {re.escape(str(snap))} records=1 ", 1, 15)
     took = elapsed_ms(t0)
-    if took > 2500:
-        fail(f"the first periodic snapshot with a record came after {took:.0f} ms")
+    # 1 s nominal; five times that only on a machine too loaded to matter
+    if took > 5000:
+        fail(f"the first periodic snapshot with a record came after {took:.0f} ms, want 1 s")
     if snap.with_name("snap.tmp").exists():
         fail(f"{snap}.tmp is left behind")
     sip.dump(snap, "dump").expect_ues(a.id)
-    sip.wait_log(rf"^snapshot written {re.escape(str(snap))} ", 2, 3)
+    sip.wait_log(rf"^snapshot written {re.escape(str(snap))} ", 2, 10)
     sip.stop_registrar()
 
