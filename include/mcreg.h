@@ -78,6 +78,10 @@ extern "C" {
 #define MCREG_VERSION_MINOR 2
 #define MCREG_VERSION_PATCH 0
 #define MCREG_VERSION_STRING "0.2.0"
+
+/* Defined once the replication API (mcreg_changes_drain and the rest,
+ * 0.2) is declared. */
+#define MCREG_HAS_REPLICATION 1
 /* The version as one number that grows with every release, for #if and for
  * comparing with mcreg_version_number(): 0.1.0 is 100, 1.2.3 is 10203. */
 #define MCREG_VERSION_NUMBER \
@@ -237,6 +241,10 @@ typedef struct mcreg_event {
      * callback need not look it up. */
     mcreg_registry *registry;       /* the registry the event comes from */
     const mcreg_record *recipient;  /* NOTIFY_* only: the recipient's record */
+    /* 0.2: the node id whose change caused the event: the registry's own
+     * for its local calls, the node of the applied entry's version for
+     * mcreg_changes_apply; 0 in a registry without a node id. */
+    uint64_t origin;
 } mcreg_event;
 
 /* Called once per event, after the call's whole change is complete and
@@ -261,6 +269,14 @@ typedef int (*mcreg_visit_fn)(const mcreg_record *r, void *ud);
  * id stays valid for the call. Returns as mcreg_visit_fn, and must return
  * normally as it must. */
 typedef int (*mcreg_limit_fn)(const char *user_id, uint32_t max_ues, void *ud);
+
+/* A version of replicated state (REPLICATION.md): a change's hybrid
+ * logical clock stamp (48 bits of milliseconds, 16 of counter: ms << 16 |
+ * counter) and the node that made it. Versions order by stamp, then node. */
+typedef struct mcreg_change_version {
+    uint64_t stamp;
+    uint64_t node_id;
+} mcreg_change_version;
 
 /* ------------------------------------------------------------------------ */
 /* Options: NULL means all defaults. A registry copies what it needs, so the
@@ -295,6 +311,17 @@ MCREG_API void mcreg_options_set_ue_exclusive(mcreg_options *o, int on);
  * own address: better than a constant under address-space randomization,
  * but no secret. */
 MCREG_API void mcreg_options_set_hash_seed(mcreg_options *o, uint64_t seed);
+/* 0.2. Non-zero: this registry takes part in replication (default 0:
+ * off). It records one change per local mutating call for
+ * mcreg_changes_drain and accepts mcreg_changes_apply; its records carry
+ * versions. mcreg_registry_new returns MCREG_ERR_INVALID for a node id
+ * without mcreg_options_set_max_expires. */
+MCREG_API void mcreg_options_set_node_id(mcreg_options *o, uint64_t node_id);
+/* 0.2. A binding's expires_s above max_s is granted as max_s (default 0:
+ * no cap), with or without a node id. With one it bounds how long a
+ * removal is remembered (stamp + 1000 * max_s): every node of a cluster
+ * must use the same value. */
+MCREG_API void mcreg_options_set_max_expires(mcreg_options *o, uint32_t max_s);
 
 /* ------------------------------------------------------------------------ */
 /* Registry lifecycle */
@@ -462,6 +489,11 @@ MCREG_API const char *mcreg_record_call_id(const mcreg_record *r); /* NULL if no
 MCREG_API uint32_t mcreg_record_cseq(const mcreg_record *r);
 MCREG_API uint64_t mcreg_record_registered_at(const mcreg_record *r); /* first logon at this UE */
 MCREG_API uint64_t mcreg_record_expires_at(const mcreg_record *r);
+/* 0.2. The version of the change that last wrote the record, and of the
+ * one that created it (its logon). {0, 0} in a registry without a node id
+ * and for a NULL record. */
+MCREG_API mcreg_change_version mcreg_record_version(const mcreg_record *r);
+MCREG_API mcreg_change_version mcreg_record_logon(const mcreg_record *r);
 MCREG_API size_t mcreg_record_setting_count(const mcreg_record *r);
 /* Settings keep the order the binding gave. NULL when i is out of range. */
 MCREG_API const mcreg_setting *mcreg_record_setting_at(const mcreg_record *r, size_t i);
@@ -565,6 +597,62 @@ MCREG_API void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf);
  */
 MCREG_API int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len,
                             uint64_t now_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Replication (0.2; REPLICATION.md, README "Change format")
+ *
+ * A registry with a node id records one change per local mutating call
+ * (the puts, removals and limits it made). The host drains them as bytes,
+ * moves them to every node (its own journal included), and each node
+ * applies them. Nodes that applied the same changes hold the same state,
+ * whatever the order: the same mcreg_state_digest and, once each called
+ * mcreg_expire with the same now_ms, the same snapshot bytes. */
+
+/* The change format this library writes, and the snapshot minor version
+ * of a registry with a node id (versions, tombstones, checksum). */
+#define MCREG_CHANGES_MAJOR 1
+#define MCREG_CHANGES_MINOR 0
+
+/* Hand over the changes of this registry's own mutating calls since the
+ * last drain, oldest first, as one new buffer of *len bytes (one
+ * self-delimiting CBOR item with a CRC-32C; free it with
+ * mcreg_buffer_free). The registry then holds no pending change. Changes
+ * nothing else, so it may be called from inside a callback.
+ * Errors: MCREG_ERR_MISUSE for a NULL argument, MCREG_ERR_INVALID for a
+ * registry without a node id, MCREG_ERR_NOT_FOUND when no change is
+ * pending, MCREG_ERR_NOMEM (the changes stay pending). */
+MCREG_API int mcreg_changes_drain(mcreg_registry *reg, uint8_t **buf, size_t *len);
+
+/* Merge buf[0..len) into the state: a drained buffer of any node (this
+ * one included), several stored back to back, or a snapshot's bytes (which
+ * count as every entry they hold). The state becomes REPLICATION.md's
+ * function of every entry applied so far: idempotent, commutative. All or
+ * nothing for the whole input. Emits the events of what changed in this
+ * node's state, per pair, from before the call to after it (README,
+ * "Replication"), each with `origin`; never NOTIFY_LOGOFF, NOTIFY_LOGON only
+ * by the cross-node rule. Applying is never recorded for drain. The clock
+ * moves past every stamp applied. Records lapsed at now_ms stay until
+ * mcreg_expire; puts already expired on arrival are never records.
+ * Errors, in the order they are checked: MCREG_ERR_MISUSE for a NULL
+ * registry, MCREG_ERR_BUSY from inside a callback or visitor,
+ * MCREG_ERR_MISUSE for a NULL buf, MCREG_ERR_INVALID for a registry
+ * without a node id; MCREG_ERR_FORMAT for an empty input;
+ * MCREG_ERR_VERSION (a major format version this library does not know);
+ * MCREG_ERR_FORMAT (anything malformed: a truncation, a wrong checksum,
+ * any flipped bit, trailing bytes, values outside the limits of
+ * mcreg_register, a UE held twice in a snapshot under UE exclusive);
+ * MCREG_ERR_NOMEM. On any error the state is exactly as it was. */
+MCREG_API int mcreg_changes_apply(mcreg_registry *reg, const uint8_t *buf, size_t len,
+                                  uint64_t now_ms);
+
+/* A 64-bit digest of the replicated state: records (every field, both
+ * versions), tombstones, the UEs' highest puts and the limits with their
+ * versions; not the node id, the clock or anything local. Equal on two
+ * registries that hold the same replicated state; different, but for a
+ * 2^-64 chance, on two that do not. O(n). Changes nothing.
+ * Errors: MCREG_ERR_MISUSE for a NULL argument, MCREG_ERR_INVALID for a
+ * registry without a node id, MCREG_ERR_NOMEM. */
+MCREG_API int mcreg_state_digest(const mcreg_registry *reg, uint64_t *digest);
 
 /* ------------------------------------------------------------------------ */
 /* Names */

@@ -5,6 +5,7 @@
 #include "heap.h"
 #include "index.h"
 #include "record.h"
+#include "repl.h"
 #include "state.h"
 
 void mcreg__events_init(mcreg_events_op *op, mcreg_registry *reg, uint64_t now)
@@ -12,6 +13,7 @@ void mcreg__events_init(mcreg_events_op *op, mcreg_registry *reg, uint64_t now)
     memset(op, 0, sizeof(*op));
     op->reg = reg;
     op->now = now;
+    op->origin = reg->opt.node_id;
 }
 
 void mcreg__events_removed(mcreg_events_op *op, struct mcreg_record *r, mcreg_event_type why)
@@ -55,6 +57,7 @@ static void emit(mcreg_events_op *op, mcreg_event *ev)
     ev->at_ms = op->now;
     ev->registry = op->reg;
     op->reg->events_delivered[ev->type]++; /* before: the callback may read it */
+    ev->origin = op->origin;
     op->reg->opt.event_fn(ev, op->reg->opt.event_user_data);
 }
 
@@ -157,8 +160,27 @@ static void deliver_logon(mcreg_events_op *op, struct mcreg_record *r)
         notify_each(op, MCREG_EV_NOTIFY_LOGON, r, NULL, r);
 }
 
+static void deliver_items(mcreg_events_op *op)
+{
+    const char **others = op->reg->st.scratch;
+    for (size_t i = 0; i < op->n_items; i++) {
+        const mcreg_events_item *it = &op->items[i];
+        op->origin = it->origin;
+        if (it->type != MCREG_EV_NOTIFY_LOGON) {
+            emit_record_event(op, it->type, it->record);
+            continue;
+        }
+        size_t n = fill_others(others, it->record->user, NULL, it->recipient);
+        emit_notify(op, MCREG_EV_NOTIFY_LOGON, it->record, it->recipient, others, n);
+    }
+}
+
 static void deliver(mcreg_events_op *op)
 {
+    if (op->items) {
+        deliver_items(op);
+        return;
+    }
     if (op->rejected) {
         mcreg_event ev;
         event_init(&ev, MCREG_EV_REJECTED, op->rejected->user_id, op->rejected->ue_id, NULL);
@@ -166,7 +188,8 @@ static void deliver(mcreg_events_op *op)
         return;
     }
     for (struct mcreg_record *r = op->removed; r; r = r->user_next)
-        deliver_removal(op, r);
+        if (r->removal != MCREG_EVENTS_NO_EVENT)
+            deliver_removal(op, r);
     if (op->changed)
         emit_record_event(op, op->changed_type, op->changed);
     if (op->changed && op->changed_type == MCREG_EV_CREATED)
@@ -213,6 +236,7 @@ static void free_removed(mcreg_events_op *op)
 int mcreg__events_finish(mcreg_events_op *op)
 {
     mcreg_registry *reg = op->reg;
+    mcreg__repl_commit(op); /* the call's change, staged before it began */
     doom_empty_users(op);
     if (reg->opt.event_fn) {
         mcreg__events_busy_enter(reg);

@@ -10,6 +10,19 @@
 
 #include "registry.h"
 
+/* One event of an apply (apply.c), which makes many changes at once: a
+ * record event, or a NOTIFY_LOGON of `record`'s logon to `recipient`. */
+typedef struct mcreg_events_item {
+    mcreg_event_type type;
+    struct mcreg_record *record;
+    const struct mcreg_record *recipient; /* NOTIFY_LOGON only */
+    uint64_t origin;
+} mcreg_events_item;
+
+/* r->removal of a record queued only to be freed after the events (a
+ * block an apply replaced), with no event of its own. */
+#define MCREG_EVENTS_NO_EVENT 0xffu
+
 typedef struct mcreg_events_op {
     mcreg_registry *reg;
     uint64_t now;
@@ -18,6 +31,11 @@ typedef struct mcreg_events_op {
     mcreg_event_type changed_type;   /* CREATED, REFRESHED or SHORTENED */
     struct mcreg_record *old_record; /* replaced by a refresh's new block */
     const mcreg_binding *rejected;   /* the binding refused at the limit */
+    uint64_t origin;                 /* the events' origin: the registry's node id */
+    /* An apply's events, in order, instead of those of `removed` and
+     * `changed` (which then only say what to free). */
+    const mcreg_events_item *items;
+    size_t n_items;
 } mcreg_events_op;
 
 void mcreg__events_init(mcreg_events_op *op, mcreg_registry *reg, uint64_t now);

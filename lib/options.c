@@ -85,3 +85,15 @@ void mcreg_options_set_hash_seed(mcreg_options *o, uint64_t seed)
     o->hash_seed = seed;
     o->hash_seed_set = 1;
 }
+
+void mcreg_options_set_node_id(mcreg_options *o, uint64_t node_id)
+{
+    if (o)
+        o->node_id = node_id;
+}
+
+void mcreg_options_set_max_expires(mcreg_options *o, uint32_t max_s)
+{
+    if (o)
+        o->max_expires = max_s;
+}

@@ -18,6 +18,8 @@ struct mcreg_options {
     int ue_exclusive;
     uint64_t hash_seed;
     int hash_seed_set;
+    uint64_t node_id;     /* 0: no replication */
+    uint32_t max_expires; /* 0: no cap */
 };
 
 void mcreg__options_defaults(struct mcreg_options *o);

@@ -211,7 +211,7 @@ uint64_t mcreg_stat(const mcreg_registry *reg, int id)
     case MCREG_STAT_USER_LIMITS:
         return reg->st.n_limits;
     case MCREG_STAT_TOMBSTONES:
-        return 0; /* none until the change feed keeps them */
+        return reg->st.tombs.n; /* with a node id only: pairs not present that keep their entry */
     case MCREG_STAT_BYTES:
         return reg->alloc.held;
     default:

@@ -28,8 +28,7 @@ size_t mcreg__record_block_size(const struct mcreg_record *r)
         else if (last->type == MCREG_VAL_BYTES)
             end = (const char *)last->v.bytes.ptr + last->v.bytes.len;
     }
-    size_t links = (r->flags & MCREG_RECORD_HAS_UE_LINKS) ? sizeof(mcreg_record_ue_links) : 0;
-    return links + (size_t)(end - (const char *)r);
+    return mcreg__record_prefix_size(r->flags) + (size_t)(end - (const char *)r);
 }
 
 void mcreg__record_free(mcreg_alloc *a, struct mcreg_record *r)
@@ -37,10 +36,8 @@ void mcreg__record_free(mcreg_alloc *a, struct mcreg_record *r)
     if (!r)
         return;
     size_t size = mcreg__record_block_size(r);
-    if (r->flags & MCREG_RECORD_HAS_UE_LINKS)
-        mcreg__alloc_free(a, mcreg__record_ue_links(r), size); /* the block starts there */
-    else
-        mcreg__alloc_free(a, r, size);
+    /* the block starts at the prefixes */
+    mcreg__alloc_free(a, (char *)r - mcreg__record_prefix_size(r->flags), size);
 }
 
 /* ---- the block's variable part ------------------------------------------ */
@@ -104,7 +101,7 @@ static void copy_setting(mcreg_setting *dst, const mcreg_setting *src, char **cu
 
 struct mcreg_record *mcreg__record_new(mcreg_alloc *a, mcreg_user *u,
                                        const mcreg_binding *b, size_t ue_len,
-                                       const struct mcreg_record *old, int ue_links)
+                                       const struct mcreg_record *old, unsigned layout)
 {
     const char *contact = b->contact ? b->contact : (old ? mcreg__record_contact(old) : NULL);
     /* Sizes are bounded by validation (64 settings of 4 KiB, two 2 KiB
@@ -115,14 +112,14 @@ struct mcreg_record *mcreg__record_new(mcreg_alloc *a, mcreg_user *u,
     for (size_t i = 0; i < b->n_settings; i++)
         size += setting_bytes(&b->settings[i]);
 
-    size_t links = ue_links ? sizeof(mcreg_record_ue_links) : 0;
+    layout &= MCREG_RECORD_HAS_UE_LINKS | MCREG_RECORD_HAS_VERSIONS;
+    size_t links = mcreg__record_prefix_size(layout);
     char *block = mcreg__alloc_malloc(a, links + size);
     if (!block)
         return NULL;
     memset(block, 0, links + offsetof(struct mcreg_record, ue_id));
     struct mcreg_record *r = (struct mcreg_record *)(void *)(block + links);
-    if (ue_links)
-        r->flags = MCREG_RECORD_HAS_UE_LINKS;
+    r->flags = (uint8_t)layout;
     r->user = u;
     memcpy(r->ue_id, b->ue_id, ue_len + 1);
     r->hh.key = r->ue_id;
@@ -223,6 +220,18 @@ uint64_t mcreg_record_registered_at(const mcreg_record *r)
 uint64_t mcreg_record_expires_at(const mcreg_record *r)
 {
     return r ? r->expires_at : 0;
+}
+
+mcreg_change_version mcreg_record_version(const mcreg_record *r)
+{
+    mcreg_change_version none = {0, 0};
+    return r && (r->flags & MCREG_RECORD_HAS_VERSIONS) ? mcreg__record_versions(r)->write : none;
+}
+
+mcreg_change_version mcreg_record_logon(const mcreg_record *r)
+{
+    mcreg_change_version none = {0, 0};
+    return r && (r->flags & MCREG_RECORD_HAS_VERSIONS) ? mcreg__record_versions(r)->logon : none;
 }
 
 size_t mcreg_record_setting_count(const mcreg_record *r)

@@ -50,6 +50,7 @@ struct mcreg_record {
 #define MCREG_RECORD_HAS_CONTACT 1u
 #define MCREG_RECORD_HAS_CALL_ID 2u
 #define MCREG_RECORD_HAS_UE_LINKS 4u
+#define MCREG_RECORD_HAS_VERSIONS 8u
 
 /* A record's place in its UE's list. Only a registry with UE exclusive off
  * lets several users' records share a UE, so only its records have these
@@ -62,16 +63,46 @@ typedef struct mcreg_record_ue_links {
     struct mcreg_record *next, *prev;
 } mcreg_record_ue_links;
 
+struct mcreg_repl_node;
+
+/* A record's versions (REPLICATION.md): only a registry with a node id
+ * keeps them (MCREG_RECORD_HAS_VERSIONS), in front of the record's block
+ * (before its UE links, if any), so that a registry without one pays
+ * nothing for them. `tomb` is the tombstone made ready for the pair while
+ * a call that may remove the record is staged (repl.c). */
+typedef struct mcreg_record_versions {
+    mcreg_change_version write;  /* the change that last wrote the record */
+    mcreg_change_version logon;  /* the change that created it */
+    mcreg_change_version newest; /* the newest logon among the pair's entries */
+    struct mcreg_repl_node *tomb;
+} mcreg_record_versions;
+
+/* The bytes in front of a record in its block, for its layout flags. */
+static inline size_t mcreg__record_prefix_size(unsigned layout)
+{
+    return ((layout & MCREG_RECORD_HAS_UE_LINKS) ? sizeof(mcreg_record_ue_links) : 0) +
+           ((layout & MCREG_RECORD_HAS_VERSIONS) ? sizeof(mcreg_record_versions) : 0);
+}
+
+/* r's versions; only for a record that has them. */
+static inline mcreg_record_versions *mcreg__record_versions(const struct mcreg_record *r)
+{
+    return (mcreg_record_versions *)(uintptr_t)((uintptr_t)r -
+                                                mcreg__record_prefix_size(r->flags));
+}
+
 /* (registered_at, ue_id): the order of a user's UEs everywhere. */
 int mcreg__record_logon_cmp(const struct mcreg_record *a, const struct mcreg_record *b);
 
 /* A record of user u for a (validated) binding: its UE id, contact,
  * Call-ID, CSeq and settings, or `old`'s contact when the binding has none
- * (old may be NULL); with UE links when `ue_links` is set. Linked nowhere;
- * times and heap position unset. NULL when out of memory. */
+ * (old may be NULL); with the prefixes `layout` names
+ * (MCREG_RECORD_HAS_UE_LINKS, MCREG_RECORD_HAS_VERSIONS; the versions
+ * zeroed). Linked nowhere; times and heap position unset. NULL when out of
+ * memory. */
 struct mcreg_record *mcreg__record_new(mcreg_alloc *a, mcreg_user *u,
                                        const mcreg_binding *b, size_t ue_len,
-                                       const struct mcreg_record *old, int ue_links);
+                                       const struct mcreg_record *old, unsigned layout);
 /* Whether r already holds what binding b asks for, CSeq and expiry aside:
  * the same contact (or b keeps it), Call-ID and settings. */
 int mcreg__record_holds(const struct mcreg_record *r, const mcreg_binding *b);

@@ -11,6 +11,7 @@
 #include "index.h"
 #include "record.h"
 #include "registry.h"
+#include "repl.h"
 #include "sort.h"
 #include "state.h"
 #include "validate.h"
@@ -24,7 +25,8 @@ static int valid_options(const struct mcreg_options *o)
            (o->limit_policy == MCREG_LIMIT_REJECT || o->limit_policy == MCREG_LIMIT_EVICT_OLDEST ||
             o->limit_policy == MCREG_LIMIT_EVICT_SOONEST) &&
            (o->notify_logon == MCREG_NOTIFY_ALL || o->notify_logon == MCREG_NOTIFY_NEW_UE ||
-            o->notify_logon == MCREG_NOTIFY_NONE);
+            o->notify_logon == MCREG_NOTIFY_NONE) &&
+           (o->node_id == 0 || o->max_expires != 0); /* it bounds the tombstones */
 }
 
 int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
@@ -46,6 +48,8 @@ int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
     reg->self = reg;
     reg->alloc = a; /* the registry's own bytes count from the start */
     reg->opt = opt;
+    reg->record_layout = (opt.ue_exclusive ? 0u : MCREG_RECORD_HAS_UE_LINKS) |
+                         (opt.node_id ? MCREG_RECORD_HAS_VERSIONS : 0u);
     /* No seed from the host: the registry's address, randomized by ASLR on
      * most hosts, is the only unpredictable value at hand. */
     uint64_t seed = opt.hash_seed;
@@ -160,6 +164,59 @@ static int stale(mcreg_registry *reg, const struct mcreg_record *r, const mcreg_
     return MCREG_ERR_STALE;
 }
 
+/* ---- staging a change (with a node id) ----------------------------------- */
+
+/* The bytes a put entry for binding b takes at most (with `old`'s contact
+ * when b keeps it): every head at most HEAD_MAX bytes, then the strings. */
+static size_t put_bound(const mcreg_binding *b, const struct mcreg_record *old)
+{
+    size_t heads = 48 + 3 * b->n_settings;
+    size_t bytes = strlen(b->user_id) + strlen(b->ue_id) + (b->call_id ? strlen(b->call_id) : 0);
+    bytes += b->contact ? strlen(b->contact) : (old ? old->contact_len : 0);
+    for (size_t i = 0; i < b->n_settings; i++) {
+        const mcreg_setting *st = &b->settings[i];
+        bytes += strlen(st->key) + (st->type == MCREG_VAL_TEXT    ? st->v.text.len
+                                    : st->type == MCREG_VAL_BYTES ? st->v.bytes.len
+                                                                  : 0);
+    }
+    return heads * MCREG_CBOR_WRITER_HEAD_MAX + bytes;
+}
+
+/* Stage a change of `n` possible removals (records[]) and of every record
+ * of `evicting`, plus, when b is given, a put of it (old: the record it
+ * refreshes, or NULL). MCREG_ERR_NOMEM, with nothing staged. */
+static int stage_change(mcreg_registry *reg, uint64_t now_ms, const mcreg_binding *b,
+                        const struct mcreg_record *old, struct mcreg_record *const *records,
+                        size_t n, const mcreg_user *evicting)
+{
+    int rc = mcreg__repl_stage_begin(reg, mcreg__repl_next_stamp(reg, now_ms),
+                                     b ? put_bound(b, old) : 0);
+    for (size_t i = 0; rc == MCREG_OK && i < n; i++)
+        rc = mcreg__repl_stage_removal(reg, records[i]);
+    if (evicting)
+        for (struct mcreg_record *r = evicting->first; rc == MCREG_OK && r; r = r->user_next)
+            rc = mcreg__repl_stage_removal(reg, r);
+    if (rc == MCREG_OK && b)
+        rc = mcreg__repl_stage_put(reg, b->ue_id, strlen(b->ue_id));
+    if (rc == MCREG_OK)
+        rc = mcreg__repl_stage_end(reg);
+    if (rc != MCREG_OK)
+        mcreg__repl_abort(reg);
+    return rc;
+}
+
+static int stage_put(mcreg_registry *reg, const mcreg_binding *b, const struct mcreg_record *old,
+                     uint64_t now_ms)
+{
+    return stage_change(reg, now_ms, b, old, NULL, 0, NULL);
+}
+
+static int stage_removals(mcreg_registry *reg, uint64_t now_ms, struct mcreg_record *const *records,
+                          size_t n)
+{
+    return stage_change(reg, now_ms, NULL, NULL, records, n, NULL);
+}
+
 /* A refresh that changes the contact, Call-ID or settings puts them in a
  * new block built beside the old one (the only step that can fail), which
  * then takes the old one's place everywhere; the old block is freed after
@@ -170,11 +227,16 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
 {
     struct mcreg_record *r = old;
     struct mcreg_record *replaced = NULL;
+    if (mcreg__repl_on(reg) && stage_put(reg, b, old, now_ms) != MCREG_OK)
+        return out_of_memory(reg);
     if (!mcreg__record_holds(old, b)) {
-        r = mcreg__record_new(&reg->alloc, old->user, b, ue_len, old,
-                              old->flags & MCREG_RECORD_HAS_UE_LINKS);
-        if (!r)
+        r = mcreg__record_new(&reg->alloc, old->user, b, ue_len, old, old->flags);
+        if (!r) {
+            mcreg__repl_abort(reg);
             return out_of_memory(reg);
+        }
+        if (r->flags & MCREG_RECORD_HAS_VERSIONS)
+            *mcreg__record_versions(r) = *mcreg__record_versions(old);
         r->registered_at = old->registered_at;
         r->expires_at = old->expires_at;
         mcreg__index_record_substitute(reg, old, r);
@@ -196,12 +258,15 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
     return MCREG_OK;
 }
 
-static void remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms)
+static int remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms)
 {
+    if (mcreg__repl_on(reg) && stage_removals(reg, now_ms, &r, 1) != MCREG_OK)
+        return out_of_memory(reg);
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
     remove_record(&op, r, MCREG_EV_DEREGISTERED);
     mcreg__events_finish(&op);
+    return MCREG_OK;
 }
 
 static int reject(mcreg_registry *reg, const mcreg_binding *b, uint32_t limit, uint64_t now_ms)
@@ -277,7 +342,7 @@ static int prepare_create(mcreg_registry *reg, const mcreg_binding *b, binding_t
         if (!u)
             return out_of_memory(reg);
     }
-    struct mcreg_record *r = mcreg__record_new(a, u, b, t->ue.len, NULL, !reg->opt.ue_exclusive);
+    struct mcreg_record *r = mcreg__record_new(a, u, b, t->ue.len, NULL, reg->record_layout);
     if (r) {
         r->registered_at = now_ms; /* the UE index orders by it */
         r->expires_at = expiry_at(now_ms, b->expires_s);
@@ -319,9 +384,14 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t
     struct mcreg_record *held = reg->opt.ue_exclusive ? t->at_ue : NULL;
 
     struct mcreg_record *r = NULL;
+    if (mcreg__repl_on(reg) &&
+        stage_change(reg, now_ms, b, NULL, &held, held != NULL, evictions ? u : NULL) != MCREG_OK)
+        return out_of_memory(reg);
     int rc = prepare_create(reg, b, t, now_ms, &u, &r);
-    if (rc != MCREG_OK)
+    if (rc != MCREG_OK) {
+        mcreg__repl_abort(reg);
         return rc;
+    }
 
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
@@ -356,6 +426,12 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     size_t user_len, ue_len;
     if (!mcreg__validate_binding(b, &user_len, &ue_len, &reg->detail))
         return MCREG_ERR_INVALID;
+    mcreg_binding capped;
+    if (reg->opt.max_expires && b->expires_s > reg->opt.max_expires) {
+        capped = *b;
+        capped.expires_s = reg->opt.max_expires;
+        b = &capped;
+    }
     binding_target t;
     mcreg__index_key_init(&t.user, b->user_id, user_len);
     mcreg__index_key_init(&t.ue, b->ue_id, ue_len);
@@ -369,10 +445,10 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
         return stale(reg, r, b);
     if (b->expires_s)
         return refresh(reg, r, b, ue_len, now_ms, outcome);
-    if (outcome)
+    rc = remove_one(reg, r, now_ms);
+    if (rc == MCREG_OK && outcome)
         *outcome = MCREG_REMOVED;
-    remove_one(reg, r, now_ms);
-    return MCREG_OK;
+    return rc;
 }
 
 /* ---- other mutations ------------------------------------------------------ */
@@ -393,8 +469,7 @@ int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id
     struct mcreg_record *r = mcreg__index_pair_find(reg, &user, &ue);
     if (!r)
         return fail(reg, MCREG_ERR_NOT_FOUND, NULL, "no record for this user_id and ue_id");
-    remove_one(reg, r, now_ms);
-    return MCREG_OK;
+    return remove_one(reg, r, now_ms);
 }
 
 int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now_ms,
@@ -407,6 +482,8 @@ int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now
         return rc;
     if (!u || !u->n_records)
         return fail(reg, MCREG_ERR_NOT_FOUND, "user_id", "has no records");
+    if (mcreg__repl_on(reg) && stage_change(reg, now_ms, NULL, NULL, NULL, 0, u) != MCREG_OK)
+        return out_of_memory(reg);
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
     size_t n = 0;
@@ -418,11 +495,41 @@ int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now
     return MCREG_OK;
 }
 
+/* Stage a tombstone for each record due at now_ms: the heap's nodes with
+ * keys <= now_ms, found without visiting the children of a later one. */
+static int stage_due(mcreg_registry *reg, uint64_t now_ms)
+{
+    const mcreg_heap *h = &reg->st.heap;
+    int rc = mcreg__repl_stage_begin(reg, 0, 0);
+    if (rc != MCREG_OK)
+        return rc;
+    /* Depth first, with a stack of the due nodes still to visit: each
+     * visit pushes at most 8 children, and the heap of at most 2^32
+     * records is at most 11 levels deep. */
+    size_t stack[128], depth = 0;
+    if (h->n && h->keys[0] <= now_ms)
+        stack[depth++] = 0;
+    while (rc == MCREG_OK && depth) {
+        size_t i = stack[--depth];
+        rc = mcreg__repl_stage_removal(reg, h->items[i]);
+        for (size_t c = 8 * i + 1; c <= 8 * i + 8 && c < h->n; c++)
+            if (h->keys[c] <= now_ms)
+                stack[depth++] = c;
+    }
+    if (rc == MCREG_OK)
+        rc = mcreg__repl_stage_end(reg);
+    if (rc != MCREG_OK)
+        mcreg__repl_abort(reg);
+    return rc;
+}
+
 int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
 {
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
         return rc;
+    if (mcreg__repl_on(reg) && stage_due(reg, now_ms) != MCREG_OK)
+        return out_of_memory(reg);
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
     size_t n = 0;
@@ -431,8 +538,19 @@ int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
         remove_record(&op, top, MCREG_EV_EXPIRED);
     if (expired)
         *expired = n;
-    mcreg__events_finish(&op);
+    if (mcreg__events_finish(&op))
+        return MCREG_OK; /* a callback freed the registry */
+    if (mcreg__repl_on(reg))
+        mcreg__repl_forget(reg, now_ms);
     return MCREG_OK;
+}
+
+/* Stage a limit entry for the user of key k: room for it, and a node for
+ * the user when it has none yet (*fresh, which mcreg__repl_commit_limit
+ * takes or frees). MCREG_ERR_NOMEM with nothing staged. */
+static int stage_limit(mcreg_registry *reg, const mcreg_index_key *k, mcreg_repl_node **fresh)
+{
+    return mcreg__repl_stage_limit(reg, k->id, k->len, fresh);
 }
 
 int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t max)
@@ -442,11 +560,19 @@ int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t ma
     int rc = begin_user_change(reg, user_id, &k, &u);
     if (rc != MCREG_OK)
         return rc;
-    if (!u && !(u = mcreg__index_user_get(reg, &k)))
+    mcreg_repl_node *fresh = NULL;
+    if (mcreg__repl_on(reg) && stage_limit(reg, &k, &fresh) != MCREG_OK)
         return out_of_memory(reg);
+    if (!u && !(u = mcreg__index_user_get(reg, &k))) {
+        if (mcreg__repl_on(reg))
+            mcreg__repl_abort_limit(reg, fresh);
+        return out_of_memory(reg);
+    }
     reg->st.n_limits += !u->has_max;
     u->has_max = 1;
     u->max_ues = max;
+    if (mcreg__repl_on(reg))
+        mcreg__repl_commit_limit(reg, k.id, k.len, 1, max, fresh);
     return MCREG_OK;
 }
 
@@ -459,6 +585,11 @@ int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id)
         return rc;
     if (!u || !u->has_max)
         return fail(reg, MCREG_ERR_NOT_FOUND, "user_id", "has no UE limit of its own");
+    mcreg_repl_node *fresh = NULL;
+    if (mcreg__repl_on(reg) && stage_limit(reg, &k, &fresh) != MCREG_OK)
+        return out_of_memory(reg);
+    if (mcreg__repl_on(reg))
+        mcreg__repl_commit_limit(reg, k.id, k.len, 0, 0, fresh);
     u->has_max = 0;
     reg->st.n_limits--;
     if (u->n_records == 0) {

@@ -7,11 +7,31 @@
 #include <stdatomic.h>
 
 #include "alloc.h"
+#include "cbor_writer.h"
 #include "detail.h"
 #include "hash.h"
 #include "mcreg.h"
 #include "options.h"
 #include "state.h"
+
+struct mcreg_record;
+struct mcreg_repl_node;
+
+/* A removal a call may make, and the tombstone made ready for it. */
+typedef struct mcreg_repl_staged {
+    struct mcreg_record *record;
+    struct mcreg_repl_node *tomb;
+} mcreg_repl_staged;
+
+/* What a local mutating call has staged for its change (repl.c). */
+typedef struct mcreg_repl_stage {
+    int active;
+    mcreg_change_version v;          /* the change's version */
+    size_t reserved;                 /* bytes of the pending buffer held for it */
+    mcreg_repl_staged *items;        /* possible removals */
+    size_t n, cap;
+    struct mcreg_repl_node *ue_node; /* the put's UE, when it has no node yet */
+} mcreg_repl_stage;
 
 /* Queries take a const registry and may run on several threads at once
  * (mcreg.h): the only fields a query writes are the busy depth and the
@@ -31,6 +51,14 @@ struct mcreg_registry {
     /* Events delivered, by type (mcreg_stat); counted by events.c, inside
      * mutating calls. */
     uint64_t events_delivered[MCREG_EV_NOTIFY_LOGOFF + 1];
+    unsigned record_layout;       /* MCREG_RECORD_HAS_* prefixes of its records */
+    /* With a node id only (repl.c): the clock (the last stamp made or
+     * applied: node-local, not state), the entries of the changes not yet
+     * drained, and what the mutating call under way has staged. */
+    uint64_t clock;
+    mcreg_cbor_writer pending;
+    size_t pending_n;             /* entries in it */
+    mcreg_repl_stage stage;
 };
 
 #endif

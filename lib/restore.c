@@ -68,7 +68,7 @@ static int add_record(mcreg_registry *target, const mcreg_binding *b, uint64_t r
         return rc;
     if (u->n_records >= UINT32_MAX - 1)
         return MCREG_ERR_NOMEM;
-    struct mcreg_record *r = mcreg__record_new(a, u, b, ue.len, NULL, !target->opt.ue_exclusive);
+    struct mcreg_record *r = mcreg__record_new(a, u, b, ue.len, NULL, target->record_layout);
     if (!r || mcreg__index_ue_append(target, first, r, &ue) != MCREG_OK) {
         mcreg__record_free(a, r);
         return MCREG_ERR_NOMEM; /* u stays, empty: the whole state goes */

@@ -22,7 +22,11 @@ enum {
     MCREG_SNAPSHOT_REC_CSEQ = 4,
     MCREG_SNAPSHOT_REC_CONTACT = 5,
     MCREG_SNAPSHOT_REC_CALL_ID = 6,
-    MCREG_SNAPSHOT_REC_SETTINGS = 7
+    MCREG_SNAPSHOT_REC_SETTINGS = 7,
+    /* 1.1 (8, 9 and 24 stay free: the tests use them as a later minor
+     * version's unknown keys) */
+    MCREG_SNAPSHOT_REC_VERSION = 16, /* [stamp, node] of the last write */
+    MCREG_SNAPSHOT_REC_LOGON = 17    /* [stamp, node] of the creation */
 };
 
 #endif

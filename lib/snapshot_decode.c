@@ -218,6 +218,7 @@ static int read_settings(decoder *d, mcreg_binding *b)
 typedef struct {
     mcreg_binding b;
     uint64_t registered_at, expires_at;
+    mcreg_change_version version, logon;
 } record_fields;
 
 /* The names of the record's fields, by key, as mcreg_binding has them. */
@@ -257,6 +258,10 @@ static int read_field(decoder *d, uint64_t key, record_fields *f)
         return read_cstring(d, MCREG_MAX_URI_LEN, &f->b.call_id);
     case MCREG_SNAPSHOT_REC_SETTINGS:
         return read_settings(d, &f->b);
+    case MCREG_SNAPSHOT_REC_VERSION:
+        return mcreg__snapshot_decode_version(d, &f->version);
+    case MCREG_SNAPSHOT_REC_LOGON:
+        return mcreg__snapshot_decode_version(d, &f->logon);
     default:
         return skip_value(d); /* a later minor version's field */
     }
@@ -271,7 +276,30 @@ static int refuse_binding(decoder *d, size_t at, const mcreg_detail *why)
     return MCREG_ERR_FORMAT;
 }
 
-static int read_record(decoder *d, mcreg_snapshot_decode_item *item)
+int mcreg__snapshot_decode_version(decoder *d, mcreg_change_version *v)
+{
+    int rc = read_pair(d);
+    if (rc == MCREG_OK)
+        rc = read_uint(d, UINT64_MAX, &v->stamp);
+    if (rc == MCREG_OK)
+        rc = read_uint(d, UINT64_MAX, &v->node_id);
+    return rc;
+}
+
+int mcreg__snapshot_decode_id(decoder *d, const char **out)
+{
+    int rc = read_cstring(d, MCREG_MAX_ID_LEN, out);
+    if (rc == MCREG_OK && !mcreg__validate_id(*out, NULL, "id", NULL))
+        rc = refuse(d, "not a valid id");
+    return rc;
+}
+
+int mcreg__snapshot_decode_uint(decoder *d, uint64_t max, uint64_t *out)
+{
+    return read_uint(d, max, out);
+}
+
+int mcreg__snapshot_decode_record(decoder *d, mcreg_snapshot_decode_item *item)
 {
     uint64_t n;
     size_t at = (size_t)(d->in.p - d->in.base);
@@ -311,6 +339,8 @@ static int read_record(decoder *d, mcreg_snapshot_decode_item *item)
     item->binding = f.b;
     item->registered_at = f.registered_at;
     item->expires_at = f.expires_at;
+    item->version = f.version;
+    item->logon = f.logon;
     return MCREG_OK;
 }
 
@@ -473,7 +503,7 @@ static int next_item(mcreg_snapshot_decoder *d, mcreg_snapshot_decode_item *item
             return MCREG_OK; /* the records' head comes as an item of its own */
     }
     d->items_left--;
-    int rc = d->in_records ? read_record(d, item) : read_limit(d, item);
+    int rc = d->in_records ? mcreg__snapshot_decode_record(d, item) : read_limit(d, item);
     if (rc == MCREG_OK) /* an error is explained with the index it had */
         item->index = d->item_index++;
     return rc;

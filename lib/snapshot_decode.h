@@ -36,6 +36,7 @@ typedef struct {
     size_t expected;                   /* RECORDS */
     mcreg_binding binding;             /* RECORD */
     uint64_t registered_at, expires_at; /* RECORD */
+    mcreg_change_version version, logon; /* RECORD: 1.1, else {0, 0} */
     const char *user_id;               /* LIMIT */
     uint32_t max_ues;                  /* LIMIT */
 } mcreg_snapshot_decode_item;
@@ -77,5 +78,15 @@ int mcreg__snapshot_decode_init(mcreg_snapshot_decoder *d, mcreg_alloc *a,
 int mcreg__snapshot_decode_next(mcreg_snapshot_decoder *d, mcreg_snapshot_decode_item *item);
 
 void mcreg__snapshot_decode_free(mcreg_snapshot_decoder *d);
+
+/* Pieces of the format, for the change decoder (changes_decode.c), read
+ * at the decoder's position: a record map (into item, as a RECORD; the
+ * strings area starts over), an id (a valid one, copied into the strings
+ * area), an unsigned integer of at most max, a version [stamp, node].
+ * MCREG_ERR_FORMAT. */
+int mcreg__snapshot_decode_record(mcreg_snapshot_decoder *d, mcreg_snapshot_decode_item *item);
+int mcreg__snapshot_decode_id(mcreg_snapshot_decoder *d, const char **out);
+int mcreg__snapshot_decode_uint(mcreg_snapshot_decoder *d, uint64_t max, uint64_t *out);
+int mcreg__snapshot_decode_version(mcreg_snapshot_decoder *d, mcreg_change_version *v);
 
 #endif

@@ -5,166 +5,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cbor/encoding.h>
+#include "cbor_writer.h"
 
 #include "index.h"
 #include "record.h"
 #include "registry.h"
 #include "snapshot.h"
 #include "sort.h"
-
-/* Appends to `out`, grown through the registry's allocator. After a
- * failure (no memory, or a size past SIZE_MAX on a 32-bit host) it only
- * counts. */
-typedef struct {
-    const mcreg_allocator *alloc;
-    uint8_t *out;
-    size_t len, cap;
-    int failed;
-} writer;
-
-/* libcbor's encoders write the shortest head (RFC 8949 4.2.1) into a
- * buffer; 9 bytes hold the longest. */
-#define HEAD_MAX 9
-
-/* Room for n more bytes, or 0 once the writer has failed (it then writes
- * nothing more). Heads are encoded straight into the buffer. */
-static int room(writer *w, size_t n)
-{
-    if (w->failed)
-        return 0;
-    if (n <= w->cap - w->len)
-        return 1;
-    uint8_t *out = n <= SIZE_MAX - w->len
-                       ? mcreg__alloc_temp_grow(w->alloc, w->out, &w->cap, w->len + n, 1)
-                       : NULL;
-    if (!out) {
-        w->failed = 1;
-        return 0;
-    }
-    w->out = out;
-    return 1;
-}
-
-/* Where the next head goes, with HEAD_MAX bytes free there. */
-#define AT(w) ((w)->out + (w)->len)
-
-static void put_uint(writer *w, uint64_t v)
-{
-    if (room(w, HEAD_MAX))
-        w->len += cbor_encode_uint(v, AT(w), HEAD_MAX);
-}
-
-static void put_int(writer *w, int64_t v)
-{
-    if (!room(w, HEAD_MAX))
-        return;
-    /* CBOR's negative integers carry -1 - v, which fits for INT64_MIN. */
-    w->len += v >= 0 ? cbor_encode_uint((uint64_t)v, AT(w), HEAD_MAX)
-                     : cbor_encode_negint((uint64_t)(-1 - v), AT(w), HEAD_MAX);
-}
-
-static void put_array(writer *w, size_t n)
-{
-    if (room(w, HEAD_MAX))
-        w->len += cbor_encode_array_start(n, AT(w), HEAD_MAX);
-}
-
-static void put_map(writer *w, size_t n)
-{
-    if (room(w, HEAD_MAX))
-        w->len += cbor_encode_map_start(n, AT(w), HEAD_MAX);
-}
-
-/* A head from `start` (a string's or a byte string's), then the bytes. */
-static void put_string(writer *w, size_t (*start)(size_t, unsigned char *, size_t),
-                       const void *bytes, size_t len)
-{
-    if (len > SIZE_MAX - HEAD_MAX) {
-        w->failed = 1;
-        return;
-    }
-    if (!room(w, HEAD_MAX + len))
-        return;
-    w->len += start(len, AT(w), HEAD_MAX);
-    if (len)
-        memcpy(AT(w), bytes, len);
-    w->len += len;
-}
-
-static void put_text(writer *w, const char *s, size_t len)
-{
-    put_string(w, cbor_encode_string_start, s, len);
-}
-
-static void put_bytes(writer *w, const uint8_t *b, size_t len)
-{
-    put_string(w, cbor_encode_bytestring_start, b, len);
-}
-
-static void put_bool(writer *w, int v)
-{
-    if (room(w, HEAD_MAX))
-        w->len += cbor_encode_bool(v != 0, AT(w), HEAD_MAX);
-}
-
-static void put_tag(writer *w, uint64_t tag)
-{
-    if (room(w, HEAD_MAX))
-        w->len += cbor_encode_tag(tag, AT(w), HEAD_MAX);
-}
-
-static void put_setting(writer *w, const mcreg_setting *s)
-{
-    put_array(w, 2);
-    put_text(w, s->key, strlen(s->key));
-    switch (s->type) {
-    case MCREG_VAL_INT:
-        put_int(w, s->v.i);
-        break;
-    case MCREG_VAL_TEXT:
-        put_text(w, s->v.text.ptr, s->v.text.len);
-        break;
-    case MCREG_VAL_BYTES:
-        put_bytes(w, s->v.bytes.ptr, s->v.bytes.len);
-        break;
-    case MCREG_VAL_BOOL:
-        put_bool(w, s->v.b);
-        break;
-    }
-}
-
-static void put_record(writer *w, const struct mcreg_record *r)
-{
-    const char *contact = mcreg__record_contact(r), *call_id = mcreg__record_call_id(r);
-    put_map(w, 5u + (contact != NULL) + (call_id != NULL) + (r->n_settings != 0));
-    /* Keys in ascending order, as deterministic encoding sorts them. */
-    put_uint(w, MCREG_SNAPSHOT_REC_USER);
-    put_text(w, r->user->id, mcreg__user_id_len(r->user));
-    put_uint(w, MCREG_SNAPSHOT_REC_UE);
-    put_text(w, r->ue_id, mcreg__record_ue_len(r));
-    put_uint(w, MCREG_SNAPSHOT_REC_REGISTERED_AT);
-    put_uint(w, r->registered_at);
-    put_uint(w, MCREG_SNAPSHOT_REC_EXPIRES_AT);
-    put_uint(w, r->expires_at);
-    put_uint(w, MCREG_SNAPSHOT_REC_CSEQ);
-    put_uint(w, r->cseq);
-    if (contact) {
-        put_uint(w, MCREG_SNAPSHOT_REC_CONTACT);
-        put_text(w, contact, r->contact_len);
-    }
-    if (call_id) {
-        put_uint(w, MCREG_SNAPSHOT_REC_CALL_ID);
-        put_text(w, call_id, r->call_id_len);
-    }
-    if (r->n_settings) {
-        const mcreg_setting *settings = mcreg__record_settings(r);
-        put_uint(w, MCREG_SNAPSHOT_REC_SETTINGS);
-        put_array(w, r->n_settings);
-        for (size_t i = 0; i < r->n_settings; i++)
-            put_setting(w, &settings[i]);
-    }
-}
 
 /* Ids compare bytewise: strcmp compares as unsigned char, and ids hold no
  * NUL. */
@@ -183,9 +30,9 @@ typedef struct {
     void **records;
 } snapshot_order;
 
-static void put_records(writer *w, const mcreg_registry *reg, const snapshot_order *o)
+static void put_records(mcreg_cbor_writer *w, const mcreg_registry *reg, const snapshot_order *o)
 {
-    put_array(w, reg->st.n_records);
+    mcreg__cbor_writer_array(w, reg->st.n_records);
     for (size_t i = 0; i < o->n_users; i++) {
         const mcreg_user *u = o->users[i];
         size_t n = 0;
@@ -193,34 +40,34 @@ static void put_records(writer *w, const mcreg_registry *reg, const snapshot_ord
             o->records[n++] = r;
         mcreg__sort(o->records, n, ue_id_cmp);
         for (size_t k = 0; k < n; k++)
-            put_record(w, o->records[k]);
+            mcreg__cbor_writer_record(w, o->records[k], 0);
     }
 }
 
-static void put_limits(writer *w, const snapshot_order *o)
+static void put_limits(mcreg_cbor_writer *w, const snapshot_order *o)
 {
-    put_array(w, o->n_limits);
+    mcreg__cbor_writer_array(w, o->n_limits);
     for (size_t i = 0; i < o->n_users; i++) {
         const mcreg_user *u = o->users[i];
         if (!u->has_max)
             continue;
-        put_array(w, 2);
-        put_text(w, u->id, mcreg__user_id_len(u));
-        put_uint(w, u->max_ues);
+        mcreg__cbor_writer_array(w, 2);
+        mcreg__cbor_writer_text(w, u->id, mcreg__user_id_len(u));
+        mcreg__cbor_writer_uint(w, u->max_ues);
     }
 }
 
-static void put_document(writer *w, const mcreg_registry *reg, const snapshot_order *o)
+static void put_document(mcreg_cbor_writer *w, const mcreg_registry *reg, const snapshot_order *o)
 {
-    put_tag(w, MCREG_SNAPSHOT_SELF_DESCRIBE);
-    put_map(w, 3);
-    put_uint(w, MCREG_SNAPSHOT_KEY_VERSION);
-    put_array(w, 2);
-    put_uint(w, MCREG_SNAPSHOT_MAJOR);
-    put_uint(w, MCREG_SNAPSHOT_MINOR);
-    put_uint(w, MCREG_SNAPSHOT_KEY_RECORDS);
+    mcreg__cbor_writer_tag(w, MCREG_SNAPSHOT_SELF_DESCRIBE);
+    mcreg__cbor_writer_map(w, 3);
+    mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_VERSION);
+    mcreg__cbor_writer_array(w, 2);
+    mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_MAJOR);
+    mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_MINOR);
+    mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_RECORDS);
     put_records(w, reg, o);
-    put_uint(w, MCREG_SNAPSHOT_KEY_LIMITS);
+    mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_LIMITS);
     put_limits(w, o);
 }
 
@@ -323,7 +170,7 @@ int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len)
     /* A realistic record takes about 200 bytes; start a little under, as a
      * minimal one takes 20: growing by half costs little (and large blocks
      * grow in place, by remapping, with most allocators). */
-    writer w = {.alloc = a};
+    mcreg_cbor_writer w = {.alloc = a};
     size_t guess = reg->st.n_records < SIZE_MAX / 160 ? 64 + reg->st.n_records * 160 : 64;
     w.out = mcreg__alloc_temp_grow(a, NULL, &w.cap, guess, 1);
     w.failed = w.out == NULL;

@@ -18,12 +18,17 @@ void mcreg__state_clear(mcreg_registry *reg)
         mcreg__record_free(a, reg->st.heap.items[i]);
     mcreg__heap_free(a, &reg->st.heap);
     mcreg__alloc_free(a, reg->st.scratch, reg->st.scratch_cap * sizeof(void *));
+    mcreg__rtable_free(a, &reg->st.tombs);
+    mcreg__rtable_free(a, &reg->st.ue_puts);
+    mcreg__rtable_free(a, &reg->st.limits);
     memset(&reg->st, 0, sizeof(reg->st));
 }
 
 void mcreg__state_destroy(mcreg_registry *reg)
 {
     mcreg__state_clear(reg);
+    mcreg__alloc_free(&reg->alloc, reg->pending.out, reg->pending.cap);
+    mcreg__alloc_free(&reg->alloc, reg->stage.items, reg->stage.cap * sizeof(*reg->stage.items));
     mcreg_alloc a = reg->alloc;
     mcreg__alloc_free(&a, reg, sizeof(*reg));
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "heap.h"
+#include "rtable.h"
 #include "mcreg.h"
 
 struct mcreg_user;
@@ -25,6 +26,12 @@ typedef struct mcreg_state {
      * fails. Raw memory: each use stores its own pointer type. */
     void *scratch;
     size_t scratch_cap;
+    /* With a node id only (REPLICATION.md): the tombstones of pairs not
+     * present (key user NUL ue), each UE's highest put (UE exclusive on),
+     * each user's newest limit entry, and a lower bound of the earliest
+     * horizon among the first two (0: unknown; see mcreg_expire). */
+    mcreg_rtable tombs, ue_puts, limits;
+    uint64_t next_horizon;
 } mcreg_state;
 
 /* Free every record, user, index and buffer of reg->st and empty it; the

@@ -1,0 +1,880 @@
+/* Replication (REPLICATION.md): drain, apply, digest, versions, events with
+ * their origin, hostile change buffers, and allocation failure at every
+ * point of apply and of every mutating call of a registry with a node id. */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suites.h"
+#include "testutil.h"
+
+#define MAX_EXPIRES 3600u
+#define T0 UINT64_C(1000000)
+
+/* ---- a node: a registry with a node id, its allocator and its events ---- */
+
+typedef struct node {
+    tu_alloc alloc;
+    mcreg_allocator allocator;
+    tu_events ev;
+    mcreg_registry *reg;
+    uint64_t origins[64]; /* the origin of each event, in order */
+    size_t n_origins;
+} node;
+
+static void node_cb(const mcreg_event *ev, void *ud)
+{
+    node *n = ud;
+    tu_events_cb(ev, &n->ev);
+    if (n->n_origins < sizeof(n->origins) / sizeof(n->origins[0]))
+        n->origins[n->n_origins++] = ev->origin;
+}
+
+static void node_open(node *n, uint64_t id, int ue_exclusive, mcreg_notify_policy notify)
+{
+    memset(n, 0, sizeof(*n));
+    n->allocator = tu_allocator(&n->alloc);
+    tu_events_init(&n->ev);
+    mcreg_options *o = NULL;
+    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+    mcreg_options_set_allocator(o, &n->allocator);
+    mcreg_options_set_event_callback(o, node_cb, n);
+    mcreg_options_set_node_id(o, id);
+    mcreg_options_set_max_expires(o, MAX_EXPIRES);
+    mcreg_options_set_ue_exclusive(o, ue_exclusive);
+    mcreg_options_set_notify_logon(o, notify);
+    mcreg_options_set_hash_seed(o, id * 7919u); /* each node its own seed */
+    ck_assert_int_eq(mcreg_registry_new(&n->reg, o), MCREG_OK);
+    mcreg_options_free(o);
+}
+
+static void node_init(node *n, uint64_t id)
+{
+    node_open(n, id, 1, MCREG_NOTIFY_ALL);
+}
+
+static void node_close(node *n)
+{
+    mcreg_registry_free(n->reg);
+    ck_assert_msg(n->alloc.live == 0, "%zu blocks leaked", n->alloc.live);
+    tu_events_free(&n->ev);
+}
+
+static void node_reset_events(node *n)
+{
+    tu_events_reset(&n->ev);
+    n->n_origins = 0;
+}
+
+typedef struct bytes {
+    uint8_t *p;
+    size_t len;
+} bytes;
+
+/* The node's pending changes, copied to malloc'd memory. */
+static bytes drain(node *n)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mcreg_changes_drain(n->reg, &buf, &len), MCREG_OK);
+    bytes b = {malloc(len), len};
+    ck_assert_ptr_nonnull(b.p);
+    memcpy(b.p, buf, len);
+    mcreg_buffer_free(n->reg, buf);
+    return b;
+}
+
+static void apply_ok(node *n, bytes b, uint64_t now)
+{
+    ck_assert_int_eq(mcreg_changes_apply(n->reg, b.p, b.len, now), MCREG_OK);
+}
+
+static uint64_t digest(const node *n)
+{
+    uint64_t d = 0;
+    ck_assert_int_eq(mcreg_state_digest(n->reg, &d), MCREG_OK);
+    return d;
+}
+
+static void reg_ok(node *n, const char *user, const char *ue, uint32_t expires, uint64_t now)
+{
+    mcreg_binding b = tu_binding(user, ue, expires);
+    ck_assert_int_eq(mcreg_register(n->reg, &b, now, NULL), MCREG_OK);
+}
+
+/* Everything observable of a node's state, as text (records with their
+ * versions, the snapshot's size, the digest). malloc'd. */
+static char *state_of(const node *n)
+{
+    /* The bytes the registry says it holds are the allocator's. */
+    ck_assert_uint_eq(mcreg_stat(n->reg, MCREG_STAT_BYTES), n->alloc.live_bytes);
+    char *dump = tu_state_dump(n->reg);
+    ck_assert_ptr_nonnull(dump);
+    tu_events t;
+    tu_events_init(&t);
+    tu_events_append(&t, dump);
+    free(dump);
+    char line[128];
+    snprintf(line, sizeof(line), "digest %016llx\n", (unsigned long long)digest(n));
+    tu_events_append(&t, line);
+    return t.log;
+}
+
+static void free_bytes(bytes *b)
+{
+    free(b->p);
+    b->p = NULL;
+}
+
+static int has_event(const node *n, const char *text)
+{
+    return n->ev.log && strstr(n->ev.log, text) != NULL;
+}
+
+/* ---- options and errors -------------------------------------------------- */
+
+START_TEST(test_node_id_requires_max_expires)
+{
+    mcreg_options *o = NULL;
+    mcreg_registry *reg = NULL;
+    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+    mcreg_options_set_node_id(o, 7);
+    ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_ERR_INVALID);
+    mcreg_options_set_max_expires(o, 60);
+    ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
+    mcreg_registry_free(reg);
+    mcreg_options_free(o);
+}
+END_TEST
+
+START_TEST(test_calls_need_a_node_id)
+{
+    mcreg_registry *reg = NULL;
+    ck_assert_int_eq(mcreg_registry_new(&reg, NULL), MCREG_OK);
+    uint8_t *buf = NULL, one = 0;
+    size_t len = 0;
+    uint64_t d;
+    ck_assert_int_eq(mcreg_changes_drain(reg, &buf, &len), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_changes_apply(reg, &one, 1, T0), MCREG_ERR_INVALID);
+    ck_assert_int_eq(mcreg_state_digest(reg, &d), MCREG_ERR_INVALID);
+    mcreg_binding b = tu_binding("alice", "ue1", 60);
+    ck_assert_int_eq(mcreg_register(reg, &b, T0, NULL), MCREG_OK);
+    mcreg_change_version v = mcreg_record_version(mcreg_find(reg, "alice", "ue1"));
+    ck_assert(v.stamp == 0 && v.node_id == 0);
+    mcreg_registry_free(reg);
+    ck_assert_int_eq(mcreg_changes_drain(NULL, &buf, &len), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_changes_apply(NULL, &one, 1, T0), MCREG_ERR_MISUSE);
+    ck_assert_int_eq(mcreg_state_digest(NULL, &d), MCREG_ERR_MISUSE);
+}
+END_TEST
+
+START_TEST(test_max_expires_caps_without_node_id)
+{
+    mcreg_options *o = NULL;
+    mcreg_registry *reg = NULL;
+    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+    mcreg_options_set_max_expires(o, 60);
+    ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
+    mcreg_options_free(o);
+    reg_ok(&(node){.reg = reg}, "alice", "ue1", 3600, T0);
+    ck_assert_uint_eq(mcreg_record_expires_at(mcreg_find(reg, "alice", "ue1")), T0 + 60000);
+    reg_ok(&(node){.reg = reg}, "alice", "ue2", 30, T0);
+    ck_assert_uint_eq(mcreg_record_expires_at(mcreg_find(reg, "alice", "ue2")), T0 + 30000);
+    mcreg_registry_free(reg);
+}
+END_TEST
+
+/* ---- drain and versions -------------------------------------------------- */
+
+START_TEST(test_drain_hands_over_once)
+{
+    node a;
+    node_init(&a, 1);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mcreg_changes_drain(a.reg, &buf, &len), MCREG_ERR_NOT_FOUND);
+    reg_ok(&a, "alice", "ue1", 60, T0);
+    bytes b = drain(&a);
+    ck_assert_uint_ge(b.len, 4);
+    ck_assert(b.p[0] == 0xd9 && b.p[1] == 0xd9 && b.p[2] == 0xf7); /* tag 55799 */
+    ck_assert_int_eq(mcreg_changes_drain(a.reg, &buf, &len), MCREG_ERR_NOT_FOUND);
+    /* A failed call records nothing. */
+    mcreg_binding stale = tu_binding("bob", "ue9", 0);
+    ck_assert_int_eq(mcreg_register(a.reg, &stale, T0, NULL), MCREG_ERR_NOT_FOUND);
+    ck_assert_int_eq(mcreg_changes_drain(a.reg, &buf, &len), MCREG_ERR_NOT_FOUND);
+    /* Expiry is no change. */
+    ck_assert_int_eq(mcreg_expire(a.reg, T0 + 60000, NULL), MCREG_OK);
+    ck_assert_int_eq(mcreg_changes_drain(a.reg, &buf, &len), MCREG_ERR_NOT_FOUND);
+    free_bytes(&b);
+    node_close(&a);
+}
+END_TEST
+
+START_TEST(test_versions_follow_the_clock)
+{
+    node a;
+    node_init(&a, 5);
+    reg_ok(&a, "alice", "ue1", 60, T0);
+    const mcreg_record *r = mcreg_find(a.reg, "alice", "ue1");
+    mcreg_change_version v1 = mcreg_record_version(r), l1 = mcreg_record_logon(r);
+    ck_assert_uint_eq(v1.stamp, T0 << 16);
+    ck_assert_uint_eq(v1.node_id, 5);
+    ck_assert(l1.stamp == v1.stamp && l1.node_id == 5);
+    /* Same millisecond: the counter moves on. A clock going back too. */
+    reg_ok(&a, "alice", "ue1", 60, T0);
+    r = mcreg_find(a.reg, "alice", "ue1");
+    ck_assert_uint_eq(mcreg_record_version(r).stamp, (T0 << 16) + 1);
+    ck_assert_uint_eq(mcreg_record_logon(r).stamp, T0 << 16);
+    reg_ok(&a, "alice", "ue1", 60, T0 - 500);
+    ck_assert_uint_eq(mcreg_record_version(mcreg_find(a.reg, "alice", "ue1")).stamp,
+                      (T0 << 16) + 2);
+    /* A limit change takes the last stamp plus one. */
+    ck_assert_int_eq(mcreg_set_user_max_ues(a.reg, "alice", 3), MCREG_OK);
+    reg_ok(&a, "alice", "ue1", 60, T0);
+    ck_assert_uint_eq(mcreg_record_version(mcreg_find(a.reg, "alice", "ue1")).stamp,
+                      (T0 << 16) + 4);
+    node_close(&a);
+}
+END_TEST
+
+START_TEST(test_apply_copies_the_record)
+{
+    node a, b;
+    node_init(&a, 1);
+    node_init(&b, 2);
+    mcreg_setting s[2] = {{.key = "k", .type = MCREG_VAL_INT, .v.i = -7},
+                          {.key = "t", .type = MCREG_VAL_TEXT, .v.text = {"hi", 2}}};
+    mcreg_binding bd = tu_binding("alice", "ue1", 60);
+    bd.contact = "sip:alice@10.0.0.1";
+    bd.call_id = "c1";
+    bd.cseq = 4;
+    bd.settings = s;
+    bd.n_settings = 2;
+    ck_assert_int_eq(mcreg_register(a.reg, &bd, T0, NULL), MCREG_OK);
+    bytes buf = drain(&a);
+    apply_ok(&b, buf, T0 + 10);
+    const mcreg_record *r = mcreg_find(b.reg, "alice", "ue1");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(mcreg_record_contact(r), "sip:alice@10.0.0.1");
+    ck_assert_str_eq(mcreg_record_call_id(r), "c1");
+    ck_assert_uint_eq(mcreg_record_cseq(r), 4);
+    ck_assert_uint_eq(mcreg_record_registered_at(r), T0);
+    ck_assert_uint_eq(mcreg_record_expires_at(r), T0 + 60000);
+    ck_assert_int_eq(mcreg_record_setting_find(r, "k")->v.i, -7);
+    ck_assert_uint_eq(mcreg_record_version(r).node_id, 1);
+    ck_assert_uint_eq(mcreg_record_version(r).stamp, T0 << 16);
+    ck_assert_str_eq(b.ev.log, "CREATED(alice,ue1)");
+    ck_assert_uint_eq(b.origins[0], 1);
+    /* Applying is not recorded; the clock moved past the applied stamp. */
+    uint8_t *p = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mcreg_changes_drain(b.reg, &p, &len), MCREG_ERR_NOT_FOUND);
+    reg_ok(&b, "bob", "ue2", 60, T0 - 100000);
+    ck_assert_uint_gt(mcreg_record_version(mcreg_find(b.reg, "bob", "ue2")).stamp, T0 << 16);
+    /* Its own buffer applied back changes nothing. */
+    node_reset_events(&a);
+    uint64_t before = digest(&a);
+    apply_ok(&a, buf, T0 + 10);
+    ck_assert_uint_eq(digest(&a), before);
+    ck_assert_uint_eq(a.ev.count, 0);
+    free_bytes(&buf);
+    node_close(&a);
+    node_close(&b);
+}
+END_TEST
+
+/* ---- convergence ------------------------------------------------------------- */
+
+/* Every permutation of n buffers applied to a fresh node: the same state. */
+static void all_orders_agree(bytes *bufs, size_t n, uint64_t now, const char *present_user,
+                             const char *present_ue, int present)
+{
+    size_t idx[4] = {0, 1, 2, 3};
+    char *first = NULL;
+    for (;;) {
+        node c;
+        node_init(&c, 9);
+        for (size_t i = 0; i < n; i++)
+            apply_ok(&c, bufs[idx[i]], now);
+        ck_assert_int_eq(mcreg_find(c.reg, present_user, present_ue) != NULL, present);
+        ck_assert_int_eq(mcreg_expire(c.reg, now, NULL), MCREG_OK);
+        char *s = state_of(&c);
+        if (!first)
+            first = s;
+        else {
+            ck_assert_str_eq(s, first);
+            free(s);
+        }
+        node_close(&c);
+        /* next permutation */
+        size_t i = n - 1;
+        while (i > 0 && idx[i - 1] >= idx[i])
+            i--;
+        if (i == 0)
+            break;
+        size_t j = n - 1;
+        while (idx[j] <= idx[i - 1])
+            j--;
+        size_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+        for (size_t a = i, b = n - 1; a < b; a++, b--) {
+            t = idx[a];
+            idx[a] = idx[b];
+            idx[b] = t;
+        }
+    }
+    free(first);
+}
+
+START_TEST(test_put_removal_put_every_order)
+{
+    node a, b, c;
+    node_init(&a, 1);
+    node_init(&b, 2);
+    node_init(&c, 3);
+    bytes bufs[3];
+    reg_ok(&a, "alice", "ue1", 600, T0);
+    bufs[0] = drain(&a);
+    apply_ok(&b, bufs[0], T0 + 1);
+    ck_assert_int_eq(mcreg_deregister(b.reg, "alice", "ue1", T0 + 2), MCREG_OK);
+    bufs[1] = drain(&b);
+    apply_ok(&c, bufs[0], T0 + 3);
+    apply_ok(&c, bufs[1], T0 + 3);
+    ck_assert_ptr_null(mcreg_find(c.reg, "alice", "ue1"));
+    reg_ok(&c, "alice", "ue1", 600, T0 + 4);
+    bufs[2] = drain(&c);
+    all_orders_agree(bufs, 3, T0 + 10, "alice", "ue1", 1);
+    all_orders_agree(bufs, 2, T0 + 10, "alice", "ue1", 0);
+    /* A deregistration that arrives before its registration. */
+    node d;
+    node_init(&d, 4);
+    apply_ok(&d, bufs[1], T0 + 10);
+    apply_ok(&d, bufs[0], T0 + 10);
+    ck_assert_ptr_null(mcreg_find(d.reg, "alice", "ue1"));
+    ck_assert_uint_eq(d.ev.count, 0);
+    for (int i = 0; i < 3; i++)
+        free_bytes(&bufs[i]);
+    node_close(&a);
+    node_close(&b);
+    node_close(&c);
+    node_close(&d);
+}
+END_TEST
+
+START_TEST(test_concatenation_is_one_by_one)
+{
+    node a, x, y;
+    node_init(&a, 1);
+    node_init(&x, 2);
+    node_init(&y, 3);
+    reg_ok(&a, "alice", "ue1", 600, T0);
+    reg_ok(&a, "bob", "ue2", 600, T0);
+    bytes b1 = drain(&a);
+    ck_assert_int_eq(mcreg_deregister(a.reg, "alice", "ue1", T0 + 5), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(a.reg, "bob", 2), MCREG_OK);
+    bytes b2 = drain(&a);
+    bytes cat = {malloc(b1.len + b2.len), b1.len + b2.len};
+    memcpy(cat.p, b1.p, b1.len);
+    memcpy(cat.p + b1.len, b2.p, b2.len);
+    apply_ok(&x, b1, T0 + 10);
+    apply_ok(&x, b2, T0 + 10);
+    apply_ok(&y, cat, T0 + 10);
+    char *sx = state_of(&x), *sy = state_of(&y), *sa = state_of(&a);
+    ck_assert_str_eq(sx, sy);
+    ck_assert_uint_eq(digest(&x), digest(&a));
+    uint32_t max = 0;
+    ck_assert_int_eq(mcreg_user_max_ues(y.reg, "bob", &max), MCREG_OK);
+    ck_assert_uint_eq(max, 2);
+    /* Replaying the journal from the first change changes nothing. */
+    apply_ok(&y, cat, T0 + 20);
+    apply_ok(&y, b1, T0 + 20);
+    char *again = state_of(&y);
+    ck_assert_str_eq(again, sy);
+    free(sx);
+    free(sy);
+    free(sa);
+    free(again);
+    free_bytes(&b1);
+    free_bytes(&b2);
+    free_bytes(&cat);
+    node_close(&a);
+    node_close(&x);
+    node_close(&y);
+}
+END_TEST
+
+START_TEST(test_ue_taken_while_a_replica_misses_it)
+{
+    node a, b, c, d;
+    node_init(&a, 1);
+    node_init(&b, 2);
+    node_init(&c, 3);
+    node_init(&d, 4);
+    reg_ok(&a, "alice", "ue1", 600, T0);
+    bytes ba = drain(&a);
+    apply_ok(&b, ba, T0 + 1);
+    reg_ok(&b, "bob", "ue1", 600, T0 + 2); /* replaces alice there */
+    bytes bb = drain(&b);
+    /* c has alice's put only, then gets bob's change. */
+    apply_ok(&c, ba, T0 + 3);
+    ck_assert_ptr_nonnull(mcreg_find(c.reg, "alice", "ue1"));
+    node_reset_events(&c);
+    apply_ok(&c, bb, T0 + 4);
+    ck_assert_ptr_null(mcreg_find(c.reg, "alice", "ue1"));
+    ck_assert_ptr_nonnull(mcreg_find(c.reg, "bob", "ue1"));
+    ck_assert(has_event(&c, "REPLACED(alice,ue1)"));
+    ck_assert(has_event(&c, "CREATED(bob,ue1)"));
+    /* d gets them the other way round: alice never appears. */
+    apply_ok(&d, bb, T0 + 3);
+    node_reset_events(&d);
+    apply_ok(&d, ba, T0 + 4);
+    ck_assert_ptr_null(mcreg_find(d.reg, "alice", "ue1"));
+    ck_assert_uint_eq(d.ev.count, 0);
+    ck_assert_uint_eq(digest(&c), digest(&d));
+    ck_assert_uint_eq(digest(&c), digest(&b));
+    free_bytes(&ba);
+    free_bytes(&bb);
+    node_close(&a);
+    node_close(&b);
+    node_close(&c);
+    node_close(&d);
+}
+END_TEST
+
+START_TEST(test_shortened_refresh_never_brings_back_the_older_put)
+{
+    node a, c, d;
+    node_init(&a, 1);
+    node_init(&c, 3);
+    node_init(&d, 4);
+    reg_ok(&a, "alice", "ue1", 3600, T0);
+    bytes b1 = drain(&a);
+    reg_ok(&a, "alice", "ue1", 10, T0 + 1); /* shortened */
+    bytes b2 = drain(&a);
+    /* c: the refresh first; it expires; then the older, longer put. */
+    apply_ok(&c, b2, T0 + 2);
+    ck_assert_int_eq(mcreg_expire(c.reg, T0 + 20000, NULL), MCREG_OK);
+    ck_assert_ptr_null(mcreg_find(c.reg, "alice", "ue1"));
+    node_reset_events(&c);
+    apply_ok(&c, b1, T0 + 20001);
+    ck_assert_ptr_null(mcreg_find(c.reg, "alice", "ue1"));
+    ck_assert_uint_eq(c.ev.count, 0);
+    /* d: the longer put first, then the refresh arriving already expired. */
+    apply_ok(&d, b1, T0 + 2);
+    ck_assert_ptr_nonnull(mcreg_find(d.reg, "alice", "ue1"));
+    node_reset_events(&d);
+    apply_ok(&d, b2, T0 + 20001);
+    ck_assert_ptr_null(mcreg_find(d.reg, "alice", "ue1"));
+    ck_assert_str_eq(d.ev.log, "EXPIRED(alice,ue1)");
+    ck_assert_int_eq(mcreg_expire(a.reg, T0 + 20001, NULL), MCREG_OK);
+    ck_assert_int_eq(mcreg_expire(d.reg, T0 + 20001, NULL), MCREG_OK);
+    ck_assert_uint_eq(digest(&c), digest(&d));
+    ck_assert_uint_eq(digest(&c), digest(&a));
+    free_bytes(&b1);
+    free_bytes(&b2);
+    node_close(&a);
+    node_close(&c);
+    node_close(&d);
+}
+END_TEST
+
+START_TEST(test_tombstones_forgotten_at_their_horizon)
+{
+    node a, empty;
+    node_init(&a, 1);
+    node_init(&empty, 2);
+    reg_ok(&a, "alice", "ue1", 60, T0);
+    ck_assert_int_eq(mcreg_deregister(a.reg, "alice", "ue1", T0 + 1000), MCREG_OK);
+    uint64_t horizon = T0 + 1000 + 1000u * MAX_EXPIRES;
+    ck_assert_uint_ne(digest(&a), digest(&empty));
+    ck_assert_int_eq(mcreg_expire(a.reg, horizon - 1, NULL), MCREG_OK);
+    ck_assert_uint_ne(digest(&a), digest(&empty)); /* the tombstone is still there */
+    ck_assert_int_eq(mcreg_expire(a.reg, horizon, NULL), MCREG_OK);
+    ck_assert_uint_eq(digest(&a), digest(&empty)); /* nothing is left */
+    /* A removal past its horizon changes nothing on arrival. */
+    node b;
+    node_init(&b, 3);
+    reg_ok(&b, "carol", "ue3", 60, T0);
+    ck_assert_int_eq(mcreg_deregister(b.reg, "carol", "ue3", T0), MCREG_OK);
+    bytes old = drain(&b);
+    apply_ok(&empty, old, T0 + 1000u * MAX_EXPIRES);
+    ck_assert_int_eq(mcreg_expire(empty.reg, T0 + 1000u * MAX_EXPIRES, NULL), MCREG_OK);
+    node fresh;
+    node_init(&fresh, 4);
+    ck_assert_uint_eq(digest(&empty), digest(&fresh));
+    free_bytes(&old);
+    node_close(&a);
+    node_close(&b);
+    node_close(&empty);
+    node_close(&fresh);
+}
+END_TEST
+
+START_TEST(test_same_millisecond_two_nodes)
+{
+    node a, b;
+    node_init(&a, 1);
+    node_init(&b, 2);
+    reg_ok(&a, "alice", "ue1", 60, T0);
+    mcreg_binding bb = tu_binding("alice", "ue1", 120);
+    bb.contact = "sip:b";
+    ck_assert_int_eq(mcreg_register(b.reg, &bb, T0, NULL), MCREG_OK);
+    bytes x = drain(&a), y = drain(&b);
+    apply_ok(&a, y, T0 + 1);
+    apply_ok(&b, x, T0 + 1);
+    /* Node 2's version wins on both. */
+    ck_assert_str_eq(mcreg_record_contact(mcreg_find(a.reg, "alice", "ue1")), "sip:b");
+    ck_assert_str_eq(mcreg_record_contact(mcreg_find(b.reg, "alice", "ue1")), "sip:b");
+    ck_assert_uint_eq(digest(&a), digest(&b));
+    free_bytes(&x);
+    free_bytes(&y);
+    node_close(&a);
+    node_close(&b);
+}
+END_TEST
+
+/* Concurrent logons of one user at two nodes: each UE told of the other
+ * exactly once across the cluster, by the node of the later logon. */
+static size_t count_notify(const node *n)
+{
+    size_t k = 0;
+    for (const char *p = n->ev.log; p && (p = strstr(p, "NOTIFY_LOGON")); p++)
+        k++;
+    return k;
+}
+
+static void concurrent_logons(mcreg_notify_policy policy, int a_first)
+{
+    node a, b;
+    node_open(&a, 1, 1, policy);
+    node_open(&b, 2, 1, policy);
+    reg_ok(&a, "alice", "X", 600, T0);
+    reg_ok(&b, "alice", "Y", 600, T0 + 5); /* the later logon */
+    bytes x = drain(&a), y = drain(&b);
+    node_reset_events(&a);
+    node_reset_events(&b);
+    if (a_first) {
+        apply_ok(&a, y, T0 + 10);
+        apply_ok(&b, x, T0 + 10);
+    } else {
+        apply_ok(&b, x, T0 + 10);
+        apply_ok(&a, y, T0 + 10);
+    }
+    ck_assert_uint_eq(count_notify(&a), 0);
+    if (policy == MCREG_NOTIFY_ALL) {
+        ck_assert_uint_eq(count_notify(&b), 2);
+        ck_assert(has_event(&b, "NOTIFY_LOGON(alice,Y>Y:[X])"));
+        ck_assert(has_event(&b, "NOTIFY_LOGON(alice,Y>X:[Y])"));
+    } else {
+        ck_assert_uint_eq(count_notify(&b), 1);
+        ck_assert(has_event(&b, "NOTIFY_LOGON(alice,Y>Y:[X])"));
+    }
+    /* Applied again, nobody is told again. */
+    node_reset_events(&b);
+    apply_ok(&b, x, T0 + 11);
+    ck_assert_uint_eq(count_notify(&b), 0);
+    free_bytes(&x);
+    free_bytes(&y);
+    node_close(&a);
+    node_close(&b);
+}
+
+START_TEST(test_concurrent_logons_all)
+{
+    concurrent_logons(MCREG_NOTIFY_ALL, _i);
+}
+END_TEST
+
+START_TEST(test_concurrent_logons_new_ue)
+{
+    concurrent_logons(MCREG_NOTIFY_NEW_UE, _i);
+}
+END_TEST
+
+/* ---- hostile bytes ---------------------------------------------------------- */
+
+static bytes sample_buffer(void)
+{
+    node a;
+    node_init(&a, 1);
+    mcreg_setting s = {.key = "k", .type = MCREG_VAL_BYTES, .v.bytes = {(const uint8_t *)"ab", 2}};
+    mcreg_binding bd = tu_binding("alice", "ue1", 60);
+    bd.settings = &s;
+    bd.n_settings = 1;
+    bd.call_id = "cid";
+    ck_assert_int_eq(mcreg_register(a.reg, &bd, T0, NULL), MCREG_OK);
+    reg_ok(&a, "bob", "ue1", 60, T0 + 1);
+    ck_assert_int_eq(mcreg_deregister(a.reg, "bob", "ue1", T0 + 2), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(a.reg, "bob", 1), MCREG_OK);
+    ck_assert_int_eq(mcreg_clear_user_max_ues(a.reg, "bob"), MCREG_OK);
+    reg_ok(&a, "dave", "ue4", 60, T0 + 3);
+    bytes b = drain(&a);
+    node_close(&a);
+    return b;
+}
+
+START_TEST(test_every_truncation_and_bit_flip_is_format)
+{
+    bytes b = sample_buffer();
+    node c;
+    node_init(&c, 3);
+    reg_ok(&c, "carol", "ue3", 60, T0);
+    char *before = state_of(&c);
+    node_reset_events(&c);
+    for (size_t len = 0; len < b.len; len++)
+        ck_assert_msg(mcreg_changes_apply(c.reg, b.p, len, T0) == MCREG_ERR_FORMAT,
+                      "truncated to %zu", len);
+    for (size_t i = 0; i < b.len; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            b.p[i] ^= (uint8_t)(1u << bit);
+            int rc = mcreg_changes_apply(c.reg, b.p, b.len, T0);
+            b.p[i] ^= (uint8_t)(1u << bit);
+            ck_assert_msg(rc == MCREG_ERR_FORMAT, "bit %d of byte %zu: %d", bit, i, rc);
+        }
+    /* Trailing garbage too. */
+    bytes longer = {malloc(b.len + 1), b.len + 1};
+    memcpy(longer.p, b.p, b.len);
+    longer.p[b.len] = 0;
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, longer.p, longer.len, T0), MCREG_ERR_FORMAT);
+    char *after = state_of(&c);
+    ck_assert_str_eq(after, before);
+    ck_assert_uint_eq(c.ev.count, 0);
+    apply_ok(&c, b, T0);
+    ck_assert_ptr_nonnull(mcreg_find(c.reg, "dave", "ue4"));
+    ck_assert_ptr_null(mcreg_find(c.reg, "alice", "ue1")); /* bob took ue1, then left */
+    free(before);
+    free(after);
+    free_bytes(&b);
+    free_bytes(&longer);
+    node_close(&c);
+}
+END_TEST
+
+START_TEST(test_unknown_major_version)
+{
+    bytes b = sample_buffer();
+    /* d9 d9f7 83 82 01 00: the major version is byte 5. Its checksum is
+     * right again once recomputed, so the answer is VERSION. */
+    ck_assert_uint_eq(b.p[5], 0x01);
+    b.p[5] = 0x02;
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = 0; i < b.len - 5; i++) {
+        crc ^= b.p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
+    }
+    crc ^= 0xffffffffu;
+    b.p[b.len - 4] = (uint8_t)(crc >> 24);
+    b.p[b.len - 3] = (uint8_t)(crc >> 16);
+    b.p[b.len - 2] = (uint8_t)(crc >> 8);
+    b.p[b.len - 1] = (uint8_t)crc;
+    node c;
+    node_init(&c, 3);
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, b.p, b.len, T0), MCREG_ERR_VERSION);
+    b.p[5] = 0x01; /* checksum now wrong */
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, b.p, b.len, T0), MCREG_ERR_FORMAT);
+    free_bytes(&b);
+    node_close(&c);
+}
+END_TEST
+
+/* ---- allocation failure ----------------------------------------------------- */
+
+typedef void (*fm_setup)(node *n);
+typedef int (*fm_call)(node *n);
+
+static bytes fm_input;
+
+/* For each allocation i of the call: fail it (alone, then with all later
+ * ones); the call fails with NOMEM and leaves state and pending changes as
+ * they were, or succeeds as without failure. Nothing leaks. */
+static void fail_each(fm_setup setup, fm_call call, const char *name)
+{
+    node n;
+    node_init(&n, 1);
+    setup(&n);
+    uint8_t *p = NULL;
+    size_t plen = 0;
+    if (mcreg_changes_drain(n.reg, &p, &plen) == MCREG_OK)
+        mcreg_buffer_free(n.reg, p);
+    size_t calls0 = n.alloc.calls;
+    ck_assert_int_eq(call(&n), MCREG_OK);
+    size_t total = n.alloc.calls - calls0;
+    char *ok = state_of(&n);
+    node_close(&n);
+    for (size_t i = 1; i <= total; i++)
+        for (int all = 0; all < 2; all++) {
+            node_init(&n, 1);
+            setup(&n);
+            if (mcreg_changes_drain(n.reg, &p, &plen) == MCREG_OK)
+                mcreg_buffer_free(n.reg, p);
+            char *before = state_of(&n);
+            node_reset_events(&n);
+            n.alloc.fail_at = n.alloc.calls + i;
+            n.alloc.fail_all_after = all;
+            int rc = call(&n);
+            n.alloc.fail_at = 0;
+            char *after = state_of(&n);
+            if (rc == MCREG_OK) {
+                ck_assert_msg(!strcmp(after, ok), "%s alloc %zu: state differs", name, i);
+            } else {
+                ck_assert_msg(rc == MCREG_ERR_NOMEM, "%s alloc %zu: rc %d", name, i, rc);
+                ck_assert_msg(!strcmp(after, before), "%s alloc %zu: state changed\n%s\n%s",
+                              name, i, before, after);
+                ck_assert_msg(n.ev.count == 0, "%s alloc %zu: events", name, i);
+                ck_assert_msg(mcreg_changes_drain(n.reg, &p, &plen) == MCREG_ERR_NOT_FOUND,
+                              "%s alloc %zu: a pending change left behind", name, i);
+                ck_assert_int_eq(call(&n), MCREG_OK); /* still works */
+                free(after);
+                after = state_of(&n);
+                ck_assert_msg(!strcmp(after, ok), "%s alloc %zu: retry differs", name, i);
+            }
+            free(before);
+            free(after);
+            node_close(&n);
+        }
+    free(ok);
+}
+
+static void setup_none(node *n)
+{
+    (void)n;
+}
+
+static void setup_some(node *n)
+{
+    ck_assert_int_eq(mcreg_set_user_max_ues(n->reg, "alice", 2), MCREG_OK);
+    reg_ok(n, "alice", "ue1", 60, T0);
+    reg_ok(n, "alice", "ue2", 60, T0 + 1);
+    reg_ok(n, "bob", "ue3", 60, T0 + 2);
+    ck_assert_int_eq(mcreg_deregister(n->reg, "bob", "ue3", T0 + 3), MCREG_OK);
+    reg_ok(n, "bob", "ue4", 1, T0 + 3);
+}
+
+static int call_create(node *n)
+{
+    mcreg_binding b = tu_binding("carol", "ue5", 60);
+    return mcreg_register(n->reg, &b, T0 + 10, NULL);
+}
+
+static int call_refresh(node *n)
+{
+    mcreg_binding b = tu_binding("alice", "ue1", 30);
+    b.contact = "sip:new";
+    return mcreg_register(n->reg, &b, T0 + 10, NULL);
+}
+
+static int call_refresh_same(node *n)
+{
+    mcreg_binding b = tu_binding("alice", "ue1", 30);
+    return mcreg_register(n->reg, &b, T0 + 10, NULL);
+}
+
+static int call_replace(node *n)
+{
+    mcreg_binding b = tu_binding("carol", "ue1", 60);
+    return mcreg_register(n->reg, &b, T0 + 10, NULL);
+}
+
+static int call_remove(node *n)
+{
+    mcreg_binding b = tu_binding("alice", "ue1", 0);
+    return mcreg_register(n->reg, &b, T0 + 10, NULL);
+}
+
+static int call_deregister(node *n)
+{
+    return mcreg_deregister(n->reg, "alice", "ue2", T0 + 10);
+}
+
+static int call_deregister_user(node *n)
+{
+    return mcreg_deregister_user(n->reg, "alice", T0 + 10, NULL);
+}
+
+static int call_expire(node *n)
+{
+    return mcreg_expire(n->reg, T0 + 60001, NULL);
+}
+
+static int call_set_limit(node *n)
+{
+    return mcreg_set_user_max_ues(n->reg, "dave", 4);
+}
+
+static int call_clear_limit(node *n)
+{
+    return mcreg_clear_user_max_ues(n->reg, "alice");
+}
+
+static int call_apply(node *n)
+{
+    return mcreg_changes_apply(n->reg, fm_input.p, fm_input.len, T0 + 20);
+}
+
+START_TEST(test_failmalloc_local_calls)
+{
+    fail_each(setup_none, call_create, "create");
+    fail_each(setup_some, call_create, "create beside");
+    fail_each(setup_some, call_refresh, "refresh new block");
+    fail_each(setup_some, call_refresh_same, "refresh in place");
+    fail_each(setup_some, call_replace, "replace");
+    fail_each(setup_some, call_remove, "expires 0");
+    fail_each(setup_some, call_deregister, "deregister");
+    fail_each(setup_some, call_deregister_user, "deregister_user");
+    fail_each(setup_some, call_expire, "expire");
+    fail_each(setup_some, call_set_limit, "set limit");
+    fail_each(setup_some, call_clear_limit, "clear limit");
+}
+END_TEST
+
+START_TEST(test_failmalloc_apply)
+{
+    /* A rich input: puts, a replacement, removals, limits, from a peer with
+     * state of its own. */
+    node a;
+    node_init(&a, 2);
+    setup_some(&a);
+    reg_ok(&a, "carol", "ue1", 60, T0 + 5); /* replaces alice at ue1 */
+    reg_ok(&a, "erin", "ue7", 60, T0 + 5);
+    ck_assert_int_eq(mcreg_set_user_max_ues(a.reg, "frank", 9), MCREG_OK);
+    fm_input = drain(&a);
+    node_close(&a);
+    fail_each(setup_none, call_apply, "apply to empty");
+    fail_each(setup_some, call_apply, "apply to some");
+    free_bytes(&fm_input);
+}
+END_TEST
+
+Suite *suite_repl(void)
+{
+    Suite *s = suite_create("repl");
+    TCase *tc = tcase_create("repl");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_node_id_requires_max_expires);
+    tcase_add_test(tc, test_calls_need_a_node_id);
+    tcase_add_test(tc, test_max_expires_caps_without_node_id);
+    tcase_add_test(tc, test_drain_hands_over_once);
+    tcase_add_test(tc, test_versions_follow_the_clock);
+    tcase_add_test(tc, test_apply_copies_the_record);
+    tcase_add_test(tc, test_put_removal_put_every_order);
+    tcase_add_test(tc, test_concatenation_is_one_by_one);
+    tcase_add_test(tc, test_ue_taken_while_a_replica_misses_it);
+    tcase_add_test(tc, test_shortened_refresh_never_brings_back_the_older_put);
+    tcase_add_test(tc, test_tombstones_forgotten_at_their_horizon);
+    tcase_add_test(tc, test_same_millisecond_two_nodes);
+    tcase_add_loop_test(tc, test_concurrent_logons_all, 0, 2);
+    tcase_add_loop_test(tc, test_concurrent_logons_new_ue, 0, 2);
+    tcase_add_test(tc, test_every_truncation_and_bit_flip_is_format);
+    tcase_add_test(tc, test_unknown_major_version);
+    suite_add_tcase(s, tc);
+    TCase *fm = tcase_create("failmalloc");
+    tcase_set_timeout(fm, 300);
+    tcase_add_test(fm, test_failmalloc_local_calls);
+    tcase_add_test(fm, test_failmalloc_apply);
+    suite_add_tcase(s, fm);
+    return s;
+}
