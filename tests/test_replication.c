@@ -17,8 +17,6 @@
 #include "suites.h"
 #include "testutil.h"
 
-#ifdef MCREG_HAS_REPLICATION
-
 #define MAX_NODES 4
 #define T0 UINT64_C(1000000) /* the cluster's start, ms */
 #define MAXEXP 3600u         /* max_expires, s */
@@ -811,12 +809,3 @@ Suite *suite_replication(void)
     suite_add_tcase(s, tc);
     return s;
 }
-
-#else
-
-Suite *suite_replication(void)
-{
-    return suite_create("replication");
-}
-
-#endif

@@ -60,7 +60,6 @@ END_TEST
 /* The registries against the model, call by call, and converged at the end. */
 START_TEST(cluster_matches_model)
 {
-    ck_assert_msg(repl_sim_has_lib(), "the library has no replication API");
     run_seeds(1);
 }
 END_TEST
@@ -71,8 +70,7 @@ Suite *suite_replication_model(void)
     TCase *tc = tcase_create("random");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, model_nodes_converge);
-    if (repl_sim_has_lib())
-        tcase_add_test(tc, cluster_matches_model);
+    tcase_add_test(tc, cluster_matches_model);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -283,13 +283,7 @@ static int check_rc(sim *s, unsigned i, const char *call, int got, int want)
     return 0;
 }
 
-/* ---- the library's replication calls (none without it) --------------------- */
-
-#ifdef MCREG_HAS_REPLICATION
-int repl_sim_has_lib(void)
-{
-    return 1;
-}
+/* ---- the library's replication calls --------------------------------------------- */
 
 static int lib_drain(sim_node *nd, uint8_t **buf, size_t *len)
 {
@@ -311,43 +305,6 @@ static int lib_tombstones(const sim_node *nd, uint64_t *n)
     *n = mcreg_stat(nd->reg, MCREG_STAT_TOMBSTONES);
     return 0;
 }
-#else
-int repl_sim_has_lib(void)
-{
-    return 0;
-}
-
-static int lib_drain(sim_node *nd, uint8_t **buf, size_t *len)
-{
-    (void)nd;
-    *buf = NULL;
-    *len = 0;
-    return MCREG_ERR_INVALID;
-}
-
-static int lib_apply(sim_node *nd, const uint8_t *buf, size_t len, uint64_t now)
-{
-    (void)nd;
-    (void)buf;
-    (void)len;
-    (void)now;
-    return MCREG_ERR_INVALID;
-}
-
-static int lib_digest(const sim_node *nd, uint64_t *d)
-{
-    (void)nd;
-    *d = 0;
-    return MCREG_ERR_INVALID;
-}
-
-static int lib_tombstones(const sim_node *nd, uint64_t *n)
-{
-    (void)nd;
-    (void)n;
-    return -1;
-}
-#endif
 
 /* ---- local calls --------------------------------------------------------------- */
 
@@ -923,7 +880,6 @@ int repl_sim_run(const repl_sim_config *cfg, repl_sim_stats *st, char *why, size
     memset(s, 0, sizeof(*s));
     memset(&local, 0, sizeof(local));
     s->cfg = *cfg;
-    s->cfg.use_lib = cfg->use_lib && repl_sim_has_lib();
     s->st = st ? st : &local;
     memset(s->st, 0, sizeof(*s->st));
     s->why = why;

@@ -35,8 +35,6 @@ int main(void)
     uint64_t seed = env_u64("SOAK_SEED", 1);
     if (per_run == 0)
         per_run = 1;
-    if (!repl_sim_has_lib())
-        printf("soak-repl: the library has no replication API: the model nodes alone\n");
     repl_sim_stats tot = {0};
     clock_t c0 = clock();
     uint64_t done = 0;
