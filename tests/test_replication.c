@@ -127,8 +127,10 @@ static buf cat(buf a, buf b)
 {
     buf out = {malloc(a.len + b.len + 1), a.len + b.len};
     ck_assert_ptr_nonnull(out.b);
-    memcpy(out.b, a.b, a.len);
-    memcpy(out.b + a.len, b.b, b.len);
+    if (a.len) /* a journal starts as {NULL, 0} */
+        memcpy(out.b, a.b, a.len);
+    if (b.len)
+        memcpy(out.b + a.len, b.b, b.len);
     return out;
 }
 

@@ -233,8 +233,10 @@ static int check_events(sim *s, unsigned i, int sorted, const char *call)
                 lines_clear(&nd->ev);
                 return -1;
             }
-        qsort(want.v, want.n, sizeof(*want.v), cmp_str);
-        qsort(nd->ev.v, nd->ev.n, sizeof(*nd->ev.v), cmp_str);
+        if (want.n) /* an empty list may have no array at all */
+            qsort(want.v, want.n, sizeof(*want.v), cmp_str);
+        if (nd->ev.n)
+            qsort(nd->ev.v, nd->ev.n, sizeof(*nd->ev.v), cmp_str);
     }
     int rc = 0;
     size_t n = want.n > nd->ev.n ? want.n : nd->ev.n;
@@ -756,12 +758,14 @@ static int check_models_converged(sim *s)
     model_snapshot_entries(s->node[0].m, &ref);
     s->st->final_entries = ref.c[0].n;
     s->st->final_records = model_record_count(s->node[0].m);
-    qsort(ref.c[0].e, ref.c[0].n, sizeof(model_entry), entry_cmp);
+    if (ref.c[0].n)
+        qsort(ref.c[0].e, ref.c[0].n, sizeof(model_entry), entry_cmp);
     int rc = 0;
     for (unsigned i = 1; i < s->n && rc == 0; i++) {
         model_buffer b = {NULL, 0};
         model_snapshot_entries(s->node[i].m, &b);
-        qsort(b.c[0].e, b.c[0].n, sizeof(model_entry), entry_cmp);
+        if (b.c[0].n)
+            qsort(b.c[0].e, b.c[0].n, sizeof(model_entry), entry_cmp);
         if (b.c[0].n != ref.c[0].n)
             rc = fail(s, i, "the end: the model holds %zu entries, node 0's %zu", b.c[0].n,
                       ref.c[0].n);
