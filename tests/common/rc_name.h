@@ -18,6 +18,7 @@ static inline const char *test_rc_name(int rc)
     case MCREG_ERR_BUSY: return "BUSY";
     case MCREG_ERR_FORMAT: return "FORMAT";
     case MCREG_ERR_VERSION: return "VERSION";
+    case MCREG_ERR_MISUSE: return "MISUSE";
     default: return "?";
     }
 }

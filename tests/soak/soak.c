@@ -757,7 +757,8 @@ static void op_invalid(soak *S, uint32_t u)
                          : mcreg_clear_user_max_ues(S->reg, NULL);
     }
     S->st.invalid_calls++;
-    end_call(S, &cs, rc, MCREG_ERR_INVALID);
+    /* A NULL binding is a host bug (MISUSE); the rest is bad input. */
+    end_call(S, &cs, rc, variant == 0 ? MCREG_ERR_MISUSE : MCREG_ERR_INVALID);
     check_pair(S, S->reg, u, x);
 }
 
