@@ -18,7 +18,7 @@
 #   check-tsan     the library and the Check runner built with ThreadSanitizer
 #                  into build/tsan/, then every suite (the threads suite runs
 #                  every query from four threads at once)
-#   fuzz           three libFuzzer targets (see "fuzzing" below), built with
+#   fuzz           four libFuzzer targets (see "fuzzing" below), built with
 #                  clang into build/fuzz/ and run FUZZ_SECONDS each
 #   valgrind       the Check runner and the demo under valgrind (CK_FORK=no)
 #   bench          tests/bench/: libmcreg against a bare uthash table, SQLite
@@ -336,7 +336,7 @@ tsan-run: $(RUNNER)
 endif
 
 # ---- fuzzing ---------------------------------------------------------------------
-# `make fuzz` builds three libFuzzer targets with $(FUZZ_CC) into $(FUZZ_BUILDDIR)
+# `make fuzz` builds four libFuzzer targets with $(FUZZ_CC) into $(FUZZ_BUILDDIR)
 # (the library is compiled there again with -fsanitize=fuzzer,address,undefined
 # -g -O1) and runs each for FUZZ_SECONDS seconds:
 #   tests/fuzz/fuzz_restore.c    mcreg_restore of any bytes into a registry that
@@ -345,6 +345,10 @@ endif
 #       allocation failure injected into a successful restore changes nothing
 #   tests/fuzz/fuzz_roundtrip.c  restore; if that succeeds, snapshot A,
 #       restore A into a fresh registry, snapshot B: A and B must be equal
+#   tests/fuzz/fuzz_apply.c      mcreg_changes_apply of any bytes into a
+#       registry with a node id and a replicated state: on error the state
+#       is unchanged, on success a second apply changes nothing, and an
+#       injected allocation failure changes nothing
 #   examples/sip-registrar/fuzz/fuzz_sip.c  the registrar example (with
 #       libosip2) fed datagrams from the network, then everything expired,
 #       retransmitted, timed out and freed; seeds in
@@ -365,7 +369,7 @@ FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_BUILDDIR ?= build/fuzz
 FUZZ_ARGS     ?=
-FUZZ_TARGETS   = fuzz_restore fuzz_roundtrip fuzz_sip
+FUZZ_TARGETS   = fuzz_restore fuzz_roundtrip fuzz_apply fuzz_sip
 FUZZ_CORPUS    = tests/fuzz/corpus
 FUZZ_DICT      = tests/fuzz/cbor.dict
 # fuzz_sip (examples/sip-registrar/fuzz/fuzz_sip.c): the registrar example's

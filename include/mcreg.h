@@ -545,6 +545,10 @@ MCREG_API uint64_t mcreg_stat(const mcreg_registry *reg, int id);
  * it does not know). */
 #define MCREG_SNAPSHOT_MAJOR 1
 #define MCREG_SNAPSHOT_MINOR 0
+/* 0.2: the minor version of the snapshots of a registry with a node id
+ * (records with their versions, tombstones, the UEs' highest puts, the
+ * limits' versions, a CRC-32C). A registry without one writes 1.0. */
+#define MCREG_SNAPSHOT_REPL_MINOR 1
 
 /* Encode the state into a new buffer of *len bytes, allocated through the
  * registry's allocator; free it with mcreg_buffer_free. Deterministic: one
@@ -644,6 +648,15 @@ MCREG_API int mcreg_changes_drain(mcreg_registry *reg, uint8_t **buf, size_t *le
  * MCREG_ERR_NOMEM. On any error the state is exactly as it was. */
 MCREG_API int mcreg_changes_apply(mcreg_registry *reg, const uint8_t *buf, size_t len,
                                   uint64_t now_ms);
+
+/* When mcreg_expire has tombstones or UEs' highest puts to forget (their
+ * horizon: stamp_ms + 1000 * max_expires): a deadline beside
+ * mcreg_next_expiry's, so that a registry with no record left still
+ * forgets its removals. Never later than the earliest horizon (it may be
+ * earlier: mcreg_expire then makes it exact). O(1); changes nothing.
+ * Errors: MCREG_ERR_MISUSE for a NULL argument, MCREG_ERR_NOT_FOUND when
+ * there is nothing to forget (always so without a node id). */
+MCREG_API int mcreg_next_horizon(const mcreg_registry *reg, uint64_t *at_ms);
 
 /* A 64-bit digest of the replicated state: records (every field, both
  * versions), tombstones, the UEs' highest puts and the limits with their

@@ -36,6 +36,9 @@ typedef struct entry {
     char key[]; /* user NUL [ue NUL] */
 } entry;
 
+/* A snapshot's UE highest put: an entry of its own, for the UE alone. */
+#define KIND_UE_PUT 3u
+
 static const char *entry_ue(const entry *e)
 {
     return e->key + e->user_len + 1;
@@ -141,7 +144,8 @@ static int stage_entry(plan *p, const mcreg_changes_decode_item *it)
     memset(e, 0, sizeof(*e));
     e->kind = it->kind == MCREG_CHANGES_DECODE_PUT       ? MCREG_REPL_PUT
               : it->kind == MCREG_CHANGES_DECODE_REMOVAL ? MCREG_REPL_REMOVAL
-                                                         : MCREG_REPL_LIMIT;
+              : it->kind == MCREG_CHANGES_DECODE_LIMIT   ? MCREG_REPL_LIMIT
+                                                         : KIND_UE_PUT;
     e->v = it->version;
     e->logon = it->logon;
     e->reason = (uint8_t)it->reason;
@@ -174,8 +178,62 @@ static int stage_entry(plan *p, const mcreg_changes_decode_item *it)
     return rc;
 }
 
+/* A snapshot's bytes count as every entry they hold: its records as puts,
+ * its tombstones as removals, its UEs' highest puts and its limit entries
+ * (the limits in effect, key 2, say nothing of versions: skipped). */
+static int decode_snapshot(plan *p, const uint8_t *buf, size_t len)
+{
+    mcreg_snapshot_decoder d;
+    int rc = mcreg__snapshot_decode_init(&d, &p->reg->alloc, buf, len, &p->reg->detail);
+    if (rc != MCREG_OK)
+        return rc;
+    mcreg_snapshot_decode_item it;
+    while ((rc = mcreg__snapshot_decode_next(&d, &it)) == MCREG_OK &&
+           it.kind != MCREG_SNAPSHOT_DECODE_END) {
+        mcreg_changes_decode_item e;
+        memset(&e, 0, sizeof(e));
+        e.version = it.version;
+        e.logon = it.logon;
+        switch (it.kind) {
+        case MCREG_SNAPSHOT_DECODE_RECORD:
+            e.kind = MCREG_CHANGES_DECODE_PUT;
+            e.binding = it.binding;
+            e.user_id = it.binding.user_id;
+            e.ue_id = it.binding.ue_id;
+            e.registered_at = it.registered_at;
+            e.expires_at = it.expires_at;
+            break;
+        case MCREG_SNAPSHOT_DECODE_TOMBSTONE:
+            e.kind = MCREG_CHANGES_DECODE_REMOVAL;
+            e.reason = MCREG_EV_DEREGISTERED;
+            e.user_id = it.user_id;
+            e.ue_id = it.ue_id;
+            break;
+        case MCREG_SNAPSHOT_DECODE_UE_PUT:
+            e.kind = MCREG_CHANGES_DECODE_END; /* staged as KIND_UE_PUT */
+            e.user_id = "";
+            e.ue_id = it.ue_id;
+            break;
+        case MCREG_SNAPSHOT_DECODE_LIMIT_ENTRY:
+            e.kind = MCREG_CHANGES_DECODE_LIMIT;
+            e.user_id = it.user_id;
+            e.has_max = it.has_max;
+            e.max_ues = it.max_ues;
+            break;
+        default:
+            continue; /* the records' head, a limit in effect */
+        }
+        if ((rc = stage_entry(p, &e)) != MCREG_OK)
+            break;
+    }
+    mcreg__snapshot_decode_free(&d);
+    return rc;
+}
+
 static int decode_all(plan *p, const uint8_t *buf, size_t len)
 {
+    if (mcreg__changes_decode_is_snapshot(buf, len))
+        return decode_snapshot(p, buf, len);
     mcreg_changes_decoder c;
     int rc = mcreg__changes_decode_init(&c, &p->reg->alloc, buf, len, &p->reg->detail);
     if (rc != MCREG_OK)
@@ -200,12 +258,17 @@ static int bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
 /* Limits first, by user; then pair entries by (user, ue); in each, by
  * version, a removal after a put of the same version (it beats it): the
  * winner is the last of its run. */
+static int entry_class(const entry *e)
+{
+    return e->kind == MCREG_REPL_LIMIT ? 0 : e->kind == KIND_UE_PUT ? 2 : 1;
+}
+
 static int entry_cmp(const void *va, const void *vb)
 {
     const entry *a = va, *b = vb;
-    int la = a->kind == MCREG_REPL_LIMIT, lb = b->kind == MCREG_REPL_LIMIT;
-    if (la != lb)
-        return la ? -1 : 1;
+    int la = a->kind == MCREG_REPL_LIMIT;
+    if (entry_class(a) != entry_class(b))
+        return entry_class(a) - entry_class(b);
     int c = bytes_cmp(a->key, a->user_len, b->key, b->user_len);
     if (!c && !la)
         c = bytes_cmp(entry_ue(a), a->ue_len, entry_ue(b), b->ue_len);
@@ -226,7 +289,7 @@ static int put_ue_cmp(const void *va, const void *vb)
 
 static int same_pair(const entry *a, const entry *b)
 {
-    return a->kind != MCREG_REPL_LIMIT && b->kind != MCREG_REPL_LIMIT &&
+    return entry_class(a) == 1 && entry_class(b) == 1 &&
            !bytes_cmp(a->key, a->user_len, b->key, b->user_len) &&
            !bytes_cmp(entry_ue(a), a->ue_len, entry_ue(b), b->ue_len);
 }
@@ -280,14 +343,16 @@ static int sort_puts(plan *p)
 {
     size_t n = 0;
     for (size_t i = 0; i < p->n_entries; i++)
-        n += p->entries[i]->kind == MCREG_REPL_PUT && !forgotten(p, p->entries[i]->v);
+        n += (p->entries[i]->kind == MCREG_REPL_PUT || p->entries[i]->kind == KIND_UE_PUT) &&
+             !forgotten(p, p->entries[i]->v);
     if (!n)
         return MCREG_OK;
     p->puts = mcreg__alloc_temp_malloc(&p->fns, n * sizeof(*p->puts));
     if (!p->puts)
         return MCREG_ERR_NOMEM;
     for (size_t i = 0; i < p->n_entries; i++)
-        if (p->entries[i]->kind == MCREG_REPL_PUT && !forgotten(p, p->entries[i]->v))
+        if ((p->entries[i]->kind == MCREG_REPL_PUT || p->entries[i]->kind == KIND_UE_PUT) &&
+            !forgotten(p, p->entries[i]->v))
             p->puts[p->n_puts++] = p->entries[i];
     mcreg__sort((void **)p->puts, p->n_puts, put_ue_cmp);
     return MCREG_OK;
@@ -448,7 +513,8 @@ static int plan_ues(plan *p)
     mcreg_registry *reg = p->reg;
     for (size_t i = 0; i < p->n_puts; i++) {
         entry *e = p->puts[i];
-        if (i + 1 < p->n_puts && !put_ue_cmp(p->puts[i + 1], e) &&
+        if (i + 1 < p->n_puts && !put_ue_cmp(p->puts[i + 1], e) && e->kind != KIND_UE_PUT &&
+            p->puts[i + 1]->kind != KIND_UE_PUT &&
             bytes_cmp(p->puts[i + 1]->key, p->puts[i + 1]->user_len, e->key, e->user_len))
             return MCREG_ERR_FORMAT; /* two users' puts of one version at one UE */
         if (i + 1 < p->n_puts &&
@@ -500,6 +566,10 @@ static int make_plan(plan *p)
     for (size_t i = 0; rc == MCREG_OK && i < p->n_entries;) {
         size_t j = i + 1;
         entry *e = p->entries[i];
+        if (e->kind == KIND_UE_PUT) {
+            i = j; /* plan_ues */
+            continue;
+        }
         if (e->kind == MCREG_REPL_LIMIT) {
             while (j < p->n_entries && p->entries[j]->kind == MCREG_REPL_LIMIT &&
                    !bytes_cmp(p->entries[j]->key, p->entries[j]->user_len, e->key, e->user_len))
@@ -606,13 +676,18 @@ static void undo_limit_users(plan *p, size_t upto)
 static int reserve_items(plan *p)
 {
     mcreg_registry *reg = p->reg;
+    /* Arrivals come in (user, ue) order: a user's are one run. A user
+     * ends with at most its records plus its run's arrivals; each of its
+     * notifying arrivals sends at most two rounds per record. */
     size_t n = 2 * p->n_dep + p->n_arr, largest = 0;
-    for (size_t i = 0; i < p->n_arr; i++) {
-        size_t after = p->arr[i].user->n_records + p->n_arr;
+    for (size_t i = 0, j; i < p->n_arr; i = j) {
+        size_t notifying = 0;
+        for (j = i; j < p->n_arr && p->arr[j].user == p->arr[i].user; j++)
+            notifying += p->arr[j].notify;
+        size_t after = p->arr[i].user->n_records + (j - i);
         if (after > largest)
             largest = after;
-        if (p->arr[i].notify)
-            n += 2 * after;
+        n += 2 * notifying * after;
     }
     if (n) {
         p->items = mcreg__alloc_temp_malloc(&p->fns, n * sizeof(*p->items));
@@ -717,9 +792,21 @@ static void place_arrival(plan *p, arrival *a)
         mcreg__index_ue_substitute(reg, a->replaces, n);
         a->replaces->removal = UE_DONE; /* out of the UE index already */
     } else if (a->replaces) {
+        /* UE exclusive off: the same pair's old block. Alone at its UE, its
+         * place in the table goes to n; else it leaves the UE's list, and n
+         * joins the list, which is not empty: neither can fail. (Both at
+         * once in one list would compare equal.) */
+        struct mcreg_record *old = a->replaces;
         mcreg_index_key k;
         mcreg__index_key_init(&k, n->ue_id, mcreg__record_ue_len(n));
-        (void)mcreg__index_ue_insert(reg, mcreg__index_ue_first(reg, &k), n, &k); /* a list: cannot fail */
+        struct mcreg_record *first = mcreg__index_ue_first(reg, &k);
+        if (first == old && !mcreg__record_next_at_ue(old)) {
+            mcreg__index_ue_substitute(reg, old, n);
+        } else {
+            mcreg__index_ue_remove(reg, old);
+            (void)mcreg__index_ue_insert(reg, mcreg__index_ue_first(reg, &k), n, &k);
+        }
+        old->removal = UE_DONE;
     }
     a->e->rec = NULL; /* the registry owns it now */
     if (a->old_tomb) {

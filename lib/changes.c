@@ -32,6 +32,9 @@ static void put_envelope(mcreg_cbor_writer *w, const uint8_t *body, size_t len, 
     mcreg__cbor_writer_bytes(w, be, sizeof(be));
 }
 
+/* The room of the pending buffer kept across drains. */
+#define PENDING_KEEP 65536u
+
 int mcreg_changes_drain(mcreg_registry *reg, uint8_t **buf, size_t *len)
 {
     if (!reg || !buf || !len)
@@ -52,6 +55,13 @@ int mcreg_changes_drain(mcreg_registry *reg, uint8_t **buf, size_t *len)
     }
     *buf = w.out;
     *len = w.len;
+    /* A large pending buffer goes back: a burst (a startup, a restore)
+     * must not keep its room for good. */
+    if (reg->pending.cap > PENDING_KEEP) {
+        mcreg__alloc_free(&reg->alloc, reg->pending.out, reg->pending.cap);
+        reg->pending.out = NULL;
+        reg->pending.cap = 0;
+    }
     reg->pending.len = 0;
     reg->pending_n = 0;
     return MCREG_OK;

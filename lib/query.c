@@ -20,6 +20,17 @@ int mcreg_next_expiry(const mcreg_registry *reg, uint64_t *at_ms)
     return MCREG_OK;
 }
 
+int mcreg_next_horizon(const mcreg_registry *reg, uint64_t *at_ms)
+{
+    if (!reg || !at_ms)
+        return MCREG_ERR_MISUSE;
+    if (!reg->st.tombs.n && !reg->st.ue_puts.n)
+        return MCREG_ERR_NOT_FOUND;
+    /* A lower bound: mcreg_expire makes it exact again. */
+    *at_ms = reg->st.next_horizon;
+    return MCREG_OK;
+}
+
 /* The key of an id a lookup may find. Only the length is checked: an id
  * that is not valid UTF-8 was never stored, so it is simply not found, and
  * a lookup need not pay for the check. Returns 0 for NULL, empty or

@@ -8,6 +8,7 @@
 #include "index.h"
 #include "record.h"
 #include "registry.h"
+#include "repl.h"
 #include "snapshot_decode.h"
 #include "state.h"
 
@@ -45,9 +46,49 @@ static int user_of(mcreg_registry *target, const char *id, mcreg_user **out)
  * order; the lists are sorted once at the end (finish). MCREG_ERR_FORMAT for
  * a UE already held while UE exclusive is on (with it off, a pair held
  * twice is found at the end). */
-static int add_record(mcreg_registry *target, const mcreg_binding *b, uint64_t registered_at,
-                      uint64_t expires_at)
+static void raise_clock(mcreg_registry *target, mcreg_change_version v)
 {
+    if (v.stamp > target->clock)
+        target->clock = v.stamp;
+}
+
+/* 1.1's side tables, into a registry with a node id (one without ignores
+ * them). MCREG_ERR_FORMAT for a key given twice. */
+static int add_side(mcreg_registry *target, const mcreg_snapshot_decode_item *it)
+{
+    if (!mcreg__repl_on(target))
+        return MCREG_OK;
+    mcreg_rtable *t = it->kind == MCREG_SNAPSHOT_DECODE_TOMBSTONE ? &target->st.tombs
+                      : it->kind == MCREG_SNAPSHOT_DECODE_UE_PUT  ? &target->st.ue_puts
+                                                                  : &target->st.limits;
+    const char *id1 = it->kind == MCREG_SNAPSHOT_DECODE_UE_PUT ? it->ue_id : it->user_id;
+    const char *id2 = it->kind == MCREG_SNAPSHOT_DECODE_TOMBSTONE ? it->ue_id : NULL;
+    mcreg_repl_node *n = mcreg__repl_node_new(target, id1, strlen(id1), id2, id2 ? strlen(id2) : 0);
+    if (!n || mcreg__rtable_reserve(&target->alloc, t, 1) != MCREG_OK) {
+        mcreg__rtable_node_free(&target->alloc, n);
+        return MCREG_ERR_NOMEM;
+    }
+    if (mcreg__rtable_find(t, n->hash, n->key, mcreg__rtable_key_len(n))) {
+        mcreg__rtable_node_free(&target->alloc, n);
+        return MCREG_ERR_FORMAT;
+    }
+    n->v = it->version;
+    n->logon = it->logon;
+    n->newest = it->logon;
+    n->has_max = (uint8_t)it->has_max;
+    n->max_ues = it->max_ues;
+    n->in_table = 1;
+    mcreg__rtable_insert(t, n);
+    if (t != &target->st.limits)
+        mcreg__repl_note_horizon(target, it->version);
+    raise_clock(target, it->version);
+    return MCREG_OK;
+}
+
+static int add_record(mcreg_registry *target, const mcreg_snapshot_decode_item *it)
+{
+    const mcreg_binding *b = &it->binding;
+    uint64_t registered_at = it->registered_at, expires_at = it->expires_at;
     mcreg_alloc *a = &target->alloc;
     mcreg_state *st = &target->st;
     mcreg_index_key ue;
@@ -75,6 +116,13 @@ static int add_record(mcreg_registry *target, const mcreg_binding *b, uint64_t r
     }
     r->registered_at = registered_at;
     r->expires_at = expires_at;
+    if (r->flags & MCREG_RECORD_HAS_VERSIONS) {
+        mcreg_record_versions *v = mcreg__record_versions(r);
+        v->write = it->version;
+        v->logon = it->logon;
+        v->newest = it->logon;
+        raise_clock(target, it->version);
+    }
     mcreg__index_user_append(target, u, r);
     /* The heap array owns the records from now on; it is put in heap order
      * once, at the end. The key goes in now: the passes of finish read
@@ -130,14 +178,18 @@ static int build(mcreg_registry *target, const uint8_t *buf, size_t len, mcreg_d
         if (it.kind == MCREG_SNAPSHOT_DECODE_RECORDS)
             expect_records(target, it.expected);
         else if (it.kind == MCREG_SNAPSHOT_DECODE_RECORD)
-            rc = add_record(target, &it.binding, it.registered_at, it.expires_at);
-        else
+            rc = add_record(target, &it);
+        else if (it.kind == MCREG_SNAPSHOT_DECODE_LIMIT)
             rc = add_limit(target, it.user_id, it.max_ues);
+        else
+            rc = add_side(target, &it);
         if (rc == MCREG_ERR_FORMAT)
             refuse_item(why, &it,
                         it.kind == MCREG_SNAPSHOT_DECODE_RECORD
                             ? "ue_id: already held, and the registry is UE exclusive"
-                            : "user_id: a second limit for this user");
+                        : it.kind == MCREG_SNAPSHOT_DECODE_LIMIT
+                            ? "user_id: a second limit for this user"
+                            : "a key given twice in the replicated state");
         if (rc != MCREG_OK)
             break;
     }
@@ -241,6 +293,7 @@ int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t 
     }
     mcreg__state_clear(reg);
     reg->st = next.st;
+    reg->clock = next.clock; /* past every stamp restored */
     reg->alloc.held += next.alloc.held;
     return MCREG_OK;
 }

@@ -10,7 +10,14 @@
 enum {
     MCREG_SNAPSHOT_KEY_VERSION = 0, /* [major, minor]; always the first key */
     MCREG_SNAPSHOT_KEY_RECORDS = 1,
-    MCREG_SNAPSHOT_KEY_LIMITS = 2
+    MCREG_SNAPSHOT_KEY_LIMITS = 2,
+    /* 1.1, a registry with a node id (3, 4 and 24 stay free: the tests use
+     * them as a later minor version's unknown keys). The checksum is the
+     * last key, and required once any of 16-18 is there. */
+    MCREG_SNAPSHOT_KEY_TOMBSTONES = 16,    /* [* [user, ue, version, logon]] */
+    MCREG_SNAPSHOT_KEY_UE_PUTS = 17,       /* [* [ue, version]] */
+    MCREG_SNAPSHOT_KEY_LIMIT_ENTRIES = 18, /* [* [user, version, max / null]] */
+    MCREG_SNAPSHOT_KEY_CRC = 19            /* h'crc32c', over every byte before it */
 };
 
 /* Keys of a record map. */

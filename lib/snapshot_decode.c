@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "crc32c.h"
 #include "snapshot.h"
 #include "validate.h"
 
@@ -372,6 +373,80 @@ static int read_limit(decoder *d, mcreg_snapshot_decode_item *item)
     return MCREG_OK;
 }
 
+/* ---- 1.1's sections ---------------------------------------------------------- */
+
+static int read_array_of(decoder *d, uint64_t n)
+{
+    uint64_t have;
+    int rc = read_count(d, MCREG_CBOR_READER_ARRAY, &have);
+    return rc == MCREG_OK && have != n ? refuse(d, "wrong number of items") : rc;
+}
+
+static int read_entry(decoder *d, mcreg_snapshot_decode_item *item)
+{
+    item->at = (size_t)(d->in.p - d->in.base);
+    d->strings_len = 0;
+    reading(d, NULL, MCREG_DETAIL_NO_INDEX);
+    int rc;
+    switch (d->section_key) {
+    case MCREG_SNAPSHOT_KEY_TOMBSTONES:
+        item->kind = MCREG_SNAPSHOT_DECODE_TOMBSTONE;
+        rc = read_array_of(d, 4);
+        if (rc == MCREG_OK)
+            rc = mcreg__snapshot_decode_id(d, &item->user_id);
+        if (rc == MCREG_OK)
+            rc = mcreg__snapshot_decode_id(d, &item->ue_id);
+        if (rc == MCREG_OK)
+            rc = mcreg__snapshot_decode_version(d, &item->version);
+        if (rc == MCREG_OK)
+            rc = mcreg__snapshot_decode_version(d, &item->logon);
+        return rc;
+    case MCREG_SNAPSHOT_KEY_UE_PUTS:
+        item->kind = MCREG_SNAPSHOT_DECODE_UE_PUT;
+        rc = read_array_of(d, 2);
+        if (rc == MCREG_OK)
+            rc = mcreg__snapshot_decode_id(d, &item->ue_id);
+        if (rc == MCREG_OK)
+            rc = mcreg__snapshot_decode_version(d, &item->version);
+        return rc;
+    default: {
+        item->kind = MCREG_SNAPSHOT_DECODE_LIMIT_ENTRY;
+        rc = read_array_of(d, 3);
+        if (rc == MCREG_OK)
+            rc = mcreg__snapshot_decode_id(d, &item->user_id);
+        if (rc == MCREG_OK)
+            rc = mcreg__snapshot_decode_version(d, &item->version);
+        if (rc != MCREG_OK)
+            return rc;
+        if (d->in.left && *d->in.p == 0xf6) /* null: a cleared limit */
+            return mcreg__cbor_reader_next(&d->in);
+        uint64_t max;
+        rc = read_uint(d, UINT32_MAX, &max);
+        item->has_max = 1;
+        item->max_ues = (uint32_t)max;
+        return rc;
+    }
+    }
+}
+
+/* Key 19: the CRC-32C of every byte before its value, which must be the
+ * document's last. */
+static int read_crc(decoder *d)
+{
+    size_t covered = (size_t)(d->in.p - d->in.base);
+    int rc = mcreg__cbor_reader_expect(&d->in, MCREG_CBOR_READER_BYTES);
+    if (rc != MCREG_OK)
+        return rc;
+    const uint8_t *b = d->in.item.ptr;
+    if (d->in.item.len != 4 || d->keys_left)
+        return refuse(d, "the checksum is not 4 bytes, or not the last key");
+    uint32_t want = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    if (mcreg__crc32c(d->in.base, covered) != want)
+        return refuse(d, "checksum mismatch");
+    d->crc_seen = 1;
+    return MCREG_OK;
+}
+
 /* ---- document --------------------------------------------------------------- */
 
 /* [major, minor]: MCREG_ERR_VERSION for a major version this library does
@@ -448,19 +523,30 @@ static int read_section(decoder *d, mcreg_snapshot_decode_item *item, int *found
         if (rc != MCREG_OK)
             return rc;
         d->last_key = key;
-        if (key != MCREG_SNAPSHOT_KEY_RECORDS && key != MCREG_SNAPSHOT_KEY_LIMITS) {
+        if (key == MCREG_SNAPSHOT_KEY_CRC) {
+            rc = read_crc(d);
+            if (rc != MCREG_OK)
+                return rc;
+            continue;
+        }
+        int v11 = key == MCREG_SNAPSHOT_KEY_TOMBSTONES || key == MCREG_SNAPSHOT_KEY_UE_PUTS ||
+                  key == MCREG_SNAPSHOT_KEY_LIMIT_ENTRIES;
+        d->crc_needed |= v11;
+        if (key != MCREG_SNAPSHOT_KEY_RECORDS && key != MCREG_SNAPSHOT_KEY_LIMITS && !v11) {
             rc = skip_value(d);
             if (rc != MCREG_OK)
                 return rc;
             continue;
         }
         d->in_records = key == MCREG_SNAPSHOT_KEY_RECORDS;
-        reading(d, d->in_records ? "records" : "limits", MCREG_DETAIL_NO_INDEX);
+        d->section_key = key;
+        reading(d, d->in_records ? "records" : v11 ? "replicated state" : "limits",
+                MCREG_DETAIL_NO_INDEX);
         rc = read_count(d, MCREG_CBOR_READER_ARRAY, &d->items_left);
         if (rc != MCREG_OK)
             return rc;
         reading(d, NULL, MCREG_DETAIL_NO_INDEX);
-        d->section = d->in_records ? "records" : "limits";
+        d->section = d->in_records ? "records" : v11 ? "replicated state" : "limits";
         d->item_index = 0;
         if (d->in_records) {
             uint64_t fits = d->in.left / MIN_RECORD_BYTES;
@@ -490,6 +576,8 @@ static int next_item(mcreg_snapshot_decoder *d, mcreg_snapshot_decode_item *item
         if (rc != MCREG_OK)
             return rc;
         if (!found) {
+            if (d->crc_needed && !d->crc_seen)
+                return refuse(d, "no checksum (key 19)");
             if (d->in.left != 0) {
                 d->in.at = (size_t)(d->in.p - d->in.base);
                 d->section = NULL;
@@ -503,7 +591,9 @@ static int next_item(mcreg_snapshot_decoder *d, mcreg_snapshot_decode_item *item
             return MCREG_OK; /* the records' head comes as an item of its own */
     }
     d->items_left--;
-    int rc = d->in_records ? mcreg__snapshot_decode_record(d, item) : read_limit(d, item);
+    int rc = d->in_records                                  ? mcreg__snapshot_decode_record(d, item)
+             : d->section_key == MCREG_SNAPSHOT_KEY_LIMITS ? read_limit(d, item)
+                                                           : read_entry(d, item);
     if (rc == MCREG_OK) /* an error is explained with the index it had */
         item->index = d->item_index++;
     return rc;

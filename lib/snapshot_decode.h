@@ -23,6 +23,12 @@ typedef enum {
     MCREG_SNAPSHOT_DECODE_RECORD,
     /* One user's own limit: `user_id` (a valid id) and `max_ues`. */
     MCREG_SNAPSHOT_DECODE_LIMIT,
+    /* 1.1: a tombstone (user_id, ue_id, version, logon), a UE's highest
+     * put (ue_id, version), a limit entry (user_id, version, has_max,
+     * max_ues). */
+    MCREG_SNAPSHOT_DECODE_TOMBSTONE,
+    MCREG_SNAPSHOT_DECODE_UE_PUT,
+    MCREG_SNAPSHOT_DECODE_LIMIT_ENTRY,
     /* The end of the document: nothing follows it. */
     MCREG_SNAPSHOT_DECODE_END
 } mcreg_snapshot_decode_kind;
@@ -39,6 +45,8 @@ typedef struct {
     mcreg_change_version version, logon; /* RECORD: 1.1, else {0, 0} */
     const char *user_id;               /* LIMIT */
     uint32_t max_ues;                  /* LIMIT */
+    const char *ue_id;                 /* TOMBSTONE, UE_PUT */
+    int has_max;                       /* LIMIT_ENTRY */
 } mcreg_snapshot_decode_item;
 
 typedef struct {
@@ -55,6 +63,8 @@ typedef struct {
      * current one, whose array still holds `items_left` records (in_records)
      * or limits. `last_key` keeps the map's keys ascending. */
     int started, in_records;
+    uint64_t section_key;              /* the array being read */
+    int crc_seen, crc_needed;          /* 1.1's checksum */
     uint64_t keys_left, items_left, last_key;
     /* Where an error is, for its account in *why: the array ("records" or
      * "limits") and the item's place in it, then the field being read

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cbor_writer.h"
+#include "crc32c.h"
+#include "repl.h"
 
 #include "index.h"
 #include "record.h"
@@ -40,7 +42,7 @@ static void put_records(mcreg_cbor_writer *w, const mcreg_registry *reg, const s
             o->records[n++] = r;
         mcreg__sort(o->records, n, ue_id_cmp);
         for (size_t k = 0; k < n; k++)
-            mcreg__cbor_writer_record(w, o->records[k], 0);
+            mcreg__cbor_writer_record(w, o->records[k], 1); /* versions: 1.1 only */
     }
 }
 
@@ -57,18 +59,89 @@ static void put_limits(mcreg_cbor_writer *w, const snapshot_order *o)
     }
 }
 
-static void put_document(mcreg_cbor_writer *w, const mcreg_registry *reg, const snapshot_order *o)
+/* ---- 1.1: the replicated state's side tables ---------------------------- */
+
+/* Nodes in key order: bytewise over "user NUL ue" is (user, ue) order. */
+static int node_cmp(const void *va, const void *vb)
 {
+    const mcreg_repl_node *a = va, *b = vb;
+    size_t la = mcreg__rtable_key_len(a), lb = mcreg__rtable_key_len(b);
+    int c = memcmp(a->key, b->key, la < lb ? la : lb);
+    return c ? c : (la < lb ? -1 : la > lb);
+}
+
+/* A table's nodes, sorted, into `order` (room for t->n). */
+static void sorted_nodes(const mcreg_rtable *t, void **order)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i])
+            order[n++] = t->slots[i];
+    mcreg__sort(order, n, node_cmp);
+}
+
+static void put_side_tables(mcreg_cbor_writer *w, const mcreg_registry *reg, void **order)
+{
+    const mcreg_rtable *tombs = &reg->st.tombs, *ues = &reg->st.ue_puts, *lims = &reg->st.limits;
+    mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_TOMBSTONES);
+    mcreg__cbor_writer_array(w, tombs->n);
+    sorted_nodes(tombs, order);
+    for (size_t i = 0; i < tombs->n; i++) {
+        const mcreg_repl_node *n = order[i];
+        mcreg__cbor_writer_array(w, 4);
+        mcreg__cbor_writer_text(w, n->key, n->len1);
+        mcreg__cbor_writer_text(w, mcreg__rtable_id2(n), n->len2);
+        mcreg__cbor_writer_version(w, n->v);
+        mcreg__cbor_writer_version(w, n->logon);
+    }
+    mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_UE_PUTS);
+    mcreg__cbor_writer_array(w, ues->n);
+    sorted_nodes(ues, order);
+    for (size_t i = 0; i < ues->n; i++) {
+        const mcreg_repl_node *n = order[i];
+        mcreg__cbor_writer_array(w, 2);
+        mcreg__cbor_writer_text(w, n->key, n->len1);
+        mcreg__cbor_writer_version(w, n->v);
+    }
+    mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_LIMIT_ENTRIES);
+    mcreg__cbor_writer_array(w, lims->n);
+    sorted_nodes(lims, order);
+    for (size_t i = 0; i < lims->n; i++) {
+        const mcreg_repl_node *n = order[i];
+        mcreg__cbor_writer_array(w, 3);
+        mcreg__cbor_writer_text(w, n->key, n->len1);
+        mcreg__cbor_writer_version(w, n->v);
+        if (n->has_max)
+            mcreg__cbor_writer_uint(w, n->max_ues);
+        else
+            mcreg__cbor_writer_null(w);
+    }
+    /* The checksum of every byte so far, the key's included. */
+    mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_CRC);
+    if (w->failed)
+        return;
+    uint32_t crc = mcreg__crc32c(w->out, w->len);
+    uint8_t be[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+    mcreg__cbor_writer_bytes(w, be, sizeof(be));
+}
+
+static void put_document(mcreg_cbor_writer *w, const mcreg_registry *reg, const snapshot_order *o,
+                         void **side)
+{
+    /* A registry without a node id writes 1.0, byte for byte as before. */
+    int v11 = mcreg__repl_on(reg);
     mcreg__cbor_writer_tag(w, MCREG_SNAPSHOT_SELF_DESCRIBE);
-    mcreg__cbor_writer_map(w, 3);
+    mcreg__cbor_writer_map(w, v11 ? 7 : 3);
     mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_VERSION);
     mcreg__cbor_writer_array(w, 2);
     mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_MAJOR);
-    mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_MINOR);
+    mcreg__cbor_writer_uint(w, v11 ? MCREG_SNAPSHOT_REPL_MINOR : MCREG_SNAPSHOT_MINOR);
     mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_RECORDS);
     put_records(w, reg, o);
     mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_LIMITS);
     put_limits(w, o);
+    if (v11)
+        put_side_tables(w, reg, side);
 }
 
 /* A user and the 8 bytes of its id that follow the prefix every id
@@ -170,12 +243,24 @@ int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len)
     /* A realistic record takes about 200 bytes; start a little under, as a
      * minimal one takes 20: growing by half costs little (and large blocks
      * grow in place, by remapping, with most allocators). */
+    /* Room to sort the largest side table (1.1). */
+    size_t side_n = reg->st.tombs.n;
+    if (reg->st.ue_puts.n > side_n)
+        side_n = reg->st.ue_puts.n;
+    if (reg->st.limits.n > side_n)
+        side_n = reg->st.limits.n;
+    void **side = side_n ? mcreg__alloc_temp_malloc(a, side_n * sizeof(void *)) : NULL;
+    if (side_n && !side) {
+        mcreg__alloc_temp_free(a, o.users);
+        return MCREG_ERR_NOMEM;
+    }
     mcreg_cbor_writer w = {.alloc = a};
     size_t guess = reg->st.n_records < SIZE_MAX / 160 ? 64 + reg->st.n_records * 160 : 64;
     w.out = mcreg__alloc_temp_grow(a, NULL, &w.cap, guess, 1);
     w.failed = w.out == NULL;
-    put_document(&w, reg, &o);
+    put_document(&w, reg, &o, side);
     mcreg__alloc_temp_free(a, o.users);
+    mcreg__alloc_temp_free(a, side);
     if (w.failed) {
         mcreg__alloc_temp_free(a, w.out);
         return MCREG_ERR_NOMEM;

@@ -490,10 +490,22 @@ START_TEST(test_tombstones_forgotten_at_their_horizon)
     ck_assert_int_eq(mcreg_deregister(a.reg, "alice", "ue1", T0 + 1000), MCREG_OK);
     uint64_t horizon = T0 + 1000 + 1000u * MAX_EXPIRES;
     ck_assert_uint_ne(digest(&a), digest(&empty));
+    /* Nothing left to expire, but something to forget: the UE's put at
+     * T0 first, then the tombstone. */
+    uint64_t at = 0;
+    ck_assert_int_eq(mcreg_next_expiry(a.reg, &at), MCREG_ERR_NOT_FOUND);
+    ck_assert_int_eq(mcreg_next_horizon(a.reg, &at), MCREG_OK);
+    ck_assert_uint_le(at, T0 + 1000u * MAX_EXPIRES);
+    ck_assert_int_eq(mcreg_expire(a.reg, T0 + 1000u * MAX_EXPIRES, NULL), MCREG_OK);
+    ck_assert_int_eq(mcreg_next_horizon(a.reg, &at), MCREG_OK);
+    ck_assert_uint_eq(at, horizon);
+    ck_assert_int_eq(mcreg_next_horizon(empty.reg, &at), MCREG_ERR_NOT_FOUND);
     ck_assert_int_eq(mcreg_expire(a.reg, horizon - 1, NULL), MCREG_OK);
     ck_assert_uint_ne(digest(&a), digest(&empty)); /* the tombstone is still there */
     ck_assert_int_eq(mcreg_expire(a.reg, horizon, NULL), MCREG_OK);
     ck_assert_uint_eq(digest(&a), digest(&empty)); /* nothing is left */
+    ck_assert_int_eq(mcreg_next_horizon(a.reg, &at), MCREG_ERR_NOT_FOUND);
+    ck_assert_uint_eq(mcreg_stat(a.reg, MCREG_STAT_TOMBSTONES), 0);
     /* A removal past its horizon changes nothing on arrival. */
     node b;
     node_init(&b, 3);
@@ -681,6 +693,114 @@ START_TEST(test_unknown_major_version)
 }
 END_TEST
 
+/* ---- snapshots 1.1 --------------------------------------------------------- */
+
+static bytes snapshot_of(node *n)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mcreg_snapshot(n->reg, &buf, &len), MCREG_OK);
+    bytes b = {malloc(len), len};
+    memcpy(b.p, buf, len);
+    mcreg_buffer_free(n->reg, buf);
+    return b;
+}
+
+/* A node with records, a tombstone, a replaced UE and limits. */
+static void rich_state(node *a)
+{
+    reg_ok(a, "alice", "ue1", 600, T0);
+    reg_ok(a, "alice", "ue2", 600, T0 + 1);
+    reg_ok(a, "bob", "ue2", 600, T0 + 2); /* replaces alice at ue2 */
+    reg_ok(a, "carol", "ue3", 600, T0 + 3);
+    ck_assert_int_eq(mcreg_deregister(a->reg, "carol", "ue3", T0 + 4), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(a->reg, "alice", 3), MCREG_OK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(a->reg, "dave", 1), MCREG_OK);
+    ck_assert_int_eq(mcreg_clear_user_max_ues(a->reg, "dave"), MCREG_OK);
+}
+
+START_TEST(test_snapshot_1_1_round_trip_and_merge)
+{
+    node a, b, c;
+    node_init(&a, 1);
+    node_init(&b, 2);
+    node_init(&c, 3);
+    rich_state(&a);
+    ck_assert_uint_eq(mcreg_stat(a.reg, MCREG_STAT_TOMBSTONES), 2); /* alice@ue2, carol@ue3 */
+    bytes s = snapshot_of(&a);
+    /* d9d9f7 a7 00 82 01 01: seven keys, format 1.1 */
+    ck_assert(s.len > 8 && s.p[3] == 0xa7 && s.p[5] == 0x82 && s.p[6] == 1 && s.p[7] == 1);
+    /* restored: the same replicated state, the same bytes */
+    ck_assert_int_eq(mcreg_restore(b.reg, s.p, s.len, T0 + 10), MCREG_OK);
+    ck_assert_uint_eq(digest(&b), digest(&a));
+    ck_assert_uint_eq(mcreg_stat(b.reg, MCREG_STAT_TOMBSTONES), 2);
+    bytes s2 = snapshot_of(&b);
+    ck_assert(s2.len == s.len && memcmp(s2.p, s.p, s.len) == 0);
+    /* merged by apply into a node with state of its own */
+    reg_ok(&c, "erin", "ue5", 600, T0 + 5);
+    bytes ce = drain(&c);
+    node_reset_events(&c);
+    apply_ok(&c, s, T0 + 10);
+    ck_assert(has_event(&c, "CREATED(alice,ue1)"));
+    ck_assert(has_event(&c, "CREATED(bob,ue2)"));
+    ck_assert_ptr_null(mcreg_find(c.reg, "alice", "ue2"));
+    ck_assert_ptr_null(mcreg_find(c.reg, "carol", "ue3"));
+    uint32_t max = 0;
+    ck_assert_int_eq(mcreg_user_max_ues(c.reg, "alice", &max), MCREG_OK);
+    ck_assert_uint_eq(max, 3);
+    apply_ok(&a, ce, T0 + 10);
+    ck_assert_uint_eq(digest(&c), digest(&a));
+    bytes sa = snapshot_of(&a), sc = snapshot_of(&c);
+    ck_assert(sa.len == sc.len && memcmp(sa.p, sc.p, sa.len) == 0);
+    /* merging it again changes nothing */
+    node_reset_events(&c);
+    apply_ok(&c, s, T0 + 11);
+    ck_assert_uint_eq(c.ev.count, 0);
+    free_bytes(&s);
+    free_bytes(&s2);
+    free_bytes(&ce);
+    free_bytes(&sa);
+    free_bytes(&sc);
+    node_close(&a);
+    node_close(&b);
+    node_close(&c);
+}
+END_TEST
+
+START_TEST(test_snapshot_1_1_every_bit_flip_refused)
+{
+    node a, c;
+    node_init(&a, 1);
+    node_init(&c, 3);
+    rich_state(&a);
+    bytes s = snapshot_of(&a);
+    reg_ok(&c, "zed", "ue9", 60, T0);
+    char *before = state_of(&c);
+    for (size_t len = 0; len < s.len; len++)
+        ck_assert_msg(mcreg_changes_apply(c.reg, s.p, len, T0) == MCREG_ERR_FORMAT,
+                      "truncated to %zu", len);
+    for (size_t i = 0; i < s.len; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            s.p[i] ^= (uint8_t)(1u << bit);
+            int rc = mcreg_changes_apply(c.reg, s.p, s.len, T0);
+            int rr = mcreg_restore(c.reg, s.p, s.len, T0);
+            s.p[i] ^= (uint8_t)(1u << bit);
+            /* the major version (byte 6) may read as another one */
+            int ok = rc == MCREG_ERR_FORMAT || (i == 6 && rc == MCREG_ERR_VERSION);
+            ck_assert_msg(ok, "apply: bit %d of byte %zu: %d", bit, i, rc);
+            ok = rr == MCREG_ERR_FORMAT || (i == 6 && rr == MCREG_ERR_VERSION);
+            ck_assert_msg(ok, "restore: bit %d of byte %zu: %d", bit, i, rr);
+        }
+    char *after = state_of(&c);
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    free_bytes(&s);
+    node_close(&a);
+    node_close(&c);
+}
+END_TEST
+
 /* ---- allocation failure ----------------------------------------------------- */
 
 typedef void (*fm_setup)(node *n);
@@ -846,6 +966,14 @@ START_TEST(test_failmalloc_apply)
     fail_each(setup_none, call_apply, "apply to empty");
     fail_each(setup_some, call_apply, "apply to some");
     free_bytes(&fm_input);
+    /* A snapshot's bytes. */
+    node_init(&a, 2);
+    rich_state(&a);
+    fm_input = snapshot_of(&a);
+    node_close(&a);
+    fail_each(setup_none, call_apply, "snapshot to empty");
+    fail_each(setup_some, call_apply, "snapshot to some");
+    free_bytes(&fm_input);
 }
 END_TEST
 
@@ -870,6 +998,8 @@ Suite *suite_repl(void)
     tcase_add_loop_test(tc, test_concurrent_logons_new_ue, 0, 2);
     tcase_add_test(tc, test_every_truncation_and_bit_flip_is_format);
     tcase_add_test(tc, test_unknown_major_version);
+    tcase_add_test(tc, test_snapshot_1_1_round_trip_and_merge);
+    tcase_add_test(tc, test_snapshot_1_1_every_bit_flip_refused);
     suite_add_tcase(s, tc);
     TCase *fm = tcase_create("failmalloc");
     tcase_set_timeout(fm, 300);

@@ -9,7 +9,11 @@
 #                U = 10^4, 10^5 and 10^6 users (2 UEs each): libmcreg against
 #                a bare uthash table, SQLite in memory and Redis; writes
 #                $(BUILDDIR)/bench.json
-#   bench-quick  the same binary for U = 10^4 only, writing
+#                then $(BUILDDIR)/bench/mcreg-bench-repl (tests/bench/repl/):
+#                replication's costs at 10^5 and 10^6 records (register with
+#                and without a node id, apply, tombstones, snapshot merge
+#                against restore)
+#   bench-quick  the same binaries for U = 10^4 only (10^4 records), writing
 #                $(BUILDDIR)/bench-quick.json: a smoke test that the harness
 #                works. It fails only when the harness does (a backend error,
 #                a count that disagrees, a crash), never on speed.
@@ -56,16 +60,27 @@ BENCH_ENV = BENCH_GIT_COMMIT="$$(c=$$(git rev-parse HEAD 2>/dev/null) && \
 
 .PHONY: bench bench-quick bench-deps-check
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(BENCH_REPL_BIN)
 	@$(BENCH_ENV) $(BENCH_BIN) --users '$(BENCH_USERS)' --reps '$(BENCH_REPS)' \
 	    $(if $(strip $(BENCH_MAX_USERS)),--max-users '$(BENCH_MAX_USERS)') \
 	    $(if $(strip $(BENCH_BACKENDS)),--backends '$(BENCH_BACKENDS)') \
 	    --json $(call shquote,$(BENCH_JSON)) $(BENCH_ARGS)
+	@$(BENCH_REPL_BIN) --records '$(BENCH_REPL_RECORDS)' --reps 3
 
-bench-quick: $(BENCH_BIN)
+bench-quick: $(BENCH_BIN) $(BENCH_REPL_BIN)
 	@$(BENCH_ENV) $(BENCH_BIN) --users 10000 --reps '$(BENCH_REPS)' \
 	    $(if $(strip $(BENCH_BACKENDS)),--backends '$(BENCH_BACKENDS)') \
 	    --json $(call shquote,$(BENCH_QUICK_JSON)) $(BENCH_ARGS)
+	@$(BENCH_REPL_BIN) --records 10000 --reps 1
+
+# Replication's costs (tests/bench/repl/bench_repl.c): its own binary, as
+# it needs none of the alternatives' client libraries.
+BENCH_REPL_RECORDS ?= 100000,1000000
+BENCH_REPL_BIN := $(BUILDDIR)/bench/mcreg-bench-repl
+
+$(BENCH_REPL_BIN): tests/bench/repl/bench_repl.c $(STATIC) | $(BUILDDIR)/bench
+	$(CC) $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude $(CPPFLAGS) $(LDFLAGS) \
+	    -o $@ $< $(STATIC) $(LIB_PC_LIBS)
 
 bench-deps-check:
 	@$(PKG_CONFIG) --exists $(BENCH_PC_MODULES) || { \

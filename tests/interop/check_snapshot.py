@@ -768,8 +768,143 @@ def selftest(data):
 # ---- main -----------------------------------------------------------------------------
 
 
+# ---- replication bytes (README, "Change format") -------------------------------
+
+def crc32c(data):
+    """CRC-32C (Castagnoli, reflected 0x82F63B78), bit by bit: written here
+    independently of the library's table."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+class StrictNull(Strict):
+    """Strict, and null (f6) is allowed: a cleared limit."""
+
+    def item(self, top=False):
+        if self.i < len(self.d) and self.d[self.i] == 0xF6:
+            self.i += 1
+            return None
+        return Strict.item(self, top)
+
+
+def check_version_pair(v, what):
+    if (type(v) is not list or len(v) != 2 or type(v[0]) is not int or type(v[1]) is not int
+            or not 0 <= v[0] < 2**64 or not 0 <= v[1] < 2**64):
+        raise Fail("%s: not [stamp, node]" % what)
+    return (v[0], v[1])
+
+
+def check_entry(e, n):
+    what = "entry %d" % n
+    if type(e) is not list or not e or type(e[0]) is not int:
+        raise Fail("%s: not [kind, ...]" % what)
+    kind = e[0]
+    if kind == 0:
+        if len(e) != 4:
+            raise Fail("%s: a put has 4 items" % what)
+        v, logon = check_version_pair(e[1], what), check_version_pair(e[2], what)
+        if logon > v:
+            raise Fail("%s: logon after the write" % what)
+        check_record(e[3], n)
+    elif kind == 1:
+        if len(e) != 6:
+            raise Fail("%s: a removal has 6 items" % what)
+        check_text(e[1], what + " user id", 1, MAX_ID)
+        check_text(e[2], what + " UE id", 1, MAX_ID)
+        check_version_pair(e[3], what)
+        check_version_pair(e[4], what)
+        if e[5] not in (3, 5, 6):
+            raise Fail("%s: reason %r" % (what, e[5]))
+    elif kind == 2:
+        if len(e) != 4:
+            raise Fail("%s: a limit has 4 items" % what)
+        check_text(e[1], what + " user id", 1, MAX_ID)
+        check_version_pair(e[2], what)
+        if e[3] is not None:
+            check_uint(e[3], what + " max", U32)
+    else:
+        raise Fail("%s: kind %r" % (what, kind))
+    return kind
+
+
+def check_crc_at_end(data):
+    """The item ends with h'xxxxxxxx' (44 and 4 bytes): the CRC-32C of every
+    byte before that head."""
+    if len(data) < 5 or data[-5] != 0x44:
+        raise Fail("does not end with a 4-byte byte string")
+    want = int.from_bytes(data[-4:], "big")
+    got = crc32c(data[:-5])
+    if want != got:
+        raise Fail("checksum %08x, computed %08x" % (want, got))
+    return got
+
+
+def check_changes(data):
+    v = StrictNull(data).document()
+    if type(v) is not list or len(v) != 3:
+        raise Fail("not [version, entries, crc]")
+    if v[0] != [1, 0]:
+        raise Fail("version %r, not [1, 0]" % (v[0],))
+    if type(v[1]) is not list:
+        raise Fail("entries are not an array")
+    kinds = [check_entry(e, i) for i, e in enumerate(v[1])]
+    crc = check_crc_at_end(data)
+    decoded = cbor2.loads(data)
+    if decoded != v:
+        raise Fail("cbor2 reads other values")
+    again = cbor2.dumps(cbor2.CBORTag(SELF_DESCRIBE, decoded), canonical=True)
+    if again != data:
+        raise Fail("cbor2's canonical encoding differs: not deterministic")
+    # Every single-bit flip breaks the checksum or the structure.
+    return "%d entries (%d puts, %d removals, %d limits), crc32c %08x" % (
+        len(kinds), kinds.count(0), kinds.count(1), kinds.count(2), crc)
+
+
+def check_snapshot_1_1(data):
+    v = StrictNull(data).document()
+    if type(v) is not dict or list(v) != [0, 1, 2, 16, 17, 18, 19]:
+        raise Fail("keys %r, not 0, 1, 2, 16, 17, 18, 19" % (list(v) if type(v) is dict else v,))
+    if v[0] != [1, 1]:
+        raise Fail("version %r, not [1, 1]" % (v[0],))
+    for i, r in enumerate(v[1]):
+        versions = {k: r.pop(k) for k in (16, 17) if k in r}
+        if len(versions) != 2:
+            raise Fail("record %d: no versions (keys 16, 17)" % i)
+        check_version_pair(versions[16], "record %d" % i)
+        check_version_pair(versions[17], "record %d" % i)
+        check_record(r, i)
+    for i, t in enumerate(v[16]):
+        if type(t) is not list or len(t) != 4:
+            raise Fail("tombstone %d: not [user, ue, version, logon]" % i)
+        check_text(t[0], "tombstone user", 1, MAX_ID)
+        check_text(t[1], "tombstone UE", 1, MAX_ID)
+        check_version_pair(t[2], "tombstone %d" % i)
+        check_version_pair(t[3], "tombstone %d" % i)
+    if [t[:2] for t in v[16]] != sorted(t[:2] for t in v[16]):
+        raise Fail("tombstones not in (user, ue) order")
+    for i, u in enumerate(v[17]):
+        if type(u) is not list or len(u) != 2:
+            raise Fail("UE put %d: not [ue, version]" % i)
+        check_version_pair(u[1], "UE put %d" % i)
+    for i, l in enumerate(v[18]):
+        if type(l) is not list or len(l) != 3:
+            raise Fail("limit entry %d: not [user, version, max / null]" % i)
+        check_version_pair(l[1], "limit entry %d" % i)
+    crc = check_crc_at_end(data)
+    if cbor2.dumps(cbor2.CBORTag(SELF_DESCRIBE, cbor2.loads(data)), canonical=True) != data:
+        raise Fail("cbor2's canonical encoding differs: not deterministic")
+    return "%d records, %d tombstones, %d UE puts, %d limit entries, crc32c %08x" % (
+        len(v[1]), len(v[16]), len(v[17]), len(v[18]), crc)
+
+
 def main(argv):
     usage = ("usage: check_snapshot.py check SNAPSHOT [SIDECAR]\n"
+             "       check_snapshot.py changes BUFFER\n"
+             "       check_snapshot.py snapshot11 SNAPSHOT\n"
              "       check_snapshot.py reader DUMP SNAPSHOT SIDECAR\n"
              "       check_snapshot.py selftest SNAPSHOT\n")
     if len(argv) < 2:
@@ -795,6 +930,25 @@ def main(argv):
         print("%s reader: %d inputs through %s, %d wrong"
               % ("FAIL" if failures else "ok", runs, os.path.basename(args[0]), len(failures)))
         return 1 if failures else 0
+    if cmd in ("changes", "snapshot11") and len(args) == 1:
+        with open(args[0], "rb") as f:
+            data = f.read()
+        try:
+            summary = (check_changes if cmd == "changes" else check_snapshot_1_1)(data)
+            # the checker must refuse a flipped bit of the checksum
+            bad = bytearray(data)
+            bad[-1] ^= 1
+            try:
+                check_crc_at_end(bytes(bad))
+                raise Fail("selftest: a flipped checksum bit went unnoticed")
+            except Fail as e:
+                if str(e).startswith("selftest"):
+                    raise
+        except Fail as e:
+            print("FAIL %s: %s" % (args[0], e))
+            return 1
+        print("ok %s: %s" % (args[0], summary))
+        return 0
     if cmd == "selftest" and len(args) == 1:
         with open(args[0], "rb") as f:
             failures = selftest(f.read())

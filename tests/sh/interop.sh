@@ -10,7 +10,10 @@
 # - reader: cbor2's encodings of the same states (reordered, with keys of a
 #   later minor version, with longer heads) restore to the sidecar's lines
 #   through examples/mcreg-dump, and malformed ones (every README rule,
-#   every truncation) are refused with exit status 3.
+#   every truncation) are refused with exit status 3;
+# - replication: tests/tools/changegen's change buffers and 1.1 snapshot
+#   follow the README's CDDL, are deterministic for cbor2, and their
+#   CRC-32C, computed in Python, is right.
 #
 # Usage: tests/sh/interop.sh [BUILDDIR]   (default: $BUILDDIR, else build)
 # Uses $PYTHON (default /usr/bin/python3, Debian's, where python3-cbor2
@@ -69,4 +72,14 @@ for c in $reader_cases; do
     n=$(sed -n 's/^ok reader: \([0-9]*\) inputs.*/\1/p' <<< "$out")
     runs=$((runs + ${n:-0}))
 done
-echo "PASS $name ($checked snapshots checked with cbor2, $runs cbor2 encodings read back)"
+# replication: change buffers and a 1.1 snapshot of tests/tools/changegen,
+# their structure and their CRC-32C computed in Python.
+changegen=$builddir/tests/tools/changegen
+[[ -x $changegen ]] || fail "${changegen#"$root"/} not found (run make tools first)"
+"$changegen" "$tmp" > "$tmp/log" 2>&1 || fail "changegen: $(tail -n 1 "$tmp/log")"
+for f in changes-put changes-mixed; do
+    out=$("$python" "$checker" changes "$tmp/$f.cbor" 2>&1) || fail "$f: $(tail -n 1 <<< "$out")"
+done
+out=$("$python" "$checker" snapshot11 "$tmp/snapshot-1.1.cbor" 2>&1) \
+    || fail "snapshot 1.1: $(tail -n 1 <<< "$out")"
+echo "PASS $name ($checked snapshots checked with cbor2, $runs cbor2 encodings read back, 2 change buffers and a 1.1 snapshot with their CRC-32C)"
