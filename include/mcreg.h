@@ -284,8 +284,9 @@ typedef struct mcreg_change_version {
  * objects use the C library's malloc (the allocator is one of the options).
  * Setters on a NULL options object do nothing. Values are checked by
  * mcreg_registry_new, which returns MCREG_ERR_INVALID for an unknown
- * policy or an allocator with a NULL function. mcreg_options_free and the
- * setters return nothing and have no errors. */
+ * policy, an allocator with a NULL function or a capacity above
+ * MCREG_MAX_CAPACITY. mcreg_options_free and the setters return nothing
+ * and have no errors. */
 
 /* A new options object with every default.
  * Errors: MCREG_ERR_MISUSE (out is NULL), MCREG_ERR_NOMEM. */
@@ -322,6 +323,27 @@ MCREG_API void mcreg_options_set_node_id(mcreg_options *o, uint64_t node_id);
  * removal is remembered (stamp + 1000 * max_s): every node of a cluster
  * must use the same value. */
 MCREG_API void mcreg_options_set_max_expires(mcreg_options *o, uint32_t max_s);
+/* Size the registry for `records` records at creation: its hash tables (a
+ * bucket per record for the records' UEs and as many for users) and its
+ * expiry heap are allocated, and their memory written, by
+ * mcreg_registry_new. Below that many records no call then grows or
+ * rehashes them, and they stay when the registry empties, so no call
+ * stalls on a table doubling (tens of milliseconds near 10^6 records),
+ * nor, below the capacity, fails for want of table or heap room. A
+ * record and a new user still cost their own allocations. Past the
+ * capacity the registry grows as without one. mcreg_restore sizes the new
+ * state for the larger of the capacity and the snapshot's record count.
+ * Memory: about 50 bytes per record of capacity at 10^6 (up to twice the
+ * tables' share just past a power of two; the README gives the measured
+ * figures), held from creation on. 0 (default): no capacity, the
+ * tables and the heap grow as records come and shrink as they go.
+ * Errors: none here; mcreg_registry_new then returns MCREG_ERR_INVALID
+ * (more than MCREG_MAX_CAPACITY records) or MCREG_ERR_NOMEM (the tables or
+ * the heap could not be allocated). */
+/* The largest capacity: 2^31 records (a hash table's bucket count is an
+ * unsigned power of two). */
+#define MCREG_MAX_CAPACITY ((size_t)1 << 31)
+MCREG_API void mcreg_options_set_capacity(mcreg_options *o, size_t records);
 
 /* ------------------------------------------------------------------------ */
 /* Registry lifecycle */
@@ -330,7 +352,9 @@ MCREG_API void mcreg_options_set_max_expires(mcreg_options *o, uint32_t max_s);
  * registry to hold a detail when this fails: mcreg_error_detail has
  * nothing to say about it.
  * Errors: MCREG_ERR_MISUSE (out is NULL), MCREG_ERR_INVALID (an unknown
- * policy, or an allocator with a NULL function), MCREG_ERR_NOMEM. */
+ * policy, an allocator with a NULL function, or a capacity above
+ * MCREG_MAX_CAPACITY), MCREG_ERR_NOMEM (the registry, or the tables and
+ * the heap a capacity asks for). */
 MCREG_API int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o);
 /* Frees the registry and every record. Called from inside a callback or a
  * visitor, the free is deferred: the library delivers no further event and
@@ -351,12 +375,22 @@ MCREG_API void mcreg_registry_free(mcreg_registry *reg);
 
 /*
  * Register, refresh or remove the binding's (user, UE) record.
+ * - Lapsed records first: the user's records with expires_at <= now_ms
+ *   (past their expiry, not yet removed by mcreg_expire) go first, EXPIRED
+ *   each in mcreg_expire's order, as if mcreg_expire had just run for
+ *   them: a lapsed UE never counts against a limit, is never told of a
+ *   logon nor named in one. The pair's own lapsed record included: the
+ *   register is then a new logon (no ordering check against it, CREATED,
+ *   registered_at = now_ms, no contact kept), and with expires_s == 0
+ *   MCREG_ERR_NOT_FOUND. Other users' lapsed records are left to
+ *   mcreg_expire. A call that fails (LIMIT, STALE, NOMEM, INVALID,
+ *   NOT_FOUND) changes nothing at all: the lapsed records stay, still due
+ *   for mcreg_expire (REJECT does not count them all the same).
  * - No record for the pair: create it (MCREG_CREATED, CREATED event) with
  *   registered_at = now_ms. The user's records at other UEs are untouched,
  *   except as the limit and UE-exclusive rules below say.
  *   - Limit: a user already at its limit (its per-user value, else the
- *     registry's; 0 = unlimited; records past their expiry that
- *     mcreg_expire has not yet removed still count): under REJECT,
+ *     registry's; 0 = unlimited; lapsed records do not count): under REJECT,
  *     MCREG_ERR_LIMIT, a REJECTED event and no change at all (another
  *     user's record at the UE stays too); under EVICT_OLDEST / EVICT_SOONEST as many of
  *     the user's records as needed to bring it under the limit go first
@@ -375,8 +409,9 @@ MCREG_API void mcreg_registry_free(mcreg_registry *reg);
  *   after the same ordering check; MCREG_ERR_NOT_FOUND when there is none.
  * expires_at = now_ms + 1000 * expires_s, saturating at UINT64_MAX.
  * Removals notify the user's remaining UEs (NOTIFY_LOGOFF) when enabled.
- * Event order: REPLACED, then each EVICTED, each followed by its
- * NOTIFY_LOGOFFs, then CREATED / REFRESHED / SHORTENED, then NOTIFY_LOGON.
+ * Event order: each EXPIRED (lapsed), REPLACED, then each EVICTED, each
+ * removal followed by its NOTIFY_LOGOFFs, then CREATED / REFRESHED /
+ * SHORTENED, then NOTIFY_LOGON.
  * `outcome` may be NULL; it is written only on success.
  * Cost: O(1) expected plus the events, except that a new record is placed
  * in the user's list (and, with UE exclusive off, the UE's) by a walk from
@@ -385,13 +420,19 @@ MCREG_API void mcreg_registry_free(mcreg_registry *reg);
  * ahead, restored from a snapshot); records registered at the same now_ms
  * with greater ids, or a list straddling now_ms, make it longer. An
  * eviction sorts the user's records once. Notifications cost O(1) each.
- * Errors: MCREG_ERR_MISUSE (NULL reg; NULL b, with the detail "binding:
+ * Lapsed records cost nothing to look for while no record at all is due
+ * (mcreg_next_expiry > now_ms, O(1)); else a walk of the user's records.
+ * With a capacity (mcreg_options_set_capacity), below it the call
+ * allocates only the record and, for a new user, the user.
+ * Errors (each leaves the registry as it was, the user's lapsed records
+ * included): MCREG_ERR_MISUSE (NULL reg; NULL b, with the detail "binding:
  * NULL"), MCREG_ERR_BUSY, MCREG_ERR_INVALID (a field of b breaks a limit
  * of "Input limits": the detail names the field and the rule, e.g.
  * "user_id: empty", "settings[3]: key repeats settings[1]"),
- * MCREG_ERR_NOT_FOUND (expires_s == 0 and no record), MCREG_ERR_STALE,
- * MCREG_ERR_LIMIT (the detail is set before the REJECTED event, so its
- * callback may read it), MCREG_ERR_NOMEM.
+ * MCREG_ERR_NOT_FOUND (expires_s == 0 and no record, or only a lapsed
+ * one), MCREG_ERR_STALE, MCREG_ERR_LIMIT (under REJECT, lapsed records not
+ * counted; the detail is set before the REJECTED event, so its callback
+ * may read it), MCREG_ERR_NOMEM.
  */
 MCREG_API int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
                              mcreg_outcome *outcome);
@@ -419,6 +460,19 @@ MCREG_API int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, ui
  * its expiry stays findable (and refreshable) until this is called.
  * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY. */
 MCREG_API int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired);
+
+/* mcreg_expire doing at most `max` removals: the first `max` records of
+ * that order go (EXPIRED each), the rest stay due (mcreg_next_expiry <=
+ * now_ms) for the next call. So a host bounds the work of one call: a
+ * mass expiry (a restart, a clock jump) of 10^6 records takes about a
+ * second in one mcreg_expire; in slices of a few hundred, between which
+ * the host handles its traffic, no call takes more than a fraction of a
+ * millisecond. O(max log n). `max` 0 removes nothing. `expired` may be
+ * NULL. Allocates nothing and never fails, but for MCREG_ERR_BUSY from
+ * inside a callback.
+ * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY. */
+MCREG_API int mcreg_expire_max(mcreg_registry *reg, uint64_t now_ms, size_t max,
+                               size_t *expired);
 
 /* Set the user's own UE limit (0 = unlimited), which overrides the
  * registry's. Records already over a lowered limit stay; the limit applies

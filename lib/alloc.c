@@ -34,7 +34,7 @@ static size_t grown_cap(size_t cap, size_t need, size_t elem)
     /* Growing by half keeps the unused tail of the heap array, one
      * pointer per record, at a quarter of it on average (a third at most),
      * for a copy cost still linear overall. */
-    size_t new_cap = cap ? cap : 8;
+    size_t new_cap = cap > 8 ? cap : 8; /* a presized array may be smaller */
     while (new_cap < need) {
         if (new_cap > SIZE_MAX / 3 * 2)
             return 0;

@@ -48,6 +48,7 @@ static const char *entry_ue(const entry *e)
 typedef struct departure {
     struct mcreg_record *r;
     mcreg_repl_node *tomb;        /* the pair's new tombstone, or NULL */
+    mcreg_repl_node *ue_node;     /* its UE's, should the UE be left empty */
     mcreg_change_version tv, tlogon, tnewest;
     uint64_t origin;
     uint8_t why;                  /* event type, or MCREG_EVENTS_NO_EVENT */
@@ -410,15 +411,20 @@ static int plan_tomb(plan *p, mcreg_repl_node *t, const char *user, size_t user_
     return MCREG_OK;
 }
 
-static void plan_departure(plan *p, struct mcreg_record *r, uint8_t why, uint64_t origin,
-                           mcreg_repl_node *tomb)
+static int plan_departure(plan *p, struct mcreg_record *r, uint8_t why, uint64_t origin,
+                          mcreg_repl_node *tomb)
 {
+    mcreg_repl_node *u = mcreg__repl_ue_spare(p->reg, r);
+    if (!u && p->reg->opt.ue_exclusive && !mcreg__repl_ue_find(p->reg, r->ue_id, mcreg__record_ue_len(r)))
+        return MCREG_ERR_NOMEM;
     departure *d = &p->dep[p->n_dep++];
+    d->ue_node = u;
     d->r = r;
     d->why = why;
     d->origin = origin;
     d->tomb = tomb;
     r->removal = DEPARTING;
+    return MCREG_OK;
 }
 
 /* One pair's run of entries [first, last]: its winner against what this
@@ -482,9 +488,9 @@ static int plan_pair(plan *p, entry *const *run, size_t n)
             if (same_logon)
                 a->type = w->expires_at < r->expires_at ? MCREG_EV_SHORTENED : MCREG_EV_REFRESHED;
             a->notify = a->notify && !same_logon;
-            plan_departure(p, r, same_logon ? MCREG_EVENTS_NO_EVENT : MCREG_EV_DEREGISTERED,
-                           w->v.node_id, NULL);
             a->replaces = r;
+            return plan_departure(p, r, same_logon ? MCREG_EVENTS_NO_EVENT : MCREG_EV_DEREGISTERED,
+                                  w->v.node_id, NULL);
         }
         return MCREG_OK;
     }
@@ -502,8 +508,7 @@ static int plan_pair(plan *p, entry *const *run, size_t n)
     } else {
         why = w->reason;
     }
-    plan_departure(p, r, why, origin, tomb);
-    return MCREG_OK;
+    return plan_departure(p, r, why, origin, tomb);
 }
 
 /* UE exclusive: each UE whose highest put the input raises, and the
@@ -540,7 +545,9 @@ static int plan_ues(plan *p)
                            mcreg__record_ue_len(r0), rv->write, rv->logon, rv->newest, &tomb);
         if (rc != MCREG_OK)
             return rc;
-        plan_departure(p, r0, MCREG_EV_REPLACED, e->v.node_id, tomb);
+        rc = plan_departure(p, r0, MCREG_EV_REPLACED, e->v.node_id, tomb);
+        if (rc != MCREG_OK)
+            return rc;
     }
     return MCREG_OK;
 }
@@ -715,6 +722,8 @@ static int prepare(plan *p)
     size_t new_ues = 0, new_limits = 0;
     for (size_t i = 0; i < p->n_ue; i++)
         new_ues += p->ue_nodes[i] != NULL;
+    for (size_t i = 0; i < p->n_dep; i++)
+        new_ues += p->dep[i].ue_node != NULL;
     for (size_t i = 0; i < p->n_limits; i++)
         new_limits += p->limit_nodes[i] != NULL;
     if (mcreg__rtable_reserve(a, &reg->st.tombs, new_tombs) != MCREG_OK ||
@@ -763,6 +772,9 @@ static void plan_release(plan *p, int failed)
     }
     for (size_t i = 0; p->ue_nodes && i < p->n_ue; i++)
         mcreg__rtable_node_free(a, p->ue_nodes[i]);
+    for (size_t i = 0; p->dep && i < p->n_dep; i++)
+        if (p->dep[i].ue_node && !p->dep[i].ue_node->in_table)
+            mcreg__rtable_node_free(a, p->dep[i].ue_node);
     for (size_t i = 0; p->limit_nodes && i < p->n_limits; i++)
         mcreg__rtable_node_free(a, p->limit_nodes[i]);
     p->n_ue = p->n_limits = 0;
@@ -862,16 +874,21 @@ static void commit_ues(plan *p)
     mcreg_registry *reg = p->reg;
     for (size_t i = 0; i < p->n_ue; i++) {
         entry *e = p->ue_new[i];
-        mcreg_repl_node *n = p->ue_nodes[i];
-        if (n) {
+        mcreg_index_key k;
+        mcreg__index_key_init(&k, entry_ue(e), e->ue_len);
+        if (mcreg__index_ue_first(reg, &k))
+            continue; /* held: its record is the UE's highest put */
+        mcreg_repl_node *n = mcreg__repl_ue_find(reg, entry_ue(e), e->ue_len);
+        if (!n) {
+            n = p->ue_nodes[i];
             n->in_table = 1;
             mcreg__rtable_insert(&reg->st.ue_puts, n);
             p->ue_nodes[i] = NULL;
-        } else {
-            n = mcreg__repl_ue_find(reg, entry_ue(e), e->ue_len);
+            n->v = e->v;
+        } else if (version_gt(e->v, n->v)) {
+            n->v = e->v;
         }
-        n->v = e->v;
-        mcreg__repl_note_horizon(reg, e->v);
+        mcreg__repl_note_horizon(reg, n->v);
     }
 }
 
@@ -944,6 +961,11 @@ static int commit(plan *p)
     commit_limits(p);
     commit_tombs(p);
     commit_ues(p);
+    for (size_t i = 0; i < p->n_dep; i++)
+        mcreg__repl_ue_keep(reg, p->dep[i].r, p->dep[i].ue_node);
+    if (reg->opt.ue_exclusive)
+        for (size_t i = 0; i < p->n_arr; i++)
+            mcreg__repl_ue_drop(reg, p->arr[i].n);
     for (size_t i = 0; i < p->n_arr; i++)
         add_item(p, (mcreg_event_type)p->arr[i].type, p->arr[i].n, NULL, p->arr[i].e->v.node_id);
     for (size_t i = 0; i < p->n_arr; i++)

@@ -98,13 +98,33 @@ static void digest_tomb(digest_acc *acc, const mcreg_repl_node *n)
     digest_add(acc);
 }
 
-static void digest_ue(digest_acc *acc, const mcreg_repl_node *n)
+static void digest_ue_put(digest_acc *acc, const char *ue, size_t len, mcreg_change_version v)
 {
     mcreg__cbor_writer_array(&acc->w, 3);
     mcreg__cbor_writer_uint(&acc->w, MCREG_CHANGES_UE_PUT);
-    mcreg__cbor_writer_text(&acc->w, n->key, n->len1);
-    mcreg__cbor_writer_version(&acc->w, n->v);
+    mcreg__cbor_writer_text(&acc->w, ue, len);
+    mcreg__cbor_writer_version(&acc->w, v);
     digest_add(acc);
+}
+
+/* Each UE's highest put: its node's, or its record's (UE exclusive: a held
+ * UE's highest put is its record's version, kept in no node), whichever
+ * is higher: one representation of one state, whatever the tables hold. */
+static void digest_ues(digest_acc *acc, const mcreg_registry *reg)
+{
+    const mcreg_rtable *t = &reg->st.ue_puts;
+    for (size_t i = 0; i < t->cap; i++) {
+        const mcreg_repl_node *n = t->slots[i];
+        if (n)
+            digest_ue_put(acc, n->key, n->len1, mcreg__repl_ue_high(reg, n->key, n->len1));
+    }
+    if (!reg->opt.ue_exclusive)
+        return;
+    for (size_t i = 0; i < reg->st.heap.n; i++) {
+        const struct mcreg_record *r = reg->st.heap.items[i];
+        if (!mcreg__repl_ue_find(reg, r->ue_id, mcreg__record_ue_len(r)))
+            digest_ue_put(acc, r->ue_id, mcreg__record_ue_len(r), mcreg__record_versions(r)->write);
+    }
 }
 
 static void digest_limit(digest_acc *acc, const mcreg_repl_node *n)
@@ -134,7 +154,7 @@ int mcreg_state_digest(const mcreg_registry *reg, uint64_t *digest)
         digest_add(&acc);
     }
     digest_table(&acc, &reg->st.tombs, digest_tomb);
-    digest_table(&acc, &reg->st.ue_puts, digest_ue);
+    digest_ues(&acc, reg);
     digest_table(&acc, &reg->st.limits, digest_limit);
     int failed = acc.w.failed;
     mcreg__alloc_temp_free(&reg->alloc.fns, acc.w.out);

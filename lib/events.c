@@ -246,7 +246,7 @@ int mcreg__events_finish(mcreg_events_op *op)
     int removed_any = op->removed != NULL;
     free_removed(op);
     if (removed_any)
-        mcreg__heap_trim(&reg->alloc, &reg->st.heap);
+        mcreg__heap_trim(&reg->alloc, &reg->st.heap, reg->opt.capacity);
     if (!mcreg__events_busy(reg) && mcreg__events_free_pending(reg)) {
         mcreg__state_destroy(reg);
         return 1;

@@ -33,6 +33,34 @@ int mcreg__heap_reserve(mcreg_alloc *a, mcreg_heap *h, size_t n)
     return MCREG_OK;
 }
 
+/* One array to exactly `n` elements when it has fewer. */
+static void *array_presize(mcreg_alloc *a, void *array, size_t *cap, size_t n, size_t elem)
+{
+    if (n <= *cap)
+        return array;
+    if (n > SIZE_MAX / elem)
+        return NULL;
+    void *sized = mcreg__alloc_realloc(a, array, *cap * elem, n * elem);
+    if (sized)
+        *cap = n;
+    return sized;
+}
+
+int mcreg__heap_presize(mcreg_alloc *a, mcreg_heap *h, size_t n)
+{
+    /* keys[] first, as in mcreg__heap_reserve: a failure on items[] leaves
+     * keys[] merely larger than cap says. */
+    uint64_t *keys = array_presize(a, h->keys, &h->keys_cap, n, sizeof(*keys));
+    if (!keys)
+        return MCREG_ERR_NOMEM;
+    h->keys = keys;
+    struct mcreg_record **items = array_presize(a, h->items, &h->cap, n, sizeof(*items));
+    if (!items)
+        return MCREG_ERR_NOMEM;
+    h->items = items;
+    return MCREG_OK;
+}
+
 #define ARITY 8u
 
 static void heap_place(mcreg_heap *h, size_t i, struct mcreg_record *r, uint64_t key)
@@ -133,15 +161,20 @@ void mcreg__heap_remove(mcreg_heap *h, struct mcreg_record *r)
     sift_down(h, moved->heap_index); /* at most one moves it: see heap_update */
 }
 
-void mcreg__heap_trim(mcreg_alloc *a, mcreg_heap *h)
+void mcreg__heap_trim(mcreg_alloc *a, mcreg_heap *h, size_t floor)
 {
     /* Down to twice the records (at least 64), so a call that removed
      * nearly everything gives nearly everything back, and the heap can
      * still double before it grows again: no reallocating back and forth
-     * near the threshold. */
+     * near the threshold. Never below the capacity: room the host asked
+     * for stays, so refilling it never reallocates. */
     if (h->cap <= 64 || h->n >= h->cap / 4)
         return;
     size_t cap = h->n * 2 > 64 ? h->n * 2 : 64;
+    if (cap < floor)
+        cap = floor;
+    if (cap >= h->cap)
+        return; /* the capacity's room stays */
     struct mcreg_record **items =
         mcreg__alloc_realloc(a, h->items, h->cap * sizeof(*items), cap * sizeof(*items));
     if (!items)

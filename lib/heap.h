@@ -29,8 +29,13 @@ typedef struct mcreg_heap {
     size_t keys_cap;
 } mcreg_heap;
 
-/* Make room for `n` records; the only heap call that can fail. */
+/* Make room for `n` records (growing by half, so that one record at a
+ * time costs O(1) amortized). */
 int mcreg__heap_reserve(mcreg_alloc *a, mcreg_heap *h, size_t n);
+/* Make room for exactly `n` records when there is less: for a size known
+ * in advance (a capacity, a snapshot's count). The reserve calls are the
+ * only heap calls that can fail. */
+int mcreg__heap_presize(mcreg_alloc *a, mcreg_heap *h, size_t n);
 /* Needs room reserved beforehand: never allocates. */
 void mcreg__heap_push(mcreg_heap *h, struct mcreg_record *r);
 void mcreg__heap_remove(mcreg_heap *h, struct mcreg_record *r);
@@ -48,9 +53,10 @@ void mcreg__heap_substitute(mcreg_heap *h, const struct mcreg_record *from,
  * must hold their expiries already. */
 void mcreg__heap_build(mcreg_heap *h);
 /* Give memory back once the heap holds under a quarter of its room:
- * down to twice its records (at least 64). Never fails: if the allocator
- * cannot, the room stays. */
-void mcreg__heap_trim(mcreg_alloc *a, mcreg_heap *h);
+ * down to twice its records, at least 64 and never below `floor` (the
+ * registry's capacity). Never fails: if the allocator cannot, the room
+ * stays. */
+void mcreg__heap_trim(mcreg_alloc *a, mcreg_heap *h, size_t floor);
 void mcreg__heap_free(mcreg_alloc *a, mcreg_heap *h);
 
 /* Negative, zero or positive as a expires before, with, or after b. */

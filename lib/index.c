@@ -20,6 +20,157 @@
     (void)uthash_alloc;                                    \
     (void)uthash_oom
 
+/* ---- tables kept and sized in advance ---------------------------------- */
+
+/* The buckets `records` items need: one each, a power of two, at least
+ * uthash's initial 32. 0 when more than a table can have (uthash counts
+ * buckets in an unsigned). */
+static size_t buckets_for(size_t records, unsigned *log2)
+{
+    unsigned l = HASH_INITIAL_NUM_BUCKETS_LOG2;
+    while (((size_t)1 << l) < records) {
+        if (++l > 31)
+            return 0;
+    }
+    *log2 = l;
+    return (size_t)1 << l;
+}
+
+/* An empty table of `records` buckets for items whose handle is at `hho`,
+ * set up as uthash's HASH_MAKE_TABLE sets up its own (no tail until the
+ * first item). Its buckets are written here, so their pages are the
+ * process's now, not during an insert. NULL when out of memory. */
+static UT_hash_table *table_new(mcreg_alloc *a, size_t records, ptrdiff_t hho)
+{
+    unsigned log2;
+    size_t n = buckets_for(records, &log2);
+    if (!n || n > SIZE_MAX / sizeof(UT_hash_bucket))
+        return NULL;
+    UT_hash_table *tbl = mcreg__alloc_malloc(a, sizeof(*tbl));
+    UT_hash_bucket *buckets = tbl ? mcreg__alloc_malloc(a, n * sizeof(*buckets)) : NULL;
+    if (!buckets) {
+        mcreg__alloc_free(a, tbl, sizeof(*tbl));
+        return NULL;
+    }
+    memset(tbl, 0, sizeof(*tbl));
+    memset(buckets, 0, n * sizeof(*buckets));
+    tbl->buckets = buckets;
+    tbl->num_buckets = (unsigned)n;
+    tbl->log2_num_buckets = log2;
+    tbl->hho = hho;
+    tbl->signature = HASH_SIGNATURE;
+    return tbl;
+}
+
+/* The sizes uthash frees a table with (HASH_DELETE, HASH_CLEAR). */
+static void table_free(mcreg_alloc *a, UT_hash_table *tbl)
+{
+    if (!tbl)
+        return;
+    mcreg__alloc_free(a, tbl->buckets, tbl->num_buckets * sizeof(*tbl->buckets));
+    mcreg__alloc_free(a, tbl, sizeof(*tbl));
+}
+
+/* A spare sized for `records`, unless the table is in use or its spare
+ * has the room already. The old spare goes only once the new one exists. */
+static int spare_reserve(mcreg_alloc *a, const void *head, UT_hash_table **spare,
+                         size_t records, ptrdiff_t hho)
+{
+    unsigned log2;
+    if (head || (*spare && (*spare)->num_buckets >= buckets_for(records, &log2)))
+        return MCREG_OK;
+    UT_hash_table *tbl = table_new(a, records, hho);
+    if (!tbl)
+        return MCREG_ERR_NOMEM;
+    table_free(a, *spare);
+    *spare = tbl;
+    return MCREG_OK;
+}
+
+int mcreg__index_reserve(mcreg_registry *reg, size_t records)
+{
+    mcreg_alloc *a = &reg->alloc;
+    mcreg_state *st = &reg->st;
+    if (spare_reserve(a, st->users, &st->users_spare, records, offsetof(mcreg_user, hh)))
+        return MCREG_ERR_NOMEM;
+    return spare_reserve(a, st->ues, &st->ues_spare, records, offsetof(struct mcreg_record, hh));
+}
+
+/* The first item of an empty table goes into its spare: what
+ * HASH_ADD_KEYPTR_BYHASHVALUE does for a first item, with this table in
+ * place of the one HASH_MAKE_TABLE would allocate. Cannot fail. */
+static void table_adopt(UT_hash_table **spare, UT_hash_handle *hh, const void *key,
+                        size_t keylen, unsigned hv)
+{
+    UT_hash_table *tbl = *spare;
+    *spare = NULL;
+    hh->tbl = tbl;
+    hh->prev = hh->next = NULL;
+    hh->hh_prev = hh->hh_next = NULL;
+    hh->key = key;
+    hh->keylen = (unsigned)keylen;
+    hh->hashv = hv;
+    tbl->tail = hh;
+    tbl->num_items = 1;
+    unsigned bkt;
+    HASH_TO_BKT(hv, tbl->num_buckets, bkt);
+    tbl->buckets[bkt].hh_head = hh;
+    tbl->buckets[bkt].count = 1;
+}
+
+/* Take `only`, a table's last item, out, keeping the table as its spare
+ * (what HASH_DELETE does for a last item, less freeing the table). */
+static void table_keep_empty(UT_hash_table **spare, UT_hash_handle *only)
+{
+    UT_hash_table *tbl = only->tbl;
+    unsigned bkt;
+    HASH_TO_BKT(only->hashv, tbl->num_buckets, bkt);
+    tbl->buckets[bkt].hh_head = NULL;
+    tbl->buckets[bkt].count = 0;
+    tbl->num_items = 0;
+    tbl->tail = NULL;
+    *spare = tbl;
+}
+
+/* Below the capacity, a table sized for it never expands (uthash expands a
+ * table whenever one chain reaches 10 items, by chance too). Beyond it,
+ * uthash's own rule applies, down to its choice to stop expanding after
+ * two ineffective expansions in a row. */
+static void table_guard(UT_hash_table *tbl, size_t capacity)
+{
+    int sized = tbl->num_items < capacity && tbl->num_buckets >= capacity;
+    tbl->noexpand = sized || tbl->ineff_expands > 1;
+}
+
+/* HASH_ADD_KEYPTR_BYHASHVALUE through the spare and the guard above. Needs
+ * UTHASH_SCOPE. */
+#define TABLE_ADD(reg, head, spare, item, keyptr, keylen, hv)                      \
+    do {                                                                           \
+        if (!(head) && (spare)) {                                                  \
+            table_adopt(&(spare), &(item)->hh, (keyptr), (keylen), (hv));          \
+            (head) = (item);                                                       \
+        } else {                                                                   \
+            if (head)                                                              \
+                table_guard((head)->hh.tbl, (reg)->opt.capacity);                  \
+            HASH_ADD_KEYPTR_BYHASHVALUE(hh, head, (keyptr), (keylen), (hv), item); \
+        }                                                                          \
+    } while (0)
+
+/* HASH_DELETE, except that under a capacity the last item leaves the table
+ * behind as the spare: refilled, it starts with all its buckets instead of
+ * uthash's 32 (and the expansions that stall inserts). Needs UTHASH_SCOPE. */
+#define TABLE_DELETE(reg, head, spare, item)                               \
+    do {                                                                   \
+        if ((reg)->opt.capacity && !(item)->hh.prev && !(item)->hh.next) { \
+            table_keep_empty(&(spare), &(item)->hh);                       \
+            (head) = NULL;                                                 \
+        } else {                                                           \
+            HASH_DELETE(hh, head, item);                                   \
+        }                                                                  \
+    } while (0)
+
+/* ---- ids ------------------------------------------------------------------ */
+
 static unsigned id_hash(const mcreg_registry *reg, const char *id, size_t len)
 {
     /* uthash keeps 32 bits; its bucket index is the low bits. */
@@ -57,7 +208,7 @@ int mcreg__index_user_insert(mcreg_registry *reg, mcreg_user *u, mcreg_index_key
 {
     UTHASH_SCOPE(reg);
     unsigned hv = key_hash(reg, k);
-    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->st.users, u->id, mcreg__user_id_len(u), hv, u);
+    TABLE_ADD(reg, reg->st.users, reg->st.users_spare, u, u->id, mcreg__user_id_len(u), hv);
     return uthash_oom ? MCREG_ERR_NOMEM : MCREG_OK;
 }
 
@@ -77,7 +228,7 @@ mcreg_user *mcreg__index_user_get(mcreg_registry *reg, mcreg_index_key *k)
 void mcreg__index_user_remove(mcreg_registry *reg, mcreg_user *u)
 {
     UTHASH_SCOPE(reg);
-    HASH_DELETE(hh, reg->st.users, u);
+    TABLE_DELETE(reg, reg->st.users, reg->st.users_spare, u);
 }
 
 struct mcreg_record *mcreg__index_ue_first(const mcreg_registry *reg, mcreg_index_key *k)
@@ -138,7 +289,7 @@ static int ue_table_add(mcreg_registry *reg, struct mcreg_record *r, mcreg_index
 {
     UTHASH_SCOPE(reg);
     unsigned hv = key_hash(reg, k);
-    HASH_ADD_KEYPTR_BYHASHVALUE(hh, reg->st.ues, r->ue_id, mcreg__record_ue_len(r), hv, r);
+    TABLE_ADD(reg, reg->st.ues, reg->st.ues_spare, r, r->ue_id, mcreg__record_ue_len(r), hv);
     if (uthash_oom)
         return MCREG_ERR_NOMEM;
     if (r->flags & MCREG_RECORD_HAS_UE_LINKS) {
@@ -178,8 +329,11 @@ static struct mcreg_record *ue_position(struct mcreg_record *first, const struct
 {
     struct mcreg_record *lo = first, *hi = PREV_AT_UE(first);
     for (;;) {
-        /* Those after hi sort after r, those before lo before it. */
-        if (at_ue_cmp(hi, r) < 0)
+        /* Those after hi sort after r, those before lo before it. A
+         * record equal to r (the same user's lapsed record at this UE,
+         * which the call removes next: registry.c) counts as before it, so
+         * that the walk ends whatever the list holds. */
+        if (at_ue_cmp(hi, r) <= 0)
             return hi;
         if (at_ue_cmp(lo, r) > 0)
             return lo == first ? NULL : PREV_AT_UE(lo);
@@ -219,7 +373,7 @@ void mcreg__index_ue_remove(mcreg_registry *reg, struct mcreg_record *r)
 {
     UTHASH_SCOPE(reg);
     if (!(r->flags & MCREG_RECORD_HAS_UE_LINKS)) { /* alone at its UE */
-        HASH_DELETE(hh, reg->st.ues, r);
+        TABLE_DELETE(reg, reg->st.ues, reg->st.ues_spare, r);
         return;
     }
     struct mcreg_record *next = NEXT_AT_UE(r), *prev = PREV_AT_UE(r);
@@ -228,7 +382,7 @@ void mcreg__index_ue_remove(mcreg_registry *reg, struct mcreg_record *r)
         PREV_AT_UE(next) = prev;
         ue_table_substitute(reg, r, next);
     } else if (is_first) {
-        HASH_DELETE(hh, reg->st.ues, r);
+        TABLE_DELETE(reg, reg->st.ues, reg->st.ues_spare, r);
     } else {
         NEXT_AT_UE(prev) = next;
         if (next)
@@ -414,6 +568,9 @@ void mcreg__index_clear(mcreg_registry *reg)
     mcreg_user *u = reg->st.users;
     HASH_CLEAR(hh, reg->st.ues);
     HASH_CLEAR(hh, reg->st.users);
+    table_free(&reg->alloc, reg->st.ues_spare);
+    table_free(&reg->alloc, reg->st.users_spare);
+    reg->st.ues_spare = reg->st.users_spare = NULL;
     /* HASH_CLEAR frees the table, not the items; their app-order links
      * are intact. */
     while (u) {
@@ -441,7 +598,7 @@ void mcreg__index_users_prune(mcreg_registry *reg)
     UTHASH_SCOPE(reg);
     HASH_ITER(hh, reg->st.users, u, tmp) {
         if (u->n_records == 0 && !u->has_max) {
-            HASH_DELETE(hh, reg->st.users, u);
+            TABLE_DELETE(reg, reg->st.users, reg->st.users_spare, u);
             mcreg__user_free(&reg->alloc, u);
         }
     }

@@ -81,7 +81,16 @@ int mcreg__index_has_duplicate_pair(const mcreg_registry *reg, void **scratch);
 void mcreg__index_users_prune(mcreg_registry *reg);
 void mcreg__index_lists_sort(mcreg_registry *reg, void **scratch);
 
-/* Drop both tables. Frees the users, not the records (the heap owns those). */
+/* Size both tables, while they are empty, for `records` items (buckets
+ * for one item each, a power of two): below the registry's capacity no
+ * insert then expands them, and under a capacity a table that empties
+ * keeps its buckets for the next insert. A table that holds items already,
+ * or has room enough, is left as it is. MCREG_ERR_NOMEM, the tables then
+ * as they were. */
+int mcreg__index_reserve(mcreg_registry *reg, size_t records);
+
+/* Drop both tables, their spares included. Frees the users, not the
+ * records (the heap owns those). */
 void mcreg__index_clear(mcreg_registry *reg);
 
 #endif

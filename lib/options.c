@@ -97,3 +97,9 @@ void mcreg_options_set_max_expires(mcreg_options *o, uint32_t max_s)
     if (o)
         o->max_expires = max_s;
 }
+
+void mcreg_options_set_capacity(mcreg_options *o, size_t records)
+{
+    if (o)
+        o->capacity = records;
+}

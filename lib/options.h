@@ -3,6 +3,7 @@
 #ifndef MCREG_OPTIONS_H
 #define MCREG_OPTIONS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mcreg.h"
@@ -20,6 +21,7 @@ struct mcreg_options {
     int hash_seed_set;
     uint64_t node_id;     /* 0: no replication */
     uint32_t max_expires; /* 0: no cap */
+    size_t capacity; /* records the tables and the heap are sized for at creation */
 };
 
 void mcreg__options_defaults(struct mcreg_options *o);

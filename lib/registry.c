@@ -26,7 +26,8 @@ static int valid_options(const struct mcreg_options *o)
             o->limit_policy == MCREG_LIMIT_EVICT_SOONEST) &&
            (o->notify_logon == MCREG_NOTIFY_ALL || o->notify_logon == MCREG_NOTIFY_NEW_UE ||
             o->notify_logon == MCREG_NOTIFY_NONE) &&
-           (o->node_id == 0 || o->max_expires != 0); /* it bounds the tombstones */
+           (o->node_id == 0 || o->max_expires != 0) && /* it bounds the tombstones */
+           o->capacity <= MCREG_MAX_CAPACITY;
 }
 
 int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
@@ -56,6 +57,10 @@ int mcreg_registry_new(mcreg_registry **out, const mcreg_options *o)
     if (!opt.hash_seed_set)
         seed ^= (uint64_t)(uintptr_t)reg;
     reg->hash_key = mcreg__hash_key_from_seed(seed);
+    if (opt.capacity && mcreg__state_reserve(reg, opt.capacity) != MCREG_OK) {
+        mcreg__state_destroy(reg);
+        return MCREG_ERR_NOMEM;
+    }
     *out = reg;
     return MCREG_OK;
 }
@@ -96,6 +101,67 @@ static void remove_record(mcreg_events_op *op, struct mcreg_record *r, mcreg_eve
 {
     mcreg__index_ue_remove(op->reg, r);
     retire_record(op, r, why);
+}
+
+/* ---- lapsed records --------------------------------------------------------- */
+
+/* Whether any record at all is due at now_ms: O(1), and false whenever the
+ * host expires on time, so that a register then walks no list. */
+static int any_due(const mcreg_registry *reg, uint64_t now_ms)
+{
+    const struct mcreg_record *top = mcreg__heap_top(&reg->st.heap);
+    return top && top->expires_at <= now_ms;
+}
+
+static int is_lapsed(const struct mcreg_record *r, uint64_t now_ms)
+{
+    return r->expires_at <= now_ms;
+}
+
+/* How many of u's records (u may be NULL) are past their expiry. */
+static size_t lapsed_count(const mcreg_registry *reg, const mcreg_user *u, uint64_t now_ms)
+{
+    size_t n = 0;
+    if (u && any_due(reg, now_ms))
+        for (const struct mcreg_record *r = u->first; r; r = r->user_next)
+            n += is_lapsed(r, now_ms);
+    return n;
+}
+
+static int expiry_order(const void *a, const void *b)
+{
+    return mcreg__heap_expiry_cmp(a, b);
+}
+
+/* Remove u's records past their expiry (EXPIRED each, in mcreg_expire's
+ * order), as if mcreg_expire had run just before the call: a lapsed UE
+ * neither counts against a limit nor hears of, nor is named in, a
+ * notification. `heir`, when not NULL, is the new record of the lapsed
+ * `slot`'s pair (UE exclusive on): it takes over slot's place in the UE
+ * table. The user's records fit in the scratch area (see mcreg_state).
+ * Cannot fail. */
+static void remove_lapsed(mcreg_events_op *op, mcreg_user *u, struct mcreg_record *slot,
+                          struct mcreg_record *heir)
+{
+    mcreg_registry *reg = op->reg;
+    if (!u || !any_due(reg, op->now))
+        return;
+    void **lapsed = reg->st.scratch;
+    size_t n = 0;
+    for (struct mcreg_record *r = u->first; r; r = r->user_next)
+        if (is_lapsed(r, op->now))
+            lapsed[n++] = r;
+    if (n > 1)
+        mcreg__sort(lapsed, n, expiry_order);
+    for (size_t i = 0; i < n; i++) {
+        struct mcreg_record *r = lapsed[i];
+        if (r == slot && heir) {
+            mcreg__index_ue_substitute(reg, r, heir);
+            retire_record(op, r, MCREG_EV_EXPIRED);
+        } else {
+            remove_record(op, r, MCREG_EV_EXPIRED);
+        }
+    }
 }
 
 /* ---- preconditions ----------------------------------------------------------- */
@@ -187,7 +253,7 @@ static size_t put_bound(const mcreg_binding *b, const struct mcreg_record *old)
  * refreshes, or NULL). MCREG_ERR_NOMEM, with nothing staged. */
 static int stage_change(mcreg_registry *reg, uint64_t now_ms, const mcreg_binding *b,
                         const struct mcreg_record *old, struct mcreg_record *const *records,
-                        size_t n, const mcreg_user *evicting)
+                        size_t n, const mcreg_user *evicting, const mcreg_user *lapsed_of)
 {
     int rc = mcreg__repl_stage_begin(reg, mcreg__repl_next_stamp(reg, now_ms),
                                      b ? put_bound(b, old) : 0);
@@ -196,8 +262,11 @@ static int stage_change(mcreg_registry *reg, uint64_t now_ms, const mcreg_bindin
     if (evicting)
         for (struct mcreg_record *r = evicting->first; rc == MCREG_OK && r; r = r->user_next)
             rc = mcreg__repl_stage_removal(reg, r);
-    if (rc == MCREG_OK && b)
-        rc = mcreg__repl_stage_put(reg, b->ue_id, strlen(b->ue_id));
+    /* The user's lapsed records, which the call removes first (EXPIRED). */
+    if (lapsed_of && lapsed_of != evicting && any_due(reg, now_ms))
+        for (struct mcreg_record *r = lapsed_of->first; rc == MCREG_OK && r; r = r->user_next)
+            if (is_lapsed(r, now_ms) && !(n && records[0] == r))
+                rc = mcreg__repl_stage_removal(reg, r);
     if (rc == MCREG_OK)
         rc = mcreg__repl_stage_end(reg);
     if (rc != MCREG_OK)
@@ -208,13 +277,13 @@ static int stage_change(mcreg_registry *reg, uint64_t now_ms, const mcreg_bindin
 static int stage_put(mcreg_registry *reg, const mcreg_binding *b, const struct mcreg_record *old,
                      uint64_t now_ms)
 {
-    return stage_change(reg, now_ms, b, old, NULL, 0, NULL);
+    return stage_change(reg, now_ms, b, old, NULL, 0, NULL, old->user);
 }
 
 static int stage_removals(mcreg_registry *reg, uint64_t now_ms, struct mcreg_record *const *records,
-                          size_t n)
+                          size_t n, const mcreg_user *lapsed_of)
 {
-    return stage_change(reg, now_ms, NULL, NULL, records, n, NULL);
+    return stage_change(reg, now_ms, NULL, NULL, records, n, NULL, lapsed_of);
 }
 
 /* A refresh that changes the contact, Call-ID or settings puts them in a
@@ -246,6 +315,7 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
     r->cseq = b->cseq;
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
+    remove_lapsed(&op, r->user, NULL, NULL); /* r itself is not lapsed */
     op.old_record = replaced;
     uint64_t expires_at = expiry_at(now_ms, b->expires_s);
     op.changed = r;
@@ -258,12 +328,18 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
     return MCREG_OK;
 }
 
-static int remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms)
+/* Remove r (DEREGISTERED); with `lapsed_too` (a register with expires 0),
+ * its user's lapsed records first. */
+static int remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms,
+                       int lapsed_too)
 {
-    if (mcreg__repl_on(reg) && stage_removals(reg, now_ms, &r, 1) != MCREG_OK)
+    if (mcreg__repl_on(reg) &&
+        stage_removals(reg, now_ms, &r, 1, lapsed_too ? r->user : NULL) != MCREG_OK)
         return out_of_memory(reg);
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
+    if (lapsed_too)
+        remove_lapsed(&op, r->user, NULL, NULL); /* r itself is not lapsed */
     remove_record(&op, r, MCREG_EV_DEREGISTERED);
     mcreg__events_finish(&op);
     return MCREG_OK;
@@ -372,20 +448,23 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t
 {
     mcreg_user *u = mcreg__index_user_find(reg, &t->user);
     uint32_t limit = limit_of(reg, u);
-    uint32_t have = u ? u->n_records : 0;
+    /* The records the user keeps: its lapsed ones go first (but stay if
+     * the call fails: it then changes nothing). */
+    uint32_t have = u ? u->n_records - (uint32_t)lapsed_count(reg, u, now_ms) : 0;
     size_t evictions = 0;
     if (limit && have >= limit) {
         if (reg->opt.limit_policy == MCREG_LIMIT_REJECT)
             return reject(reg, b, limit, now_ms);
         evictions = (size_t)have - limit + 1;
     }
-    /* With UE exclusive on, a record at this UE belongs to another user:
-     * this user has none there, or it would be a refresh. */
+    /* With UE exclusive on, a record at this UE belongs to another user,
+     * or is this user's own, lapsed (else it would be a refresh). Either
+     * way r takes its table slot. */
     struct mcreg_record *held = reg->opt.ue_exclusive ? t->at_ue : NULL;
 
     struct mcreg_record *r = NULL;
     if (mcreg__repl_on(reg) &&
-        stage_change(reg, now_ms, b, NULL, &held, held != NULL, evictions ? u : NULL) != MCREG_OK)
+        stage_change(reg, now_ms, b, NULL, &held, held != NULL, evictions ? u : NULL, u) != MCREG_OK)
         return out_of_memory(reg);
     int rc = prepare_create(reg, b, t, now_ms, &u, &r);
     if (rc != MCREG_OK) {
@@ -395,7 +474,8 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t
 
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
-    if (held) {
+    remove_lapsed(&op, u, held, r);
+    if (held && held->user != u) {
         mcreg__index_ue_substitute(reg, held, r);
         retire_record(&op, held, MCREG_EV_REPLACED);
     }
@@ -437,15 +517,21 @@ int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
     mcreg__index_key_init(&t.ue, b->ue_id, ue_len);
     t.at_ue = mcreg__index_ue_first(reg, &t.ue);
     struct mcreg_record *r = mcreg__index_pair_at(reg, t.at_ue, &t.user, &t.ue);
-    if (!r && b->expires_s)
+    /* A lapsed record is as good as expired: no ordering check against
+     * it, and registering again is a new logon. */
+    int lapsed = r && is_lapsed(r, now_ms);
+    if ((!r || lapsed) && b->expires_s)
         return create(reg, b, &t, now_ms, outcome);
+    if (lapsed)
+        return fail(reg, MCREG_ERR_NOT_FOUND, NULL,
+                    "the record for this user_id and ue_id is past its expiry");
     if (!r)
         return fail(reg, MCREG_ERR_NOT_FOUND, NULL, "no record for this user_id and ue_id");
     if (is_stale(r, b))
         return stale(reg, r, b);
     if (b->expires_s)
         return refresh(reg, r, b, ue_len, now_ms, outcome);
-    rc = remove_one(reg, r, now_ms);
+    rc = remove_one(reg, r, now_ms, 1);
     if (rc == MCREG_OK && outcome)
         *outcome = MCREG_REMOVED;
     return rc;
@@ -469,7 +555,7 @@ int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id
     struct mcreg_record *r = mcreg__index_pair_find(reg, &user, &ue);
     if (!r)
         return fail(reg, MCREG_ERR_NOT_FOUND, NULL, "no record for this user_id and ue_id");
-    return remove_one(reg, r, now_ms);
+    return remove_one(reg, r, now_ms, 0);
 }
 
 int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now_ms,
@@ -482,7 +568,7 @@ int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now
         return rc;
     if (!u || !u->n_records)
         return fail(reg, MCREG_ERR_NOT_FOUND, "user_id", "has no records");
-    if (mcreg__repl_on(reg) && stage_change(reg, now_ms, NULL, NULL, NULL, 0, u) != MCREG_OK)
+    if (mcreg__repl_on(reg) && stage_change(reg, now_ms, NULL, NULL, NULL, 0, u, NULL) != MCREG_OK)
         return out_of_memory(reg);
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
@@ -523,7 +609,7 @@ static int stage_due(mcreg_registry *reg, uint64_t now_ms)
     return rc;
 }
 
-int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
+int mcreg_expire_max(mcreg_registry *reg, uint64_t now_ms, size_t max, size_t *expired)
 {
     int rc = may_mutate(reg);
     if (rc != MCREG_OK)
@@ -534,7 +620,7 @@ int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
     mcreg__events_init(&op, reg, now_ms);
     size_t n = 0;
     struct mcreg_record *top;
-    for (; (top = mcreg__heap_top(&reg->st.heap)) && top->expires_at <= now_ms; n++)
+    for (; n < max && (top = mcreg__heap_top(&reg->st.heap)) && top->expires_at <= now_ms; n++)
         remove_record(&op, top, MCREG_EV_EXPIRED);
     if (expired)
         *expired = n;
@@ -551,6 +637,11 @@ int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
 static int stage_limit(mcreg_registry *reg, const mcreg_index_key *k, mcreg_repl_node **fresh)
 {
     return mcreg__repl_stage_limit(reg, k->id, k->len, fresh);
+}
+
+int mcreg_expire(mcreg_registry *reg, uint64_t now_ms, size_t *expired)
+{
+    return mcreg_expire_max(reg, now_ms, SIZE_MAX, expired);
 }
 
 int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t max)

@@ -21,6 +21,7 @@ struct mcreg_repl_node;
 typedef struct mcreg_repl_staged {
     struct mcreg_record *record;
     struct mcreg_repl_node *tomb;
+    struct mcreg_repl_node *ue_node; /* its UE's, should the UE be left empty */
 } mcreg_repl_staged;
 
 /* What a local mutating call has staged for its change (repl.c). */
@@ -30,7 +31,6 @@ typedef struct mcreg_repl_stage {
     size_t reserved;                 /* bytes of the pending buffer held for it */
     mcreg_repl_staged *items;        /* possible removals */
     size_t n, cap;
-    struct mcreg_repl_node *ue_node; /* the put's UE, when it has no node yet */
 } mcreg_repl_stage;
 
 /* Queries take a const registry and may run on several threads at once

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "index.h"
 #include "record.h"
 #include "user.h"
 
@@ -132,7 +133,6 @@ int mcreg__repl_stage_begin(mcreg_registry *reg, uint64_t stamp, size_t bytes)
 {
     mcreg_repl_stage *s = &reg->stage;
     s->n = 0;
-    s->ue_node = NULL;
     s->v.stamp = stamp;
     s->v.node_id = reg->opt.node_id;
     reg->pending.counted = &reg->alloc; /* the state holds it */
@@ -167,26 +167,79 @@ int mcreg__repl_stage_removal(mcreg_registry *reg, struct mcreg_record *r)
     s->reserved += bytes;
     mcreg_repl_node *n = mcreg__repl_node_new(reg, r->user->id, mcreg__user_id_len(r->user),
                                               r->ue_id, mcreg__record_ue_len(r));
+    mcreg_repl_node *u = NULL;
+    if (n && (u = mcreg__repl_ue_spare(reg, r)) == NULL && reg->opt.ue_exclusive &&
+        !mcreg__repl_ue_find(reg, r->ue_id, mcreg__record_ue_len(r))) {
+        mcreg__rtable_node_free(&reg->alloc, n);
+        return MCREG_ERR_NOMEM;
+    }
     if (!n)
         return MCREG_ERR_NOMEM;
-    s->items[s->n++] = (mcreg_repl_staged){r, n};
+    n->staged = 1;
+    s->items[s->n++] = (mcreg_repl_staged){r, n, u};
     mcreg__record_versions(r)->tomb = n;
     return MCREG_OK;
 }
 
-int mcreg__repl_stage_put(mcreg_registry *reg, const char *ue, size_t ue_len)
+mcreg_repl_node *mcreg__repl_ue_spare(mcreg_registry *reg, const struct mcreg_record *r)
 {
-    if (!reg->opt.ue_exclusive || mcreg__repl_ue_find(reg, ue, ue_len))
-        return MCREG_OK;
-    reg->stage.ue_node = mcreg__repl_node_new(reg, ue, ue_len, NULL, 0);
-    return reg->stage.ue_node ? MCREG_OK : MCREG_ERR_NOMEM;
+    if (!reg->opt.ue_exclusive || mcreg__repl_ue_find(reg, r->ue_id, mcreg__record_ue_len(r)))
+        return NULL;
+    return mcreg__repl_node_new(reg, r->ue_id, mcreg__record_ue_len(r), NULL, 0);
+}
+
+void mcreg__repl_ue_keep(mcreg_registry *reg, const struct mcreg_record *r, mcreg_repl_node *spare)
+{
+    mcreg_index_key k;
+    mcreg__index_key_init(&k, r->ue_id, mcreg__record_ue_len(r));
+    if (!reg->opt.ue_exclusive || mcreg__index_ue_first(reg, &k))
+        return; /* another record holds the UE: it is the UE's highest put */
+    mcreg_change_version v = mcreg__record_versions(r)->write;
+    mcreg_repl_node *u = mcreg__repl_ue_find(reg, r->ue_id, mcreg__record_ue_len(r));
+    if (!u) {
+        if (!spare)
+            return; /* cannot happen: staged when the UE had no node */
+        u = spare;
+        u->v = v;
+        u->in_table = 1;
+        mcreg__rtable_insert(&reg->st.ue_puts, u);
+    } else if (mcreg__repl_version_cmp(v, u->v) > 0) {
+        u->v = v;
+    }
+    mcreg__repl_note_horizon(reg, u->v);
+}
+
+mcreg_change_version mcreg__repl_ue_high(const mcreg_registry *reg, const char *ue, size_t len)
+{
+    mcreg_change_version v = {0, 0};
+    const mcreg_repl_node *n = mcreg__repl_ue_find(reg, ue, len);
+    if (n)
+        v = n->v;
+    mcreg_index_key k;
+    mcreg__index_key_init(&k, ue, len);
+    const struct mcreg_record *r = reg->opt.ue_exclusive ? mcreg__index_ue_first(reg, &k) : NULL;
+    if (r && mcreg__repl_version_cmp(mcreg__record_versions(r)->write, v) > 0)
+        v = mcreg__record_versions(r)->write;
+    return v;
+}
+
+void mcreg__repl_ue_drop(mcreg_registry *reg, const struct mcreg_record *r)
+{
+    mcreg_repl_node *u = mcreg__repl_ue_find(reg, r->ue_id, mcreg__record_ue_len(r));
+    if (u) {
+        mcreg__rtable_remove(&reg->st.ue_puts, u);
+        mcreg__rtable_node_free(&reg->alloc, u);
+    }
 }
 
 int mcreg__repl_stage_end(mcreg_registry *reg)
 {
     mcreg_alloc *a = &reg->alloc;
+    size_t ues = 0;
+    for (size_t i = 0; i < reg->stage.n; i++)
+        ues += reg->stage.items[i].ue_node != NULL;
     if (mcreg__rtable_reserve(a, &reg->st.tombs, reg->stage.n) != MCREG_OK ||
-        mcreg__rtable_reserve(a, &reg->st.ue_puts, reg->stage.ue_node != NULL) != MCREG_OK)
+        mcreg__rtable_reserve(a, &reg->st.ue_puts, ues) != MCREG_OK)
         return MCREG_ERR_NOMEM;
     return MCREG_OK;
 }
@@ -196,16 +249,17 @@ static void stage_release(mcreg_registry *reg)
 {
     mcreg_repl_stage *s = &reg->stage;
     for (size_t i = 0; i < s->n; i++) {
+        mcreg_repl_node *u = s->items[i].ue_node;
+        if (u && !u->in_table)
+            mcreg__rtable_node_free(&reg->alloc, u);
         mcreg_repl_node *n = s->items[i].tomb;
+        n->staged = 0;
         if (n->in_table)
             continue;
         mcreg__record_versions(s->items[i].record)->tomb = NULL;
         mcreg__rtable_node_free(&reg->alloc, n);
     }
-    if (s->ue_node && !s->ue_node->in_table)
-        mcreg__rtable_node_free(&reg->alloc, s->ue_node);
     s->n = 0;
-    s->ue_node = NULL;
     s->active = 0;
 }
 
@@ -245,19 +299,17 @@ static void record_put(mcreg_registry *reg, struct mcreg_record *r, int created,
             if (mcreg__repl_version_cmp(t->newest, rv->newest) > 0)
                 rv->newest = t->newest;
             mcreg__rtable_remove(&reg->st.tombs, t);
-            mcreg__rtable_node_free(&reg->alloc, t);
+            /* The tombstone this very call made (a new logon at the pair's
+             * lapsed record): the stage still holds it, and frees it. */
+            if (t->staged)
+                t->in_table = 0;
+            else
+                mcreg__rtable_node_free(&reg->alloc, t);
         }
     }
-    if (reg->opt.ue_exclusive) {
-        mcreg_repl_node *u = mcreg__repl_ue_find(reg, r->ue_id, mcreg__record_ue_len(r));
-        if (!u) {
-            u = reg->stage.ue_node;
-            u->in_table = 1;
-            mcreg__rtable_insert(&reg->st.ue_puts, u);
-        }
-        u->v = v;
-        mcreg__repl_note_horizon(reg, v);
-    }
+    /* Present, the record is its UE's highest put: the UE needs no node. */
+    if (reg->opt.ue_exclusive)
+        mcreg__repl_ue_drop(reg, r);
 }
 
 void mcreg__repl_commit(mcreg_events_op *op)
@@ -285,6 +337,9 @@ void mcreg__repl_commit(mcreg_events_op *op)
         mcreg__repl_put_entry(w, op->changed);
         recorded++;
     }
+    for (size_t i = 0; i < s->n; i++) /* a UE left empty keeps its put */
+        if (s->items[i].tomb->in_table)
+            mcreg__repl_ue_keep(reg, s->items[i].record, s->items[i].ue_node);
     stage_release(reg);
     if (recorded) {
         reg->clock = s->v.stamp;

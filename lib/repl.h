@@ -47,7 +47,17 @@ mcreg_repl_node *mcreg__repl_node_new(mcreg_registry *reg, const char *id1, size
  * entries. Then each record it may remove, and the UE it may put at. */
 int mcreg__repl_stage_begin(mcreg_registry *reg, uint64_t stamp, size_t bytes);
 int mcreg__repl_stage_removal(mcreg_registry *reg, struct mcreg_record *r);
-int mcreg__repl_stage_put(mcreg_registry *reg, const char *ue, size_t ue_len);
+/* UE exclusive: a UE's highest put is its present record's version, and
+ * needs a node of its own only while no record holds the UE. A node made
+ * ready for r's UE when it has none (NULL when none is needed, or out of
+ * memory); r, which left, has its UE keep its put when no record holds the
+ * UE now (spare, if the UE has no node); r, now present, drops its UE's
+ * node. */
+mcreg_repl_node *mcreg__repl_ue_spare(mcreg_registry *reg, const struct mcreg_record *r);
+void mcreg__repl_ue_keep(mcreg_registry *reg, const struct mcreg_record *r, mcreg_repl_node *spare);
+void mcreg__repl_ue_drop(mcreg_registry *reg, const struct mcreg_record *r);
+/* The UE's highest put: its node's or its record's, the higher. */
+mcreg_change_version mcreg__repl_ue_high(const mcreg_registry *reg, const char *ue, size_t len);
 /* Room in the tables for what was staged. */
 int mcreg__repl_stage_end(mcreg_registry *reg);
 void mcreg__repl_abort(mcreg_registry *reg);

@@ -12,12 +12,13 @@
 #include "snapshot_decode.h"
 #include "state.h"
 
-/* Room for the records array: the heap's capacity grows to `n` when it is
- * smaller (a hint from the input; failure is not an error). */
+/* Room for the records array: the heap and the (still empty) tables are
+ * sized for `n` records when they have less, a count the decoder has
+ * bounded by the bytes left. A hint only: if it fails, they grow as
+ * records come. */
 static void expect_records(mcreg_registry *target, size_t n)
 {
-    /* A hint only: if this fails, the heap grows as records come. */
-    (void)mcreg__heap_reserve(&target->alloc, &target->st.heap, n);
+    (void)mcreg__state_reserve(target, n);
 }
 
 /* The user called `id`, created (with no records, no limit) if new. */
@@ -250,8 +251,11 @@ static int finish(mcreg_registry *target, uint64_t now_ms, mcreg_detail *why)
         mcreg__index_lists_sort(target, sorting);
         /* Sized before the drop: at most a little too large. */
         if (largest) {
-            st->scratch = mcreg__alloc_grow(a, NULL, &st->scratch_cap, largest, sizeof(void *));
-            if (!st->scratch)
+            void *scratch =
+                mcreg__alloc_grow(a, st->scratch, &st->scratch_cap, largest, sizeof(void *));
+            if (scratch)
+                st->scratch = scratch;
+            else
                 rc = MCREG_ERR_NOMEM;
         }
     }
@@ -282,7 +286,10 @@ int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t 
     mcreg_registry next = *reg;
     memset(&next.st, 0, sizeof(next.st));
     next.alloc.held = 0; /* what the new state takes */
-    int rc = build(&next, buf, len, why);
+    /* The new state has the capacity too, or the swap would lose it. */
+    int rc = reg->opt.capacity ? mcreg__state_reserve(&next, reg->opt.capacity) : MCREG_OK;
+    if (rc == MCREG_OK)
+        rc = build(&next, buf, len, why);
     if (rc == MCREG_OK)
         rc = finish(&next, now_ms, why);
     if (rc != MCREG_OK) {

@@ -23,6 +23,7 @@ typedef struct mcreg_repl_node {
     uint16_t len1, len2;  /* the key's ids' lengths; len2 0 for one id */
     uint8_t has_max;      /* limit: 0 for a cleared limit */
     uint8_t in_table;     /* inserted (while a call is staged: used) */
+    uint8_t staged;       /* made ready by the call under way, which frees it if unused */
     char key[];           /* id1 NUL [id2 NUL] */
 } mcreg_repl_node;
 

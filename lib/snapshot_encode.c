@@ -70,6 +70,12 @@ static int node_cmp(const void *va, const void *vb)
     return c ? c : (la < lb ? -1 : la > lb);
 }
 
+/* NUL-terminated ids (which hold no NUL), bytewise. */
+static int cstr_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
 /* A table's nodes, sorted, into `order` (room for t->n). */
 static void sorted_nodes(const mcreg_rtable *t, void **order)
 {
@@ -94,14 +100,26 @@ static void put_side_tables(mcreg_cbor_writer *w, const mcreg_registry *reg, voi
         mcreg__cbor_writer_version(w, n->v);
         mcreg__cbor_writer_version(w, n->logon);
     }
+    /* Each UE's highest put: the UEs with a node, and (UE exclusive) the
+     * held UEs without one, whose record's version it is; in UE id order. */
+    size_t n_ues = 0;
+    for (size_t i = 0; i < ues->cap; i++)
+        if (ues->slots[i])
+            order[n_ues++] = (void *)(uintptr_t)ues->slots[i]->key;
+    for (size_t i = 0; reg->opt.ue_exclusive && i < reg->st.heap.n; i++) {
+        const struct mcreg_record *r = reg->st.heap.items[i];
+        if (!mcreg__repl_ue_find(reg, r->ue_id, mcreg__record_ue_len(r)))
+            order[n_ues++] = (void *)(uintptr_t)r->ue_id;
+    }
+    mcreg__sort(order, n_ues, cstr_cmp);
     mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_UE_PUTS);
-    mcreg__cbor_writer_array(w, ues->n);
-    sorted_nodes(ues, order);
-    for (size_t i = 0; i < ues->n; i++) {
-        const mcreg_repl_node *n = order[i];
+    mcreg__cbor_writer_array(w, n_ues);
+    for (size_t i = 0; i < n_ues; i++) {
+        const char *ue = order[i];
+        size_t len = strlen(ue);
         mcreg__cbor_writer_array(w, 2);
-        mcreg__cbor_writer_text(w, n->key, n->len1);
-        mcreg__cbor_writer_version(w, n->v);
+        mcreg__cbor_writer_text(w, ue, len);
+        mcreg__cbor_writer_version(w, mcreg__repl_ue_high(reg, ue, len));
     }
     mcreg__cbor_writer_uint(w, MCREG_SNAPSHOT_KEY_LIMIT_ENTRIES);
     mcreg__cbor_writer_array(w, lims->n);
@@ -245,8 +263,8 @@ int mcreg_snapshot(const mcreg_registry *reg, uint8_t **buf, size_t *len)
      * grow in place, by remapping, with most allocators). */
     /* Room to sort the largest side table (1.1). */
     size_t side_n = reg->st.tombs.n;
-    if (reg->st.ue_puts.n > side_n)
-        side_n = reg->st.ue_puts.n;
+    if (reg->st.ue_puts.n + reg->st.n_records > side_n)
+        side_n = reg->st.ue_puts.n + reg->st.n_records;
     if (reg->st.limits.n > side_n)
         side_n = reg->st.limits.n;
     void **side = side_n ? mcreg__alloc_temp_malloc(a, side_n * sizeof(void *)) : NULL;

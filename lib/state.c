@@ -1,6 +1,6 @@
-/* Tearing a registry's state down: below events.c, which frees a registry
- * once a callback's deferred mcreg_registry_free comes due, and below
- * registry.c and restore.c. */
+/* Sizing a registry's state in advance and tearing it down: below
+ * events.c, which frees a registry once a callback's deferred
+ * mcreg_registry_free comes due, and below registry.c and restore.c. */
 #include "state.h"
 
 #include <string.h>
@@ -9,6 +9,21 @@
 #include "index.h"
 #include "record.h"
 #include "registry.h"
+
+int mcreg__state_reserve(mcreg_registry *reg, size_t records)
+{
+    mcreg_state *st = &reg->st;
+    if (mcreg__heap_presize(&reg->alloc, &st->heap, records) != MCREG_OK)
+        return MCREG_ERR_NOMEM;
+    /* The scratch area's first room too (users of up to 8 UEs), which the
+     * first register would otherwise allocate. */
+    void *scratch = mcreg__alloc_grow(&reg->alloc, st->scratch, &st->scratch_cap, 1,
+                                      sizeof(void *));
+    if (!scratch)
+        return MCREG_ERR_NOMEM;
+    st->scratch = scratch;
+    return mcreg__index_reserve(reg, records);
+}
 
 void mcreg__state_clear(mcreg_registry *reg)
 {

@@ -1,5 +1,5 @@
 /* A registry's state (what it holds, apart from its configuration):
- * emptying it, and freeing it with the registry. */
+ * sizing it in advance, emptying it, and freeing it with the registry. */
 #ifndef MCREG_STATE_H
 #define MCREG_STATE_H
 
@@ -10,6 +10,7 @@
 #include "mcreg.h"
 
 struct mcreg_user;
+struct UT_hash_table;
 
 /* Everything a registry holds, apart from its configuration. A restore
  * builds a whole new state beside the current one and swaps it in. */
@@ -32,7 +33,18 @@ typedef struct mcreg_state {
      * horizon among the first two (0: unknown; see mcreg_expire). */
     mcreg_rtable tombs, ue_puts, limits;
     uint64_t next_horizon;
+    /* The table of users or of UEs while it is empty, kept with all its
+     * buckets (uthash frees a table with its last item): sized in advance
+     * (mcreg__index_reserve), or emptied under a capacity. The next insert
+     * takes it over. NULL otherwise. */
+    struct UT_hash_table *users_spare, *ues_spare;
 } mcreg_state;
+
+/* Size reg's state for `records` records: the heap's arrays, the scratch
+ * area's first room and, while they are empty, both tables, so that below
+ * that count no insert grows or rehashes them. MCREG_ERR_NOMEM, with whatever was sized kept (the
+ * state is consistent either way). */
+int mcreg__state_reserve(mcreg_registry *reg, size_t records);
 
 /* Free every record, user, index and buffer of reg->st and empty it; the
  * registry itself stays. */

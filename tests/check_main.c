@@ -14,6 +14,7 @@ int main(void)
     srunner_add_suite(sr, suite_limits());
     srunner_add_suite(sr, suite_events());
     srunner_add_suite(sr, suite_expire());
+    srunner_add_suite(sr, suite_capacity());
     srunner_add_suite(sr, suite_failmalloc());
     srunner_add_suite(sr, suite_model());
     srunner_add_suite(sr, suite_snapshot_encode());

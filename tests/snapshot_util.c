@@ -685,11 +685,29 @@ static size_t *sn_order(size_t n, uint64_t seed)
     return o;
 }
 
+/* Reorders each user's records, within the slots the shuffle gave them,
+ * by descending now_ms: a register removes the user's records lapsed at
+ * its now_ms, and this way none is (each earlier one expires after its
+ * own now_ms, which is not earlier). */
+static void sn_latest_first(const sn_spec *s, size_t *ro)
+{
+    for (size_t k = 0; k < s->n_recs; k++)
+        for (size_t j = k + 1; j < s->n_recs; j++) {
+            const sn_rec *a = &s->recs[ro[k]], *b = &s->recs[ro[j]];
+            if (b->now > a->now && strcmp(a->user, b->user) == 0) {
+                size_t t = ro[k];
+                ro[k] = ro[j];
+                ro[j] = t;
+            }
+        }
+}
+
 /* Builds the spec's state: its records in a shuffled order (each with its
- * own now_ms), then its limits in another. */
+ * own now_ms, each user's latest first), then its limits in another. */
 void sn_apply(mcreg_registry *reg, const sn_spec *s, uint64_t seed)
 {
     size_t *ro = sn_order(s->n_recs, seed);
+    sn_latest_first(s, ro);
     size_t *lo = sn_order(s->n_lims, seed ? seed * 31 + 7 : 0);
     for (size_t k = 0; k < s->n_recs; k++) {
         const sn_rec *r = &s->recs[ro[k]];
@@ -794,6 +812,9 @@ void golden_build(mcreg_registry *reg)
          .v.text = {"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9}},
     };
     static const mcreg_setting bob2_s[] = {{.key = "x", .type = MCREG_VAL_INT, .v.i = 0}};
+    /* Carol's UE registered last comes first: registered after it, ue-c2
+     * (now_ms near UINT64_MAX) would find ue-c1 lapsed and remove it. */
+    sn_reg_full(reg, G_CAROL, "ue-c2", UINT64_MAX - 500, 1, NULL, "c2@host.example", 2, NULL, 0);
     sn_reg_full(reg, G_CAROL, "ue-c1", 0, UINT32_MAX, "sips:carol@example.org", NULL, 42, NULL,
                 0);
     sn_reg_full(reg, G_ALICE, "ue-a1", 1000, 3600, "sip:alice@192.0.2.10:5060",
@@ -802,7 +823,6 @@ void golden_build(mcreg_registry *reg)
     sn_reg_full(reg, G_BOB, "ue-b2", 1500, 120, NULL, NULL, 1, bob2_s, 1);
     sn_reg_full(reg, G_ALICE, "ue-a2", 2000, 600, "sip:alice@198.51.100.7:5061;transport=tls",
                 NULL, 0, NULL, 0);
-    sn_reg_full(reg, G_CAROL, "ue-c2", UINT64_MAX - 500, 1, NULL, "c2@host.example", 2, NULL, 0);
     sn_limit(reg, G_ALICE, 3);
     sn_limit(reg, G_BOB, 0);
     sn_limit(reg, G_ZED, 1);

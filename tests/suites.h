@@ -13,6 +13,7 @@ Suite *suite_registry(void);   /* test_registry.c: register/refresh/remove/queri
 Suite *suite_limits(void);     /* test_limits.c: max_ues, policies, UE exclusive */
 Suite *suite_events(void);     /* test_events.c: event order, notifications, BUSY */
 Suite *suite_expire(void);     /* test_expire.c: expiry, next_expiry */
+Suite *suite_capacity(void);   /* test_capacity.c: presized tables and heap */
 Suite *suite_failmalloc(void); /* test_failmalloc.c: allocation failure at every point */
 Suite *suite_model(void);      /* test_model.c: randomized model-based test */
 Suite *suite_snapshot_encode(void);  /* test_snapshot_encode.c: round trips, deterministic bytes, golden files */

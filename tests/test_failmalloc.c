@@ -17,6 +17,14 @@
 #include "suites.h"
 #include "testutil.h"
 
+/* ---- registry options of a case ------------------------------------------ */
+
+/* The rules' options, and the capacity (which the rules do not depend on). */
+typedef struct fm_opts {
+    model_options rules;
+    size_t capacity;
+} fm_opts;
+
 /* ---- the state of one run ---------------------------------------------- */
 
 typedef struct fm_ctx {
@@ -39,14 +47,15 @@ static int fm_verbose(void)
     return v && *v && strcmp(v, "0") != 0;
 }
 
-static mcreg_registry *fm_registry(fm_ctx *c, const model_options *o)
+static mcreg_registry *fm_registry(fm_ctx *c, const fm_opts *o)
 {
-    tu_opts opt = {.rules = *o, .fn = tu_events_cb, .ud = &c->ev, .alloc = &c->allocator};
+    tu_opts opt = {.rules = o->rules, .capacity = o->capacity, .fn = tu_events_cb,
+                   .ud = &c->ev, .alloc = &c->allocator};
     return tu_registry_new(&opt);
 }
 
 /* A fresh registry in the case's initial state, with the event log empty. */
-static void fm_begin(fm_ctx *c, const model_options *o, fm_setup_fn setup, int param)
+static void fm_begin(fm_ctx *c, const fm_opts *o, fm_setup_fn setup, int param)
 {
     memset(c, 0, sizeof(*c));
     c->allocator = tu_allocator(&c->alloc);
@@ -159,7 +168,7 @@ static void fm_check_same(fm_ctx *c, const char *name, const char *what, size_t 
  * call, checked on the run without failure (so a case is known to do what
  * its name says). Returns N, the number of allocations the call makes.
  */
-static size_t fm_run_x(const char *name, const model_options *o, fm_setup_fn setup, fm_op_fn op,
+static size_t fm_run_x(const char *name, const fm_opts *o, fm_setup_fn setup, fm_op_fn op,
                        int param, int must_succeed, const char *expect_events)
 {
     fm_ctx c;
@@ -249,7 +258,7 @@ static size_t fm_run_x(const char *name, const model_options *o, fm_setup_fn set
     return n;
 }
 
-static size_t fm_run(const char *name, const model_options *o, fm_setup_fn setup, fm_op_fn op,
+static size_t fm_run(const char *name, const fm_opts *o, fm_setup_fn setup, fm_op_fn op,
                      int param, int must_succeed)
 {
     return fm_run_x(name, o, setup, op, param, must_succeed, NULL);
@@ -317,11 +326,15 @@ static void setup_populated(fm_ctx *c)
 /* ---- the cases ----------------------------------------------------------- */
 
 /* The registry options of the cases. */
-static const model_options opts_default = {0};
-static const model_options opts_logoff = {.notify_logoff = 1};
-static const model_options opts_shared = {.notify_logoff = 1, .shared_ues = 1};
+static const fm_opts opts_default = {{0}, 0};
+static const fm_opts opts_logoff = {{.notify_logoff = 1}, 0};
+static const fm_opts opts_shared = {{.notify_logoff = 1, .shared_ues = 1}, 0};
 
-/* mcreg_registry_new itself, with every combination of failures. */
+static const fm_opts opts_capacity = {{0}, 16};
+static const fm_opts opts_capacity_shared = {{.notify_logoff = 1, .shared_ues = 1}, 16};
+
+/* mcreg_registry_new itself, with every combination of failures; _i 1:
+ * with a capacity (the tables, the heap and the scratch area at creation). */
 START_TEST(test_registry_new)
 {
     tu_alloc a;
@@ -331,6 +344,7 @@ START_TEST(test_registry_new)
     ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
     mcreg_options_set_allocator(o, &al);
     mcreg_options_set_max_ues(o, 3);
+    mcreg_options_set_capacity(o, _i ? 100 : 0);
 
     mcreg_registry *reg = NULL;
     ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
@@ -415,8 +429,8 @@ END_TEST
 
 START_TEST(test_register_second_ue_notify_new)
 {
-    model_options o = opts_logoff;
-    o.notify = MCREG_NOTIFY_NEW_UE;
+    fm_opts o = opts_logoff;
+    o.rules.notify = MCREG_NOTIFY_NEW_UE;
     fm_run("register new UE, NOTIFY_NEW_UE", &o, setup_user_n_ues, op_new_ue, _i, 0);
 }
 END_TEST
@@ -577,8 +591,8 @@ static int op_alice_new(fm_ctx *c)
 
 START_TEST(test_register_reject)
 {
-    model_options o = opts_logoff;
-    o.max_ues = 3;
+    fm_opts o = opts_logoff;
+    o.rules.max_ues = 3;
     fm_run_x("register rejected at limit", &o, setup_populated, op_alice_new, 0, 0,
              "REJECTED(alice,a-ue4)");
 }
@@ -586,9 +600,9 @@ END_TEST
 
 START_TEST(test_register_evict_oldest)
 {
-    model_options o = opts_logoff;
-    o.max_ues = 3;
-    o.policy = MCREG_LIMIT_EVICT_OLDEST;
+    fm_opts o = opts_logoff;
+    o.rules.max_ues = 3;
+    o.rules.policy = MCREG_LIMIT_EVICT_OLDEST;
     fm_run_x("register evicting oldest", &o, setup_populated, op_alice_new, 0, 0,
              "EVICTED(alice,a-ue1);"
              "NOTIFY_LOGOFF(alice,a-ue1>a-ue2:[a-ue3]);"
@@ -602,9 +616,9 @@ END_TEST
 
 START_TEST(test_register_evict_soonest)
 {
-    model_options o = opts_logoff;
-    o.max_ues = 3;
-    o.policy = MCREG_LIMIT_EVICT_SOONEST;
+    fm_opts o = opts_logoff;
+    o.rules.max_ues = 3;
+    o.rules.policy = MCREG_LIMIT_EVICT_SOONEST;
     fm_run_x("register evicting soonest", &o, setup_populated, op_alice_new, 0, 0,
              "EVICTED(alice,a-ue3);"
              "NOTIFY_LOGOFF(alice,a-ue3>a-ue1:[a-ue2]);"
@@ -624,8 +638,8 @@ static void setup_limit_lowered(fm_ctx *c)
 }
 START_TEST(test_register_evict_many)
 {
-    model_options o = opts_logoff;
-    o.policy = _i ? MCREG_LIMIT_EVICT_SOONEST : MCREG_LIMIT_EVICT_OLDEST;
+    fm_opts o = opts_logoff;
+    o.rules.policy = _i ? MCREG_LIMIT_EVICT_SOONEST : MCREG_LIMIT_EVICT_OLDEST;
     /* Every removal's events come after the whole change: none of the
      * evicted UEs remains to be told of the others. */
     fm_run_x("register evicting several", &o, setup_limit_lowered, op_alice_new, _i, 0,
@@ -643,9 +657,9 @@ static int op_alice_takes_bob_ue(fm_ctx *c)
 }
 START_TEST(test_register_evict_and_replace)
 {
-    model_options o = opts_logoff;
-    o.max_ues = 2;
-    o.policy = _i ? MCREG_LIMIT_EVICT_SOONEST : MCREG_LIMIT_EVICT_OLDEST;
+    fm_opts o = opts_logoff;
+    o.rules.max_ues = 2;
+    o.rules.policy = _i ? MCREG_LIMIT_EVICT_SOONEST : MCREG_LIMIT_EVICT_OLDEST;
     fm_run("register evicting and replacing", &o, setup_populated, op_alice_takes_bob_ue, _i, 0);
 }
 END_TEST
@@ -931,10 +945,10 @@ static int fm_script_step(mcreg_registry *reg, int k, mcreg_outcome *out, size_t
 START_TEST(test_script)
 {
     enum { STEPS = 60 };
-    model_options o = opts_logoff;
-    o.max_ues = 2;
-    o.policy = (mcreg_limit_policy)_i;
-    o.shared_ues = _i == 1;
+    fm_opts o = opts_logoff;
+    o.rules.max_ues = 2;
+    o.rules.policy = (mcreg_limit_policy)_i;
+    o.rules.shared_ues = _i == 1;
 
     /* Reference: results, states and events of every step. */
     int ref_rc[STEPS];
@@ -1127,7 +1141,7 @@ static size_t fm_restore_in_len;
 #define FM_RESTORE_NOW 4000
 
 /* The snapshot of setup_restore_source, into fm_restore_in. */
-static void fm_restore_source(const model_options *o, int param)
+static void fm_restore_source(const fm_opts *o, int param)
 {
     fm_ctx c;
     fm_begin(&c, o, setup_restore_source, param);
@@ -1159,7 +1173,7 @@ static int op_restore(fm_ctx *c)
  * exclusive on, 1 off. */
 START_TEST(test_restore)
 {
-    const model_options *o = _i ? &opts_shared : &opts_default;
+    const fm_opts *o = _i ? &opts_shared : &opts_default;
     fm_restore_source(o, _i);
     size_t n = fm_run("restore over a rich state", o, setup_rich, op_restore, _i, 0);
     ck_assert_msg(n > 0, "mcreg_restore made no allocation");
@@ -1170,9 +1184,107 @@ END_TEST
 
 START_TEST(test_restore_into_empty)
 {
-    const model_options *o = _i ? &opts_shared : &opts_default;
+    const fm_opts *o = _i ? &opts_shared : &opts_default;
     fm_restore_source(o, _i);
     fm_run("restore into an empty registry", o, NULL, op_restore, _i, 0);
+    free(fm_restore_in);
+    fm_restore_in = NULL;
+}
+END_TEST
+
+/* ---- capacity, bounded expiry, lapsed records ----------------------------- */
+
+/* Under a capacity, a new user (param users held, a few past the
+ * capacity of 16) and a new UE: only the record and the user allocate
+ * below it; past it the tables and the heap grow, and may fail. */
+START_TEST(test_register_under_capacity)
+{
+    fm_run_x("register under a capacity", _i % 2 ? &opts_capacity_shared : &opts_capacity,
+             setup_n_users, op_new_user, _i, 0, NULL);
+}
+END_TEST
+
+/* Emptied under a capacity (the last record deregistered), the registry
+ * keeps its tables: the next register allocates its record and its user
+ * alone, and on failure leaves the empty state. */
+static void setup_emptied(fm_ctx *c)
+{
+    fm_reg(c, "alice", "a-ue1", 60, 1000);
+    ck_assert_int_eq(mcreg_deregister(c->reg, "alice", "a-ue1", 2000), MCREG_OK);
+}
+static int op_refill(fm_ctx *c)
+{
+    return fm_op_reg(c, "bob", "b-ue1", 60, 3000);
+}
+START_TEST(test_empty_and_refill_under_capacity)
+{
+    size_t n = fm_run_x("register into an emptied registry, under a capacity",
+                        _i ? &opts_capacity_shared : &opts_capacity, setup_emptied, op_refill, 0,
+                        0, "CREATED(bob,b-ue1)");
+    ck_assert_uint_eq(n, 2); /* the record and the user */
+}
+END_TEST
+
+/* mcreg_expire_max at 131000 (five records due), two at a time: the first
+ * two in mcreg_expire's order, the rest stay. Never fails. */
+static int op_expire_max(fm_ctx *c)
+{
+    return mcreg_expire_max(c->reg, 131000, 2, &c->count);
+}
+START_TEST(test_expire_max)
+{
+    const char *expect = _i ? "EXPIRED(carol,c-ue1);EXPIRED(alice,a-ue3);"
+                              "NOTIFY_LOGOFF(alice,a-ue3>a-ue1:[a-ue2]);"
+                              "NOTIFY_LOGOFF(alice,a-ue3>a-ue2:[a-ue1])"
+                            : "EXPIRED(carol,c-ue1);EXPIRED(alice,a-ue3)";
+    fm_run_x("expire_max", _i ? &opts_logoff : &opts_capacity, setup_populated, op_expire_max, 0,
+             1, expect);
+}
+END_TEST
+
+/* Alice's a-ue3 lapsed at 33000: a new UE at 40000 removes it first (and
+ * under her limit of 3 it does not count); on NOMEM it stays. param 1:
+ * the refresh of a-ue2 sweeps it as well; 2: a-ue3 itself registers
+ * again, a new logon. */
+static void setup_populated_limit(fm_ctx *c)
+{
+    setup_populated(c);
+    ck_assert_int_eq(mcreg_set_user_max_ues(c->reg, "alice", 3), MCREG_OK);
+}
+static int op_register_sweeping(fm_ctx *c)
+{
+    static const char *const ue[] = {"a-ue4", "a-ue2", "a-ue3"};
+    mcreg_binding b = tu_binding("alice", ue[c->param], 90);
+    b.contact = "sip:alice@192.0.2.99";
+    return mcreg_register(c->reg, &b, 40000, &c->outcome);
+}
+START_TEST(test_register_sweeps_lapsed)
+{
+    const char *want = _i == 0 ? "EXPIRED(alice,a-ue3);CREATED(alice,a-ue4);"
+                                 "NOTIFY_LOGON(alice,a-ue4>a-ue4:[a-ue1,a-ue2]);"
+                                 "NOTIFY_LOGON(alice,a-ue4>a-ue1:[a-ue2,a-ue4]);"
+                                 "NOTIFY_LOGON(alice,a-ue4>a-ue2:[a-ue1,a-ue4])"
+                       : _i == 1 ? "EXPIRED(alice,a-ue3);REFRESHED(alice,a-ue2)"
+                                 : "EXPIRED(alice,a-ue3);CREATED(alice,a-ue3);"
+                                   "NOTIFY_LOGON(alice,a-ue3>a-ue3:[a-ue1,a-ue2]);"
+                                   "NOTIFY_LOGON(alice,a-ue3>a-ue1:[a-ue2,a-ue3]);"
+                                   "NOTIFY_LOGON(alice,a-ue3>a-ue2:[a-ue1,a-ue3])";
+    fm_opts o = opts_default;
+    o.rules.shared_ues = _i == 2;
+    fm_run_x("register sweeping a lapsed record", &o, setup_populated_limit,
+             op_register_sweeping, _i, 0, want);
+}
+END_TEST
+
+/* A restore into a registry with a capacity: the new state's tables and
+ * heap are allocated before the snapshot is read; any failure leaves the
+ * old state and its tables. */
+START_TEST(test_restore_under_capacity)
+{
+    fm_opts o = _i ? opts_capacity_shared : opts_capacity;
+    o.rules.notify_logoff = 0;
+    fm_restore_source(&o, _i);
+    fm_run("restore under a capacity", &o, setup_rich, op_restore, _i, 0);
     free(fm_restore_in);
     fm_restore_in = NULL;
 }
@@ -1183,7 +1295,12 @@ Suite *suite_failmalloc(void)
     Suite *s = suite_create("failmalloc");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_registry_new);
+    tcase_add_loop_test(tc, test_registry_new, 0, 2);
+    tcase_add_loop_test(tc, test_register_under_capacity, 0, 24);
+    tcase_add_loop_test(tc, test_empty_and_refill_under_capacity, 0, 2);
+    tcase_add_loop_test(tc, test_expire_max, 0, 2);
+    tcase_add_loop_test(tc, test_register_sweeps_lapsed, 0, 3);
+    tcase_add_loop_test(tc, test_restore_under_capacity, 0, 2);
     tcase_add_loop_test(tc, test_register_new_user, 0, 40);
     tcase_add_loop_test(tc, test_register_second_ue, 1, 20);
     tcase_add_loop_test(tc, test_register_second_ue_notify_new, 1, 4);

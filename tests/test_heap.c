@@ -219,20 +219,20 @@ START_TEST(trim_gives_room_back)
     for (size_t i = 0; i < f.n; i++)
         mcreg__heap_push(&h, f.recs[i]);
     size_t full = h.cap;
-    mcreg__heap_trim(&a, &h);
+    mcreg__heap_trim(&a, &h, 0);
     ck_assert_uint_eq(h.cap, full); /* full: nothing to give back */
     while (h.n > full / 4 - 1)
         mcreg__heap_remove(&h, mcreg__heap_top(&h));
 
     counts.fail_at = counts.calls + 1;
     counts.fail_all_after = 1;
-    mcreg__heap_trim(&a, &h);
+    mcreg__heap_trim(&a, &h, 0);
     ck_assert_uint_eq(h.cap, full); /* refused: the room stays */
     assert_heap_ok(&h);
 
     counts.fail_at = 0;
     size_t bytes = counts.live_bytes;
-    mcreg__heap_trim(&a, &h);
+    mcreg__heap_trim(&a, &h, 0);
     ck_assert_uint_eq(h.cap, h.n * 2 > 64 ? h.n * 2 : 64);
     ck_assert_uint_lt(h.cap, full / 2);
     ck_assert_uint_lt(counts.live_bytes, bytes);

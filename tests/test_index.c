@@ -132,16 +132,28 @@ static void check_registry(const mcreg_registry *reg)
     INV(records == on_ue_lists);
     INV(active == reg->st.n_active_users);
     INV(reg->st.scratch_cap >= largest); /* events never allocate */
+    /* A capacity's tables: never lost when empty, never fewer buckets. */
+    size_t cap = reg->opt.capacity;
+    if (cap) {
+        const UT_hash_table *ut = reg->st.users ? reg->st.users->hh.tbl : reg->st.users_spare;
+        const UT_hash_table *et = reg->st.ues ? reg->st.ues->hh.tbl : reg->st.ues_spare;
+        INV(ut && ut->num_buckets >= cap && et && et->num_buckets >= cap);
+        INV(reg->st.heap.cap >= cap);
+    }
+    INV(!reg->st.users || !reg->st.users_spare);
+    INV(!reg->st.ues || !reg->st.ues_spare);
     for (size_t i = 1; i < reg->st.heap.n; i++)
         INV(mcreg__heap_expiry_cmp(reg->st.heap.items[(i - 1) / 8], reg->st.heap.items[i]) <= 0);
 }
 
 /* Many users and UEs, so the tables grow and shrink through several bucket
  * counts; a clock with ties and steps back, so lists are entered anywhere. */
-static void random_workload(int exclusive, mcreg_limit_policy policy, uint64_t seed)
+static void random_workload(int exclusive, mcreg_limit_policy policy, uint64_t seed,
+                            size_t capacity)
 {
     mcreg_options *o;
     ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+    mcreg_options_set_capacity(o, capacity);
     mcreg_options_set_ue_exclusive(o, exclusive);
     mcreg_options_set_limit_policy(o, policy);
     mcreg_options_set_max_ues(o, policy == MCREG_LIMIT_REJECT ? 0 : 6);
@@ -168,8 +180,10 @@ static void random_workload(int exclusive, mcreg_limit_policy policy, uint64_t s
         } else if (op < 8) {
             int rc = mcreg_deregister(reg, user, ue, now);
             INV(rc == MCREG_OK || rc == MCREG_ERR_NOT_FOUND);
-        } else if (op < 9) {
+        } else if (op < 9 && r % 2) {
             INV(mcreg_expire(reg, now + (r >> 52) % 60000, NULL) == MCREG_OK);
+        } else if (op < 9) {
+            INV(mcreg_expire_max(reg, now + (r >> 52) % 60000, (r >> 3) % 20, NULL) == MCREG_OK);
         } else {
             int rc = mcreg_deregister_user(reg, user, now, NULL);
             INV(rc == MCREG_OK || rc == MCREG_ERR_NOT_FOUND);
@@ -181,20 +195,29 @@ static void random_workload(int exclusive, mcreg_limit_policy policy, uint64_t s
 
 START_TEST(index_invariants_ue_exclusive)
 {
-    random_workload(1, MCREG_LIMIT_REJECT, 1 + (uint64_t)_i);
+    random_workload(1, MCREG_LIMIT_REJECT, 1 + (uint64_t)_i, 0);
 }
 END_TEST
 
 START_TEST(index_invariants_shared_ues)
 {
-    random_workload(0, MCREG_LIMIT_REJECT, 11 + (uint64_t)_i);
+    random_workload(0, MCREG_LIMIT_REJECT, 11 + (uint64_t)_i, 0);
 }
 END_TEST
 
 START_TEST(index_invariants_with_evictions)
 {
     random_workload(_i % 2, _i < 2 ? MCREG_LIMIT_EVICT_OLDEST : MCREG_LIMIT_EVICT_SOONEST,
-                    21 + (uint64_t)_i);
+                    21 + (uint64_t)_i, 0);
+}
+END_TEST
+
+/* With a capacity the workload crosses (64: the tables grow past it and
+ * the registry often empties) and one it never reaches (1000). */
+START_TEST(index_invariants_with_capacity)
+{
+    random_workload(_i % 2, _i < 4 ? MCREG_LIMIT_REJECT : MCREG_LIMIT_EVICT_OLDEST,
+                    31 + (uint64_t)_i, _i / 2 % 2 ? 1000 : 64);
 }
 END_TEST
 
@@ -206,6 +229,7 @@ Suite *suite_index(void)
     tcase_add_loop_test(tc, index_invariants_ue_exclusive, 0, 2);
     tcase_add_loop_test(tc, index_invariants_shared_ues, 0, 3);
     tcase_add_loop_test(tc, index_invariants_with_evictions, 0, 4);
+    tcase_add_loop_test(tc, index_invariants_with_capacity, 0, 6);
     suite_add_tcase(s, tc);
     return s;
 }

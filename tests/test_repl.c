@@ -133,6 +133,8 @@ static int has_event(const node *n, const char *text)
     return n->ev.log && strstr(n->ev.log, text) != NULL;
 }
 
+static bytes snapshot_of(node *n);
+
 /* ---- options and errors -------------------------------------------------- */
 
 START_TEST(test_node_id_requires_max_expires)
@@ -525,6 +527,39 @@ START_TEST(test_tombstones_forgotten_at_their_horizon)
 }
 END_TEST
 
+/* A register removes the user's lapsed records first (EXPIRED): with a node
+ * id they keep their put as their pair's tombstone, as an expiry does, and
+ * no change is recorded for them. */
+START_TEST(test_lapsed_records_in_register)
+{
+    node a, b;
+    node_init(&a, 1);
+    node_init(&b, 2);
+    reg_ok(&a, "alice", "ue1", 5, T0);
+    reg_ok(&a, "alice", "ue2", 600, T0);
+    bytes first = drain(&a);
+    apply_ok(&b, first, T0 + 1);
+    node_reset_events(&a);
+    reg_ok(&a, "alice", "ue3", 600, T0 + 6000); /* ue1 lapsed at T0 + 5000 */
+    ck_assert(has_event(&a, "EXPIRED(alice,ue1)"));
+    ck_assert_ptr_null(mcreg_find(a.reg, "alice", "ue1"));
+    ck_assert_uint_eq(mcreg_stat(a.reg, MCREG_STAT_TOMBSTONES), 1);
+    bytes second = drain(&a);
+    apply_ok(&b, second, T0 + 6001);
+    ck_assert_int_eq(mcreg_expire(a.reg, T0 + 6001, NULL), MCREG_OK);
+    ck_assert_int_eq(mcreg_expire(b.reg, T0 + 6001, NULL), MCREG_OK);
+    ck_assert_uint_eq(digest(&a), digest(&b));
+    bytes sa = snapshot_of(&a), sb = snapshot_of(&b);
+    ck_assert(sa.len == sb.len && memcmp(sa.p, sb.p, sa.len) == 0);
+    free_bytes(&first);
+    free_bytes(&second);
+    free_bytes(&sa);
+    free_bytes(&sb);
+    node_close(&a);
+    node_close(&b);
+}
+END_TEST
+
 START_TEST(test_same_millisecond_two_nodes)
 {
     node a, b;
@@ -880,6 +915,19 @@ static int call_create(node *n)
     return mcreg_register(n->reg, &b, T0 + 10, NULL);
 }
 
+/* bob's ue4 (1 s, at T0 + 3) has lapsed: it goes first, as an expiry. */
+static int call_create_lapsed(node *n)
+{
+    mcreg_binding b = tu_binding("bob", "ue8", 60);
+    return mcreg_register(n->reg, &b, T0 + 5000, NULL);
+}
+
+static int call_relogon_lapsed(node *n)
+{
+    mcreg_binding b = tu_binding("bob", "ue4", 60);
+    return mcreg_register(n->reg, &b, T0 + 5000, NULL);
+}
+
 static int call_refresh(node *n)
 {
     mcreg_binding b = tu_binding("alice", "ue1", 30);
@@ -939,6 +987,8 @@ START_TEST(test_failmalloc_local_calls)
 {
     fail_each(setup_none, call_create, "create");
     fail_each(setup_some, call_create, "create beside");
+    fail_each(setup_some, call_create_lapsed, "create, a lapsed record of the user");
+    fail_each(setup_some, call_relogon_lapsed, "a new logon at the pair's lapsed record");
     fail_each(setup_some, call_refresh, "refresh new block");
     fail_each(setup_some, call_refresh_same, "refresh in place");
     fail_each(setup_some, call_replace, "replace");
@@ -994,6 +1044,7 @@ Suite *suite_repl(void)
     tcase_add_test(tc, test_shortened_refresh_never_brings_back_the_older_put);
     tcase_add_test(tc, test_tombstones_forgotten_at_their_horizon);
     tcase_add_test(tc, test_same_millisecond_two_nodes);
+    tcase_add_test(tc, test_lapsed_records_in_register);
     tcase_add_loop_test(tc, test_concurrent_logons_all, 0, 2);
     tcase_add_loop_test(tc, test_concurrent_logons_new_ue, 0, 2);
     tcase_add_test(tc, test_every_truncation_and_bit_flip_is_format);

@@ -36,7 +36,8 @@ typedef struct st_env {
     mcreg_registry *reg;
 } st_env;
 
-static void st_open(st_env *e, int ue_exclusive, uint32_t max_ues, mcreg_limit_policy policy)
+static void st_open(st_env *e, int ue_exclusive, uint32_t max_ues, mcreg_limit_policy policy,
+                    size_t capacity)
 {
     memset(e, 0, sizeof(*e));
     e->a = tu_allocator(&e->ta);
@@ -48,6 +49,7 @@ static void st_open(st_env *e, int ue_exclusive, uint32_t max_ues, mcreg_limit_p
     mcreg_options_set_max_ues(o, max_ues);
     mcreg_options_set_limit_policy(o, policy);
     mcreg_options_set_notify_logoff(o, 1);
+    mcreg_options_set_capacity(o, capacity);
     ck_assert_int_eq(mcreg_registry_new(&e->reg, o), MCREG_OK);
     mcreg_options_free(o);
     e->counts.reg = e->reg;
@@ -104,13 +106,14 @@ static mcreg_binding st_binding(char *user, char *ue, char *contact, mcreg_setti
     return b;
 }
 
-/* Random register, refresh, deregister, expire, limit, snapshot and
- * restore calls; after each, the bytes and the events agree with the
- * allocator and the callback. */
-static void st_churn(int ue_exclusive, uint32_t max_ues, mcreg_limit_policy policy, uint64_t seed)
+/* Random register, refresh, deregister, expire (whole or in slices),
+ * limit, snapshot and restore calls; after each, the bytes and the events
+ * agree with the allocator and the callback. */
+static void st_churn(int ue_exclusive, uint32_t max_ues, mcreg_limit_policy policy,
+                     size_t capacity, uint64_t seed)
 {
     st_env e;
-    st_open(&e, ue_exclusive, max_ues, policy);
+    st_open(&e, ue_exclusive, max_ues, policy, capacity);
     st_bytes_exact(&e, "new registry");
     ck_assert_uint_ge(mcreg_stat(e.reg, MCREG_STAT_BYTES), 1); /* the registry itself */
     uint64_t now = 1000;
@@ -136,7 +139,10 @@ static void st_churn(int ue_exclusive, uint32_t max_ues, mcreg_limit_policy poli
             (void)mcreg_deregister_user(e.reg, user, now, NULL);
         } else if (op < 85) {
             snprintf(what, sizeof(what), "step %d expire", step);
-            ck_assert_int_eq(mcreg_expire(e.reg, now, NULL), MCREG_OK);
+            if (v % 2)
+                ck_assert_int_eq(mcreg_expire(e.reg, now, NULL), MCREG_OK);
+            else
+                ck_assert_int_eq(mcreg_expire_max(e.reg, now, (size_t)(v % 8), NULL), MCREG_OK);
         } else if (op < 92) {
             sprintf(user, "sip:user-%d@mcptt.example", u);
             snprintf(what, sizeof(what), "step %d limit", step);
@@ -182,22 +188,27 @@ START_TEST(test_bytes_and_events_are_exact_through_churn)
         int ue_exclusive;
         uint32_t max_ues;
         mcreg_limit_policy policy;
+        size_t capacity;
     } configs[] = {
-        {1, 0, MCREG_LIMIT_REJECT},
-        {0, 0, MCREG_LIMIT_REJECT},
-        {1, 3, MCREG_LIMIT_REJECT},
-        {0, 2, MCREG_LIMIT_EVICT_OLDEST},
-        {1, 2, MCREG_LIMIT_EVICT_SOONEST},
+        {1, 0, MCREG_LIMIT_REJECT, 0},
+        {0, 0, MCREG_LIMIT_REJECT, 0},
+        {1, 3, MCREG_LIMIT_REJECT, 0},
+        {0, 2, MCREG_LIMIT_EVICT_OLDEST, 0},
+        {1, 2, MCREG_LIMIT_EVICT_SOONEST, 0},
+        /* A capacity the churn crosses both ways, and one it stays under. */
+        {1, 0, MCREG_LIMIT_REJECT, 40},
+        {0, 2, MCREG_LIMIT_EVICT_OLDEST, 40},
+        {1, 3, MCREG_LIMIT_REJECT, 5000},
     };
     st_churn(configs[_i].ue_exclusive, configs[_i].max_ues, configs[_i].policy,
-             (uint64_t)_i * 7919 + 1);
+             configs[_i].capacity, (uint64_t)_i * 7919 + 1);
 }
 END_TEST
 
 START_TEST(test_counts)
 {
     st_env e;
-    st_open(&e, 1, 0, MCREG_LIMIT_REJECT);
+    st_open(&e, 1, 0, MCREG_LIMIT_REJECT, 0);
     for (int id = MCREG_STAT_RECORDS; id < MCREG_STAT_EVENTS_BASE + N_EVENT_TYPES; id++)
         if (id != MCREG_STAT_BYTES)
             ck_assert_msg(mcreg_stat(e.reg, id) == 0, "stat %d of a new registry", id);
@@ -254,6 +265,79 @@ START_TEST(test_counts)
 }
 END_TEST
 
+/* Under a capacity the bytes include the tables and the heap sized at
+ * creation, and the tables an emptied registry keeps: exact after the
+ * creation, filling past the capacity, emptying (by deregistration, by
+ * expiry in slices, by a restore of an empty snapshot), refilling, a
+ * restore larger than the capacity, and a failed restore. */
+START_TEST(test_bytes_exact_under_a_capacity)
+{
+    st_env e, plain;
+    st_open(&e, _i, 0, MCREG_LIMIT_REJECT, 100);
+    st_open(&plain, _i, 0, MCREG_LIMIT_REJECT, 0);
+    st_bytes_exact(&e, "created with a capacity");
+    /* The room for 100 records: at least a bucket per record in each
+     * table, and a pointer and a key per record in the heap. */
+    ck_assert_uint_gt(mcreg_stat(e.reg, MCREG_STAT_BYTES),
+                      mcreg_stat(plain.reg, MCREG_STAT_BYTES) + 100 * (2 * 2 * sizeof(void *) + 8));
+    uint8_t *empty;
+    size_t empty_len;
+    /* plain's allocator holds it: e's account stays e's allocator's */
+    ck_assert_int_eq(mcreg_snapshot(plain.reg, &empty, &empty_len), MCREG_OK);
+    char user[64], ue[64], contact[64], what[96];
+    mcreg_setting s[4];
+    for (int round = 0; round < 3; round++) {
+        int n = round == 1 ? 150 : 60; /* round 1 goes past the capacity */
+        for (int i = 0; i < n; i++) {
+            mcreg_binding b = st_binding(user, ue, contact, s, i % 37, i, (uint64_t)i + round,
+                                         10 + (uint32_t)(i % 5));
+            ck_assert_int_eq(mcreg_register(e.reg, &b, 1000, NULL), MCREG_OK);
+            snprintf(what, sizeof(what), "round %d, register %d", round, i);
+            st_bytes_exact(&e, what);
+        }
+        ck_assert_uint_eq(mcreg_record_count(e.reg), (size_t)n);
+        if (round == 0) {
+            for (int i = 0; i < n; i++) {
+                mcreg_binding b = st_binding(user, ue, contact, s, i % 37, i, 0, 0);
+                ck_assert_int_eq(mcreg_deregister(e.reg, b.user_id, b.ue_id, 2000), MCREG_OK);
+                snprintf(what, sizeof(what), "round 0, deregister %d", i);
+                st_bytes_exact(&e, what);
+            }
+        } else if (round == 1) {
+            /* A restore of more records than the capacity, and a failed one. */
+            uint8_t *buf;
+            size_t len;
+            ck_assert_int_eq(mcreg_snapshot(e.reg, &buf, &len), MCREG_OK);
+            ck_assert_int_eq(mcreg_restore(e.reg, buf, len, 2000), MCREG_OK);
+            ck_assert_uint_eq(mcreg_stat(e.reg, MCREG_STAT_BYTES) + len,
+                              e.ta.live_bytes);
+            ck_assert_int_eq(mcreg_restore(e.reg, buf, len - 1, 2000), MCREG_ERR_FORMAT);
+            ck_assert_uint_eq(mcreg_stat(e.reg, MCREG_STAT_BYTES) + len,
+                              e.ta.live_bytes);
+            mcreg_buffer_free(e.reg, buf);
+            size_t left = (size_t)n, got;
+            while (left) {
+                ck_assert_int_eq(mcreg_expire_max(e.reg, UINT64_MAX, 7, &got), MCREG_OK);
+                left -= got;
+                st_bytes_exact(&e, "round 1, expire_max");
+            }
+        } else {
+            ck_assert_int_eq(mcreg_restore(e.reg, empty, empty_len, 2000), MCREG_OK);
+            st_bytes_exact(&e, "round 2, restore of an empty snapshot");
+        }
+        ck_assert_uint_eq(mcreg_record_count(e.reg), 0);
+        /* Emptied, it keeps its room: more than a registry without one. */
+        ck_assert_uint_gt(mcreg_stat(e.reg, MCREG_STAT_BYTES), mcreg_stat(plain.reg, MCREG_STAT_BYTES));
+    }
+    mcreg_buffer_free(plain.reg, empty);
+    st_bytes_exact(&e, "end");
+    mcreg_registry_free(e.reg);
+    mcreg_registry_free(plain.reg);
+    ck_assert_uint_eq(e.ta.live, 0);
+    ck_assert_uint_eq(plain.ta.live, 0);
+}
+END_TEST
+
 /* Without a callback nothing is delivered, so nothing is counted. */
 START_TEST(test_no_callback_no_events)
 {
@@ -275,7 +359,8 @@ Suite *suite_stat(void)
     Suite *s = suite_create("stat");
     TCase *tc = tcase_create("stat");
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, test_bytes_and_events_are_exact_through_churn, 0, 5);
+    tcase_add_loop_test(tc, test_bytes_and_events_are_exact_through_churn, 0, 8);
+    tcase_add_loop_test(tc, test_bytes_exact_under_a_capacity, 0, 2);
     tcase_add_test(tc, test_counts);
     tcase_add_test(tc, test_no_callback_no_events);
     suite_add_tcase(s, tc);

@@ -264,6 +264,7 @@ mcreg_registry *tu_registry_new(const tu_opts *c)
     mcreg_options *o = NULL;
     ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
     model_options_apply(&c->rules, o);
+    mcreg_options_set_capacity(o, c->capacity);
     if (c->set_seed)
         mcreg_options_set_hash_seed(o, c->seed);
     if (c->fn)

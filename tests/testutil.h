@@ -72,6 +72,7 @@ mcreg_registry *tu_registry(tu_events *ev, const mcreg_allocator *a);
  * callback, the default allocator. */
 typedef struct tu_opts {
     model_options rules;
+    size_t capacity; /* mcreg_options_set_capacity; 0: none */
     int set_seed; /* 1: hash seed `seed` */
     uint64_t seed;
     mcreg_event_fn fn; /* the event callback and its user data; NULL: none */

@@ -24,6 +24,11 @@
 /* At most this many datagrams a turn, so that timers run under load. */
 #define BATCH 256
 
+/* At most this many records expire a turn (a fraction of a millisecond):
+ * a mass expiry (a restart after a long stop, a clock jump) then goes a
+ * slice per turn between batches of datagrams, never holding up SIP. */
+#define EXPIRE_SLICE 256
+
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t snapshot_asked;
 
@@ -82,6 +87,8 @@ static void usage(FILE *to)
           "  --default-expires S       when the REGISTER asks for none (default 3600)\n"
           "  --trust CIDR              REGISTERs only from there (the S-CSCF), 403 from\n"
           "                            elsewhere; repeatable, IPv4 or IPv6 (default: any)\n"
+          "  --capacity N              size the registry for N records at start, so that\n"
+          "                            no REGISTER stalls on a table growing (0: none)\n"
           "  --help                    this text\n"
           "\n"
           "Log: one line per event on stderr. Exit: 0 stopped by SIGTERM/SIGINT;\n"
@@ -129,7 +136,7 @@ static int parse_trust(const char *text, config *cfg)
 }
 
 enum { OPT_LISTEN = 256, OPT_SNAPSHOT, OPT_INTERVAL, OPT_MAX_UES, OPT_LIMIT, OPT_NOTIFY,
-       OPT_LOGOFF, OPT_MIN, OPT_MAX, OPT_DEFAULT, OPT_TRUST, OPT_HELP };
+       OPT_LOGOFF, OPT_MIN, OPT_MAX, OPT_DEFAULT, OPT_TRUST, OPT_CAPACITY, OPT_HELP };
 
 /* 0 to run, 1 to exit 0 (help), -1 to exit 1. */
 static int parse_flags(int argc, char **argv, config *cfg)
@@ -146,6 +153,7 @@ static int parse_flags(int argc, char **argv, config *cfg)
         {"max-expires", required_argument, NULL, OPT_MAX},
         {"default-expires", required_argument, NULL, OPT_DEFAULT},
         {"trust", required_argument, NULL, OPT_TRUST},
+        {"capacity", required_argument, NULL, OPT_CAPACITY},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
     /* Indexed by mcreg_limit_policy and mcreg_notify_policy. */
@@ -172,6 +180,7 @@ static int parse_flags(int argc, char **argv, config *cfg)
         case OPT_MAX: bad |= parse_u32(name, optarg, &cfg->max_expires_s); break;
         case OPT_DEFAULT: bad |= parse_u32(name, optarg, &cfg->default_expires_s); break;
         case OPT_TRUST: bad |= parse_trust(optarg, cfg); break;
+        case OPT_CAPACITY: bad |= parse_u32(name, optarg, &cfg->capacity); break;
         case OPT_HELP: usage(stdout); return 1;
         default: bad = 1; break;
         }
@@ -185,6 +194,10 @@ static int parse_flags(int argc, char **argv, config *cfg)
                  cfg->default_expires_s > cfg->max_expires_s)) {
         fprintf(stderr, "mcreg-registrar: need 0 < --min-expires <= --default-expires <= "
                         "--max-expires\n");
+        bad = 1;
+    }
+    if (!bad && cfg->capacity > MCREG_MAX_CAPACITY) {
+        fprintf(stderr, "mcreg-registrar: --capacity: at most %zu\n", (size_t)MCREG_MAX_CAPACITY);
         bad = 1;
     }
     if (bad) {
@@ -209,6 +222,7 @@ static int open_registry(registrar *r)
     mcreg_options_set_limit_policy(o, r->cfg.limit_policy);
     mcreg_options_set_notify_logon(o, r->cfg.notify);
     mcreg_options_set_notify_logoff(o, r->cfg.notify_logoff);
+    mcreg_options_set_capacity(o, r->cfg.capacity);
     /* Ids come from the network: a secret seed keeps collisions out of
      * reach (hash flooding). */
     mcreg_options_set_hash_seed(o, random_seed());
@@ -266,11 +280,13 @@ static void receive_batch(registrar *r)
     }
 }
 
+/* One slice of what is due: if more is, next_timeout() is 0 and the loop
+ * comes back after the datagrams waiting now. */
 static void run_expiry(registrar *r)
 {
     uint64_t at, now = wall_ms();
     if (mcreg_next_expiry(r->reg, &at) == MCREG_OK && at <= now) {
-        mcreg_expire(r->reg, now, NULL);
+        mcreg_expire_max(r->reg, now, EXPIRE_SLICE, NULL);
         notify_flush(r);
     }
 }

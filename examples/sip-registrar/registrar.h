@@ -67,6 +67,7 @@ typedef struct config {
     const char *snapshot;   /* NULL: no persistence */
     uint32_t snapshot_interval_s; /* 0: on stop and SIGUSR1 only */
     uint32_t max_ues;
+    uint32_t capacity; /* records the registry is sized for at start (0: none) */
     mcreg_limit_policy limit_policy;
     mcreg_notify_policy notify;
     int notify_logoff;

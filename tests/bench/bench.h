@@ -227,6 +227,19 @@ typedef struct bench_backend {
     void (*restore_done)(void *ctx);
 } bench_backend;
 
+/* ------------------------------------------------------------------------ */
+/* The latency section (bench_latency.c): per-call p50, p99, p99.9 and worst
+ * of libmcreg's calls at each number of records, without and with
+ * mcreg_options_set_capacity, side by side; results also as JSON when
+ * json_path is not NULL. 0, or -1 when the harness failed. */
+
+#define BENCH_LATENCY_MAX_SIZES 8
+#define BENCH_LATENCY_REPS 3   /* runs per (records, capacity); odd: the median is one */
+#define BENCH_LATENCY_SLICE 256 /* mcreg_expire_max's max, as the example registrar's */
+
+int bench_latency_run(const size_t *records, size_t n, size_t slice, uint64_t seed,
+                      unsigned timeout_s, const char *json_path);
+
 extern const bench_backend bench_backend_mcreg;
 extern const bench_backend bench_backend_floor;
 extern const bench_backend bench_backend_sqlite;

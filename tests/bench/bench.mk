@@ -9,11 +9,17 @@
 #                U = 10^4, 10^5 and 10^6 users (2 UEs each): libmcreg against
 #                a bare uthash table, SQLite in memory and Redis; writes
 #                $(BUILDDIR)/bench.json
+#                then the latency section: per-call p50, p99, p99.9 and worst
+#                of register, refresh, find, deregister and expire at
+#                BENCH_LATENCY records, without and with a capacity, side by
+#                side; writes $(BUILDDIR)/bench-latency.json
+#   bench-latency  the latency section alone
 #                then $(BUILDDIR)/bench/mcreg-bench-repl (tests/bench/repl/):
 #                replication's costs at 10^5 and 10^6 records (register with
 #                and without a node id, apply, tombstones, snapshot merge
 #                against restore)
-#   bench-quick  the same binaries for U = 10^4 only (10^4 records), writing
+#   bench-quick  the same binaries for U = 10^4 only (latency and replication
+#                at 10^4 records), writing
 #                $(BUILDDIR)/bench-quick.json: a smoke test that the harness
 #                works. It fails only when the harness does (a backend error,
 #                a count that disagrees, a crash), never on speed.
@@ -24,6 +30,7 @@
 #                    takes fewer than 5)
 #   BENCH_USERS      the list of U (default 10000,100000,1000000)
 #   BENCH_BACKENDS   a subset of libmcreg,floor,sqlite,redis
+#   BENCH_LATENCY    records of the latency section (default 100000,1000000)
 #   BENCH_ARGS       more mcreg-bench options (mcreg-bench --help)
 # Needs libsqlite3-dev, libhiredis-dev and uthash-dev (pkg-config sqlite3
 # hiredis); redis-server to run the Redis backend, which is skipped without
@@ -35,8 +42,10 @@ BENCH_MAX_USERS ?=
 BENCH_USERS     ?= 10000,100000,1000000
 BENCH_BACKENDS  ?=
 BENCH_ARGS      ?=
+BENCH_LATENCY   ?= 100000,1000000
 BENCH_JSON       = $(BUILDDIR)/bench.json
 BENCH_QUICK_JSON = $(BUILDDIR)/bench-quick.json
+BENCH_LATENCY_JSON = $(BUILDDIR)/bench-latency.json
 
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_OBJS := $(BENCH_SRCS:tests/bench/%.c=$(BUILDDIR)/bench/%.o)
@@ -58,19 +67,26 @@ BENCH_ENV = BENCH_GIT_COMMIT="$$(c=$$(git rev-parse HEAD 2>/dev/null) && \
             { git diff --quiet HEAD -- lib include 2>/dev/null || c="$$c-dirty"; }; \
             echo "$$c")"
 
-.PHONY: bench bench-quick bench-deps-check
+.PHONY: bench bench-quick bench-latency bench-deps-check
 
 bench: $(BENCH_BIN) $(BENCH_REPL_BIN)
 	@$(BENCH_ENV) $(BENCH_BIN) --users '$(BENCH_USERS)' --reps '$(BENCH_REPS)' \
 	    $(if $(strip $(BENCH_MAX_USERS)),--max-users '$(BENCH_MAX_USERS)') \
 	    $(if $(strip $(BENCH_BACKENDS)),--backends '$(BENCH_BACKENDS)') \
-	    --json $(call shquote,$(BENCH_JSON)) $(BENCH_ARGS)
+	    --json $(call shquote,$(BENCH_JSON)) \
+	    --latency '$(BENCH_LATENCY)' --latency-json $(call shquote,$(BENCH_LATENCY_JSON)) \
+	    $(BENCH_ARGS)
 	@$(BENCH_REPL_BIN) --records '$(BENCH_REPL_RECORDS)' --reps 3
+
+bench-latency: $(BENCH_BIN)
+	@$(BENCH_ENV) $(BENCH_BIN) --latency '$(BENCH_LATENCY)' --latency-only 1 \
+	    --latency-json $(call shquote,$(BENCH_LATENCY_JSON)) $(BENCH_ARGS)
 
 bench-quick: $(BENCH_BIN) $(BENCH_REPL_BIN)
 	@$(BENCH_ENV) $(BENCH_BIN) --users 10000 --reps '$(BENCH_REPS)' \
 	    $(if $(strip $(BENCH_BACKENDS)),--backends '$(BENCH_BACKENDS)') \
-	    --json $(call shquote,$(BENCH_QUICK_JSON)) $(BENCH_ARGS)
+	    --json $(call shquote,$(BENCH_QUICK_JSON)) --latency 10000 \
+	    --latency-json $(call shquote,$(BUILDDIR)/bench-quick-latency.json) $(BENCH_ARGS)
 	@$(BENCH_REPL_BIN) --records 10000 --reps 1
 
 # Replication's costs (tests/bench/repl/bench_repl.c): its own binary, as

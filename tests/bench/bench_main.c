@@ -117,6 +117,10 @@ typedef struct config {
     int run_backend[N_BACKENDS];
     uint64_t seed;
     unsigned timeout_s;
+    size_t latency[BENCH_LATENCY_MAX_SIZES]; /* records, for the latency section */
+    size_t n_latency;
+    int latency_only;
+    const char *latency_json;
 } config;
 
 /* One U's run. */
@@ -985,6 +989,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mcreg-bench [--users N[,N...]] [--max-users N] [--reps N] [--json FILE]\n"
             "                   [--backends NAME[,NAME...]] [--seed N] [--timeout S]\n"
+            "                   [--latency N[,N...]] [--latency-only 1] [--latency-json FILE]\n"
             "  --users      numbers of users U (default 10000,100000,1000000; env BENCH_USERS)\n"
             "  --max-users  drop every U above N (env BENCH_MAX_USERS)\n"
             "  --reps       repetitions per operation, at least %d (default %d; env BENCH_REPS)\n"
@@ -993,6 +998,12 @@ static void usage(FILE *f)
             "  --seed       workload seed (env BENCH_SEED)\n"
             "  --timeout    seconds one backend may take at one U, 0 = none (default 7200;\n"
             "               env BENCH_TIMEOUT)\n"
+            "  --latency    numbers of records N[,N...] for the latency section (per-call\n"
+            "               p50/p99/p99.9/worst, without and with a capacity; env\n"
+            "               BENCH_LATENCY; none by default)\n"
+            "  --latency-only 1  the latency section alone (env BENCH_LATENCY_ONLY)\n"
+            "  --latency-json    where to write its results (default bench-latency.json;\n"
+            "               env BENCH_LATENCY_JSON)\n"
             "environment: BENCH_GIT_COMMIT goes into the JSON; BENCH_REDIS_SERVER names the\n"
             "redis-server to run (else PATH, /usr/bin, /usr/sbin; none: Redis is skipped)\n",
             BENCH_MIN_REPS, BENCH_MIN_REPS);
@@ -1009,19 +1020,24 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
-static int parse_users(const char *s, config *cfg)
+/* A list "N,N,..." of at most `max` counts, each at most UINT32_MAX / 4. */
+static int parse_counts(const char *s, size_t *out, size_t *n, size_t max)
 {
     char buf[256];
     if (snprintf(buf, sizeof buf, "%s", s) >= (int)sizeof buf)
         return -1;
-    cfg->n_users = 0;
+    *n = 0;
     for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-        if (cfg->n_users == MAX_US || parse_size(t, &cfg->users[cfg->n_users]) < 0 ||
-            cfg->users[cfg->n_users] > UINT32_MAX / 4)
+        if (*n == max || parse_size(t, &out[*n]) < 0 || out[*n] > UINT32_MAX / 4)
             return -1;
-        cfg->n_users++;
+        (*n)++;
     }
-    return cfg->n_users ? 0 : -1;
+    return *n ? 0 : -1;
+}
+
+static int parse_users(const char *s, config *cfg)
+{
+    return parse_counts(s, cfg->users, &cfg->n_users, MAX_US);
 }
 
 static int parse_backends(const char *s, config *cfg)
@@ -1058,8 +1074,10 @@ static const char *opt_value(int argc, char **argv, const char *name, const char
 
 static int parse_config(int argc, char **argv, config *cfg)
 {
-    static const char *const known[] = {"--users", "--max-users", "--reps", "--json",
-                                        "--backends", "--seed", "--timeout"};
+    static const char *const known[] = {"--users",   "--max-users",    "--reps",
+                                        "--json",    "--backends",     "--seed",
+                                        "--timeout", "--latency",      "--latency-only",
+                                        "--latency-json"};
     /* Options come in pairs: name, value. */
     for (int k = 1; k < argc; k += 2) {
         if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
@@ -1134,6 +1152,20 @@ static int parse_config(int argc, char **argv, config *cfg)
         } else
             cfg->timeout_s = (unsigned)x;
     }
+    if ((v = opt_value(argc, argv, "--latency", "BENCH_LATENCY")) &&
+        parse_counts(v, cfg->latency, &cfg->n_latency, BENCH_LATENCY_MAX_SIZES) < 0) {
+        fprintf(stderr, "mcreg-bench: bad latency record counts: %s\n", v);
+        return -1;
+    }
+    if ((v = opt_value(argc, argv, "--latency-only", "BENCH_LATENCY_ONLY")))
+        cfg->latency_only = strcmp(v, "0") != 0;
+    if (cfg->latency_only && !cfg->n_latency) {
+        fprintf(stderr, "mcreg-bench: --latency-only needs --latency\n");
+        return -1;
+    }
+    cfg->latency_json = "bench-latency.json";
+    if ((v = opt_value(argc, argv, "--latency-json", "BENCH_LATENCY_JSON")))
+        cfg->latency_json = v;
     /* The cap drops larger U; when it is below every U, it is the U. */
     if (cfg->max_users) {
         size_t kept = 0;
@@ -1158,6 +1190,13 @@ int main(int argc, char **argv)
     }
     static run runs[MAX_US];
     int harness_ok = 1;
+    if (cfg.latency_only) {
+        printf("mcreg-bench: libmcreg %s, latency section only\n", mcreg_version());
+        int rc = bench_latency_run(cfg.latency, cfg.n_latency, BENCH_LATENCY_SLICE, cfg.seed,
+                                   cfg.timeout_s, cfg.latency_json);
+        printf("harness %s\n", rc == 0 ? "ok" : "FAILED");
+        return rc == 0 ? 0 : 1;
+    }
 #ifdef __linux__
     prctl(PR_SET_CHILD_SUBREAPER, 1);
 #endif
@@ -1248,6 +1287,10 @@ int main(int argc, char **argv)
         printf("\n");
         print_targets(cross, n_cross);
     }
+
+    if (cfg.n_latency && bench_latency_run(cfg.latency, cfg.n_latency, BENCH_LATENCY_SLICE,
+                                           cfg.seed, cfg.timeout_s, cfg.latency_json) != 0)
+        harness_ok = 0;
 
     double total_s = (double)(bench_now_ns() - t_all) / 1e9;
     if (write_json(&cfg, runs, cfg.n_users, cross, n_cross, started, harness_ok, total_s, 1) < 0)

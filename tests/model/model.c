@@ -879,13 +879,47 @@ static uint32_t rec_insert(model *m, const model_record *r)
     return s;
 }
 
+/* The user's records past their expiry at `now` (expires_at <= now), in
+ * mcreg_expire's order: slots into a malloc'd array. */
+static uint32_t *user_lapsed(const model *m, uint32_t u, uint64_t now, size_t *n)
+{
+    size_t have = model_user_ue_count(m, u);
+    const model_record **v = malloc((have ? have : 1) * sizeof(*v));
+    uint32_t *slots = malloc((have ? have : 1) * sizeof(*slots));
+    if (!v || !slots)
+        abort();
+    *n = 0;
+    for (size_t i = 0; i < have; i++) {
+        const model_record *r = slot_rec(m, m->users[u].recs.v[i]);
+        if (r->expires_at <= now)
+            v[(*n)++] = r;
+    }
+    sort_many(m, v, *n, cmp_expire);
+    for (size_t k = 0; k < *n; k++)
+        slots[k] = (uint32_t)find_slot(m, v[k]->user, v[k]->ue);
+    free(v);
+    return slots;
+}
+
+/* mcreg_register's first step, once the call is known to succeed: the
+ * user's lapsed records go (EXPIRED, in mcreg_expire's order), as if
+ * mcreg_expire had just run for them. A call that fails leaves them. */
+static void remove_lapsed(model *m, const uint32_t *lapsed, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        remove_slot(m, lapsed[k], MCREG_EV_EXPIRED);
+}
+
+/* The pair's record s has not lapsed: its own removal or refresh comes
+ * after the user's lapsed records go. */
 static int refresh(model *m, uint32_t s, const model_binding *b, uint64_t now,
-                   mcreg_outcome *out)
+                   const uint32_t *lapsed, size_t n_lapsed, mcreg_outcome *out)
 {
     model_record *r = &m->slots[s].r;
     if (b->call_id && r->call_id == b->call_id && b->cseq <= r->cseq)
         return MCREG_ERR_STALE;
     local_begin(m, now, 1);
+    remove_lapsed(m, lapsed, n_lapsed);
     if (b->expires_s == 0) {
         remove_local(m, s, MCREG_EV_DEREGISTERED);
         flush_removals(m);
@@ -893,6 +927,7 @@ static int refresh(model *m, uint32_t s, const model_binding *b, uint64_t now,
         *out = MCREG_REMOVED;
         return MCREG_OK;
     }
+    flush_removals(m);
     uint64_t exp = expiry(m, now, b->expires_s);
     mcreg_event_type t = exp >= r->expires_at ? MCREG_EV_REFRESHED : MCREG_EV_SHORTENED;
     r->expires_at = exp;
@@ -926,19 +961,24 @@ static void notify_logon(model *m, const model_record *r)
     free(ues);
 }
 
-static int create(model *m, const model_binding *b, uint64_t now, mcreg_outcome *out)
+/* No record for the pair, or only a lapsed one (among `lapsed`): a new
+ * logon, which keeps nothing of the lapsed record. */
+static int create(model *m, const model_binding *b, uint64_t now, const uint32_t *lapsed,
+                  size_t n_lapsed, mcreg_outcome *out)
 {
     if (b->expires_s == 0)
         return MCREG_ERR_NOT_FOUND;
     muser *us = user_at(m, b->user);
     mue *ue = ue_at(m, b->ue);
     uint32_t lim = us->has_limit ? us->limit : m->opt.max_ues;
-    if (lim && us->recs.n >= lim && m->opt.policy == MCREG_LIMIT_REJECT) {
+    /* Lapsed records do not count, and stay when the call is refused. */
+    if (lim && us->recs.n - n_lapsed >= lim && m->opt.policy == MCREG_LIMIT_REJECT) {
         model_record r = {.user = b->user, .ue = b->ue};
         ev_push(m, MCREG_EV_REJECTED, &r);
         return MCREG_ERR_LIMIT;
     }
     local_begin(m, now, 1);
+    remove_lapsed(m, lapsed, n_lapsed); /* the pair's own lapsed record too */
     if (!m->opt.shared_ues)
         while (ue->recs.n) /* another user's record: UE exclusive */
             remove_local(m, ue->recs.v[0], MCREG_EV_REPLACED);
@@ -972,8 +1012,16 @@ int model_register(model *m, const model_binding *b, uint64_t now, mcreg_outcome
 {
     ev_reset(m);
     int64_t s = find_slot(m, b->user, b->ue);
+    size_t n_lapsed = 0;
+    uint32_t *lapsed = b->user < m->n_users ? user_lapsed(m, b->user, now, &n_lapsed) : NULL;
+    /* A lapsed record is as good as expired: no ordering check against it,
+     * and registering again is a new logon. */
+    if (s >= 0 && m->slots[s].r.expires_at <= now)
+        s = -1;
     mcreg_outcome o;
-    int rc = s >= 0 ? refresh(m, (uint32_t)s, b, now, &o) : create(m, b, now, &o);
+    int rc = s >= 0 ? refresh(m, (uint32_t)s, b, now, lapsed, n_lapsed, &o)
+                    : create(m, b, now, lapsed, n_lapsed, &o);
+    free(lapsed);
     heap_settle(m);
     if (rc == MCREG_OK && out)
         *out = o;

@@ -119,7 +119,11 @@ const model_values *model_get_values(const model *m);
 /* Each is the call of the same name: it returns the call's return code,
  * writes what the call writes on success, applies the change and replaces
  * the list of events with the call's. Arguments are valid by construction
- * (the model has no MCREG_ERR_INVALID). */
+ * (the model has no MCREG_ERR_INVALID). model_register, as mcreg_register,
+ * first removes the user's records lapsed at now_ms (expires_at <= now_ms:
+ * EXPIRED, in mcreg_expire's order) when the call succeeds: they do not
+ * count against a limit, a lapsed pair that registers again is a new
+ * logon, and expires 0 on one is MCREG_ERR_NOT_FOUND. */
 int model_register(model *m, const model_binding *b, uint64_t now_ms, mcreg_outcome *out);
 int model_deregister(model *m, uint32_t user, uint32_t ue);
 int model_deregister_user(model *m, uint32_t user, size_t *removed);

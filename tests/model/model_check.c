@@ -439,8 +439,17 @@ int model_check_event(const model *m, const model_event *w, const mcreg_event *e
                         mcreg_record_cseq(r), w->rec.registered_at, w->rec.expires_at,
                         w->rec.cseq);
         const mcreg_record *found = mcreg_find(ev->registry, wu, wx);
-        if (is_removal(w->type) && found)
+        /* A removed pair is gone, unless the call registered it anew (a
+         * lapsed record, EXPIRED, and the new logon of its pair): then it
+         * is findable as the record the call created, not the removed one. */
+        const model_record *anew =
+            is_removal(w->type) ? model_find(m, w->rec.user, w->rec.ue) : NULL;
+        if (is_removal(w->type) && found && !anew)
             return fail(why, cap, "%s(%s, %s): the pair is still findable", name, wu, wx);
+        if (anew && (!found || found == r || mcreg_record_registered_at(found) != now_ms ||
+                     anew->registered_at != now_ms))
+            return fail(why, cap, "%s(%s, %s): the pair is not findable as this call's new record",
+                        name, wu, wx);
         if (!is_removal(w->type) && found != r)
             return fail(why, cap, "%s(%s, %s): the record is not mcreg_find's", name, wu, wx);
         if (w->type == MCREG_EV_EXPIRED &&

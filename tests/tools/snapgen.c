@@ -5,10 +5,13 @@
  *
  * Builds a registry (UE exclusive off) from SEED with USERS users through
  * the public API only: registrations at a clock that only moves forward
- * (several of them at the same instant), refreshes that keep or clear the
- * contact and Call-ID and replace the settings, an expiry, single and
- * whole-user deregistrations, a registration whose expiry saturates at
- * UINT64_MAX, and per-user limits. The state has:
+ * (several of them at the same instant), refreshes (new logons for records
+ * that lapsed before their turn) that keep or clear the contact and
+ * Call-ID and replace the settings, an expiry, single and whole-user
+ * deregistrations, a registration whose expiry saturates at UINT64_MAX
+ * (made first, at its now_ms near UINT64_MAX, so that it neither lapses
+ * nor finds its user's other records lapsed), and per-user limits. The
+ * state has:
  * - settings of every type: ints at every CBOR head size and sign,
  *   INT64_MIN and INT64_MAX, empty, NUL-holding, multi-byte and JSON-hostile
  *   text, empty and binary bytes, true and false (and a bool set as 7);
@@ -621,12 +624,14 @@ typedef struct plan {
     int kind;   /* 0 plain, 1 rich settings, 2 many settings, 3 at the length limits */
 } plan;
 
-/* A record the generator created, in creation order: the pair, and whether
- * it is kept out of refreshes, expiry and deregistrations. Everything else
- * about it is the model's. */
+/* A record the generator created, in creation order: the pair, whether
+ * it is kept out of refreshes, expiry and deregistrations, and the Call-ID
+ * and CSeq it was registered with (for a refresh that finds it swept as
+ * lapsed). Everything else about it is the model's. */
 typedef struct made {
     uint32_t user_ix, ue;
     int special;
+    uint32_t call_id, cseq;
 } made;
 
 static made *mades;
@@ -635,7 +640,16 @@ static size_t n_mades, cap_mades;
 static void add_made(uint32_t user_ix, uint32_t ue, int special)
 {
     mades = grow_array(mades, &cap_mades, n_mades, sizeof *mades);
-    mades[n_mades++] = (made){user_ix, ue, special};
+    mades[n_mades++] = (made){user_ix, ue, special, 0, 0};
+}
+
+/* The last made record's Call-ID and CSeq, as the model registered it. */
+static void made_registered(void)
+{
+    made *d = &mades[n_mades - 1];
+    const model_record *r = model_find(mdl, d->user_ix, d->ue);
+    d->call_id = r->call_id;
+    d->cseq = r->cseq;
 }
 
 static const model_record *made_record(const made *d)
@@ -693,6 +707,19 @@ static void generate(uint64_t seed, unsigned n_users)
     default: now = UINT32_MAX - 5000u; break; /* expiries past 2^32 */
     }
 
+    /* A registration whose expiry saturates at UINT64_MAX, by user 0, made
+     * first: made last, at its own now_ms, it would find every other record
+     * of user 0 lapsed and remove it (mcreg_register's lapsed-record rule),
+     * while made first it is itself never lapsed for the registrations and
+     * the expiry that follow. It takes no part in them (no draw of the
+     * random sequence either): the state is what it was when it came last. */
+    uint32_t ue_at_the_end = NO_UE;
+    if (n_users > 0) {
+        ue_at_the_end = ue_num("ue-at-the-end-of-time");
+        op_register(UINT64_MAX - 999, 0, ue_at_the_end, NULL, str_id("last"), UINT32_MAX, 3600,
+                    NULL, 0);
+    }
+
     /* Registrations, some at the same instant. A shared UE id is one UE. */
     uint32_t shared_ue[3] = {NO_UE, NO_UE, NO_UE};
     for (size_t i = 0; i < n_plans; i++) {
@@ -728,17 +755,22 @@ static void generate(uint64_t seed, unsigned n_users)
         add_made(p->user_ix, ue, p->kind != 0);
         op_register(now, p->user_ix, ue, contact, str_id(call_id), make_cseq(), expires_s,
                     settings, n_settings);
+        made_registered();
     }
     free(plans);
 
     /* Refreshes: a new expiry (maybe earlier), the contact kept or
      * changed, the Call-ID kept (CSeq up), changed or cleared, the
-     * settings replaced. */
+     * settings replaced. A record past its expiry by now (or already
+     * removed as lapsed by a register of its user) is registered anew: a
+     * new logon, registered_at now and no contact kept (mcreg_register's
+     * lapsed-record rule); the random draws are those of a refresh all the
+     * same, so the rest of the state does not depend on which records
+     * lapsed. */
     size_t n_created = n_mades;
     for (size_t i = 0; i < n_created; i++) {
         const made *d = &mades[i];
-        const model_record *r = made_record(d);
-        if (!r || d->special || below(3) != 0)
+        if (d->special || below(3) != 0)
             continue;
         now += 1 + below(10000);
         const char *contact = below(3) == 0 ? NULL : make_contact(d->user_ix, 99);
@@ -746,9 +778,9 @@ static void generate(uint64_t seed, unsigned n_users)
         uint32_t cseq;
         switch (below(3)) {
         case 0:
-            if (r->call_id && r->cseq < UINT32_MAX) {
-                call_id = r->call_id;
-                cseq = r->cseq + 1;
+            if (d->call_id && d->cseq < UINT32_MAX) {
+                call_id = d->call_id;
+                cseq = d->cseq + 1;
                 break;
             }
             /* fall through */
@@ -784,13 +816,9 @@ static void generate(uint64_t seed, unsigned n_users)
         op_deregister_user(now, 2);
     }
 
-    /* A last registration whose expiry saturates at UINT64_MAX. */
-    if (n_users > 0) {
-        now = UINT64_MAX - 999;
-        uint32_t ue = ue_num("ue-at-the-end-of-time");
-        add_made(0, ue, 0);
-        op_register(now, 0, ue, NULL, str_id("last"), UINT32_MAX, 3600, NULL, 0);
-    }
+    /* User 0's registration at the end of time (made first, above). */
+    if (n_users > 0)
+        add_made(0, ue_at_the_end, 0);
 
     /* Limits. They come last: limits are not enforced on what is there. */
     for (unsigned u = 0; u < n_users; u++) {

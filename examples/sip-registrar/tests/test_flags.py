@@ -12,14 +12,16 @@ def test_flags(tools, tmp_path):
     out = r.stdout.decode("utf-8", "replace")
     if r.returncode != 0:
         fail(f"--help: status {r.returncode}")
-    if not (out.startswith("usage:") and "--limit-policy" in out and "--snapshot-interval" in out):
+    if not (out.startswith("usage:") and "--limit-policy" in out and "--snapshot-interval" in out
+            and "--capacity" in out):
         fail(f"--help does not print the usage: {out}")
     if r.stderr:
         fail(f"--help writes to stderr: {r.stderr!r}")
     for bad in ["--limit-policy never", "--notify some", "--max-ues -1", "--max-ues 4294967296",
                 "--min-expires 100 --max-expires 50", "--default-expires 0",
                 "--listen localhost:5060", "--listen 127.0.0.1:65536", "--bogus",
-                "extra-argument"]:
+                "extra-argument", "--capacity -1", "--capacity 4294967296",
+                "--capacity 2147483649"]:
         try:
             r = subprocess.run([tools.registrar, "--listen", "127.0.0.1:0", *bad.split()],
                                capture_output=True, timeout=5, cwd=tmp_path)

@@ -17,9 +17,10 @@
  * - merge: the N-record snapshot of the node merged into a fresh peer by
  *   mcreg_changes_apply, against mcreg_restore of the same bytes: time and
  *   the allocator's peak during the call.
- * Built against a library without replication (MCREG_HAS_REPLICATION
- * undefined), it measures the register row without node id only: the
- * baseline of "nothing is paid without a node id".
+ * With --plain-only, or built against a library without replication
+ * (MCREG_HAS_REPLICATION undefined), it measures the register row without
+ * node id only: "nothing is paid without a node id", compared with the
+ * same source built against the previous library.
  * Prints a table; exit status 0, or 1 when a call fails (never on speed).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -170,6 +171,10 @@ typedef struct row {
     size_t merge_peak, restore_peak, snapshot_len, buffer_len;
 } row;
 
+/* --plain-only: the register row without a node id alone, in a process
+ * that never made a registry with one (as the baseline binary). */
+static int plain_only;
+
 static void register_rows(row *w, const ids *id, int reps)
 {
     double plain[MAX_REPS], node[MAX_REPS];
@@ -180,7 +185,10 @@ static void register_rows(row *w, const ids *id, int reps)
         plain[k] = fill(r, id, w->n);
         w->bytes_plain = (double)(c.live - before) / (double)w->n;
         mcreg_registry_free(r);
+        node[k] = 0;
 #ifdef MCREG_HAS_REPLICATION
+        if (plain_only)
+            continue;
         counter d = {0};
         r = open_reg(&d, 1, 1);
         before = d.live;
@@ -192,8 +200,6 @@ static void register_rows(row *w, const ids *id, int reps)
             mcreg_buffer_free(r, buf);
         w->bytes_node = (double)(d.live - before) / (double)w->n;
         mcreg_registry_free(r);
-#else
-        node[k] = 0;
 #endif
     }
     w->reg_plain_s = median(plain, reps);
@@ -311,7 +317,14 @@ int main(int argc, char **argv)
 {
     size_t ns[8] = {100000, 1000000}, n_ns = 2;
     int reps = 3;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--plain-only"))
+            plain_only = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--plain-only")) {
+            i--;
+            continue;
+        }
         if (!strcmp(argv[i], "--records")) {
             n_ns = 0;
             for (char *s = argv[i + 1]; *s && n_ns < 8;) {
@@ -333,7 +346,8 @@ int main(int argc, char **argv)
         rows[k].n = n;
         register_rows(&rows[k], &id, reps);
 #ifdef MCREG_HAS_REPLICATION
-        replication_rows(&rows[k], &id, reps);
+        if (!plain_only)
+            replication_rows(&rows[k], &id, reps);
 #endif
         for (size_t i = 0; i < n; i++) {
             free(id.users[i]);
@@ -343,14 +357,16 @@ int main(int argc, char **argv)
         free(id.ues);
     }
 #ifdef MCREG_HAS_REPLICATION
-    printf("mcreg-bench-repl: libmcreg %s, %d reps, medians", mcreg_version(), reps);
-    print_rows(rows, n_ns);
-#else
-    printf("mcreg-bench-repl (baseline, no replication): libmcreg %s, %d reps\n", mcreg_version(),
-           reps);
+    if (!plain_only) {
+        printf("mcreg-bench-repl: libmcreg %s, %d reps, medians", mcreg_version(), reps);
+        print_rows(rows, n_ns);
+        return 0;
+    }
+#endif
+    printf("mcreg-bench-repl (register without node id only): libmcreg %s, %d reps\n",
+           mcreg_version(), reps);
     for (size_t i = 0; i < n_ns; i++)
         printf("%-9zu register plain %6.0f ns/record, %5.0f bytes/record\n", rows[i].n,
                rows[i].reg_plain_s * 1e9 / (double)rows[i].n, rows[i].bytes_plain);
-#endif
     return 0;
 }
