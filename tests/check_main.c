@@ -20,9 +20,9 @@ int main(void)
     srunner_add_suite(sr, suite_snapshot_encode());
     srunner_add_suite(sr, suite_snapshot_restore());
     srunner_add_suite(sr, suite_snapshot_hostile());
-    srunner_add_suite(sr, suite_repl());
     srunner_add_suite(sr, suite_replication());
     srunner_add_suite(sr, suite_replication_model());
+    srunner_add_suite(sr, suite_repl());
     srunner_add_suite(sr, suite_version());
     srunner_add_suite(sr, suite_detail());
     srunner_add_suite(sr, suite_stat());

@@ -19,9 +19,9 @@ Suite *suite_model(void);      /* test_model.c: randomized model-based test */
 Suite *suite_snapshot_encode(void);  /* test_snapshot_encode.c: round trips, deterministic bytes, golden files */
 Suite *suite_snapshot_restore(void); /* test_snapshot_restore.c: restore semantics */
 Suite *suite_snapshot_hostile(void); /* test_snapshot_hostile.c: truncations and malformed input */
-Suite *suite_repl(void);       /* test_repl.c: drain, apply, digest, hostile buffers */
 Suite *suite_replication(void);       /* test_replication.c: directed replication cases */
 Suite *suite_replication_model(void); /* test_replication_model.c: randomized cluster against the model */
+Suite *suite_repl(void);       /* test_repl.c: drain, apply, digest, hostile buffers */
 Suite *suite_version(void);    /* test_version.c: version macros and mcreg_version_number */
 Suite *suite_detail(void);     /* test_detail.c: MCREG_ERR_MISUSE, mcreg_error_detail */
 Suite *suite_stat(void);       /* test_stat.c: mcreg_stat, bytes exact under a counting allocator */

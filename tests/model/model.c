@@ -200,12 +200,10 @@ void model_options_apply(const model_options *o, mcreg_options *to)
     mcreg_options_set_notify_logon(to, o->notify);
     mcreg_options_set_notify_logoff(to, o->notify_logoff);
     mcreg_options_set_ue_exclusive(to, !o->shared_ues);
-#ifdef MCREG_HAS_REPLICATION
     if (o->node_id)
         mcreg_options_set_node_id(to, o->node_id);
     if (o->max_expires)
         mcreg_options_set_max_expires(to, o->max_expires);
-#endif
 }
 
 /* ---- names and orders ------------------------------------------------------- */

@@ -107,7 +107,6 @@ int model_check_record(const model *m, const model_record *w, const mcreg_record
     if (mcreg_record_expires_at(r) != w->expires_at)
         return fail(why, cap, "expires_at %" PRIu64 ", model %" PRIu64,
                     mcreg_record_expires_at(r), w->expires_at);
-#ifdef MCREG_HAS_REPLICATION
     mcreg_change_version gv = mcreg_record_version(r), gl = mcreg_record_logon(r);
     if (gv.stamp != w->version.stamp || gv.node_id != w->version.node)
         return fail(why, cap, "version %" PRIx64 "/%" PRIu64 ", model %" PRIx64 "/%" PRIu64,
@@ -115,7 +114,6 @@ int model_check_record(const model *m, const model_record *w, const mcreg_record
     if (gl.stamp != w->logon.stamp || gl.node_id != w->logon.node)
         return fail(why, cap, "logon %" PRIx64 "/%" PRIu64 ", model %" PRIx64 "/%" PRIu64,
                     gl.stamp, gl.node_id, w->logon.stamp, w->logon.node);
-#endif
     const mcreg_setting *want = NULL;
     size_t n = w->settings ? v->settings(v->ud, w->settings, &want) : 0;
     size_t got = mcreg_record_setting_count(r);
@@ -485,24 +483,16 @@ int model_event_line_lib(const mcreg_event *ev, char *buf, size_t cap)
     }
     if (n < 0)
         return n;
-    uint64_t origin = 0;
-#ifdef MCREG_HAS_REPLICATION
-    origin = ev->origin;
-#endif
+    uint64_t origin = ev->origin;
     size_t at = (size_t)n < cap ? (size_t)n : cap;
     const mcreg_record *r = ev->record;
     if (ev->type == MCREG_EV_REJECTED || !r)
         return n + snprintf(buf + at, cap - at, " o=%" PRIu64 "%s", origin,
                             r ? " (a record)" : "");
-    model_version v = {0, 0}, l = {0, 0};
-#ifdef MCREG_HAS_REPLICATION
-    mcreg_change_version gv = mcreg_record_version(r), gl = mcreg_record_logon(r);
-    v = (model_version){gv.stamp, gv.node_id};
-    l = (model_version){gl.stamp, gl.node_id};
-#endif
+    mcreg_change_version v = mcreg_record_version(r), l = mcreg_record_logon(r);
     return n + snprintf(buf + at, cap - at,
                         " o=%" PRIu64 " reg=%" PRIu64 " exp=%" PRIu64 " cseq=%" PRIu32
                         " v=%" PRIx64 "/%" PRIu64 " l=%" PRIx64 "/%" PRIu64,
                         origin, mcreg_record_registered_at(r), mcreg_record_expires_at(r),
-                        mcreg_record_cseq(r), v.stamp, v.node, l.stamp, l.node);
+                        mcreg_record_cseq(r), v.stamp, v.node_id, l.stamp, l.node_id);
 }

@@ -25,8 +25,8 @@
  * node holds the same replicated state and every registry the same digest
  * and the same snapshot bytes.
  *
- * Without the library's replication (or with use_lib 0) the same run
- * drives the model nodes alone and checks that they converge. */
+ * With use_lib 0 the same run drives the model nodes alone and checks that
+ * they converge. */
 #ifndef MCREG_TEST_REPL_SIM_H
 #define MCREG_TEST_REPL_SIM_H
 
@@ -47,9 +47,6 @@ typedef struct repl_sim_stats {
     uint64_t local_calls, drains, deliveries, duplicates, lost, merges, events, expired;
     size_t final_entries, final_records; /* node 0's at the end */
 } repl_sim_stats;
-
-/* 1 when the library declares the replication API (MCREG_HAS_REPLICATION). */
-int repl_sim_has_lib(void);
 
 /* 0 when every check held, else -1 with the step, the node and the first
  * difference in why (cap bytes). */

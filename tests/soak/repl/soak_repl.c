@@ -4,7 +4,8 @@
  * every message delivered everywhere and every digest and snapshot equal).
  *
  * Environment: SOAK_OPS (default 1000000), SOAK_REPL_RUN (100000),
- * SOAK_SEED (1). A failure prints "FAIL" with the seed and the step, which
+ * SOAK_SEED (1), SOAK_REPL_NO_SNAPSHOTS (0; 1: no snapshot merges and so no
+ * loss, as MCREG_REPL_NO_SNAPSHOTS of the Check test). A failure prints "FAIL" with the seed and the step, which
  * MCREG_REPL_SEED / MCREG_REPL_STEPS of the Check test replay as well, and
  * exits 1. */
 #include <inttypes.h>
@@ -33,16 +34,15 @@ int main(void)
     uint64_t ops = env_u64("SOAK_OPS", 1000000);
     uint64_t per_run = env_u64("SOAK_REPL_RUN", 100000);
     uint64_t seed = env_u64("SOAK_SEED", 1);
+    int no_snapshots = env_u64("SOAK_REPL_NO_SNAPSHOTS", 0) != 0;
     if (per_run == 0)
         per_run = 1;
-    if (!repl_sim_has_lib())
-        printf("soak-repl: the library has no replication API: the model nodes alone\n");
     repl_sim_stats tot = {0};
     clock_t c0 = clock();
     uint64_t done = 0;
     for (uint64_t k = 0; done < ops; k++) {
         uint64_t steps = ops - done < per_run ? ops - done : per_run;
-        repl_sim_config cfg = {seed + k, steps, 1, 0};
+        repl_sim_config cfg = {seed + k, steps, 1, no_snapshots};
         repl_sim_stats st;
         char why[8192];
         if (repl_sim_run(&cfg, &st, why, sizeof(why)) != 0) {
