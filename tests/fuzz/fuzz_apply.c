@@ -28,34 +28,6 @@
 #define MAX_ALLOC_FACTOR 64u
 #define MAX_ALLOC_SLACK 262144u
 
-typedef struct fz_alloc {
-    size_t calls, fail_at, max_request;
-} fz_alloc;
-
-static int note(fz_alloc *a, size_t n)
-{
-    a->calls++;
-    if (n > a->max_request)
-        a->max_request = n;
-    return a->fail_at != 0 && a->calls == a->fail_at;
-}
-
-static void *fz_malloc(size_t n, void *ctx)
-{
-    return note(ctx, n) ? NULL : malloc(n);
-}
-
-static void *fz_realloc(void *p, size_t n, void *ctx)
-{
-    return note(ctx, n) ? NULL : realloc(p, n);
-}
-
-static void fz_free(void *p, void *ctx)
-{
-    (void)ctx;
-    free(p);
-}
-
 static size_t events;
 
 static void on_event(const mcreg_event *ev, void *ud)

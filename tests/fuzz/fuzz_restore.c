@@ -30,38 +30,6 @@
 #define MAX_ALLOC_FACTOR 64u
 #define MAX_ALLOC_SLACK 65536u
 
-/* ---- an allocator that counts, and fails one call on demand ---------------- */
-
-typedef struct fz_alloc {
-    size_t calls;       /* malloc and realloc calls */
-    size_t fail_at;     /* the call to fail; 0 = none */
-    size_t max_request; /* the largest size asked for */
-} fz_alloc;
-
-static int note(fz_alloc *a, size_t n)
-{
-    a->calls++;
-    if (n > a->max_request)
-        a->max_request = n;
-    return a->fail_at != 0 && a->calls == a->fail_at;
-}
-
-static void *fz_malloc(size_t n, void *ctx)
-{
-    return note(ctx, n) ? NULL : malloc(n);
-}
-
-static void *fz_realloc(void *p, size_t n, void *ctx)
-{
-    return note(ctx, n) ? NULL : realloc(p, n);
-}
-
-static void fz_free(void *p, void *ctx)
-{
-    (void)ctx;
-    free(p);
-}
-
 /* ---- events: none may come from a restore --------------------------------- */
 
 static int restoring;
