@@ -69,6 +69,14 @@ BENCH_ENV = BENCH_GIT_COMMIT="$$(c=$$(git rev-parse HEAD 2>/dev/null) && \
 
 .PHONY: bench bench-quick bench-latency bench-deps-check
 
+# Replication's costs (tests/bench/repl/bench_repl.c): its own binary, as
+# it needs none of the alternatives' client libraries.
+BENCH_REPL_RECORDS ?= 100000,1000000
+# Defined before the rules that name it: make expands prerequisites as it
+# reads them.
+BENCH_REPL_BIN := $(BUILDDIR)/bench/mcreg-bench-repl
+
+
 bench: $(BENCH_BIN) $(BENCH_REPL_BIN)
 	@$(BENCH_ENV) $(BENCH_BIN) --users '$(BENCH_USERS)' --reps '$(BENCH_REPS)' \
 	    $(if $(strip $(BENCH_MAX_USERS)),--max-users '$(BENCH_MAX_USERS)') \
@@ -88,11 +96,6 @@ bench-quick: $(BENCH_BIN) $(BENCH_REPL_BIN)
 	    --json $(call shquote,$(BENCH_QUICK_JSON)) --latency 10000 \
 	    --latency-json $(call shquote,$(BUILDDIR)/bench-quick-latency.json) $(BENCH_ARGS)
 	@$(BENCH_REPL_BIN) --records 10000 --reps 1
-
-# Replication's costs (tests/bench/repl/bench_repl.c): its own binary, as
-# it needs none of the alternatives' client libraries.
-BENCH_REPL_RECORDS ?= 100000,1000000
-BENCH_REPL_BIN := $(BUILDDIR)/bench/mcreg-bench-repl
 
 $(BENCH_REPL_BIN): tests/bench/repl/bench_repl.c $(STATIC) | $(BUILDDIR)/bench
 	$(CC) $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Iinclude $(CPPFLAGS) $(LDFLAGS) \
