@@ -171,8 +171,15 @@ static int replay(registrar *r, const uint8_t *buf, size_t len, size_t *kept, si
     return 0;
 }
 
+/* Test hook: µs each commit waits before its write, a slow disk, so that
+ * a test's SIGKILL lands between a turn's handling and its journal write. */
+static unsigned commit_delay_us;
+
 int journal_open(registrar *r)
 {
+    const char *delay = getenv("MCREG_REGISTRAR_JOURNAL_DELAY_US");
+    uint64_t us;
+    commit_delay_us = delay && parse_decimal(delay, &us) == 0 && us <= 1000000 ? (unsigned)us : 0;
     const char *file = r->cfg.journal;
     r->journal_fd = -1;
     char *tmp = sibling(file, ".tmp");
@@ -241,6 +248,8 @@ int journal_commit(registrar *r)
     }
     int ok = 1;
     if (r->journal_fd >= 0) {
+        if (commit_delay_us)
+            usleep(commit_delay_us);
         ok = write_all_fd(r->journal_fd, buf, len) == 0 && fdatasync(r->journal_fd) == 0;
         if (ok)
             r->journal_len += len;

@@ -68,8 +68,12 @@ def test_node_id_top_value(sip):
 def test_sigkill_under_load_loses_no_200(sip, tools, procs):
     """SIPp registers 3,000 UEs at 1,000/s; the registrar is SIGKILLed once
     SIPp has 300 200s; after a restart from the snapshot (written empty at
-    the first start) and the journal, every UE SIPp got a 200 for is held."""
-    start_node(sip, "reg1")
+    the first start) and the journal, every UE SIPp got a 200 for is held.
+    Each journal write waits 20 ms first (a slow disk, the test hook): turns
+    then hold many REGISTERs, and the kill lands between a turn's handling
+    and its write, where a 200 sent before the write would be lost."""
+    env = dict(os.environ, MCREG_REGISTRAR_JOURNAL_DELAY_US="20000")
+    start_node(sip, "reg1", env=env)
     load = regtest.SippRegisterLoad(tools, procs, sip.dir, "load", sip.reg.port, ues=3000,
                                     rate=1000, calls=3000)
     if not regtest.wait_until(lambda: len(load.received_200s()) >= 300
