@@ -85,3 +85,27 @@ const char *log_escape(char *out, size_t out_size, const char *s, size_t n)
     out[o] = '\0';
     return out;
 }
+
+/* One log line of the library's counters (mcreg_stat), on SIGUSR1:
+ * "stats records=N users=N limits=N tombstones=N bytes=N events=CREATED:N,...",
+ * then " digest=HEX" (mcreg_state_digest) with a node id. */
+void log_stats(const registrar *r, const uint64_t *digest)
+{
+    const mcreg_registry *reg = r->reg;
+    char digest_field[32] = "";
+    if (digest)
+        snprintf(digest_field, sizeof digest_field, " digest=%016llx", (unsigned long long)*digest);
+    char events[512];
+    size_t n = 0;
+    events[0] = '\0';
+    for (int t = MCREG_EV_CREATED; t <= MCREG_EV_NOTIFY_LOGOFF && n < sizeof(events); t++)
+        n += (size_t)snprintf(events + n, sizeof(events) - n, "%s%s:%llu", t ? "," : "",
+                              mcreg_event_name((mcreg_event_type)t),
+                              (unsigned long long)mcreg_stat(reg, MCREG_STAT_EVENTS_BASE + t));
+    log_line("stats records=%llu users=%llu limits=%llu tombstones=%llu bytes=%llu events=%s%s",
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_RECORDS),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_USERS),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_USER_LIMITS),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_TOMBSTONES),
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_BYTES), events, digest_field);
+}

@@ -31,32 +31,16 @@
 
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t snapshot_asked;
+static volatile sig_atomic_t child_exited;
 
 static void on_signal(int sig)
 {
     if (sig == SIGUSR1)
         snapshot_asked = 1;
+    else if (sig == SIGCHLD)
+        child_exited = 1;
     else
         stop_signal = sig;
-}
-
-/* One log line of the library's counters (mcreg_stat), on SIGUSR1:
- * "stats records=N users=N limits=N tombstones=N bytes=N events=CREATED:N,...". */
-static void log_stats(const mcreg_registry *reg)
-{
-    char events[512];
-    size_t n = 0;
-    events[0] = '\0';
-    for (int t = MCREG_EV_CREATED; t <= MCREG_EV_NOTIFY_LOGOFF && n < sizeof(events); t++)
-        n += (size_t)snprintf(events + n, sizeof(events) - n, "%s%s:%llu", t ? "," : "",
-                              mcreg_event_name((mcreg_event_type)t),
-                              (unsigned long long)mcreg_stat(reg, MCREG_STAT_EVENTS_BASE + t));
-    log_line("stats records=%llu users=%llu limits=%llu tombstones=%llu bytes=%llu events=%s",
-             (unsigned long long)mcreg_stat(reg, MCREG_STAT_RECORDS),
-             (unsigned long long)mcreg_stat(reg, MCREG_STAT_USERS),
-             (unsigned long long)mcreg_stat(reg, MCREG_STAT_USER_LIMITS),
-             (unsigned long long)mcreg_stat(reg, MCREG_STAT_TOMBSTONES),
-             (unsigned long long)mcreg_stat(reg, MCREG_STAT_BYTES), events);
 }
 
 static void discard_osip_trace(const char *file, int line, osip_trace_level_t level,
@@ -78,12 +62,19 @@ static void usage(FILE *to)
           "  --snapshot FILE           restore FILE at start; write it on SIGTERM, SIGINT,\n"
           "                            SIGUSR1 and every --snapshot-interval seconds\n"
           "  --snapshot-interval S     0 (default): only on those signals\n"
+          "  --journal FILE            append each turn's changes to FILE, fdatasync'ed\n"
+          "                            before any response of the turn is sent; applied\n"
+          "                            at start after --snapshot, compacted by each\n"
+          "                            snapshot (needs --node-id)\n"
+          "  --node-id N               this node's id, 1 to 2^64-1 (the library's: change\n"
+          "                            feed, versions, digest)\n"
           "  --max-ues N               UEs per user (default 8), 0 = unlimited\n"
           "  --limit-policy P          reject (default), evict-oldest or evict-soonest\n"
           "  --notify P                logon MESSAGEs to: all (default) UEs, the new UE, none\n"
           "  --notify-logoff           also tell the remaining UEs when one leaves\n"
           "  --min-expires S           shortest registration (default 60; shorter: 423)\n"
-          "  --max-expires S           longest registration (default 7200; longer is capped)\n"
+          "  --max-expires S           longest registration (default 7200; longer is capped);\n"
+          "                            also the library's max_expires: the same on every node\n"
           "  --default-expires S       when the REGISTER asks for none (default 3600)\n"
           "  --trust CIDR              REGISTERs only from there (the S-CSCF), 403 from\n"
           "                            elsewhere; repeatable, IPv4 or IPv6 (default: any)\n"
@@ -105,6 +96,21 @@ static int parse_u32(const char *flag, const char *text, uint32_t *out)
         return -1;
     }
     *out = (uint32_t)v;
+    return 0;
+}
+
+/* 1 to 2^64 - 1: parse_decimal saturates, so the top value is compared as
+ * text. */
+static int parse_node_id(const char *text, uint64_t *out)
+{
+    uint64_t v;
+    if (parse_decimal(text, &v) != 0 || v == 0 ||
+        (v == UINT64_MAX && strcmp(text, "18446744073709551615") != 0)) {
+        fprintf(stderr, "mcreg-registrar: --node-id %s: not a number from 1 to %llu\n", text,
+                (unsigned long long)UINT64_MAX);
+        return -1;
+    }
+    *out = v;
     return 0;
 }
 
@@ -136,7 +142,8 @@ static int parse_trust(const char *text, config *cfg)
 }
 
 enum { OPT_LISTEN = 256, OPT_SNAPSHOT, OPT_INTERVAL, OPT_MAX_UES, OPT_LIMIT, OPT_NOTIFY,
-       OPT_LOGOFF, OPT_MIN, OPT_MAX, OPT_DEFAULT, OPT_TRUST, OPT_CAPACITY, OPT_HELP };
+       OPT_LOGOFF, OPT_MIN, OPT_MAX, OPT_DEFAULT, OPT_TRUST, OPT_CAPACITY, OPT_JOURNAL,
+       OPT_NODE_ID, OPT_HELP };
 
 /* 0 to run, 1 to exit 0 (help), -1 to exit 1. */
 static int parse_flags(int argc, char **argv, config *cfg)
@@ -154,6 +161,8 @@ static int parse_flags(int argc, char **argv, config *cfg)
         {"default-expires", required_argument, NULL, OPT_DEFAULT},
         {"trust", required_argument, NULL, OPT_TRUST},
         {"capacity", required_argument, NULL, OPT_CAPACITY},
+        {"journal", required_argument, NULL, OPT_JOURNAL},
+        {"node-id", required_argument, NULL, OPT_NODE_ID},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
     /* Indexed by mcreg_limit_policy and mcreg_notify_policy. */
@@ -181,6 +190,8 @@ static int parse_flags(int argc, char **argv, config *cfg)
         case OPT_DEFAULT: bad |= parse_u32(name, optarg, &cfg->default_expires_s); break;
         case OPT_TRUST: bad |= parse_trust(optarg, cfg); break;
         case OPT_CAPACITY: bad |= parse_u32(name, optarg, &cfg->capacity); break;
+        case OPT_JOURNAL: cfg->journal = optarg; break;
+        case OPT_NODE_ID: bad |= parse_node_id(optarg, &cfg->node_id); break;
         case OPT_HELP: usage(stdout); return 1;
         default: bad = 1; break;
         }
@@ -194,6 +205,10 @@ static int parse_flags(int argc, char **argv, config *cfg)
                  cfg->default_expires_s > cfg->max_expires_s)) {
         fprintf(stderr, "mcreg-registrar: need 0 < --min-expires <= --default-expires <= "
                         "--max-expires\n");
+        bad = 1;
+    }
+    if (!bad && cfg->journal && !cfg->node_id) {
+        fprintf(stderr, "mcreg-registrar: --journal needs --node-id\n");
         bad = 1;
     }
     if (!bad && cfg->capacity > MCREG_MAX_CAPACITY) {
@@ -223,6 +238,8 @@ static int open_registry(registrar *r)
     mcreg_options_set_notify_logon(o, r->cfg.notify);
     mcreg_options_set_notify_logoff(o, r->cfg.notify_logoff);
     mcreg_options_set_capacity(o, r->cfg.capacity);
+    mcreg_options_set_max_expires(o, r->cfg.max_expires_s);
+    mcreg_options_set_node_id(o, r->cfg.node_id);
     /* Ids come from the network: a secret seed keeps collisions out of
      * reach (hash flooding). */
     mcreg_options_set_hash_seed(o, random_seed());
@@ -246,6 +263,7 @@ static int install_signals(sigset_t *unblocked)
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGCHLD);
     /* Blocked except inside ppoll(): a signal can never slip in between
      * the check of the flags and the wait. */
     if (sigprocmask(SIG_BLOCK, &block, unblocked) != 0)
@@ -253,9 +271,10 @@ static int install_signals(sigset_t *unblocked)
     sigdelset(unblocked, SIGTERM);
     sigdelset(unblocked, SIGINT);
     sigdelset(unblocked, SIGUSR1);
+    sigdelset(unblocked, SIGCHLD);
     signal(SIGPIPE, SIG_IGN);
     return sigaction(SIGTERM, &sa, NULL) | sigaction(SIGINT, &sa, NULL) |
-           sigaction(SIGUSR1, &sa, NULL);
+           sigaction(SIGUSR1, &sa, NULL) | sigaction(SIGCHLD, &sa, NULL);
 }
 
 /* ---- the loop ---------------------------------------------------------------- */
@@ -311,24 +330,48 @@ static int64_t next_timeout(const registrar *r, uint64_t next_snapshot)
     return timeout;
 }
 
+/* The end of a turn: the changes drained (with --journal, written and
+ * fdatasync'ed), then what the turn has to send. 0, or -1 when the journal
+ * cannot be written: the datagrams are dropped, unsent, and the server
+ * stops (what they answer is not durable). */
+static int commit_turn(registrar *r)
+{
+    int rc = journal_commit(r);
+    if (rc == 0)
+        net_send_held(r);
+    return rc < 0 ? -1 : 0;
+}
+
 static int serve(registrar *r, const sigset_t *unblocked)
 {
     uint64_t interval = (uint64_t)r->cfg.snapshot_interval_s * 1000u;
     uint64_t next_snapshot = r->cfg.snapshot && interval ? mono_ms() + interval : 0;
+    int failed = 0;
     while (!stop_signal) {
         run_expiry(r);
         uint64_t mono = mono_ms();
         client_tx_run_timers(r, mono);
         server_tx_expire(r, mono);
+        if (child_exited) {
+            child_exited = 0;
+            persist_reap(r, 0);
+        }
         if (next_snapshot && mono >= next_snapshot) {
-            persist_write(r);
+            persist_background(r, 0);
             next_snapshot = mono_ms() + interval;
         }
         if (snapshot_asked) {
             snapshot_asked = 0;
-            log_stats(r->reg);
-            if (r->cfg.snapshot)
-                persist_write(r);
+            /* With a node id the digest comes from the child too: it is
+             * O(n), as the snapshot is. */
+            if (r->cfg.snapshot || r->cfg.node_id)
+                persist_background(r, 1);
+            else
+                log_stats(r, NULL);
+        }
+        if (commit_turn(r) != 0) {
+            failed = 1;
+            break;
         }
         fflush(stderr);
         int64_t timeout = next_timeout(r, next_snapshot);
@@ -342,6 +385,14 @@ static int serve(registrar *r, const sigset_t *unblocked)
         if (n > 0 && (pfd.revents & POLLIN))
             receive_batch(r);
     }
+    /* The last batch's changes, and its responses. */
+    if (!failed && commit_turn(r) != 0)
+        failed = 1;
+    persist_reap(r, 1);
+    if (failed) {
+        log_line("stopping (journal)");
+        return -1;
+    }
     int rc = r->cfg.snapshot ? persist_write(r) : 0;
     log_line("stopping (%s)", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     return rc;
@@ -352,6 +403,7 @@ int main(int argc, char **argv)
     registrar r;
     memset(&r, 0, sizeof r);
     r.fd = -1;
+    r.journal_fd = -1;
     r.cfg = (config){.listen = "127.0.0.1:5060",
                      /* An MCPTT user has a handful of devices. Without a
                       * limit each new UE of a user costs as much as all
@@ -395,7 +447,6 @@ int main(int argc, char **argv)
             goto out;
         first_start = restored == 1;
     }
-    credit_earn_restored(&r);
     if (net_open(&r) != 0)
         goto out;
     /* First line, always: whoever started the server reads its port here. */
@@ -412,11 +463,19 @@ int main(int argc, char **argv)
         log_line("snapshot restored %s records=%zu users=%zu", r.cfg.snapshot,
                  mcreg_record_count(r.reg), mcreg_user_count(r.reg));
     }
+    /* After the listening line: replaying logs (events, a torn end). The
+     * socket is open and its datagrams wait in its buffer meanwhile. */
+    r.hold_sends = r.cfg.node_id != 0;
+    if (r.cfg.journal && journal_open(&r) != 0)
+        goto out;
+    credit_earn_restored(&r);
     status = serve(&r, &unblocked) == 0 ? 0 : 1;
 out:
     notify_free(&r);
     client_tx_free_all(&r);
     server_tx_free_all(&r);
+    net_free_held(&r);
+    journal_close(&r);
     mcreg_registry_free(r.reg);
     if (r.fd >= 0)
         close(r.fd);

@@ -115,10 +115,28 @@ int net_open(registrar *r)
     return 0;
 }
 
-int net_send(registrar *r, const address *to, const char *data, size_t len)
+/* A copy of the datagram, sent by net_send_held(). Out of memory it is
+ * dropped, as the network may drop it: the retransmission gets it. */
+static int hold(registrar *r, const address *to, const char *data, size_t len)
 {
-    if (r->fd < 0)
+    if (r->n_held == r->cap_held) {
+        size_t cap = r->cap_held ? 2 * r->cap_held : 256;
+        held_datagram *grown = realloc(r->held, cap * sizeof *grown);
+        if (!grown)
+            return 0;
+        r->held = grown;
+        r->cap_held = cap;
+    }
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
         return 0;
+    memcpy(copy, data, len);
+    r->held[r->n_held++] = (held_datagram){*to, copy, len};
+    return 0;
+}
+
+static int send_now(registrar *r, const address *to, const char *data, size_t len)
+{
     if (sendto(r->fd, data, len, 0, (const struct sockaddr *)&to->sa, to->len) < 0) {
         int err = errno;
         char where[ADDRESS_STR_MAX];
@@ -129,6 +147,32 @@ int net_send(registrar *r, const address *to, const char *data, size_t len)
         return -1;
     }
     return 0;
+}
+
+int net_send(registrar *r, const address *to, const char *data, size_t len)
+{
+    if (r->fd < 0)
+        return 0;
+    return r->hold_sends ? hold(r, to, data, len) : send_now(r, to, data, len);
+}
+
+void net_send_held(registrar *r)
+{
+    for (size_t i = 0; i < r->n_held; i++) {
+        held_datagram *d = &r->held[i];
+        send_now(r, &d->to, d->bytes, d->len);
+        free(d->bytes);
+    }
+    r->n_held = 0;
+}
+
+void net_free_held(registrar *r)
+{
+    for (size_t i = 0; i < r->n_held; i++)
+        free(r->held[i].bytes);
+    free(r->held);
+    r->held = NULL;
+    r->n_held = r->cap_held = 0;
 }
 
 int net_same_address(const address *a, const address *b)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "registrar.h"
@@ -120,7 +121,7 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 }
 
 /* The rename is durable only once the directory entry is. */
-static void sync_directory(const char *file)
+void persist_sync_directory(const char *file)
 {
     char *copy = strdup(file);
     if (!copy)
@@ -133,42 +134,171 @@ static void sync_directory(const char *file)
     free(copy);
 }
 
-int persist_write(registrar *r)
+/* The steps of a write, for the log; a child's exit status is one. */
+static const char *const write_steps[] = {"done", "snapshot", "out of memory", "open", "write",
+                                          "fsync", "close", "rename"};
+enum { STEP_DONE, STEP_SNAPSHOT, STEP_NOMEM, STEP_OPEN, STEP_WRITE, STEP_FSYNC, STEP_CLOSE,
+       STEP_RENAME };
+
+/* Test hook: ms the background writer waits before its rename, so that a
+ * test can watch the loop while a large snapshot is being written. */
+static unsigned delay_before_rename_ms(void)
+{
+    const char *v = getenv("MCREG_REGISTRAR_SNAPSHOT_DELAY_MS");
+    uint64_t ms;
+    return v && parse_decimal(v, &ms) == 0 && ms <= 60000 ? (unsigned)ms : 0;
+}
+
+/* FILE.tmp, fsync, rename over FILE, fsync the directory: STEP_DONE and
+ * *bytes, or the step that failed (errno set). No log line: the
+ * background writer runs it in a child, whose stdio belongs to the parent. */
+static int write_snapshot_file(registrar *r, size_t *bytes, unsigned delay_ms)
 {
     const char *file = r->cfg.snapshot;
     uint8_t *buf = NULL;
     size_t len = 0;
-    int rc = mcreg_snapshot(r->reg, &buf, &len);
-    if (rc != MCREG_OK) {
-        log_line("snapshot failed %s error=%s", file, mcreg_strerror(rc));
-        return -1;
-    }
+    if (mcreg_snapshot(r->reg, &buf, &len) != MCREG_OK)
+        return STEP_SNAPSHOT;
     size_t n = strlen(file) + 5;
     char *tmp = malloc(n);
-    int fd = -1;
-    const char *step = "out of memory";
+    int fd = -1, step = STEP_NOMEM;
     if (tmp) {
         snprintf(tmp, n, "%s.tmp", file);
-        step = "open";
+        step = STEP_OPEN;
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     }
-    int ok = fd >= 0 && (step = "write", write_all(fd, buf, len) == 0) &&
-             (step = "fsync", fsync(fd) == 0);
+    int ok = fd >= 0 && (step = STEP_WRITE, write_all(fd, buf, len) == 0) &&
+             (step = STEP_FSYNC, fsync(fd) == 0);
     if (fd >= 0 && close(fd) != 0 && ok) {
-        step = "close";
+        step = STEP_CLOSE;
         ok = 0;
     }
-    if (ok && (step = "rename", rename(tmp, file) != 0))
+    if (ok && delay_ms)
+        usleep(delay_ms * 1000u);
+    if (ok && (step = STEP_RENAME, rename(tmp, file) != 0))
         ok = 0;
-    if (ok) {
-        sync_directory(file);
-        log_line("snapshot written %s records=%zu bytes=%zu", file, mcreg_record_count(r->reg), len);
-    } else {
-        log_line("snapshot failed %s step=%s error=%s", file, step, strerror(errno));
-        if (fd >= 0)
-            unlink(tmp);
-    }
+    int err = errno;
+    if (ok)
+        persist_sync_directory(file);
+    else if (fd >= 0)
+        unlink(tmp);
     free(tmp);
     mcreg_buffer_free(r->reg, buf);
-    return ok ? 0 : -1;
+    *bytes = len;
+    errno = err;
+    return ok ? STEP_DONE : step;
+}
+
+int persist_write(registrar *r)
+{
+    size_t len = 0;
+    int step = write_snapshot_file(r, &len, 0);
+    if (step != STEP_DONE) {
+        log_line("snapshot failed %s step=%s error=%s", r->cfg.snapshot, write_steps[step],
+                 strerror(errno));
+        return -1;
+    }
+    log_line("snapshot written %s records=%zu bytes=%zu", r->cfg.snapshot,
+             mcreg_record_count(r->reg), len);
+    /* The snapshot holds everything the journal did. */
+    if (r->journal_fd >= 0)
+        journal_compact(r, r->journal_len);
+    return 0;
+}
+
+/* ---- the background writer ---------------------------------------------------- */
+
+/* The child: the digest of the state at the fork down the pipe, then the
+ * snapshot file; its exit status is the write step (STEP_DONE: written).
+ * It touches no socket and no stdio, and leaves by _exit: what the parent
+ * has buffered (log lines) or registered (atexit) is the parent's. */
+static void run_child(registrar *r, int pipe_fd)
+{
+    uint64_t digest = 0;
+    if (r->cfg.node_id && mcreg_state_digest(r->reg, &digest) != MCREG_OK)
+        digest = 0;
+    if (write(pipe_fd, &digest, sizeof digest) != (ssize_t)sizeof digest)
+        _exit(STEP_WRITE);
+    size_t len;
+    _exit(r->cfg.snapshot ? write_snapshot_file(r, &len, delay_before_rename_ms()) : STEP_DONE);
+}
+
+int persist_background(registrar *r, int log_stats)
+{
+    snapshot_child *c = &r->child;
+    if (c->pid) {
+        c->again = 1;
+        c->log_stats |= log_stats;
+        return 0;
+    }
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        log_line("snapshot failed %s step=pipe error=%s", r->cfg.snapshot ? r->cfg.snapshot : "-",
+                 strerror(errno));
+        return -1;
+    }
+    uint64_t t0 = mono_us();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        run_child(r, fds[1]);
+    }
+    uint64_t pause_us = mono_us() - t0;
+    close(fds[1]);
+    if (pid < 0) {
+        log_line("snapshot failed %s step=fork error=%s", r->cfg.snapshot ? r->cfg.snapshot : "-",
+                 strerror(errno));
+        close(fds[0]);
+        return -1;
+    }
+    *c = (snapshot_child){.pid = pid, .pipe_fd = fds[0], .journal_end = r->journal_len,
+                          .started_ms = mono_ms(), .records = mcreg_record_count(r->reg),
+                          .log_stats = log_stats};
+    log_line("snapshot started pid=%d records=%zu fork_us=%llu", (int)pid, c->records,
+             (unsigned long long)pause_us);
+    return 0;
+}
+
+static void child_done(registrar *r, int status)
+{
+    snapshot_child *c = &r->child;
+    uint64_t digest = 0;
+    int have_digest = read(c->pipe_fd, &digest, sizeof digest) == (ssize_t)sizeof digest;
+    close(c->pipe_fd);
+    int step = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (c->log_stats)
+        log_stats(r, have_digest && r->cfg.node_id ? &digest : NULL);
+    if (r->cfg.snapshot && step == STEP_DONE) {
+        struct stat st;
+        long long bytes = stat(r->cfg.snapshot, &st) == 0 ? (long long)st.st_size : -1;
+        log_line("snapshot written %s records=%zu bytes=%lld ms=%llu", r->cfg.snapshot,
+                 c->records, bytes, (unsigned long long)(mono_ms() - c->started_ms));
+        if (r->journal_fd >= 0)
+            journal_compact(r, c->journal_end);
+    } else if (r->cfg.snapshot) {
+        const char *why = step > 0 && step < (int)(sizeof write_steps / sizeof *write_steps)
+                              ? write_steps[step] : "killed";
+        log_line("snapshot failed %s step=%s", r->cfg.snapshot, why);
+    }
+    int again = c->again;
+    *c = (snapshot_child){0};
+    if (again)
+        persist_background(r, 0);
+}
+
+void persist_reap(registrar *r, int wait)
+{
+    int status;
+    while (r->child.pid) {
+        pid_t got = waitpid(r->child.pid, &status, wait ? 0 : WNOHANG);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got == 0)
+            return;
+        if (got < 0)
+            status = -1;
+        if (wait)
+            r->child.again = 0;
+        child_done(r, status);
+    }
 }

@@ -19,7 +19,9 @@
  *   siphash.c      the keyed hash of the tables (table.h)
  *   transaction.c  RFC 3261 17 for UDP: client MESSAGE retransmission
  *                  (Timers E, F) and server response replay (Timer J)
- *   persist.c      snapshot restore at start, write-rename-fsync
+ *   persist.c      snapshot restore at start, write-rename-fsync, the
+ *                  background writer (a forked child)
+ *   journal.c      --journal: group commit of drained changes, replay
  */
 #ifndef MCREG_REGISTRAR_H
 #define MCREG_REGISTRAR_H
@@ -65,6 +67,8 @@ typedef struct cidr {
 typedef struct config {
     const char *listen;     /* ADDR:PORT */
     const char *snapshot;   /* NULL: no persistence */
+    const char *journal;    /* NULL: none */
+    uint64_t node_id;       /* 0: no replication */
     uint32_t snapshot_interval_s; /* 0: on stop and SIGUSR1 only */
     uint32_t max_ues;
     uint32_t capacity; /* records the registry is sized for at start (0: none) */
@@ -82,6 +86,24 @@ typedef struct address {
     struct sockaddr_storage sa;
     socklen_t len;
 } address;
+
+/* A datagram net_send() kept for the end of the loop's turn. */
+typedef struct held_datagram {
+    address to;
+    char *bytes;
+    size_t len;
+} held_datagram;
+
+/* The background snapshot writer (persist.c). */
+typedef struct snapshot_child {
+    int pid;              /* 0: none running */
+    int pipe_fd;          /* the child's digest, 8 bytes, then EOF */
+    uint64_t journal_end; /* the journal's length when it forked */
+    uint64_t started_ms;  /* monotonic */
+    size_t records;       /* at fork */
+    int log_stats;        /* a SIGUSR1's: log the stats line when done */
+    int again;            /* another was asked for meanwhile */
+} snapshot_child;
 
 /* What one REGISTER can make the registrar send or write, whatever
  * --max-ues allows: the other UEs a MESSAGE lists, the NOTIFY_* events
@@ -128,6 +150,17 @@ typedef struct registrar {
     /* Send credit by destination (credit.c). */
     struct credit *credits;
 
+    /* With --journal every datagram waits for the turn's journal write
+     * (net_send_held): nothing leaves before what it answers is durable. */
+    int hold_sends;
+    held_datagram *held;
+    size_t n_held, cap_held;
+
+    /* The journal's descriptor (-1: none) and length. */
+    int journal_fd;
+    uint64_t journal_len;
+    snapshot_child child;
+
     /* Responses kept for request retransmissions, oldest first. */
     struct server_tx *servers;
     size_t n_servers, server_bytes;
@@ -139,6 +172,7 @@ typedef struct registrar {
 uint64_t wall_ms(void);
 /* Monotonic ms: retransmission timers, which must not jump. */
 uint64_t mono_ms(void);
+uint64_t mono_us(void);
 
 /* ---- log.c -------------------------------------------------------------- */
 void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -174,8 +208,12 @@ int net_open(registrar *r);
 /* The largest UDP payload (IPv4); a larger datagram cannot be sent. */
 #define SIP_MAX_UDP_PAYLOAD 65507u
 /* Sends one datagram; with no socket (fd < 0: the fuzz target) drops it.
- * 0 when sent (or dropped so), -1 with errno and a log line otherwise. */
+ * 0 when sent (or dropped so), -1 with errno and a log line otherwise.
+ * With r->hold_sends it copies the datagram for net_send_held() (0). */
 int net_send(registrar *r, const address *to, const char *data, size_t len);
+/* Sends the datagrams held this turn, in order (a failure is logged). */
+void net_send_held(registrar *r);
+void net_free_held(registrar *r);
 /* Resolves a numeric host and a port ("5060" when NULL). 0 on success. */
 int net_numeric_address(const char *host, const char *port, address *out);
 int net_same_address(const address *a, const address *b);
@@ -257,8 +295,33 @@ int persist_restore(registrar *r);
 /* 0 when FILE.tmp can be created beside FILE (what every write starts
  * with); -1 and a message on stderr otherwise. */
 int persist_check_writable(registrar *r);
-/* 0 written; -1 and a log line otherwise. */
+/* 0 written (and the journal compacted); -1 and a log line otherwise.
+ * In the loop's own time: for the stop and the first start. */
 int persist_write(registrar *r);
+/* Starts the background writer (a forked child: the digest, then the
+ * snapshot when there is one); one already running: another once it is
+ * done. LOG_STATS: the stats line, with the digest, when done. 0 started. */
+int persist_background(registrar *r, int log_stats);
+/* Reaps a finished child (WAIT: waits for it): logs it, compacts the
+ * journal down to what was appended since its fork. */
+void persist_reap(registrar *r, int wait);
+void persist_sync_directory(const char *file);
+
+/* ---- journal.c ------------------------------------------------------------ */
+/* Opens --journal, applies its buffers, cuts a torn end (logged). 0, or -1
+ * and a message on stderr (the file left as it is). */
+int journal_open(registrar *r);
+/* Drains the library's changes; with a journal, appends and fdatasyncs
+ * them. 0 done (or nothing to do), 1 not now (retry next turn, send
+ * nothing), -1 the journal cannot be written (stop). */
+int journal_commit(registrar *r);
+/* Keeps only the bytes appended since offset FROM (logged). */
+void journal_compact(registrar *r, uint64_t from);
+void journal_close(registrar *r);
+
+/* ---- main.c --------------------------------------------------------------- */
+/* The stats line (mcreg_stat), with digest= when DIGEST is given. */
+void log_stats(const registrar *r, const uint64_t *digest);
 
 /* ---- random.c ------------------------------------------------------------ */
 /* 64 bits from the kernel (never 0). */

@@ -495,3 +495,63 @@ class RedisServer:
             return self.command("PING") == "+PONG"
         except OSError:
             return False
+
+
+# ---- SIPp register load whose 200s are recorded ------------------------------------
+
+REGISTER_LOAD_XML = HERE.parent / "bench" / "uac-register.xml"
+
+
+def load_instance(i):
+    """The +sip.instance (without urn:uuid:) of load UE number I."""
+    return "00000000-0000-4000-8000-%012d" % i
+
+
+class SippRegisterLoad:
+    """SIPp sends REGISTERs of UEs ue000000.. (one user each) at RATE a
+    second, CALLS in all, with -trace_msg: the 200s it received are read
+    back from its message file (received_200s), so that a test checks
+    what the UEs were told, not what the registrar says it did. A call
+    with no answer fails after RECV_TIMEOUT ms (the registrar killed)."""
+
+    def __init__(self, tools, procs, workdir, label, registrar_port, ues, rate, calls,
+                 recv_timeout=1000, expires=3600):
+        d = Path(workdir)
+        self.label = label
+        self.csv = d / f"{label}.csv"
+        lines = ["SEQUENTIAL"]
+        lines += ["user%06d;ue%06d;%s" % (i, i, load_instance(i)) for i in range(ues)]
+        self.csv.write_text("\n".join(lines) + "\n")
+        self.messages = d / f"{label}.messages"
+        port = free_port()
+        argv = sipp_argv(tools, REGISTER_LOAD_XML, port, f"{LOOPBACK}:{registrar_port}",
+                         "-inf", self.csv, "-r", str(rate), "-m", str(calls),
+                         "-recv_timeout", str(recv_timeout), "-key", "contact_port", str(port),
+                         "-key", "expires", str(expires),
+                         "-trace_msg", "-message_file", self.messages,
+                         "-trace_err", "-error_file", d / f"{label}.errors")
+        self.out = open(d / f"{label}.out", "wb")
+        procs.on_stop(self.out.close)
+        self.proc = procs.start(argv, stdout=self.out, stderr=self.out, cwd=d)
+
+    def wait(self, seconds):
+        """SIPp's exit status (None when still running after SECONDS)."""
+        return wait_exit(self.proc, seconds)
+
+    def received_200s(self):
+        """The UE numbers SIPp received a 200 for (their Contact's user)."""
+        try:
+            text = self.messages.read_bytes().decode("latin-1")
+        except OSError:
+            return set()
+        got = set()
+        for block in re.split(r"^-{20,}.*$", text, flags=re.M):
+            if "message received" not in block:
+                continue
+            body = block.split("message received", 1)[1]
+            if not re.search(r"^SIP/2\.0 200 ", body, re.M):
+                continue
+            m = re.search(r"^Contact:\s*<sip:ue(\d+)@", body, re.M | re.I)
+            if m:
+                got.add(int(m.group(1)))
+        return got
