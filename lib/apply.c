@@ -231,6 +231,26 @@ static int decode_snapshot(plan *p, const uint8_t *buf, size_t len)
     return rc;
 }
 
+/* The clock's bound (mcreg_options_set_max_clock_skew), once the whole
+ * input decoded (its checksums verified: a flipped bit is a format error):
+ * an entry stamped too far ahead of now_ms would carry this node's clock,
+ * and every later version and horizon, with it. The whole input is
+ * refused. */
+static int within_skew(plan *p)
+{
+    for (size_t i = 0; i < p->n_entries; i++) {
+        const entry *e = p->entries[i];
+        if (!mcreg__repl_stamp_in_bound(p->reg, e->v.stamp, p->now) ||
+            !mcreg__repl_stamp_in_bound(p->reg, e->logon.stamp, p->now)) {
+            mcreg__detail_set(&p->reg->detail, NULL,
+                              "change buffer: a version stamp ahead of now_ms by more "
+                              "than max_clock_skew");
+            return MCREG_ERR_CLOCK;
+        }
+    }
+    return MCREG_OK;
+}
+
 static int decode_all(plan *p, const uint8_t *buf, size_t len)
 {
     if (mcreg__changes_decode_is_snapshot(buf, len))
@@ -1030,6 +1050,8 @@ int mcreg_changes_apply(mcreg_registry *reg, const uint8_t *buf, size_t len, uin
     p.fns = reg->alloc.fns;
     p.now = now_ms;
     int rc = decode_all(&p, buf, len);
+    if (rc == MCREG_OK)
+        rc = within_skew(&p);
     if (rc == MCREG_OK)
         rc = make_plan(&p);
     if (rc == MCREG_OK)

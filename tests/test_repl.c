@@ -643,6 +643,131 @@ END_TEST
 
 /* ---- hostile bytes ---------------------------------------------------------- */
 
+/* ---- the clock's bounds (README, "Versions") ----------------------------- */
+
+#define DAY_MS UINT64_C(86400000)
+
+/* A buffer stamped a day ahead of now_ms is refused whole, by default
+ * (60 s of skew), and nothing changes; the same bytes apply once now_ms is
+ * within the bound. */
+START_TEST(test_apply_refuses_stamps_ahead_of_now)
+{
+    node a, b;
+    node_init(&a, 1);
+    node_init(&b, 2);
+    reg_ok(&a, "alice", "ue0", 600, T0); /* within the bound */
+    reg_ok(&a, "alice", "ue1", 600, T0 + DAY_MS);
+    bytes buf = drain(&a);
+    char *before = state_of(&b);
+    ck_assert_int_eq(mcreg_changes_apply(b.reg, buf.p, buf.len, T0), MCREG_ERR_CLOCK);
+    ck_assert_ptr_nonnull(strstr(mcreg_error_detail(b.reg), "ahead"));
+    char *after = state_of(&b);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(b.ev.count, 0);
+    free(after);
+    /* 60 s ahead is within the default bound; one millisecond more is not. */
+    ck_assert_int_eq(mcreg_changes_apply(b.reg, buf.p, buf.len, T0 + DAY_MS - 60001),
+                     MCREG_ERR_CLOCK);
+    apply_ok(&b, buf, T0 + DAY_MS - 60000);
+    ck_assert_uint_eq(mcreg_stat(b.reg, MCREG_STAT_RECORDS), 1); /* ue0 lapsed by then */
+    /* A snapshot merged by apply: the same bound. */
+    node c;
+    node_init(&c, 3);
+    bytes snap = snapshot_of(&a);
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, snap.p, snap.len, T0), MCREG_ERR_CLOCK);
+    ck_assert_uint_eq(mcreg_stat(c.reg, MCREG_STAT_RECORDS), 0);
+    apply_ok(&c, snap, T0 + DAY_MS);
+    /* Restoring a node's own snapshot after its clock stepped back: no
+     * bound, and its next change still takes a version above all. */
+    ck_assert_int_eq(mcreg_restore(c.reg, snap.p, snap.len, T0), MCREG_OK);
+    ck_assert_uint_eq(mcreg_stat(c.reg, MCREG_STAT_RECORDS), 1); /* ue0 lapsed at a */
+    ck_assert_int_eq(mcreg_restore(a.reg, snap.p, snap.len, T0), MCREG_OK);
+    reg_ok(&a, "alice", "ue2", 600, T0);
+    mcreg_change_version v1 = mcreg_record_version(mcreg_find(a.reg, "alice", "ue1"));
+    mcreg_change_version v2 = mcreg_record_version(mcreg_find(a.reg, "alice", "ue2"));
+    ck_assert_uint_gt(v2.stamp, v1.stamp);
+    free(before);
+    free_bytes(&snap);
+    free_bytes(&buf);
+    node_close(&a);
+    node_close(&b);
+    node_close(&c);
+}
+END_TEST
+
+/* The bound is an option: 0 refuses anything ahead of now_ms at all. */
+START_TEST(test_max_clock_skew_option)
+{
+    node a, b;
+    node_init(&a, 1);
+    reg_ok(&a, "alice", "ue1", 600, T0 + 5000);
+    bytes buf = drain(&a);
+    for (int skew = 0; skew < 2; skew++) {
+        memset(&b, 0, sizeof(b));
+        b.allocator = tu_allocator(&b.alloc);
+        tu_events_init(&b.ev);
+        mcreg_options *o = NULL;
+        ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+        mcreg_options_set_allocator(o, &b.allocator);
+        mcreg_options_set_event_callback(o, node_cb, &b);
+        mcreg_options_set_node_id(o, 2);
+        mcreg_options_set_max_expires(o, MAX_EXPIRES);
+        mcreg_options_set_max_clock_skew(o, skew ? 10000u : 0u);
+        ck_assert_int_eq(mcreg_registry_new(&b.reg, o), MCREG_OK);
+        mcreg_options_free(o);
+        ck_assert_int_eq(mcreg_changes_apply(b.reg, buf.p, buf.len, T0),
+                         skew ? MCREG_OK : MCREG_ERR_CLOCK);
+        if (!skew)
+            apply_ok(&b, buf, T0 + 5000);
+        node_close(&b);
+    }
+    free_bytes(&buf);
+    node_close(&a);
+}
+END_TEST
+
+/* The clock never saturates: once the next stamp would pass 2^64 - 1, a
+ * local mutating call fails and changes nothing (no version is reused). */
+START_TEST(test_clock_overflow_fails_the_call)
+{
+    node a;
+    node_init(&a, 1);
+    mcreg_binding bd = tu_binding("alice", "ue1", 600);
+    /* now_ms past 2^48 ms: each call takes the clock's next count. */
+    size_t ok = 0;
+    int rc = MCREG_OK;
+    for (uint32_t cseq = 1; rc == MCREG_OK && cseq < 70000; cseq++) {
+        bd.cseq = cseq;
+        rc = mcreg_register(a.reg, &bd, UINT64_MAX, NULL);
+        if (rc == MCREG_OK)
+            ok++;
+        if (cseq % 4096 == 0 && rc == MCREG_OK) {
+            bytes b = drain(&a);
+            free_bytes(&b);
+        }
+    }
+    ck_assert_int_eq(rc, MCREG_ERR_CLOCK);
+    ck_assert_uint_eq(ok, 65536); /* stamps 2^64 - 65536 .. 2^64 - 1 */
+    ck_assert_ptr_nonnull(strstr(mcreg_error_detail(a.reg), "clock"));
+    uint8_t *p = NULL;
+    size_t len = 0;
+    if (mcreg_changes_drain(a.reg, &p, &len) == MCREG_OK)
+        mcreg_buffer_free(a.reg, p);
+    char *before = state_of(&a);
+    node_reset_events(&a);
+    ck_assert_int_eq(mcreg_deregister(a.reg, "alice", "ue1", UINT64_MAX), MCREG_ERR_CLOCK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(a.reg, "alice", 2), MCREG_ERR_CLOCK);
+    ck_assert_int_eq(mcreg_deregister_user(a.reg, "alice", UINT64_MAX, NULL), MCREG_ERR_CLOCK);
+    char *after = state_of(&a);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(a.ev.count, 0);
+    ck_assert_int_eq(mcreg_changes_drain(a.reg, &p, &len), MCREG_ERR_NOT_FOUND);
+    free(before);
+    free(after);
+    node_close(&a);
+}
+END_TEST
+
 static bytes sample_buffer(void)
 {
     node a;
@@ -1047,6 +1172,9 @@ Suite *suite_repl(void)
     tcase_add_test(tc, test_lapsed_records_in_register);
     tcase_add_loop_test(tc, test_concurrent_logons_all, 0, 2);
     tcase_add_loop_test(tc, test_concurrent_logons_new_ue, 0, 2);
+    tcase_add_test(tc, test_apply_refuses_stamps_ahead_of_now);
+    tcase_add_test(tc, test_max_clock_skew_option);
+    tcase_add_test(tc, test_clock_overflow_fails_the_call);
     tcase_add_test(tc, test_every_truncation_and_bit_flip_is_format);
     tcase_add_test(tc, test_unknown_major_version);
     tcase_add_test(tc, test_snapshot_1_1_round_trip_and_merge);
