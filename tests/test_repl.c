@@ -768,6 +768,134 @@ START_TEST(test_clock_overflow_fails_the_call)
 }
 END_TEST
 
+/* ---- the cost of apply's notifications ------------------------------------ */
+
+/* A counting allocator that also refuses any request above `cap`. */
+typedef struct capped {
+    tu_alloc counted;
+    mcreg_allocator inner;
+    size_t cap;
+} capped;
+
+static void *capped_malloc(size_t size, void *ctx)
+{
+    capped *c = ctx;
+    return size > c->cap ? NULL : c->inner.malloc(size, c->inner.ctx);
+}
+
+static void *capped_realloc(void *ptr, size_t size, void *ctx)
+{
+    capped *c = ctx;
+    return size > c->cap ? NULL : c->inner.realloc(ptr, size, c->inner.ctx);
+}
+
+static void capped_free(void *ptr, void *ctx)
+{
+    capped *c = ctx;
+    c->inner.free(ptr, c->inner.ctx);
+}
+
+/* NOTIFY_LOGONs per recipient (by the recipient's UE index "uN"), and
+ * whether each listed every other UE of the user. */
+typedef struct tally {
+    size_t logons, per_recipient[2][4096], want_others, short_lists;
+} tally;
+
+static void tally_cb(const mcreg_event *ev, void *ud)
+{
+    tally *t = ud;
+    if (ev->type != MCREG_EV_NOTIFY_LOGON)
+        return;
+    t->logons++;
+    unsigned side = ev->recipient_ue_id[0] == 'b', k = (unsigned)atoi(ev->recipient_ue_id + 1);
+    if (k < 4096)
+        t->per_recipient[side][k]++;
+    if (ev->n_other != t->want_others)
+        t->short_lists++;
+}
+
+static mcreg_registry *tally_node(uint64_t id, capped *c, tally *t, mcreg_notify_policy pol)
+{
+    c->inner = tu_allocator(&c->counted);
+    c->cap = SIZE_MAX;
+    mcreg_allocator a = {capped_malloc, capped_realloc, capped_free, c};
+    mcreg_options *o = NULL;
+    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+    mcreg_options_set_allocator(o, &a);
+    mcreg_options_set_event_callback(o, tally_cb, t);
+    mcreg_options_set_node_id(o, id);
+    mcreg_options_set_max_expires(o, MAX_EXPIRES);
+    mcreg_options_set_notify_logon(o, pol);
+    mcreg_registry *reg = NULL;
+    ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
+    mcreg_options_free(o);
+    return reg;
+}
+
+/* K new UEs of one user arrive at a node where the user has K later UEs
+ * of its own: over the one apply each of the node's UEs is told once, and
+ * (ALL) each arriving UE once, each listing every other UE; no allocation
+ * is larger than a few times the input, and the apply's peak memory is
+ * linear in the input. */
+static void many_logons(mcreg_notify_policy pol)
+{
+    enum { K = 2000 };
+    static capped ca, cb;
+    static tally ta, tb;
+    memset(&ca, 0, sizeof(ca));
+    memset(&cb, 0, sizeof(cb));
+    memset(&ta, 0, sizeof(ta));
+    memset(&tb, 0, sizeof(tb));
+    mcreg_registry *a = tally_node(1, &ca, &ta, MCREG_NOTIFY_NONE);
+    mcreg_registry *b = tally_node(2, &cb, &tb, pol);
+    char ue[16];
+    for (unsigned i = 0; i < K; i++) {
+        snprintf(ue, sizeof(ue), "a%u", i);
+        mcreg_binding bd = tu_binding("alice", ue, 600);
+        ck_assert_int_eq(mcreg_register(a, &bd, T0, NULL), MCREG_OK);
+        snprintf(ue, sizeof(ue), "b%u", i);
+        bd = tu_binding("alice", ue, 600);
+        ck_assert_int_eq(mcreg_register(b, &bd, T0 + 5, NULL), MCREG_OK);
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mcreg_changes_drain(a, &buf, &len), MCREG_OK);
+    memset(&tb, 0, sizeof(tb));
+    tb.want_others = 2 * K - 1;
+    size_t live = cb.counted.live_bytes;
+    cb.counted.peak_bytes = live;
+    cb.counted.max_request = 0;
+    cb.cap = 4 * len;
+    ck_assert_int_eq(mcreg_changes_apply(b, buf, len, T0 + 10), MCREG_OK);
+    cb.cap = SIZE_MAX;
+    ck_assert_uint_le(cb.counted.max_request, 4 * len);
+    ck_assert_uint_le(cb.counted.peak_bytes - live, 32 * len);
+    ck_assert_uint_eq(mcreg_stat(b, MCREG_STAT_RECORDS), 2 * K);
+    ck_assert_uint_eq(tb.logons, pol == MCREG_NOTIFY_ALL ? 2 * K : K);
+    ck_assert_uint_eq(tb.short_lists, 0);
+    for (unsigned i = 0; i < K; i++) {
+        ck_assert_uint_eq(tb.per_recipient[1][i], 1);
+        ck_assert_uint_eq(tb.per_recipient[0][i], pol == MCREG_NOTIFY_ALL ? 1 : 0);
+    }
+    mcreg_buffer_free(a, buf);
+    mcreg_registry_free(a);
+    mcreg_registry_free(b);
+    ck_assert_uint_eq(ca.counted.live, 0);
+    ck_assert_uint_eq(cb.counted.live, 0);
+}
+
+START_TEST(test_many_logons_of_one_user_all)
+{
+    many_logons(MCREG_NOTIFY_ALL);
+}
+END_TEST
+
+START_TEST(test_many_logons_of_one_user_new_ue)
+{
+    many_logons(MCREG_NOTIFY_NEW_UE);
+}
+END_TEST
+
 static bytes sample_buffer(void)
 {
     node a;
@@ -1175,6 +1303,8 @@ Suite *suite_repl(void)
     tcase_add_test(tc, test_apply_refuses_stamps_ahead_of_now);
     tcase_add_test(tc, test_max_clock_skew_option);
     tcase_add_test(tc, test_clock_overflow_fails_the_call);
+    tcase_add_test(tc, test_many_logons_of_one_user_all);
+    tcase_add_test(tc, test_many_logons_of_one_user_new_ue);
     tcase_add_test(tc, test_every_truncation_and_bit_flip_is_format);
     tcase_add_test(tc, test_unknown_major_version);
     tcase_add_test(tc, test_snapshot_1_1_round_trip_and_merge);
