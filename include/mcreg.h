@@ -661,8 +661,9 @@ MCREG_API void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf);
  * MCREG_ERR_VERSION (a major format version other than
  * MCREG_SNAPSHOT_MAJOR), MCREG_ERR_FORMAT (anything malformed: truncated,
  * trailing bytes, indefinite lengths, wrong types, map keys not in
- * ascending order or repeated, duplicate (user, UE) pairs or limits,
- * values outside the limits of mcreg_register, ...) or MCREG_ERR_NOMEM.
+ * ascending order or repeated, duplicate (user, UE) pairs or limits, a
+ * 1.1 record and tombstone of one pair, values outside the limits of
+ * mcreg_register, ...) or MCREG_ERR_NOMEM.
  * - With a node id the snapshot's stamps are not bounded by now_ms (unlike
  *   mcreg_changes_apply's): a node restoring its own snapshot after its
  *   clock stepped back must still restore. The clock takes the highest
@@ -721,7 +722,8 @@ MCREG_API int mcreg_changes_drain(mcreg_registry *reg, uint8_t **buf, size_t *le
  * MCREG_ERR_VERSION (a major format version this library does not know);
  * MCREG_ERR_FORMAT (anything malformed: a truncation, a wrong checksum,
  * any flipped bit, trailing bytes, values outside the limits of
- * mcreg_register, a UE held twice in a snapshot under UE exclusive);
+ * mcreg_register, a UE held twice in a snapshot under UE exclusive, a
+ * snapshot's record and tombstone of one pair);
  * MCREG_ERR_CLOCK (an entry's version or logon stamped more than
  * max_clock_skew ms ahead of now_ms: mcreg_options_set_max_clock_skew);
  * MCREG_ERR_NOMEM. On any error the state is exactly as it was. */

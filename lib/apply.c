@@ -91,6 +91,7 @@ typedef struct plan {
     entry **limits;             /* winning limit entries */
     mcreg_repl_node **limit_nodes;
     size_t n_limits;
+    int from_snapshot;          /* the input is a snapshot's bytes */
     struct mcreg_record **newest_of; /* records whose newest logon rises */
     mcreg_change_version *newest_v;
     size_t n_newest;
@@ -253,8 +254,10 @@ static int within_skew(plan *p)
 
 static int decode_all(plan *p, const uint8_t *buf, size_t len)
 {
-    if (mcreg__changes_decode_is_snapshot(buf, len))
+    if (mcreg__changes_decode_is_snapshot(buf, len)) {
+        p->from_snapshot = 1;
         return decode_snapshot(p, buf, len);
+    }
     mcreg_changes_decoder c;
     int rc = mcreg__changes_decode_init(&c, &p->reg->alloc, buf, len, &p->reg->detail);
     if (rc != MCREG_OK)
@@ -605,6 +608,13 @@ static int make_plan(plan *p)
         } else {
             while (j < p->n_entries && same_pair(p->entries[j], e))
                 j++;
+            /* A snapshot lists a pair once: as a record or as a tombstone
+             * (mcreg_restore's rule). */
+            if (p->from_snapshot && j - i > 1) {
+                mcreg__detail_set(&p->reg->detail, "snapshot",
+                                  "tombstones: a pair the records hold");
+                return MCREG_ERR_FORMAT;
+            }
             rc = plan_pair(p, p->entries + i, j - i);
         }
         i = j;

@@ -202,10 +202,8 @@ static int build(mcreg_registry *target, const uint8_t *buf, size_t len, mcreg_d
 /* With a node id, a put that expired still counts until its horizon
  * (REPLICATION.md): each record expired at now_ms is staged as mcreg_expire
  * stages it, its pair's tombstone and its UE's node made ready, so that
- * dropping it cannot fail. MCREG_ERR_FORMAT for an expired record whose
- * pair the snapshot also lists as a tombstone; MCREG_ERR_NOMEM. Either
- * leaves nothing staged. */
-static int stage_expired(mcreg_registry *target, uint64_t now_ms, mcreg_detail *why)
+ * dropping it cannot fail. MCREG_ERR_NOMEM leaves nothing staged. */
+static int stage_expired(mcreg_registry *target, uint64_t now_ms)
 {
     const mcreg_heap *h = &target->st.heap;
     int rc = mcreg__repl_stage_begin(target, 0, 0);
@@ -213,19 +211,29 @@ static int stage_expired(mcreg_registry *target, uint64_t now_ms, mcreg_detail *
         struct mcreg_record *r = h->items[i];
         if (h->keys[i] > now_ms)
             continue;
-        if (mcreg__repl_tomb_find(target, r->user->id, mcreg__user_id_len(r->user), r->ue_id,
-                                  mcreg__record_ue_len(r))) {
-            mcreg__detail_set(why, "snapshot", "tombstones: a pair the records hold");
-            rc = MCREG_ERR_FORMAT;
-        } else {
-            rc = mcreg__repl_stage_removal(target, r);
-        }
+        rc = mcreg__repl_stage_removal(target, r);
     }
     if (rc == MCREG_OK)
         rc = mcreg__repl_stage_end(target);
     if (rc != MCREG_OK)
         mcreg__repl_abort(target);
     return rc;
+}
+
+/* A record and a tombstone for one pair: a state no set of entries gives
+ * (the pair's winner is one or the other), which apply refuses too. */
+static int check_tombstones(mcreg_registry *target, mcreg_detail *why)
+{
+    const mcreg_heap *h = &target->st.heap;
+    for (size_t i = 0; target->st.tombs.n && i < h->n; i++) {
+        const struct mcreg_record *r = h->items[i];
+        if (mcreg__repl_tomb_find(target, r->user->id, mcreg__user_id_len(r->user), r->ue_id,
+                                  mcreg__record_ue_len(r))) {
+            mcreg__detail_set(why, "snapshot", "tombstones: a pair the records hold");
+            return MCREG_ERR_FORMAT;
+        }
+    }
+    return MCREG_OK;
 }
 
 /* Remove the records expired at now_ms, before any order is built, with
@@ -287,7 +295,9 @@ static int finish(mcreg_registry *target, uint64_t now_ms, mcreg_detail *why)
         rc = MCREG_ERR_FORMAT;
     }
     if (rc == MCREG_OK && mcreg__repl_on(target))
-        rc = stage_expired(target, now_ms, why);
+        rc = check_tombstones(target, why);
+    if (rc == MCREG_OK && mcreg__repl_on(target))
+        rc = stage_expired(target, now_ms);
     if (rc == MCREG_OK) {
         /* Only a drop can leave a user with neither records nor limit. */
         if (drop_expired(target, now_ms))
