@@ -647,11 +647,13 @@ MCREG_API void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf);
  * - The snapshot must fit this registry's options: with UE exclusive on, a
  *   UE held by two users is MCREG_ERR_FORMAT. Limits are not enforced on
  *   restored records (a lowered limit may leave a user over it, as here).
- * - Hostile-safe is not corruption-proof: the format has no checksum yet
- *   (the change feed will add one), so a snapshot whose bytes changed but
- *   still decode (a digit of an expiry, a letter of an id) restores as
- *   written. A host that stores snapshots where they may rot should keep a
- *   checksum of its own beside them.
+ * - Hostile-safe is not corruption-proof: format 1.0 has no checksum, so
+ *   a 1.0 snapshot whose bytes changed but still decode (a digit of an
+ *   expiry, a letter of an id) restores as written. A host that stores
+ *   1.0 snapshots where they may rot should keep a checksum of its own
+ *   beside them. A 1.1 snapshot (a registry with a node id) always
+ *   carries its CRC-32C (key 19): without it, or with a wrong one,
+ *   MCREG_ERR_FORMAT.
  * - On MCREG_ERR_FORMAT or MCREG_ERR_VERSION, mcreg_error_detail gives the
  *   byte offset (from 0) of the item at fault and the rule it broke:
  *   "snapshot: byte 1234: records[5]: map keys out of order".
@@ -723,7 +725,8 @@ MCREG_API int mcreg_changes_drain(mcreg_registry *reg, uint8_t **buf, size_t *le
  * MCREG_ERR_FORMAT (anything malformed: a truncation, a wrong checksum,
  * any flipped bit, trailing bytes, values outside the limits of
  * mcreg_register, a UE held twice in a snapshot under UE exclusive, a
- * snapshot's record and tombstone of one pair);
+ * snapshot's record and tombstone of one pair, a snapshot without
+ * versions: 1.0, or a record lacking keys 16 and 17);
  * MCREG_ERR_CLOCK (an entry's version or logon stamped more than
  * max_clock_skew ms ahead of now_ms: mcreg_options_set_max_clock_skew);
  * MCREG_ERR_NOMEM. On any error the state is exactly as it was. */

@@ -192,6 +192,15 @@ static int decode_snapshot(plan *p, const uint8_t *buf, size_t len)
     mcreg_snapshot_decode_item it;
     while ((rc = mcreg__snapshot_decode_next(&d, &it)) == MCREG_OK &&
            it.kind != MCREG_SNAPSHOT_DECODE_END) {
+        /* Without versions (1.0, or a record lacking keys 16 and 17) a
+         * snapshot says nothing to merge by. */
+        if (d.minor < 1 || (it.kind == MCREG_SNAPSHOT_DECODE_RECORD && !it.has_versions)) {
+            mcreg__detail_set(&p->reg->detail, "snapshot",
+                              d.minor < 1 ? "format 1.0 has no versions: apply merges 1.1"
+                                          : "a record without its version and logon");
+            rc = MCREG_ERR_FORMAT;
+            break;
+        }
         mcreg_changes_decode_item e;
         memset(&e, 0, sizeof(e));
         e.version = it.version;

@@ -1114,6 +1114,73 @@ START_TEST(test_snapshot_record_and_tombstone_of_one_pair)
 }
 END_TEST
 
+/* A registry without node id: its snapshots are 1.0 (no versions). */
+static bytes snapshot_1_0(void)
+{
+    mcreg_registry *r = NULL;
+    ck_assert_int_eq(mcreg_registry_new(&r, NULL), MCREG_OK);
+    mcreg_binding bd = tu_binding("alice", "ue1", 600);
+    ck_assert_int_eq(mcreg_register(r, &bd, T0, NULL), MCREG_OK);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mcreg_snapshot(r, &buf, &len), MCREG_OK);
+    bytes b = {malloc(len), len};
+    memcpy(b.p, buf, len);
+    mcreg_buffer_free(r, buf);
+    mcreg_registry_free(r);
+    /* d9 d9f7, the map's head, 00, 82 01 00: the minor version is byte 7 */
+    ck_assert_uint_eq(b.p[6], 0x01);
+    ck_assert_uint_eq(b.p[7], 0x00);
+    return b;
+}
+
+/* A snapshot without versions (1.0) says nothing apply could merge by:
+ * refused, and nothing changes. mcreg_restore still reads it. */
+START_TEST(test_apply_refuses_a_snapshot_without_versions)
+{
+    node c;
+    node_init(&c, 3);
+    bytes b = snapshot_1_0();
+    reg_ok(&c, "zed", "ue9", 60, T0);
+    node_reset_events(&c);
+    char *before = state_of(&c);
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, b.p, b.len, T0), MCREG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(mcreg_error_detail(c.reg), "version"));
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, b.p, b.len, T0 + 10000000), MCREG_ERR_FORMAT);
+    char *after = state_of(&c);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(c.ev.count, 0);
+    ck_assert_int_eq(mcreg_restore(c.reg, b.p, b.len, T0), MCREG_OK);
+    ck_assert_uint_eq(mcreg_stat(c.reg, MCREG_STAT_RECORDS), 1);
+    free(before);
+    free(after);
+    free_bytes(&b);
+    node_close(&c);
+}
+END_TEST
+
+/* A 1.1 snapshot carries its checksum whatever it holds: one of records
+ * only without key 19 is refused. */
+START_TEST(test_snapshot_1_1_requires_its_checksum)
+{
+    node c;
+    node_init(&c, 3);
+    bytes b = snapshot_1_0();
+    b.p[7] = 0x01; /* 1.1, with no key 16 to 19 */
+    ck_assert_int_eq(mcreg_restore(c.reg, b.p, b.len, T0), MCREG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(mcreg_error_detail(c.reg), "checksum"));
+    ck_assert_uint_eq(mcreg_stat(c.reg, MCREG_STAT_RECORDS), 0);
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, b.p, b.len, T0), MCREG_ERR_FORMAT);
+    /* A registry without node id reads 1.1 too: the same rule. */
+    mcreg_registry *r = NULL;
+    ck_assert_int_eq(mcreg_registry_new(&r, NULL), MCREG_OK);
+    ck_assert_int_eq(mcreg_restore(r, b.p, b.len, T0), MCREG_ERR_FORMAT);
+    mcreg_registry_free(r);
+    free_bytes(&b);
+    node_close(&c);
+}
+END_TEST
+
 START_TEST(test_snapshot_1_1_every_bit_flip_refused)
 {
     node a, c;
@@ -1369,6 +1436,8 @@ Suite *suite_repl(void)
     tcase_add_test(tc, test_snapshot_1_1_round_trip_and_merge);
     tcase_add_test(tc, test_snapshot_1_1_every_bit_flip_refused);
     tcase_add_test(tc, test_snapshot_record_and_tombstone_of_one_pair);
+    tcase_add_test(tc, test_apply_refuses_a_snapshot_without_versions);
+    tcase_add_test(tc, test_snapshot_1_1_requires_its_checksum);
     suite_add_tcase(s, tc);
     TCase *fm = tcase_create("failmalloc");
     tcase_set_timeout(fm, 300);
