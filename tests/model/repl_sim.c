@@ -668,34 +668,6 @@ static int op_merge(sim *s)
     return i == j || s->cfg.no_snapshots ? 0 : merge_snapshot(s, i, j);
 }
 
-/* Node i restarts from its own snapshot: mcreg_restore at its now. The
- * model's entry set is what the snapshot holds, which is what the node
- * held once expired at that time (REPLICATION.md: an expired put stays its
- * pair's tombstone until its horizon): model_expire, with no event. The
- * changes not yet drained stay in the registry's buffer. */
-static int op_restart(sim *s, unsigned i)
-{
-    sim_node *nd = &s->node[i];
-    uint64_t now = node_now(s, i);
-    size_t mn = 0;
-    model_expire(nd->m, now, &mn);
-    trace(s, i, "restart(%" PRIu64 ") -> %zu expired", now, mn);
-    s->st->restarts++;
-    if (!nd->reg)
-        return 0;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (mcreg_snapshot(nd->reg, &buf, &len) != MCREG_OK)
-        return fail(s, i, "snapshot failed");
-    int rc = mcreg_restore(nd->reg, buf, len, now);
-    mcreg_buffer_free(nd->reg, buf);
-    if (check_rc(s, i, "restore(its own snapshot)", rc, MCREG_OK))
-        return -1;
-    if (nd->ev.n)
-        return fail(s, i, "restore: event %s", nd->ev.v[0]);
-    return check_node(s, i, "restore(its own snapshot)") || check_tombstones(s, i);
-}
-
 /* ---- setup and the end ------------------------------------------------------------ */
 
 static int sim_setup(sim *s)
@@ -930,12 +902,10 @@ int repl_sim_run(const repl_sim_config *cfg, repl_sim_stats *st, char *why, size
             rc = op_local(s, (unsigned)rnd(s, s->n));
         else if (k < 62)
             rc = op_drain(s, (unsigned)rnd(s, s->n));
-        else if (k < 95)
+        else if (k < 96)
             rc = op_deliver(s);
-        else if (k < 99)
-            rc = op_merge(s);
         else
-            rc = op_restart(s, (unsigned)rnd(s, s->n));
+            rc = op_merge(s);
     }
     if (rc == 0)
         rc = sim_finish(s);

@@ -10,8 +10,7 @@
  * limit, expire), a drain (the buffer joins a pool of messages in flight),
  * a delivery of a message from the pool to a node (any node, its own
  * included; now and then two messages concatenated as one journal), or a
- * merge of a peer's snapshot into a node, or a restart of a node from its
- * own snapshot (mcreg_restore). Messages stay in the pool after a
+ * merge of a peer's snapshot into a node. Messages stay in the pool after a
  * delivery (so later deliveries duplicate them and arrive in any order,
  * late), and leave it at random, reached or not every node (loss, which
  * the snapshot merges repair).
@@ -45,7 +44,7 @@ typedef struct repl_sim_config {
 
 typedef struct repl_sim_stats {
     unsigned nodes;
-    uint64_t local_calls, drains, deliveries, duplicates, lost, merges, restarts, events, expired;
+    uint64_t local_calls, drains, deliveries, duplicates, lost, merges, events, expired;
     size_t final_entries, final_records; /* node 0's at the end */
 } repl_sim_stats;
 
