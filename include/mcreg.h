@@ -107,6 +107,9 @@ extern "C" {
 #define MCREG_ERR_VERSION (-8)   /* snapshot of an unsupported format version */
 #define MCREG_ERR_MISUSE (-9)    /* a bug in the host, not bad input: a NULL registry,
                                     binding or output pointer where one is required */
+#define MCREG_ERR_CLOCK (-10)    /* 0.2: a version stamp past the clock's bounds: an
+                                    applied one too far ahead of now_ms, or a local
+                                    call's that would pass 2^64 - 1 */
 
 /* Input limits. Ids are non-empty valid UTF-8 of at most MCREG_MAX_ID_LEN
  * bytes. Contact and Call-ID, when given, are non-empty valid UTF-8 of at
@@ -323,6 +326,16 @@ MCREG_API void mcreg_options_set_node_id(mcreg_options *o, uint64_t node_id);
  * removal is remembered (stamp + 1000 * max_s): every node of a cluster
  * must use the same value. */
 MCREG_API void mcreg_options_set_max_expires(mcreg_options *o, uint32_t max_s);
+/* 0.2. How far ahead of now_ms (in ms) the stamp of an applied entry may
+ * be (default 60000). A version stamp is a hybrid logical clock: a node's
+ * later calls take stamps above every one applied, so an entry stamped
+ * far ahead (a wrong clock or a hostile buffer) would push every later
+ * version, and every horizon, that far. mcreg_changes_apply refuses a
+ * whole input holding an entry whose stamp's milliseconds exceed now_ms +
+ * ms (MCREG_ERR_CLOCK); mcreg_restore does not (see there). Use a bound
+ * above the clocks' worst disagreement across the cluster. A NULL o is a
+ * no-op. Errors: none. */
+MCREG_API void mcreg_options_set_max_clock_skew(mcreg_options *o, uint32_t ms);
 /* Size the registry for `records` records at creation: its hash tables (a
  * bucket per record for the records' UEs and as many for users) and its
  * expiry heap are allocated, and their memory written, by
@@ -432,7 +445,8 @@ MCREG_API void mcreg_registry_free(mcreg_registry *reg);
  * MCREG_ERR_NOT_FOUND (expires_s == 0 and no record, or only a lapsed
  * one), MCREG_ERR_STALE, MCREG_ERR_LIMIT (under REJECT, lapsed records not
  * counted; the detail is set before the REJECTED event, so its callback
- * may read it), MCREG_ERR_NOMEM.
+ * may read it), MCREG_ERR_NOMEM; with a node id, MCREG_ERR_CLOCK (the
+ * version stamp would pass 2^64 - 1: README, "The clock's bounds").
  */
 MCREG_API int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64_t now_ms,
                              mcreg_outcome *outcome);
@@ -440,7 +454,8 @@ MCREG_API int mcreg_register(mcreg_registry *reg, const mcreg_binding *b, uint64
 /* Remove one UE's record (DEREGISTERED).
  * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY, MCREG_ERR_INVALID
  * (user_id or ue_id NULL, empty, too long or not UTF-8),
- * MCREG_ERR_NOT_FOUND (no such record). */
+ * MCREG_ERR_NOT_FOUND (no such record); with a node id, MCREG_ERR_NOMEM
+ * and MCREG_ERR_CLOCK (as mcreg_register). */
 MCREG_API int mcreg_deregister(mcreg_registry *reg, const char *user_id, const char *ue_id,
                                uint64_t now_ms);
 
@@ -448,7 +463,8 @@ MCREG_API int mcreg_deregister(mcreg_registry *reg, const char *user_id, const c
  * no NOTIFY_LOGOFF: none of its UEs remains). MCREG_ERR_NOT_FOUND if the
  * user has none. `removed` may be NULL. A per-user limit stays set.
  * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY, MCREG_ERR_INVALID
- * (user_id), MCREG_ERR_NOT_FOUND. */
+ * (user_id), MCREG_ERR_NOT_FOUND; with a node id, MCREG_ERR_NOMEM and
+ * MCREG_ERR_CLOCK (as mcreg_register). */
 MCREG_API int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now_ms,
                                     size_t *removed);
 
@@ -478,11 +494,13 @@ MCREG_API int mcreg_expire_max(mcreg_registry *reg, uint64_t now_ms, size_t max,
  * registry's. Records already over a lowered limit stay; the limit applies
  * to the next new UE. The limit is kept while the user has no records.
  * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY, MCREG_ERR_INVALID
- * (user_id), MCREG_ERR_NOMEM (a user with no record is created for it). */
+ * (user_id), MCREG_ERR_NOMEM (a user with no record is created for it);
+ * with a node id, MCREG_ERR_CLOCK (as mcreg_register). */
 MCREG_API int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t max);
 /* Drop the user's own limit: the registry's applies again.
  * Errors: MCREG_ERR_MISUSE (NULL reg), MCREG_ERR_BUSY, MCREG_ERR_INVALID
- * (user_id), MCREG_ERR_NOT_FOUND (no limit of its own was set). */
+ * (user_id), MCREG_ERR_NOT_FOUND (no limit of its own was set); with a
+ * node id, MCREG_ERR_NOMEM and MCREG_ERR_CLOCK (as mcreg_register). */
 MCREG_API int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id);
 
 /* ------------------------------------------------------------------------ */
@@ -629,11 +647,13 @@ MCREG_API void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf);
  * - The snapshot must fit this registry's options: with UE exclusive on, a
  *   UE held by two users is MCREG_ERR_FORMAT. Limits are not enforced on
  *   restored records (a lowered limit may leave a user over it, as here).
- * - Hostile-safe is not corruption-proof: the format has no checksum yet
- *   (the change feed will add one), so a snapshot whose bytes changed but
- *   still decode (a digit of an expiry, a letter of an id) restores as
- *   written. A host that stores snapshots where they may rot should keep a
- *   checksum of its own beside them.
+ * - Hostile-safe is not corruption-proof: format 1.0 has no checksum, so
+ *   a 1.0 snapshot whose bytes changed but still decode (a digit of an
+ *   expiry, a letter of an id) restores as written. A host that stores
+ *   1.0 snapshots where they may rot should keep a checksum of its own
+ *   beside them. A 1.1 snapshot (a registry with a node id) always
+ *   carries its CRC-32C (key 19): without it, or with a wrong one,
+ *   MCREG_ERR_FORMAT.
  * - On MCREG_ERR_FORMAT or MCREG_ERR_VERSION, mcreg_error_detail gives the
  *   byte offset (from 0) of the item at fault and the rule it broke:
  *   "snapshot: byte 1234: records[5]: map keys out of order".
@@ -643,8 +663,14 @@ MCREG_API void mcreg_buffer_free(const mcreg_registry *reg, uint8_t *buf);
  * MCREG_ERR_VERSION (a major format version other than
  * MCREG_SNAPSHOT_MAJOR), MCREG_ERR_FORMAT (anything malformed: truncated,
  * trailing bytes, indefinite lengths, wrong types, map keys not in
- * ascending order or repeated, duplicate (user, UE) pairs or limits,
- * values outside the limits of mcreg_register, ...) or MCREG_ERR_NOMEM.
+ * ascending order or repeated, duplicate (user, UE) pairs or limits, a
+ * 1.1 record and tombstone of one pair, values outside the limits of
+ * mcreg_register, ...) or MCREG_ERR_NOMEM.
+ * - With a node id the snapshot's stamps are not bounded by now_ms (unlike
+ *   mcreg_changes_apply's): a node restoring its own snapshot after its
+ *   clock stepped back must still restore. The clock takes the highest
+ *   stamp restored; should that be 2^64 - 1, later local mutating calls
+ *   fail with MCREG_ERR_CLOCK rather than reuse a version.
  * Memory: both states exist until the swap. No allocation is larger than
  * the input justifies, whatever lengths it declares; the new state takes
  * about as much memory as the same records registered through
@@ -698,7 +724,11 @@ MCREG_API int mcreg_changes_drain(mcreg_registry *reg, uint8_t **buf, size_t *le
  * MCREG_ERR_VERSION (a major format version this library does not know);
  * MCREG_ERR_FORMAT (anything malformed: a truncation, a wrong checksum,
  * any flipped bit, trailing bytes, values outside the limits of
- * mcreg_register, a UE held twice in a snapshot under UE exclusive);
+ * mcreg_register, a UE held twice in a snapshot under UE exclusive, a
+ * snapshot's record and tombstone of one pair, a snapshot without
+ * versions: 1.0, or a record lacking keys 16 and 17);
+ * MCREG_ERR_CLOCK (an entry's version or logon stamped more than
+ * max_clock_skew ms ahead of now_ms: mcreg_options_set_max_clock_skew);
  * MCREG_ERR_NOMEM. On any error the state is exactly as it was. */
 MCREG_API int mcreg_changes_apply(mcreg_registry *reg, const uint8_t *buf, size_t len,
                                   uint64_t now_ms);

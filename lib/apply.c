@@ -91,6 +91,7 @@ typedef struct plan {
     entry **limits;             /* winning limit entries */
     mcreg_repl_node **limit_nodes;
     size_t n_limits;
+    int from_snapshot;          /* the input is a snapshot's bytes */
     struct mcreg_record **newest_of; /* records whose newest logon rises */
     mcreg_change_version *newest_v;
     size_t n_newest;
@@ -191,6 +192,15 @@ static int decode_snapshot(plan *p, const uint8_t *buf, size_t len)
     mcreg_snapshot_decode_item it;
     while ((rc = mcreg__snapshot_decode_next(&d, &it)) == MCREG_OK &&
            it.kind != MCREG_SNAPSHOT_DECODE_END) {
+        /* Without versions (1.0, or a record lacking keys 16 and 17) a
+         * snapshot says nothing to merge by. */
+        if (d.minor < 1 || (it.kind == MCREG_SNAPSHOT_DECODE_RECORD && !it.has_versions)) {
+            mcreg__detail_set(&p->reg->detail, "snapshot",
+                              d.minor < 1 ? "format 1.0 has no versions: apply merges 1.1"
+                                          : "a record without its version and logon");
+            rc = MCREG_ERR_FORMAT;
+            break;
+        }
         mcreg_changes_decode_item e;
         memset(&e, 0, sizeof(e));
         e.version = it.version;
@@ -231,10 +241,32 @@ static int decode_snapshot(plan *p, const uint8_t *buf, size_t len)
     return rc;
 }
 
+/* The clock's bound (mcreg_options_set_max_clock_skew), once the whole
+ * input decoded (its checksums verified: a flipped bit is a format error):
+ * an entry stamped too far ahead of now_ms would carry this node's clock,
+ * and every later version and horizon, with it. The whole input is
+ * refused. */
+static int within_skew(plan *p)
+{
+    for (size_t i = 0; i < p->n_entries; i++) {
+        const entry *e = p->entries[i];
+        if (!mcreg__repl_stamp_in_bound(p->reg, e->v.stamp, p->now) ||
+            !mcreg__repl_stamp_in_bound(p->reg, e->logon.stamp, p->now)) {
+            mcreg__detail_set(&p->reg->detail, NULL,
+                              "change buffer: a version stamp ahead of now_ms by more "
+                              "than max_clock_skew");
+            return MCREG_ERR_CLOCK;
+        }
+    }
+    return MCREG_OK;
+}
+
 static int decode_all(plan *p, const uint8_t *buf, size_t len)
 {
-    if (mcreg__changes_decode_is_snapshot(buf, len))
+    if (mcreg__changes_decode_is_snapshot(buf, len)) {
+        p->from_snapshot = 1;
         return decode_snapshot(p, buf, len);
+    }
     mcreg_changes_decoder c;
     int rc = mcreg__changes_decode_init(&c, &p->reg->alloc, buf, len, &p->reg->detail);
     if (rc != MCREG_OK)
@@ -585,6 +617,13 @@ static int make_plan(plan *p)
         } else {
             while (j < p->n_entries && same_pair(p->entries[j], e))
                 j++;
+            /* A snapshot lists a pair once: as a record or as a tombstone
+             * (mcreg_restore's rule). */
+            if (p->from_snapshot && j - i > 1) {
+                mcreg__detail_set(&p->reg->detail, "snapshot",
+                                  "tombstones: a pair the records hold");
+                return MCREG_ERR_FORMAT;
+            }
             rc = plan_pair(p, p->entries + i, j - i);
         }
         i = j;
@@ -684,9 +723,11 @@ static int reserve_items(plan *p)
 {
     mcreg_registry *reg = p->reg;
     /* Arrivals come in (user, ue) order: a user's are one run. A user
-     * ends with at most its records plus its run's arrivals; each of its
-     * notifying arrivals sends at most two rounds per record. */
-    size_t n = 2 * p->n_dep + p->n_arr, largest = 0;
+     * ends with at most its records plus its run's arrivals, and each of
+     * them gets at most one NOTIFY_LOGON of the call (plan_notifications):
+     * linear in what the call touches, whatever the input. */
+    size_t n = p->n_dep + p->n_arr, largest = 0;
+    int notifies = reg->opt.notify_logon != MCREG_NOTIFY_NONE;
     for (size_t i = 0, j; i < p->n_arr; i = j) {
         size_t notifying = 0;
         for (j = i; j < p->n_arr && p->arr[j].user == p->arr[i].user; j++)
@@ -694,7 +735,8 @@ static int reserve_items(plan *p)
         size_t after = p->arr[i].user->n_records + (j - i);
         if (after > largest)
             largest = after;
-        n += 2 * notifying * after;
+        if (notifies && notifying)
+            n += after;
     }
     if (n) {
         p->items = mcreg__alloc_temp_malloc(&p->fns, n * sizeof(*p->items));
@@ -926,25 +968,90 @@ static void commit_limits(plan *p)
     }
 }
 
-/* The cross-node rule (REPLICATION.md): arrival a made present a logon X
- * newer than any this node held for its pair; every present record Y of
- * the user whose logon this node made, later than X, tells Y of X again
- * and (ALL) X of Y. */
-static void plan_notifications(plan *p, const arrival *a)
+/* The two lowest logons of a user's notifying arrivals, or the two
+ * highest of its present records whose logon this node made: each with
+ * its record, so that "the best other than r" is O(1). */
+typedef struct two_best {
+    struct mcreg_record *rec[2];
+    mcreg_change_version v[2];
+    uint64_t origin[2];
+} two_best;
+
+static void best_add(two_best *b, int lowest, struct mcreg_record *r,
+                     mcreg_change_version v, uint64_t origin)
+{
+    for (int i = 0; i < 2; i++) {
+        int better = !b->rec[i] || (lowest ? version_gt(b->v[i], v) : version_gt(v, b->v[i]));
+        if (!better)
+            continue;
+        if (i == 0) {
+            b->rec[1] = b->rec[0];
+            b->v[1] = b->v[0];
+            b->origin[1] = b->origin[0];
+        }
+        b->rec[i] = r;
+        b->v[i] = v;
+        b->origin[i] = origin;
+        return;
+    }
+}
+
+/* The best of b other than r (NULL: none). */
+static int best_other(const two_best *b, const struct mcreg_record *r)
+{
+    return b->rec[0] && b->rec[0] != r ? 0 : b->rec[1] && b->rec[1] != r ? 1 : -1;
+}
+
+#define NOTIFYING 0xfcu /* r->removal of an arrival that notifies, meanwhile */
+
+/* The cross-node rule (REPLICATION.md), merged over the call for the
+ * user of the arrivals [first, end): each notifying arrival made present a
+ * logon X newer than any this node held for its pair; each present record
+ * Y of the user whose logon this node made, later than some such X, hears
+ * its logon round again (to Y; other_ue_ids name every X), and under ALL
+ * each such X hears of the latest such Y. One NOTIFY_LOGON per recipient
+ * per call, whatever the number of arrivals: the Ys in the user's order,
+ * then the Xs in that order (events.c delivers a run in list order in
+ * O(1) each). */
+static void plan_notifications(plan *p, size_t first, size_t end)
 {
     mcreg_registry *reg = p->reg;
     int policy = reg->opt.notify_logon;
-    if (policy == MCREG_NOTIFY_NONE || !a->notify)
+    if (policy == MCREG_NOTIFY_NONE)
         return;
-    for (struct mcreg_record *y = a->user->first; y; y = y->user_next) {
+    two_best low, high;
+    memset(&low, 0, sizeof(low));
+    memset(&high, 0, sizeof(high));
+    for (size_t i = first; i < end; i++)
+        if (p->arr[i].notify) {
+            best_add(&low, 1, p->arr[i].n, p->arr[i].e->logon, p->arr[i].e->v.node_id);
+            p->arr[i].n->removal = NOTIFYING;
+        }
+    if (!low.rec[0])
+        return;
+    mcreg_user *u = p->arr[first].user;
+    for (struct mcreg_record *y = u->first; y; y = y->user_next) {
         const mcreg_record_versions *yv = mcreg__record_versions(y);
-        if (y == a->n || yv->logon.node_id != reg->opt.node_id ||
-            !version_gt(yv->logon, a->e->logon))
-            continue;
-        add_item(p, MCREG_EV_NOTIFY_LOGON, y, y, a->e->v.node_id);
-        if (policy == MCREG_NOTIFY_ALL)
-            add_item(p, MCREG_EV_NOTIFY_LOGON, y, a->n, a->e->v.node_id);
+        if (yv->logon.node_id == reg->opt.node_id)
+            best_add(&high, 0, y, yv->logon, 0);
     }
+    for (int pass = 0; pass < 2; pass++)
+        for (struct mcreg_record *r = u->first; r; r = r->user_next) {
+            const mcreg_record_versions *rv = mcreg__record_versions(r);
+            int x = best_other(&low, r);
+            int told = rv->logon.node_id == reg->opt.node_id && x >= 0 &&
+                       version_gt(rv->logon, low.v[x]);
+            if (pass == 0 && told)
+                add_item(p, MCREG_EV_NOTIFY_LOGON, r, r, low.origin[x]);
+            if (pass == 0 || told || policy != MCREG_NOTIFY_ALL || r->removal != NOTIFYING)
+                continue;
+            int y = best_other(&high, r);
+            if (y >= 0 && version_gt(high.v[y], rv->logon))
+                add_item(p, MCREG_EV_NOTIFY_LOGON, high.rec[y], r,
+                         rv->write.node_id);
+        }
+    for (size_t i = first; i < end; i++)
+        p->arr[i].n->removal = 0;
 }
 
 static int commit(plan *p)
@@ -968,8 +1075,11 @@ static int commit(plan *p)
             mcreg__repl_ue_drop(reg, p->arr[i].n);
     for (size_t i = 0; i < p->n_arr; i++)
         add_item(p, (mcreg_event_type)p->arr[i].type, p->arr[i].n, NULL, p->arr[i].e->v.node_id);
-    for (size_t i = 0; i < p->n_arr; i++)
-        plan_notifications(p, &p->arr[i]);
+    for (size_t i = 0, j; i < p->n_arr; i = j) {
+        for (j = i; j < p->n_arr && p->arr[j].user == p->arr[i].user; j++)
+            ;
+        plan_notifications(p, i, j);
+    }
     if (p->clock > reg->clock)
         reg->clock = p->clock;
     plan_release(p, 0);
@@ -1030,6 +1140,8 @@ int mcreg_changes_apply(mcreg_registry *reg, const uint8_t *buf, size_t len, uin
     p.fns = reg->alloc.fns;
     p.now = now_ms;
     int rc = decode_all(&p, buf, len);
+    if (rc == MCREG_OK)
+        rc = within_skew(&p);
     if (rc == MCREG_OK)
         rc = make_plan(&p);
     if (rc == MCREG_OK)

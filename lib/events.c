@@ -160,18 +160,50 @@ static void deliver_logon(mcreg_events_op *op, struct mcreg_record *r)
         notify_each(op, MCREG_EV_NOTIFY_LOGON, r, NULL, r);
 }
 
+/* A run of an apply's NOTIFY_LOGONs to one user's UEs, items[i..end),
+ * each told the user's UEs but itself: rounds through the user's list,
+ * each taking the items whose recipients come in list order, with
+ * notify_each's sliding array (O(1) per event). Returns the end. */
+static size_t deliver_logons(mcreg_events_op *op, size_t i)
+{
+    const mcreg_events_item *items = op->items;
+    const mcreg_user *u = items[i].recipient->user;
+    size_t end = i;
+    while (end < op->n_items && items[end].type == MCREG_EV_NOTIFY_LOGON &&
+           items[end].recipient->user == u)
+        end++;
+    const char **others = op->reg->st.scratch;
+    while (i < end) {
+        size_t at_start = i, j = 0;
+        size_t n = fill_others(others, u, NULL, u->first);
+        for (const struct mcreg_record *cur = u->first; cur && i < end;) {
+            if (items[i].recipient == cur) {
+                op->origin = items[i].origin;
+                emit_notify(op, MCREG_EV_NOTIFY_LOGON, items[i].record, cur, others, n);
+                i++;
+            }
+            const struct mcreg_record *next = cur->user_next;
+            if (next)
+                others[j++] = cur->ue_id;
+            cur = next;
+        }
+        if (i == at_start)
+            i++; /* a recipient not in the list: cannot happen */
+    }
+    return end;
+}
+
 static void deliver_items(mcreg_events_op *op)
 {
-    const char **others = op->reg->st.scratch;
-    for (size_t i = 0; i < op->n_items; i++) {
+    for (size_t i = 0; i < op->n_items;) {
         const mcreg_events_item *it = &op->items[i];
-        op->origin = it->origin;
-        if (it->type != MCREG_EV_NOTIFY_LOGON) {
-            emit_record_event(op, it->type, it->record);
+        if (it->type == MCREG_EV_NOTIFY_LOGON) {
+            i = deliver_logons(op, i);
             continue;
         }
-        size_t n = fill_others(others, it->record->user, NULL, it->recipient);
-        emit_notify(op, MCREG_EV_NOTIFY_LOGON, it->record, it->recipient, others, n);
+        op->origin = it->origin;
+        emit_record_event(op, it->type, it->record);
+        i++;
     }
 }
 

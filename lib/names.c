@@ -23,6 +23,8 @@ const char *mcreg_strerror(int err)
         return "unsupported snapshot format version";
     case MCREG_ERR_MISUSE:
         return "misuse: a NULL registry, binding or output pointer";
+    case MCREG_ERR_CLOCK:
+        return "version stamp past the clock's bounds";
     default:
         return "unknown error";
     }

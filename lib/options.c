@@ -12,6 +12,7 @@ void mcreg__options_defaults(struct mcreg_options *o)
     o->notify_logon = MCREG_NOTIFY_ALL;
     o->notify_logoff = 0;
     o->ue_exclusive = 1;
+    o->max_clock_skew = MCREG_OPTIONS_MAX_CLOCK_SKEW;
     o->hash_seed = UINT64_C(0x6d637265672d7631); /* "mcreg-v1", see mcreg_registry_new */
 }
 
@@ -102,4 +103,10 @@ void mcreg_options_set_capacity(mcreg_options *o, size_t records)
 {
     if (o)
         o->capacity = records;
+}
+
+void mcreg_options_set_max_clock_skew(mcreg_options *o, uint32_t ms)
+{
+    if (o)
+        o->max_clock_skew = ms;
 }

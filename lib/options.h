@@ -21,8 +21,11 @@ struct mcreg_options {
     int hash_seed_set;
     uint64_t node_id;     /* 0: no replication */
     uint32_t max_expires; /* 0: no cap */
+    uint32_t max_clock_skew; /* ms an applied stamp may be ahead of now_ms */
     size_t capacity; /* records the tables and the heap are sized for at creation */
 };
+
+#define MCREG_OPTIONS_MAX_CLOCK_SKEW 60000u
 
 void mcreg__options_defaults(struct mcreg_options *o);
 

@@ -193,6 +193,13 @@ static int out_of_memory(mcreg_registry *reg)
     return fail(reg, MCREG_ERR_NOMEM, NULL, "out of memory: the allocator returned NULL");
 }
 
+/* A change that could not be staged: out of memory, or MCREG_ERR_CLOCK
+ * (its detail set). */
+static int not_staged(mcreg_registry *reg, int rc)
+{
+    return rc == MCREG_ERR_CLOCK ? rc : out_of_memory(reg);
+}
+
 /* Heap positions and counts are 32-bit. */
 #define MAX_RECORDS (UINT32_MAX - 1)
 
@@ -255,8 +262,11 @@ static int stage_change(mcreg_registry *reg, uint64_t now_ms, const mcreg_bindin
                         const struct mcreg_record *old, struct mcreg_record *const *records,
                         size_t n, const mcreg_user *evicting, const mcreg_user *lapsed_of)
 {
-    int rc = mcreg__repl_stage_begin(reg, mcreg__repl_next_stamp(reg, now_ms),
-                                     b ? put_bound(b, old) : 0);
+    uint64_t stamp;
+    int rc = mcreg__repl_next_stamp(reg, now_ms, &stamp);
+    if (rc != MCREG_OK)
+        return rc; /* nothing staged */
+    rc = mcreg__repl_stage_begin(reg, stamp, b ? put_bound(b, old) : 0);
     for (size_t i = 0; rc == MCREG_OK && i < n; i++)
         rc = mcreg__repl_stage_removal(reg, records[i]);
     if (evicting)
@@ -296,8 +306,9 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
 {
     struct mcreg_record *r = old;
     struct mcreg_record *replaced = NULL;
-    if (mcreg__repl_on(reg) && stage_put(reg, b, old, now_ms) != MCREG_OK)
-        return out_of_memory(reg);
+    int staged = mcreg__repl_on(reg) ? stage_put(reg, b, old, now_ms) : MCREG_OK;
+    if (staged != MCREG_OK)
+        return not_staged(reg, staged);
     if (!mcreg__record_holds(old, b)) {
         r = mcreg__record_new(&reg->alloc, old->user, b, ue_len, old, old->flags);
         if (!r) {
@@ -333,9 +344,11 @@ static int refresh(mcreg_registry *reg, struct mcreg_record *old, const mcreg_bi
 static int remove_one(mcreg_registry *reg, struct mcreg_record *r, uint64_t now_ms,
                        int lapsed_too)
 {
-    if (mcreg__repl_on(reg) &&
-        stage_removals(reg, now_ms, &r, 1, lapsed_too ? r->user : NULL) != MCREG_OK)
-        return out_of_memory(reg);
+    int staged = mcreg__repl_on(reg)
+                     ? stage_removals(reg, now_ms, &r, 1, lapsed_too ? r->user : NULL)
+                     : MCREG_OK;
+    if (staged != MCREG_OK)
+        return not_staged(reg, staged);
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
     if (lapsed_too)
@@ -463,9 +476,11 @@ static int create(mcreg_registry *reg, const mcreg_binding *b, binding_target *t
     struct mcreg_record *held = reg->opt.ue_exclusive ? t->at_ue : NULL;
 
     struct mcreg_record *r = NULL;
-    if (mcreg__repl_on(reg) &&
-        stage_change(reg, now_ms, b, NULL, &held, held != NULL, evictions ? u : NULL, u) != MCREG_OK)
-        return out_of_memory(reg);
+    int staged = mcreg__repl_on(reg) ? stage_change(reg, now_ms, b, NULL, &held, held != NULL,
+                                                    evictions ? u : NULL, u)
+                                     : MCREG_OK;
+    if (staged != MCREG_OK)
+        return not_staged(reg, staged);
     int rc = prepare_create(reg, b, t, now_ms, &u, &r);
     if (rc != MCREG_OK) {
         mcreg__repl_abort(reg);
@@ -568,8 +583,10 @@ int mcreg_deregister_user(mcreg_registry *reg, const char *user_id, uint64_t now
         return rc;
     if (!u || !u->n_records)
         return fail(reg, MCREG_ERR_NOT_FOUND, "user_id", "has no records");
-    if (mcreg__repl_on(reg) && stage_change(reg, now_ms, NULL, NULL, NULL, 0, u, NULL) != MCREG_OK)
-        return out_of_memory(reg);
+    int staged =
+        mcreg__repl_on(reg) ? stage_change(reg, now_ms, NULL, NULL, NULL, 0, u, NULL) : MCREG_OK;
+    if (staged != MCREG_OK)
+        return not_staged(reg, staged);
     mcreg_events_op op;
     mcreg__events_init(&op, reg, now_ms);
     size_t n = 0;
@@ -652,8 +669,9 @@ int mcreg_set_user_max_ues(mcreg_registry *reg, const char *user_id, uint32_t ma
     if (rc != MCREG_OK)
         return rc;
     mcreg_repl_node *fresh = NULL;
-    if (mcreg__repl_on(reg) && stage_limit(reg, &k, &fresh) != MCREG_OK)
-        return out_of_memory(reg);
+    int staged = mcreg__repl_on(reg) ? stage_limit(reg, &k, &fresh) : MCREG_OK;
+    if (staged != MCREG_OK)
+        return not_staged(reg, staged);
     if (!u && !(u = mcreg__index_user_get(reg, &k))) {
         if (mcreg__repl_on(reg))
             mcreg__repl_abort_limit(reg, fresh);
@@ -677,8 +695,9 @@ int mcreg_clear_user_max_ues(mcreg_registry *reg, const char *user_id)
     if (!u || !u->has_max)
         return fail(reg, MCREG_ERR_NOT_FOUND, "user_id", "has no UE limit of its own");
     mcreg_repl_node *fresh = NULL;
-    if (mcreg__repl_on(reg) && stage_limit(reg, &k, &fresh) != MCREG_OK)
-        return out_of_memory(reg);
+    int staged = mcreg__repl_on(reg) ? stage_limit(reg, &k, &fresh) : MCREG_OK;
+    if (staged != MCREG_OK)
+        return not_staged(reg, staged);
     if (mcreg__repl_on(reg))
         mcreg__repl_commit_limit(reg, k.id, k.len, 0, 0, fresh);
     u->has_max = 0;

@@ -17,11 +17,25 @@ int mcreg__repl_version_cmp(mcreg_change_version a, mcreg_change_version b)
 
 #define STAMP_MS_MAX ((UINT64_C(1) << 48) - 1)
 
-uint64_t mcreg__repl_next_stamp(const mcreg_registry *reg, uint64_t now_ms)
+int mcreg__repl_next_stamp(mcreg_registry *reg, uint64_t now_ms, uint64_t *stamp)
 {
     uint64_t floor = (now_ms > STAMP_MS_MAX ? STAMP_MS_MAX : now_ms) << 16;
-    uint64_t next = reg->clock == UINT64_MAX ? UINT64_MAX : reg->clock + 1;
-    return floor > next ? floor : next;
+    if (floor <= reg->clock && reg->clock == UINT64_MAX) {
+        /* Saturating would give two changes one version. */
+        mcreg__detail_set(&reg->detail, NULL,
+                          "clock: the next version stamp would pass 2^64 - 1");
+        return MCREG_ERR_CLOCK;
+    }
+    uint64_t next = reg->clock + 1;
+    *stamp = floor > next ? floor : next;
+    return MCREG_OK;
+}
+
+int mcreg__repl_stamp_in_bound(const mcreg_registry *reg, uint64_t stamp, uint64_t now_ms)
+{
+    uint64_t skew = reg->opt.max_clock_skew;
+    uint64_t bound = now_ms > UINT64_MAX - skew ? UINT64_MAX : now_ms + skew;
+    return (stamp >> 16) <= bound;
 }
 
 uint64_t mcreg__repl_horizon(const mcreg_registry *reg, mcreg_change_version v)
@@ -350,8 +364,10 @@ void mcreg__repl_commit(mcreg_events_op *op)
 int mcreg__repl_stage_limit(mcreg_registry *reg, const char *user, size_t user_len,
                             mcreg_repl_node **fresh)
 {
-    int rc = mcreg__repl_stage_begin(reg, mcreg__repl_next_stamp(reg, 0),
-                                     MCREG_REPL_LIMIT_BOUND(user_len));
+    uint64_t stamp;
+    int rc = mcreg__repl_next_stamp(reg, 0, &stamp);
+    if (rc == MCREG_OK)
+        rc = mcreg__repl_stage_begin(reg, stamp, MCREG_REPL_LIMIT_BOUND(user_len));
     if (rc != MCREG_OK)
         return rc;
     reg->stage.active = 0; /* nothing for mcreg__repl_commit */

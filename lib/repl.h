@@ -25,8 +25,11 @@ static inline int mcreg__repl_on(const mcreg_registry *reg)
     return reg->opt.node_id != 0;
 }
 /* The stamp a local call at now_ms takes: at least now_ms << 16, greater
- * than every stamp made or applied. Does not move the clock. */
-uint64_t mcreg__repl_next_stamp(const mcreg_registry *reg, uint64_t now_ms);
+ * than every stamp made or applied. Does not move the clock.
+ * MCREG_ERR_CLOCK (with the detail) when the clock is at 2^64 - 1. */
+int mcreg__repl_next_stamp(mcreg_registry *reg, uint64_t now_ms, uint64_t *stamp);
+/* Whether an applied stamp is within max_clock_skew of now_ms. */
+int mcreg__repl_stamp_in_bound(const mcreg_registry *reg, uint64_t stamp, uint64_t now_ms);
 /* The first now_ms at which an entry of that version is forgotten. */
 uint64_t mcreg__repl_horizon(const mcreg_registry *reg, mcreg_change_version v);
 /* Lower next_horizon to the horizon of v. */

@@ -11,6 +11,7 @@
 #include "repl.h"
 #include "snapshot_decode.h"
 #include "state.h"
+#include "user.h"
 
 /* Room for the records array: the heap and the (still empty) tables are
  * sized for `n` records when they have less, a count the decoder has
@@ -198,11 +199,52 @@ static int build(mcreg_registry *target, const uint8_t *buf, size_t len, mcreg_d
     return rc;
 }
 
-/* Remove the records expired at now_ms, before any order is built.
- * Returns how many. */
+/* With a node id, a put that expired still counts until its horizon
+ * (REPLICATION.md): each record expired at now_ms is staged as mcreg_expire
+ * stages it, its pair's tombstone and its UE's node made ready, so that
+ * dropping it cannot fail. MCREG_ERR_NOMEM leaves nothing staged. */
+static int stage_expired(mcreg_registry *target, uint64_t now_ms)
+{
+    const mcreg_heap *h = &target->st.heap;
+    int rc = mcreg__repl_stage_begin(target, 0, 0);
+    for (size_t i = 0; rc == MCREG_OK && i < h->n; i++) {
+        struct mcreg_record *r = h->items[i];
+        if (h->keys[i] > now_ms)
+            continue;
+        rc = mcreg__repl_stage_removal(target, r);
+    }
+    if (rc == MCREG_OK)
+        rc = mcreg__repl_stage_end(target);
+    if (rc != MCREG_OK)
+        mcreg__repl_abort(target);
+    return rc;
+}
+
+/* A record and a tombstone for one pair: a state no set of entries gives
+ * (the pair's winner is one or the other), which apply refuses too. */
+static int check_tombstones(mcreg_registry *target, mcreg_detail *why)
+{
+    const mcreg_heap *h = &target->st.heap;
+    for (size_t i = 0; target->st.tombs.n && i < h->n; i++) {
+        const struct mcreg_record *r = h->items[i];
+        if (mcreg__repl_tomb_find(target, r->user->id, mcreg__user_id_len(r->user), r->ue_id,
+                                  mcreg__record_ue_len(r))) {
+            mcreg__detail_set(why, "snapshot", "tombstones: a pair the records hold");
+            return MCREG_ERR_FORMAT;
+        }
+    }
+    return MCREG_OK;
+}
+
+/* Remove the records expired at now_ms, before any order is built, with
+ * no event. With a node id, what stage_expired staged turns them into
+ * tombstones as mcreg_expire's commit does, and entries past their horizon
+ * are forgotten as mcreg_expire forgets them. Returns how many. */
 static size_t drop_expired(mcreg_registry *target, uint64_t now_ms)
 {
     mcreg_heap *h = &target->st.heap;
+    mcreg_events_op op;
+    mcreg__events_init(&op, target, now_ms);
     size_t kept = 0;
     for (size_t i = 0; i < h->n; i++) {
         struct mcreg_record *r = h->items[i];
@@ -213,11 +255,19 @@ static size_t drop_expired(mcreg_registry *target, uint64_t now_ms)
         }
         mcreg__index_user_unlink(target, r);
         mcreg__index_ue_remove(target, r);
-        mcreg__record_free(&target->alloc, r);
         target->st.n_records--;
+        mcreg__events_removed(&op, r, MCREG_EV_EXPIRED);
     }
     size_t dropped = h->n - kept;
     h->n = kept;
+    mcreg__repl_commit(&op); /* nothing staged without a node id */
+    while (op.removed) {
+        struct mcreg_record *r = op.removed;
+        op.removed = r->user_next;
+        mcreg__record_free(&target->alloc, r);
+    }
+    if (mcreg__repl_on(target))
+        mcreg__repl_forget(target, now_ms);
     return dropped;
 }
 
@@ -244,6 +294,10 @@ static int finish(mcreg_registry *target, uint64_t now_ms, mcreg_detail *why)
         mcreg__detail_set(why, "snapshot", "records: a (user_id, ue_id) pair appears twice");
         rc = MCREG_ERR_FORMAT;
     }
+    if (rc == MCREG_OK && mcreg__repl_on(target))
+        rc = check_tombstones(target, why);
+    if (rc == MCREG_OK && mcreg__repl_on(target))
+        rc = stage_expired(target, now_ms);
     if (rc == MCREG_OK) {
         /* Only a drop can leave a user with neither records nor limit. */
         if (drop_expired(target, now_ms))
@@ -263,6 +317,15 @@ static int finish(mcreg_registry *target, uint64_t now_ms, mcreg_detail *why)
     if (rc == MCREG_OK)
         mcreg__heap_build(&st->heap);
     return rc;
+}
+
+/* Free the change buffer and stage that the new state used for staging
+ * (nothing is left in them). */
+static void release_staging(mcreg_registry *next)
+{
+    mcreg__alloc_free(&next->alloc, next->pending.out, next->pending.cap);
+    mcreg__alloc_free(&next->alloc, next->stage.items,
+                      next->stage.cap * sizeof(*next->stage.items));
 }
 
 int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t now_ms)
@@ -286,12 +349,17 @@ int mcreg_restore(mcreg_registry *reg, const uint8_t *buf, size_t len, uint64_t 
     mcreg_registry next = *reg;
     memset(&next.st, 0, sizeof(next.st));
     next.alloc.held = 0; /* what the new state takes */
+    /* Its own (empty) change buffer and stage, for staging the tombstones
+     * of expired records: growing reg's would free them under reg. */
+    memset(&next.pending, 0, sizeof(next.pending));
+    memset(&next.stage, 0, sizeof(next.stage));
     /* The new state has the capacity too, or the swap would lose it. */
     int rc = reg->opt.capacity ? mcreg__state_reserve(&next, reg->opt.capacity) : MCREG_OK;
     if (rc == MCREG_OK)
         rc = build(&next, buf, len, why);
     if (rc == MCREG_OK)
         rc = finish(&next, now_ms, why);
+    release_staging(&next);
     if (rc != MCREG_OK) {
         if (rc == MCREG_ERR_NOMEM)
             mcreg__detail_set(why, NULL, "out of memory: the allocator returned NULL");

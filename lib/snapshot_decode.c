@@ -220,6 +220,7 @@ typedef struct {
     mcreg_binding b;
     uint64_t registered_at, expires_at;
     mcreg_change_version version, logon;
+    unsigned versions; /* 1: key 16 given, 2: key 17 */
 } record_fields;
 
 /* The names of the record's fields, by key, as mcreg_binding has them. */
@@ -260,8 +261,10 @@ static int read_field(decoder *d, uint64_t key, record_fields *f)
     case MCREG_SNAPSHOT_REC_SETTINGS:
         return read_settings(d, &f->b);
     case MCREG_SNAPSHOT_REC_VERSION:
+        f->versions |= 1u;
         return mcreg__snapshot_decode_version(d, &f->version);
     case MCREG_SNAPSHOT_REC_LOGON:
+        f->versions |= 2u;
         return mcreg__snapshot_decode_version(d, &f->logon);
     default:
         return skip_value(d); /* a later minor version's field */
@@ -342,6 +345,7 @@ int mcreg__snapshot_decode_record(decoder *d, mcreg_snapshot_decode_item *item)
     item->expires_at = f.expires_at;
     item->version = f.version;
     item->logon = f.logon;
+    item->has_versions = f.versions == 3u;
     return MCREG_OK;
 }
 
@@ -465,6 +469,12 @@ static int read_version(decoder *d)
         return rc;
     if (major == MCREG_SNAPSHOT_MAJOR) {
         reading(d, NULL, MCREG_DETAIL_NO_INDEX);
+        d->minor = minor;
+        /* 1.1 always has its checksum, whatever it holds: a flipped bit
+         * in a record's version or expiry must not merge. A later minor
+         * version may add keys above 19 (the checksum is the last key):
+         * there it is required once keys 16 to 18 are there. */
+        d->crc_needed |= minor == MCREG_SNAPSHOT_REPL_MINOR;
         return MCREG_OK;
     }
     explain_at(d, at);

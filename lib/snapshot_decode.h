@@ -43,6 +43,7 @@ typedef struct {
     mcreg_binding binding;             /* RECORD */
     uint64_t registered_at, expires_at; /* RECORD */
     mcreg_change_version version, logon; /* RECORD: 1.1, else {0, 0} */
+    int has_versions;                  /* RECORD: both keys 16 and 17 given */
     const char *user_id;               /* LIMIT */
     uint32_t max_ues;                  /* LIMIT */
     const char *ue_id;                 /* TOMBSTONE, UE_PUT */
@@ -65,6 +66,7 @@ typedef struct {
     int started, in_records;
     uint64_t section_key;              /* the array being read */
     int crc_seen, crc_needed;          /* 1.1's checksum */
+    uint64_t minor;                    /* the format's, once started */
     uint64_t keys_left, items_left, last_key;
     /* Where an error is, for its account in *why: the array ("records" or
      * "limits") and the item's place in it, then the field being read

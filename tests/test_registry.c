@@ -1883,7 +1883,7 @@ START_TEST(test_strerror_names_every_code)
     const int codes[] = {MCREG_OK,          MCREG_ERR_INVALID, MCREG_ERR_NOMEM,
                          MCREG_ERR_NOT_FOUND, MCREG_ERR_LIMIT,   MCREG_ERR_STALE,
                          MCREG_ERR_BUSY,    MCREG_ERR_FORMAT,  MCREG_ERR_VERSION,
-                         MCREG_ERR_MISUSE};
+                         MCREG_ERR_MISUSE,  MCREG_ERR_CLOCK};
     const size_t n = sizeof(codes) / sizeof(codes[0]);
     for (size_t i = 0; i < n; i++) {
         const char *s = mcreg_strerror(codes[i]);
@@ -1894,7 +1894,7 @@ START_TEST(test_strerror_names_every_code)
             ck_assert_msg(strcmp(s, mcreg_strerror(codes[j])) != 0, "codes %d and %d share %s",
                           codes[i], codes[j], s);
     }
-    const int unknown[] = {1, 2, -10, -100, INT_MAX, INT_MIN};
+    const int unknown[] = {1, 2, -11, -100, INT_MAX, INT_MIN};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
         ck_assert_str_eq(mcreg_strerror(unknown[i]), "unknown error");
 }

@@ -643,6 +643,259 @@ END_TEST
 
 /* ---- hostile bytes ---------------------------------------------------------- */
 
+/* ---- the clock's bounds (README, "Versions") ----------------------------- */
+
+#define DAY_MS UINT64_C(86400000)
+
+/* A buffer stamped a day ahead of now_ms is refused whole, by default
+ * (60 s of skew), and nothing changes; the same bytes apply once now_ms is
+ * within the bound. */
+START_TEST(test_apply_refuses_stamps_ahead_of_now)
+{
+    node a, b;
+    node_init(&a, 1);
+    node_init(&b, 2);
+    reg_ok(&a, "alice", "ue0", 600, T0); /* within the bound */
+    reg_ok(&a, "alice", "ue1", 600, T0 + DAY_MS);
+    bytes buf = drain(&a);
+    char *before = state_of(&b);
+    ck_assert_int_eq(mcreg_changes_apply(b.reg, buf.p, buf.len, T0), MCREG_ERR_CLOCK);
+    ck_assert_ptr_nonnull(strstr(mcreg_error_detail(b.reg), "ahead"));
+    char *after = state_of(&b);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(b.ev.count, 0);
+    free(after);
+    /* 60 s ahead is within the default bound; one millisecond more is not. */
+    ck_assert_int_eq(mcreg_changes_apply(b.reg, buf.p, buf.len, T0 + DAY_MS - 60001),
+                     MCREG_ERR_CLOCK);
+    apply_ok(&b, buf, T0 + DAY_MS - 60000);
+    ck_assert_uint_eq(mcreg_stat(b.reg, MCREG_STAT_RECORDS), 1); /* ue0 lapsed by then */
+    /* A snapshot merged by apply: the same bound. */
+    node c;
+    node_init(&c, 3);
+    bytes snap = snapshot_of(&a);
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, snap.p, snap.len, T0), MCREG_ERR_CLOCK);
+    ck_assert_uint_eq(mcreg_stat(c.reg, MCREG_STAT_RECORDS), 0);
+    apply_ok(&c, snap, T0 + DAY_MS);
+    /* Restoring a node's own snapshot after its clock stepped back: no
+     * bound, and its next change still takes a version above all. */
+    ck_assert_int_eq(mcreg_restore(c.reg, snap.p, snap.len, T0), MCREG_OK);
+    ck_assert_uint_eq(mcreg_stat(c.reg, MCREG_STAT_RECORDS), 1); /* ue0 lapsed at a */
+    ck_assert_int_eq(mcreg_restore(a.reg, snap.p, snap.len, T0), MCREG_OK);
+    reg_ok(&a, "alice", "ue2", 600, T0);
+    mcreg_change_version v1 = mcreg_record_version(mcreg_find(a.reg, "alice", "ue1"));
+    mcreg_change_version v2 = mcreg_record_version(mcreg_find(a.reg, "alice", "ue2"));
+    ck_assert_uint_gt(v2.stamp, v1.stamp);
+    free(before);
+    free_bytes(&snap);
+    free_bytes(&buf);
+    node_close(&a);
+    node_close(&b);
+    node_close(&c);
+}
+END_TEST
+
+/* The bound is an option: 0 refuses anything ahead of now_ms at all. */
+START_TEST(test_max_clock_skew_option)
+{
+    node a, b;
+    node_init(&a, 1);
+    reg_ok(&a, "alice", "ue1", 600, T0 + 5000);
+    bytes buf = drain(&a);
+    for (int skew = 0; skew < 2; skew++) {
+        memset(&b, 0, sizeof(b));
+        b.allocator = tu_allocator(&b.alloc);
+        tu_events_init(&b.ev);
+        mcreg_options *o = NULL;
+        ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+        mcreg_options_set_allocator(o, &b.allocator);
+        mcreg_options_set_event_callback(o, node_cb, &b);
+        mcreg_options_set_node_id(o, 2);
+        mcreg_options_set_max_expires(o, MAX_EXPIRES);
+        mcreg_options_set_max_clock_skew(o, skew ? 10000u : 0u);
+        ck_assert_int_eq(mcreg_registry_new(&b.reg, o), MCREG_OK);
+        mcreg_options_free(o);
+        ck_assert_int_eq(mcreg_changes_apply(b.reg, buf.p, buf.len, T0),
+                         skew ? MCREG_OK : MCREG_ERR_CLOCK);
+        if (!skew)
+            apply_ok(&b, buf, T0 + 5000);
+        node_close(&b);
+    }
+    free_bytes(&buf);
+    node_close(&a);
+}
+END_TEST
+
+/* The clock never saturates: once the next stamp would pass 2^64 - 1, a
+ * local mutating call fails and changes nothing (no version is reused). */
+START_TEST(test_clock_overflow_fails_the_call)
+{
+    node a;
+    node_init(&a, 1);
+    mcreg_binding bd = tu_binding("alice", "ue1", 600);
+    /* now_ms past 2^48 ms: each call takes the clock's next count. */
+    size_t ok = 0;
+    int rc = MCREG_OK;
+    for (uint32_t cseq = 1; rc == MCREG_OK && cseq < 70000; cseq++) {
+        bd.cseq = cseq;
+        rc = mcreg_register(a.reg, &bd, UINT64_MAX, NULL);
+        if (rc == MCREG_OK)
+            ok++;
+        if (cseq % 4096 == 0 && rc == MCREG_OK) {
+            bytes b = drain(&a);
+            free_bytes(&b);
+        }
+    }
+    ck_assert_int_eq(rc, MCREG_ERR_CLOCK);
+    ck_assert_uint_eq(ok, 65536); /* stamps 2^64 - 65536 .. 2^64 - 1 */
+    ck_assert_ptr_nonnull(strstr(mcreg_error_detail(a.reg), "clock"));
+    uint8_t *p = NULL;
+    size_t len = 0;
+    if (mcreg_changes_drain(a.reg, &p, &len) == MCREG_OK)
+        mcreg_buffer_free(a.reg, p);
+    char *before = state_of(&a);
+    node_reset_events(&a);
+    ck_assert_int_eq(mcreg_deregister(a.reg, "alice", "ue1", UINT64_MAX), MCREG_ERR_CLOCK);
+    ck_assert_int_eq(mcreg_set_user_max_ues(a.reg, "alice", 2), MCREG_ERR_CLOCK);
+    ck_assert_int_eq(mcreg_deregister_user(a.reg, "alice", UINT64_MAX, NULL), MCREG_ERR_CLOCK);
+    char *after = state_of(&a);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(a.ev.count, 0);
+    ck_assert_int_eq(mcreg_changes_drain(a.reg, &p, &len), MCREG_ERR_NOT_FOUND);
+    free(before);
+    free(after);
+    node_close(&a);
+}
+END_TEST
+
+/* ---- the cost of apply's notifications ------------------------------------ */
+
+/* A counting allocator that also refuses any request above `cap`. */
+typedef struct capped {
+    tu_alloc counted;
+    mcreg_allocator inner;
+    size_t cap;
+} capped;
+
+static void *capped_malloc(size_t size, void *ctx)
+{
+    capped *c = ctx;
+    return size > c->cap ? NULL : c->inner.malloc(size, c->inner.ctx);
+}
+
+static void *capped_realloc(void *ptr, size_t size, void *ctx)
+{
+    capped *c = ctx;
+    return size > c->cap ? NULL : c->inner.realloc(ptr, size, c->inner.ctx);
+}
+
+static void capped_free(void *ptr, void *ctx)
+{
+    capped *c = ctx;
+    c->inner.free(ptr, c->inner.ctx);
+}
+
+/* NOTIFY_LOGONs per recipient (by the recipient's UE index "uN"), and
+ * whether each listed every other UE of the user. */
+typedef struct tally {
+    size_t logons, per_recipient[2][4096], want_others, short_lists;
+} tally;
+
+static void tally_cb(const mcreg_event *ev, void *ud)
+{
+    tally *t = ud;
+    if (ev->type != MCREG_EV_NOTIFY_LOGON)
+        return;
+    t->logons++;
+    unsigned side = ev->recipient_ue_id[0] == 'b', k = (unsigned)atoi(ev->recipient_ue_id + 1);
+    if (k < 4096)
+        t->per_recipient[side][k]++;
+    if (ev->n_other != t->want_others)
+        t->short_lists++;
+}
+
+static mcreg_registry *tally_node(uint64_t id, capped *c, tally *t, mcreg_notify_policy pol)
+{
+    c->inner = tu_allocator(&c->counted);
+    c->cap = SIZE_MAX;
+    mcreg_allocator a = {capped_malloc, capped_realloc, capped_free, c};
+    mcreg_options *o = NULL;
+    ck_assert_int_eq(mcreg_options_new(&o), MCREG_OK);
+    mcreg_options_set_allocator(o, &a);
+    mcreg_options_set_event_callback(o, tally_cb, t);
+    mcreg_options_set_node_id(o, id);
+    mcreg_options_set_max_expires(o, MAX_EXPIRES);
+    mcreg_options_set_notify_logon(o, pol);
+    mcreg_registry *reg = NULL;
+    ck_assert_int_eq(mcreg_registry_new(&reg, o), MCREG_OK);
+    mcreg_options_free(o);
+    return reg;
+}
+
+/* K new UEs of one user arrive at a node where the user has K later UEs
+ * of its own: over the one apply each of the node's UEs is told once, and
+ * (ALL) each arriving UE once, each listing every other UE; no allocation
+ * is larger than a few times the input, and the apply's peak memory is
+ * linear in the input. */
+static void many_logons(mcreg_notify_policy pol)
+{
+    enum { K = 2000 };
+    static capped ca, cb;
+    static tally ta, tb;
+    memset(&ca, 0, sizeof(ca));
+    memset(&cb, 0, sizeof(cb));
+    memset(&ta, 0, sizeof(ta));
+    memset(&tb, 0, sizeof(tb));
+    mcreg_registry *a = tally_node(1, &ca, &ta, MCREG_NOTIFY_NONE);
+    mcreg_registry *b = tally_node(2, &cb, &tb, pol);
+    char ue[16];
+    for (unsigned i = 0; i < K; i++) {
+        snprintf(ue, sizeof(ue), "a%u", i);
+        mcreg_binding bd = tu_binding("alice", ue, 600);
+        ck_assert_int_eq(mcreg_register(a, &bd, T0, NULL), MCREG_OK);
+        snprintf(ue, sizeof(ue), "b%u", i);
+        bd = tu_binding("alice", ue, 600);
+        ck_assert_int_eq(mcreg_register(b, &bd, T0 + 5, NULL), MCREG_OK);
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mcreg_changes_drain(a, &buf, &len), MCREG_OK);
+    memset(&tb, 0, sizeof(tb));
+    tb.want_others = 2 * K - 1;
+    size_t live = cb.counted.live_bytes;
+    cb.counted.peak_bytes = live;
+    cb.counted.max_request = 0;
+    cb.cap = 4 * len;
+    ck_assert_int_eq(mcreg_changes_apply(b, buf, len, T0 + 10), MCREG_OK);
+    cb.cap = SIZE_MAX;
+    ck_assert_uint_le(cb.counted.max_request, 4 * len);
+    ck_assert_uint_le(cb.counted.peak_bytes - live, 32 * len);
+    ck_assert_uint_eq(mcreg_stat(b, MCREG_STAT_RECORDS), 2 * K);
+    ck_assert_uint_eq(tb.logons, pol == MCREG_NOTIFY_ALL ? 2 * K : K);
+    ck_assert_uint_eq(tb.short_lists, 0);
+    for (unsigned i = 0; i < K; i++) {
+        ck_assert_uint_eq(tb.per_recipient[1][i], 1);
+        ck_assert_uint_eq(tb.per_recipient[0][i], pol == MCREG_NOTIFY_ALL ? 1 : 0);
+    }
+    mcreg_buffer_free(a, buf);
+    mcreg_registry_free(a);
+    mcreg_registry_free(b);
+    ck_assert_uint_eq(ca.counted.live, 0);
+    ck_assert_uint_eq(cb.counted.live, 0);
+}
+
+START_TEST(test_many_logons_of_one_user_all)
+{
+    many_logons(MCREG_NOTIFY_ALL);
+}
+END_TEST
+
+START_TEST(test_many_logons_of_one_user_new_ue)
+{
+    many_logons(MCREG_NOTIFY_NEW_UE);
+}
+END_TEST
+
 static bytes sample_buffer(void)
 {
     node a;
@@ -798,6 +1051,132 @@ START_TEST(test_snapshot_1_1_round_trip_and_merge)
     free_bytes(&sc);
     node_close(&a);
     node_close(&b);
+    node_close(&c);
+}
+END_TEST
+
+/* The CRC-32C of a snapshot 1.1 (key 19, its last 4 bytes) written again
+ * over everything before its bstr head. */
+static void snapshot_recrc(bytes b)
+{
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = 0; i < b.len - 5; i++) {
+        crc ^= b.p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
+    }
+    crc ^= 0xffffffffu;
+    b.p[b.len - 4] = (uint8_t)(crc >> 24);
+    b.p[b.len - 3] = (uint8_t)(crc >> 16);
+    b.p[b.len - 2] = (uint8_t)(crc >> 8);
+    b.p[b.len - 1] = (uint8_t)crc;
+}
+
+/* A record and a tombstone for one pair: no set of entries gives that
+ * state. restore and apply both refuse it (MCREG_ERR_FORMAT, with the
+ * detail), and nothing changes. */
+START_TEST(test_snapshot_record_and_tombstone_of_one_pair)
+{
+    node a, c;
+    node_init(&a, 1);
+    node_init(&c, 3);
+    reg_ok(&a, "alice", "ue1", 600, T0);
+    reg_ok(&a, "alice", "ue2", 600, T0 + 1);
+    ck_assert_int_eq(mcreg_deregister(a.reg, "alice", "ue2", T0 + 2), MCREG_OK);
+    bytes s = snapshot_of(&a);
+    /* The recomputed checksum alone leaves a valid snapshot. */
+    snapshot_recrc(s);
+    ck_assert_int_eq(mcreg_restore(c.reg, s.p, s.len, T0 + 3), MCREG_OK);
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, s.p, s.len, T0 + 3), MCREG_OK);
+    ck_assert_int_eq(mcreg_restore(c.reg, NULL, 0, T0 + 3), MCREG_ERR_FORMAT); /* empty again */
+    /* The tombstone's "ue2" (text of 3: 63 'u' 'e' '2'; the first, as no
+     * record holds ue2) becomes "ue1": the record's pair. */
+    size_t at = 0, seen = 0;
+    for (size_t i = 0; i + 4 <= s.len && !at; i++)
+        if (!memcmp(s.p + i, "\x63ue2", 4) && seen++ == 0)
+            at = i;
+    ck_assert_uint_gt(at, 0);
+    s.p[at + 3] = '1';
+    snapshot_recrc(s);
+    reg_ok(&c, "zed", "ue9", 60, T0);
+    char *before = state_of(&c);
+    ck_assert_int_eq(mcreg_restore(c.reg, s.p, s.len, T0 + 3), MCREG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(mcreg_error_detail(c.reg), "tombstone"));
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, s.p, s.len, T0 + 3), MCREG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(mcreg_error_detail(c.reg), "tombstone"));
+    char *after = state_of(&c);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    free_bytes(&s);
+    node_close(&a);
+    node_close(&c);
+}
+END_TEST
+
+/* A registry without node id: its snapshots are 1.0 (no versions). */
+static bytes snapshot_1_0(void)
+{
+    mcreg_registry *r = NULL;
+    ck_assert_int_eq(mcreg_registry_new(&r, NULL), MCREG_OK);
+    mcreg_binding bd = tu_binding("alice", "ue1", 600);
+    ck_assert_int_eq(mcreg_register(r, &bd, T0, NULL), MCREG_OK);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mcreg_snapshot(r, &buf, &len), MCREG_OK);
+    bytes b = {malloc(len), len};
+    memcpy(b.p, buf, len);
+    mcreg_buffer_free(r, buf);
+    mcreg_registry_free(r);
+    /* d9 d9f7, the map's head, 00, 82 01 00: the minor version is byte 7 */
+    ck_assert_uint_eq(b.p[6], 0x01);
+    ck_assert_uint_eq(b.p[7], 0x00);
+    return b;
+}
+
+/* A snapshot without versions (1.0) says nothing apply could merge by:
+ * refused, and nothing changes. mcreg_restore still reads it. */
+START_TEST(test_apply_refuses_a_snapshot_without_versions)
+{
+    node c;
+    node_init(&c, 3);
+    bytes b = snapshot_1_0();
+    reg_ok(&c, "zed", "ue9", 60, T0);
+    node_reset_events(&c);
+    char *before = state_of(&c);
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, b.p, b.len, T0), MCREG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(mcreg_error_detail(c.reg), "version"));
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, b.p, b.len, T0 + 10000000), MCREG_ERR_FORMAT);
+    char *after = state_of(&c);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(c.ev.count, 0);
+    ck_assert_int_eq(mcreg_restore(c.reg, b.p, b.len, T0), MCREG_OK);
+    ck_assert_uint_eq(mcreg_stat(c.reg, MCREG_STAT_RECORDS), 1);
+    free(before);
+    free(after);
+    free_bytes(&b);
+    node_close(&c);
+}
+END_TEST
+
+/* A 1.1 snapshot carries its checksum whatever it holds: one of records
+ * only without key 19 is refused. */
+START_TEST(test_snapshot_1_1_requires_its_checksum)
+{
+    node c;
+    node_init(&c, 3);
+    bytes b = snapshot_1_0();
+    b.p[7] = 0x01; /* 1.1, with no key 16 to 19 */
+    ck_assert_int_eq(mcreg_restore(c.reg, b.p, b.len, T0), MCREG_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(mcreg_error_detail(c.reg), "checksum"));
+    ck_assert_uint_eq(mcreg_stat(c.reg, MCREG_STAT_RECORDS), 0);
+    ck_assert_int_eq(mcreg_changes_apply(c.reg, b.p, b.len, T0), MCREG_ERR_FORMAT);
+    /* A registry without node id reads 1.1 too: the same rule. */
+    mcreg_registry *r = NULL;
+    ck_assert_int_eq(mcreg_registry_new(&r, NULL), MCREG_OK);
+    ck_assert_int_eq(mcreg_restore(r, b.p, b.len, T0), MCREG_ERR_FORMAT);
+    mcreg_registry_free(r);
+    free_bytes(&b);
     node_close(&c);
 }
 END_TEST
@@ -1047,10 +1426,18 @@ Suite *suite_repl(void)
     tcase_add_test(tc, test_lapsed_records_in_register);
     tcase_add_loop_test(tc, test_concurrent_logons_all, 0, 2);
     tcase_add_loop_test(tc, test_concurrent_logons_new_ue, 0, 2);
+    tcase_add_test(tc, test_apply_refuses_stamps_ahead_of_now);
+    tcase_add_test(tc, test_max_clock_skew_option);
+    tcase_add_test(tc, test_clock_overflow_fails_the_call);
+    tcase_add_test(tc, test_many_logons_of_one_user_all);
+    tcase_add_test(tc, test_many_logons_of_one_user_new_ue);
     tcase_add_test(tc, test_every_truncation_and_bit_flip_is_format);
     tcase_add_test(tc, test_unknown_major_version);
     tcase_add_test(tc, test_snapshot_1_1_round_trip_and_merge);
     tcase_add_test(tc, test_snapshot_1_1_every_bit_flip_refused);
+    tcase_add_test(tc, test_snapshot_record_and_tombstone_of_one_pair);
+    tcase_add_test(tc, test_apply_refuses_a_snapshot_without_versions);
+    tcase_add_test(tc, test_snapshot_1_1_requires_its_checksum);
     suite_add_tcase(s, tc);
     TCase *fm = tcase_create("failmalloc");
     tcase_set_timeout(fm, 300);

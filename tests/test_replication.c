@@ -792,6 +792,107 @@ START_TEST(versions_follow_the_clock)
 }
 END_TEST
 
+/* ---- restart from a snapshot ----------------------------------------------- */
+
+/* A restore at now_ms. */
+static void restore(node *n, buf s, uint64_t now)
+{
+    int rc = mcreg_restore(n->reg, s.b, s.len, now);
+    ck_assert_msg(rc == MCREG_OK, "restore at node %" PRIu64 ": %d", n->id, rc);
+}
+
+/* The anchor case across a restart: node 1 puts (alice, x) for an hour
+ * (b1), then shortens it to 10 s (b2). Node 2 holds only b2 and snapshots
+ * once it has expired, without having run mcreg_expire; node 3 restarts
+ * from that snapshot then. The expired put still counts until its
+ * horizon: it is the pair's tombstone (and, UE exclusive on, the UE's
+ * highest put), so b1, older, does not bring the record back on node 3.
+ * Node 4 saw b2 then b1 and expired at the restore time; node 2, expiring
+ * then too and applying b1, ends the same. _i: 1 UE exclusive off. */
+START_TEST(restart_keeps_the_expired_put)
+{
+    model_options r = rules(0);
+    r.shared_ues = _i;
+    node c[4];
+    cluster_new(c, 4, &r);
+    reg(&c[0], "alice", "x", 3600, T0);
+    buf b1 = drain(&c[0]);
+    reg(&c[0], "alice", "x", 10, T0 + 100);
+    buf b2 = drain(&c[0]);
+    uint64_t end = T0 + 100 + 10000, now = end + 5;
+
+    apply(&c[1], b2, T0 + 200);
+    apply(&c[3], b2, T0 + 200);
+    apply(&c[3], b1, T0 + 300);
+    ck_contact(&c[3], "alice", "x", "(no contact)");
+    buf s = snap(&c[1]);
+    restore(&c[2], s, now);
+    ck_assert_ptr_null(mcreg_find(c[2].reg, "alice", "x"));
+    ck_assert_uint_eq(mcreg_stat(c[2].reg, MCREG_STAT_TOMBSTONES), 1);
+    apply(&c[2], b1, now + 1);
+    ck_log(&c[2], "");
+    ck_assert_ptr_null(mcreg_find(c[2].reg, "alice", "x"));
+
+    expire(&c[3], now);
+    expire(&c[1], now);
+    apply(&c[1], b1, now + 1);
+    ck_assert_ptr_null(mcreg_find(c[1].reg, "alice", "x"));
+    uint64_t d = digest(&c[3]);
+    buf sd = snap(&c[3]);
+    for (size_t i = 1; i < 3; i++) {
+        ck_assert_msg(digest(&c[i]) == d, "node %zu's digest differs from node 4's", i + 1);
+        buf si = snap(&c[i]);
+        ck_assert_msg(si.len == sd.len && memcmp(si.b, sd.b, si.len) == 0,
+                      "node %zu's snapshot differs from node 4's", i + 1);
+        free(si.b);
+    }
+    free(sd.b);
+    free(s.b);
+    free(b1.b);
+    free(b2.b);
+    cluster_free(c, 4);
+}
+END_TEST
+
+/* The same restart at or past the expired put's horizon (stamp + 60 s):
+ * the put is forgotten, as mcreg_expire forgets it, and the restored node
+ * is an empty one. */
+START_TEST(restart_past_the_horizon_keeps_nothing)
+{
+    const uint32_t m = 60;
+    model_options r = rules(m);
+    r.shared_ues = _i;
+    node c[3];
+    cluster_new(c, 3, &r);
+    reg(&c[0], "alice", "x", 60, T0);
+    buf b1 = drain(&c[0]);
+    reg(&c[0], "alice", "x", 10, T0 + 100);
+    buf b2 = drain(&c[0]);
+    uint64_t horizon = T0 + 100 + 1000u * m;
+
+    apply(&c[1], b2, T0 + 200);
+    buf s = snap(&c[1]);
+    restore(&c[2], s, horizon - 1); /* still counts */
+    ck_assert_uint_eq(mcreg_stat(c[2].reg, MCREG_STAT_TOMBSTONES), 1);
+    restore(&c[2], s, horizon);
+    ck_assert_ptr_null(mcreg_find(c[2].reg, "alice", "x"));
+    ck_assert_uint_eq(mcreg_stat(c[2].reg, MCREG_STAT_TOMBSTONES), 0);
+    node empty;
+    node_new(&empty, 7, &r);
+    ck_assert_uint_eq(digest(&c[2]), digest(&empty));
+    buf s2 = snap(&c[2]), se = snap(&empty);
+    ck_assert(s2.len == se.len && memcmp(s2.b, se.b, s2.len) == 0);
+    free(s2.b);
+    free(se.b);
+    mcreg_registry_free(empty.reg);
+    tu_events_free(&empty.ev);
+    free(s.b);
+    free(b1.b);
+    free(b2.b);
+    cluster_free(c, 3);
+}
+END_TEST
+
 Suite *suite_replication(void)
 {
     Suite *s = suite_create("replication");
@@ -808,6 +909,8 @@ Suite *suite_replication(void)
     tcase_add_test(tc, logon_after_seeing_the_other_told_once);
     tcase_add_test(tc, events_of_one_apply_in_order);
     tcase_add_test(tc, versions_follow_the_clock);
+    tcase_add_loop_test(tc, restart_keeps_the_expired_put, 0, 2);
+    tcase_add_loop_test(tc, restart_past_the_horizon_keeps_nothing, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -766,7 +766,9 @@ START_TEST(test_restore_minimal_and_later_minor)
     ck_assert_int_eq(mcreg_user_max_ues(reg, "z", &max), MCREG_OK);
     ck_assert_uint_eq(max, 3);
 
-    static const uint64_t minors[] = {1, 5, 24, 65536, UINT64_MAX};
+    /* Later minor versions than 1.1 (which always carries its checksum:
+     * test_repl.c); their records alone need none. */
+    static const uint64_t minors[] = {2, 5, 24, 65536, UINT64_MAX};
     for (size_t k = 0; k < sizeof(minors) / sizeof(minors[0]); k++) {
         bb_reset(&b);
         bb_self(&b);

@@ -532,8 +532,10 @@ def reader(dump_exe, snapshot, sidecar, tmpdir):
             "keys)", encode_canonical(later))
     deep = b"\x81" * 200 + b"\x00"
     rejects("an unknown key's value nested 200 levels deep", raw_doc(extra=[(b"\x03", deep)]))
-    later = {0: [1, 1], 1: state[1], 2: state[2]}
-    accepts("version [1, 1]", encode_canonical(later))
+    later = {0: [1, 2], 1: state[1], 2: state[2]}
+    accepts("version [1, 2]", encode_canonical(later))
+    rejects("version [1, 1] without its checksum (key 19)",
+            encode_canonical({**later, 0: [1, 1]}))
     if records:
         user = records[0]["user"]
         only = b"".join(line + b"\n" for line in want.split(b"\n")[:-1]

@@ -1297,33 +1297,81 @@ static int settle_pair(model *m, const touched *a, uint64_t now)
     return 0;
 }
 
-/* Notifications across nodes: the pair's logon X is now present and newer
- * than every logon the pair held; each present record (user, Y) of this
- * node's logon, created after X, tells its logon again: to Y, and (ALL)
- * to X. */
-static void cross_notify(model *m, const touched *a)
+/* Whether the pair's logon X is now present and newer than every logon
+ * the pair held: it notifies by the cross-node rule. */
+static int notifies(const model *m, const touched *a)
 {
     int64_t sx = find_slot(m, a->user, a->ue);
-    if (sx < 0 || m->opt.notify == MCREG_NOTIFY_NONE)
-        return;
-    model_record x = m->slots[sx].r;
-    if (a->had_logon && model_version_cmp(x.logon, a->held) <= 0)
-        return;
+    if (sx < 0)
+        return 0;
+    return !a->had_logon || model_version_cmp(m->slots[sx].r.logon, a->held) > 0;
+}
+
+/* Whether the user's UE ue is among the call's notifying logons X. */
+static int is_x(const model *m, const touched *t, const uint8_t *made, size_t n, uint32_t user,
+                uint32_t ue)
+{
+    for (size_t i = 0; i < n; i++)
+        if (made[i] && t[i].user == user && t[i].ue == ue && notifies(m, &t[i]))
+            return 1;
+    return 0;
+}
+
+/* Notifications across nodes, merged over one apply (at most one
+ * NOTIFY_LOGON per recipient): each present record Y of this node's logon,
+ * later than some X of the call (another UE), hears its logon again (to
+ * Y, origin the earliest such X's node); under ALL each X not told so
+ * hears (ue_id) of the latest present logon of this node, when later than
+ * X's (origin X's node). other_ue_ids: every UE but the recipient. */
+static void cross_notify_user(model *m, uint32_t user, const touched *t, const uint8_t *made,
+                              size_t nt)
+{
     size_t n;
-    const model_record **ues = user_sorted(m, a->user, &n);
+    const model_record **ues = user_sorted(m, user, &n);
+    uint8_t *told = calloc(n ? n : 1, 1);
+    if (!told)
+        abort();
     for (size_t k = 0; k < n; k++) {
-        const model_record *y = ues[k];
-        if (y->ue == x.ue || y->logon.node != m->opt.node_id ||
-            model_version_cmp(y->logon, x.logon) <= 0)
+        const model_record *y = ues[k], *low = NULL;
+        for (size_t j = 0; j < n; j++)
+            if (j != k && is_x(m, t, made, nt, user, ues[j]->ue) &&
+                (!low || model_version_cmp(ues[j]->logon, low->logon) < 0))
+                low = ues[j];
+        if (!low || y->logon.node != m->opt.node_id ||
+            model_version_cmp(y->logon, low->logon) <= 0)
             continue;
+        told[k] = 1;
         ev_notify(m, MCREG_EV_NOTIFY_LOGON, y, y->ue, ues, n);
-        m->ev[m->ev_n - 1].origin = x.version.node;
-        if (m->opt.notify == MCREG_NOTIFY_ALL) {
-            ev_notify(m, MCREG_EV_NOTIFY_LOGON, y, x.ue, ues, n);
-            m->ev[m->ev_n - 1].origin = x.version.node;
-        }
+        m->ev[m->ev_n - 1].origin = low->version.node;
     }
+    for (size_t k = 0; k < n && m->opt.notify == MCREG_NOTIFY_ALL; k++) {
+        const model_record *x = ues[k], *high = NULL;
+        if (told[k] || !is_x(m, t, made, nt, user, x->ue))
+            continue;
+        for (size_t j = 0; j < n; j++)
+            if (j != k && ues[j]->logon.node == m->opt.node_id &&
+                (!high || model_version_cmp(ues[j]->logon, high->logon) > 0))
+                high = ues[j];
+        if (!high || model_version_cmp(high->logon, x->logon) <= 0)
+            continue;
+        ev_notify(m, MCREG_EV_NOTIFY_LOGON, high, x->ue, ues, n);
+        m->ev[m->ev_n - 1].origin = x->version.node;
+    }
+    free(told);
     free(ues);
+}
+
+static void cross_notify(model *m, const touched *t, const uint8_t *made, size_t n)
+{
+    if (m->opt.notify == MCREG_NOTIFY_NONE)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        int first = 1; /* each user once: at its first touched pair */
+        for (size_t j = 0; j < i && first; j++)
+            first = t[j].user != t[i].user;
+        if (first)
+            cross_notify_user(m, t[i].user, t, made, n);
+    }
 }
 
 static void apply_change(model *m, const model_change *c, uint64_t now)
@@ -1341,9 +1389,7 @@ static void apply_change(model *m, const model_change *c, uint64_t now)
         abort();
     for (size_t i = 0; i < t.n; i++)
         made[i] = (uint8_t)settle_pair(m, &t.v[i], now);
-    for (size_t i = 0; i < t.n; i++)
-        if (made[i])
-            cross_notify(m, &t.v[i]);
+    cross_notify(m, t.v, made, t.n);
     free(made);
     free(t.v);
 }
