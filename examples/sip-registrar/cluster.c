@@ -430,17 +430,15 @@ static void republish(registrar *r)
 
 /* ---- the reader ---------------------------------------------------------------------- */
 
-/* The check: XINFO STREAM without its entries, and whether ARGV[1] (the
- * position) is still in the stream. {0}: no stream. */
+/* The check: XINFO STREAM without its entries (a republished state may be
+ * large). {0}: no stream. */
 static const char CHECK_SCRIPT[] =
     "local info = redis.pcall('XINFO', 'STREAM', KEYS[1])\n"
     "if type(info) ~= 'table' or info.err then return {0} end\n"
     "local f = {}\n"
     "for i = 1, #info, 2 do f[info[i]] = info[i + 1] end\n"
-    "local has = 0\n"
-    "if ARGV[1] ~= '0-0' and #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) > 0 then has = 1 end\n"
     "return {1, f['length'], f['entries-added'], f['last-generated-id'],\n"
-    "        f['recorded-first-entry-id'], has}\n";
+    "        f['recorded-first-entry-id']}\n";
 
 static void on_check(registrar *r, redisReply *reply, void *arg);
 static void on_xread(registrar *r, redisReply *reply, void *arg);
@@ -449,12 +447,12 @@ static void start_merge(registrar *r, const char *reason, int reset);
 static void send_check(registrar *r)
 {
     cluster *cl = &r->cl;
-    const char *argv[] = {"EVAL", CHECK_SCRIPT, "1", r->cfg.redis_stream, cl->position};
-    size_t lens[5];
-    for (int i = 0; i < 5; i++)
+    const char *argv[] = {"EVAL", CHECK_SCRIPT, "1", r->cfg.redis_stream};
+    size_t lens[4];
+    for (int i = 0; i < 4; i++)
         lens[i] = strlen(argv[i]);
     cl->next_check_ms = mono_ms() + CHECK_EVERY_MS;
-    if (rconn_command(&cl->reader, on_check, NULL, REPLY_TIMEOUT_MS, 5, argv, lens) != 0)
+    if (rconn_command(&cl->reader, on_check, NULL, REPLY_TIMEOUT_MS, 4, argv, lens) != 0)
         cl->reader_reset = 1;
 }
 
@@ -484,10 +482,14 @@ static int reply_text(const redisReply *x)
     return x && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS);
 }
 
-/* What the check found: NULL (nothing lost), or the reason for a resync. */
-static const char *judge(cluster *cl, const redisReply *x, int *reset, int *bootstrap)
+/* What the check found: NULL (nothing lost), or the reason for a resync.
+ * Entries after this node's position are gone when the stream's first
+ * entry is beyond it (or, the stream empty, its last): trimmed or flushed.
+ * The position itself may be gone (trimmed up to it exactly, or the
+ * node bootstrapped from a published position): nothing after it is. */
+static const char *judge(cluster *cl, const redisReply *x, int *reset)
 {
-    *reset = *bootstrap = 0;
+    *reset = 0;
     int fresh = strcmp(cl->position, "0-0") == 0;
     if (x->element[0]->integer == 0) {
         if (!fresh || cl->seen_stream) {
@@ -496,16 +498,14 @@ static const char *judge(cluster *cl, const redisReply *x, int *reset, int *boot
         }
         return NULL; /* nothing yet: the first XADD creates it */
     }
-    if (x->elements < 6 || !reply_is(x->element[1], REDIS_REPLY_INTEGER) ||
+    if (x->elements < 5 || !reply_is(x->element[1], REDIS_REPLY_INTEGER) ||
         !reply_is(x->element[2], REDIS_REPLY_INTEGER) || !reply_text(x->element[3]) ||
-        !reply_text(x->element[4]) || !reply_is(x->element[5], REDIS_REPLY_INTEGER) ||
-        !valid_id(x->element[3]->str, x->element[3]->len) ||
+        !reply_text(x->element[4]) || !valid_id(x->element[3]->str, x->element[3]->len) ||
         !valid_id(x->element[4]->str, x->element[4]->len))
         return "bad-reply";
     uint64_t length = (uint64_t)x->element[1]->integer;
     uint64_t added = (uint64_t)x->element[2]->integer;
     const char *last = x->element[3]->str, *first = x->element[4]->str;
-    int has_position = x->element[5]->integer != 0;
     uint64_t seen = cl->seen_entries_added;
     cl->seen_stream = 1;
     cl->seen_entries_added = added;
@@ -515,18 +515,16 @@ static const char *judge(cluster *cl, const redisReply *x, int *reset, int *boot
     }
     if (fresh) {
         /* Entries were trimmed before this node read them. */
-        if (added > length) {
-            *bootstrap = 1;
+        if (added > length)
             return "joined-trimmed";
-        }
         return NULL;
     }
     if (cmp_id(last, cl->position) < 0) {
         *reset = 1;
         return "last-id-back";
     }
-    if (!has_position)
-        return cmp_id(first, cl->position) > 0 ? "trimmed" : (*reset = 1, "position-missing");
+    if (length ? cmp_id(first, cl->position) > 0 : cmp_id(last, cl->position) > 0)
+        return "trimmed";
     return NULL;
 }
 
@@ -544,8 +542,8 @@ static void on_check(registrar *r, redisReply *reply, void *arg)
         cl->reader_reset = 1;
         return;
     }
-    int reset, bootstrap;
-    const char *gap = judge(cl, reply, &reset, &bootstrap);
+    int reset;
+    const char *gap = judge(cl, reply, &reset);
     if (gap && strcmp(gap, "bad-reply") == 0) {
         LOG_LIMITED("cluster check-failed error=bad-reply");
         cl->reader_reset = 1;
