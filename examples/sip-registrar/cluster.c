@@ -296,6 +296,7 @@ static void on_xadd(registrar *r, redisReply *reply, void *arg)
         cl->writer_reset = 1;
         return;
     }
+    cl->writer_ok = 1;
     cl->head = b->next;
     if (!cl->head)
         cl->tail = NULL;
@@ -304,6 +305,23 @@ static void on_xadd(registrar *r, redisReply *reply, void *arg)
         cl->published_journal_end = b->journal_end;
     net_send_list(r, &b->held);
     free_batch(r, b);
+}
+
+/* A connection counts as Redis reachable once Redis has answered on it: a
+ * stopped server still completes the TCP handshake. */
+static void on_ping(registrar *r, redisReply *reply, void *arg)
+{
+    (void)arg;
+    if (reply && reply->type != REDIS_REPLY_ERROR)
+        r->cl.writer_ok = 1;
+}
+
+static void send_ping(registrar *r)
+{
+    const char *argv[] = {"PING"};
+    size_t lens[] = {4};
+    if (rconn_command(&r->cl.writer, on_ping, NULL, REPLY_TIMEOUT_MS, 1, argv, lens) != 0)
+        r->cl.writer_reset = 1;
 }
 
 static int send_batch(registrar *r, publish_batch *b)
@@ -387,7 +405,7 @@ int cluster_unavailable(const registrar *r)
     const cluster *cl = &r->cl;
     if (!cl->on)
         return 0;
-    return (r->journal_fd < 0 && !cl->writer.up) || cl->queued_bytes > QUEUE_MAX_BYTES;
+    return (r->journal_fd < 0 && !cl->writer_ok) || cl->queued_bytes > QUEUE_MAX_BYTES;
 }
 
 uint64_t cluster_compact_limit(const registrar *r, uint64_t from)
@@ -804,10 +822,16 @@ static void writer_events(registrar *r, uint64_t now)
         rconn_drop(w, "error reply");
     }
     rconn_tick(w, now);
-    if (w->went_down || w->went_up) {
+    if (w->went_down) {
+        w->went_down = 0;
+        cl->writer_ok = 0;
         /* What was in flight is sent again: it may or may not be in. */
-        w->went_down = w->went_up = 0;
         cl->next_send = cl->head;
+    }
+    if (w->went_up) {
+        w->went_up = 0;
+        cl->next_send = cl->head;
+        send_ping(r);
     }
     if (!w->ac && now >= w->retry_at_ms)
         rconn_connect(w, cl->host, cl->port, r->cfg.redis);

@@ -179,6 +179,7 @@ typedef struct cluster {
      * the first not yet sent on this connection. */
     struct publish_batch *head, *tail, *next_send;
     size_t queued_bytes;
+    int writer_ok; /* Redis has answered on the writer since it connected */
     uint64_t published_journal_end; /* the journal up to here is in Redis */
     /* The reader. */
     int rstate;
