@@ -70,6 +70,7 @@ typedef struct publish_batch {
     int from_library; /* mcreg_buffer_free, else free */
     int whole_state;  /* field s: a snapshot, else c: a change buffer */
     uint64_t journal_end;
+    uint64_t made_ms; /* wall clock at the turn's end (0: replayed at start) */
     held_list held; /* without --journal: sent once Redis has it */
 } publish_batch;
 
@@ -327,16 +328,27 @@ static void send_ping(registrar *r)
 static int send_batch(registrar *r, publish_batch *b)
 {
     cluster *cl = &r->cl;
-    char node[NODE_NAME_MAX + 1], maxlen[NODE_NAME_MAX + 1];
+    char node[NODE_NAME_MAX + 1], maxlen[NODE_NAME_MAX + 1], made[NODE_NAME_MAX + 1];
     snprintf(node, sizeof node, "%" PRIu64, r->cfg.node_id);
     snprintf(maxlen, sizeof maxlen, "%" PRIu64, r->cfg.redis_maxlen);
+    snprintf(made, sizeof made, "%" PRIu64, b->made_ms);
+    /* t: when the turn ended, what its 200s wait for at most (the
+     * replication lag is measured from there). */
     const char *argv[] = {"XADD", r->cfg.redis_stream, "MAXLEN", "~", maxlen, "*", "n", node,
-                          b->whole_state ? "s" : "c", (const char *)b->buf};
-    size_t lens[10];
-    for (int i = 0; i < 9; i++)
+                          "t", made, b->whole_state ? "s" : "c", (const char *)b->buf};
+    int argc = 12;
+    size_t lens[12];
+    for (int i = 0; i < argc - 1; i++)
         lens[i] = strlen(argv[i]);
-    lens[9] = b->len;
-    return rconn_command(&cl->writer, on_xadd, NULL, REPLY_TIMEOUT_MS, 10, argv, lens);
+    lens[argc - 1] = b->len;
+    if (!b->made_ms) { /* no t */
+        argv[8] = argv[10];
+        argv[9] = argv[11];
+        lens[8] = lens[10];
+        lens[9] = lens[11];
+        argc = 10;
+    }
+    return rconn_command(&cl->writer, on_xadd, NULL, REPLY_TIMEOUT_MS, argc, argv, lens);
 }
 
 static void send_queued(registrar *r)
@@ -355,6 +367,8 @@ void cluster_commit(registrar *r, uint8_t *buf, size_t len)
     int journaled = r->journal_fd >= 0;
     if (buf) {
         publish_batch *b = new_batch(buf, len, 1, 0, r->journal_len);
+        if (b)
+            b->made_ms = wall_ms();
         if (!b) {
             /* Unsent: the resync of a peer, or this node's next
              * republication, carries it. */
@@ -589,6 +603,18 @@ static void record_lag(cluster *cl, uint64_t id_ms)
     cl->lag_n++;
 }
 
+/* A decimal field of an entry; 0 when it is not one. */
+static uint64_t field_number(const redisReply *v)
+{
+    char text[NODE_NAME_MAX + 1];
+    uint64_t x;
+    if (v->len > NODE_NAME_MAX)
+        return 0;
+    memcpy(text, v->str, v->len);
+    text[v->len] = '\0';
+    return parse_decimal(text, &x) == 0 ? x : 0;
+}
+
 /* One entry [id, [field, value, ...]]: 0 applied or refused (skipped),
  * -1 not now (out of memory: read again from here). */
 static int apply_entry(registrar *r, const redisReply *e)
@@ -603,20 +629,17 @@ static int apply_entry(registrar *r, const redisReply *e)
     }
     const redisReply *id = e->element[0], *fields = e->element[1];
     const redisReply *body = NULL;
-    uint64_t node = 0;
+    uint64_t node = 0, made_ms = 0;
     for (size_t i = 0; i + 1 < fields->elements; i += 2) {
         const redisReply *k = fields->element[i], *v = fields->element[i + 1];
         if (!reply_is(k, REDIS_REPLY_STRING) || !reply_is(v, REDIS_REPLY_STRING) || k->len != 1)
             continue;
         if (k->str[0] == 'c' || k->str[0] == 's')
             body = v;
-        else if (k->str[0] == 'n' && v->len <= NODE_NAME_MAX) {
-            char text[NODE_NAME_MAX + 1];
-            memcpy(text, v->str, v->len);
-            text[v->len] = '\0';
-            if (parse_decimal(text, &node) != 0)
-                node = 0;
-        }
+        else if (k->str[0] == 'n')
+            node = field_number(v);
+        else if (k->str[0] == 't')
+            made_ms = field_number(v);
     }
     int rc = body ? mcreg_changes_apply(r->reg, (const uint8_t *)body->str, body->len, wall_ms())
                   : MCREG_ERR_FORMAT;
@@ -628,8 +651,8 @@ static int apply_entry(registrar *r, const redisReply *e)
     }
     if (rc == MCREG_OK) {
         cl->applied++;
-        uint64_t ms, seq;
-        if (node != r->cfg.node_id && parse_id(id->str, id->len, &ms, &seq) == 0)
+        uint64_t ms = made_ms, seq;
+        if (node != r->cfg.node_id && (ms || parse_id(id->str, id->len, &ms, &seq) == 0))
             record_lag(cl, ms);
     } else {
         cl->refused++;
