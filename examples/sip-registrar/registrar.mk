@@ -7,6 +7,12 @@
 #   bench-sip    examples/sip-registrar/bench/bench.py: the highest REGISTER
 #                rate the registrar sustains with 10^4 UEs, and its CPU split
 #                (build/bench-sip.json); it shares tests/regtest.py
+#   bench-cluster
+#                examples/sip-registrar/bench/cluster.py: bench-sip's ramp for
+#                one node, one node with --journal and two nodes over a
+#                redis-server of its own; the replication lag and the cost
+#                per REGISTER of the journal and of the cluster
+#                (build/bench-cluster.json)
 # PYTHON: the python3 that Debian's python3-pytest installs for (a python3
 # earlier on PATH may lack it). PYTEST_ARGS adds pytest options (say -k
 # refresh, or -x).
@@ -27,7 +33,7 @@ OSIP_LIBS   = $(shell $(PKG_CONFIG) --libs libosip2 hiredis)
 REG_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Wshadow -Wmissing-prototypes \
                  -D_GNU_SOURCE -Iinclude $(OSIP_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
 
-.PHONY: registrar install-registrar check-sip bench-sip
+.PHONY: registrar install-registrar check-sip bench-sip bench-cluster
 
 examples: $(REGISTRAR)
 registrar: $(REGISTRAR)
@@ -68,6 +74,9 @@ $(JEN_COLLIDE): examples/sip-registrar/tests/jen_collide.c | $(BUILDDIR)/example
 
 bench-sip: $(REGISTRAR)
 	$(PY_ENV) $(PYTHON) $(REG_DIR)/bench/bench.py $(call shquote,$(BUILDDIR))
+
+bench-cluster: $(REGISTRAR)
+	$(PY_ENV) $(PYTHON) $(REG_DIR)/bench/cluster.py $(call shquote,$(BUILDDIR))
 
 # The fuzz target of `make fuzz` (see the Makefile): every registrar source
 # but main.c, with examples/sip-registrar/fuzz/fuzz_sip.c as the entry point.

@@ -48,8 +48,12 @@ UAS_XML = HERE / "uas-message.xml"
 PARTS = ["osip", "libmcreg", "registrar", "libc", "kernel", "other"]
 
 
+# The name in messages: cluster.py, which imports this file, sets its own.
+PROG = "bench-sip"
+
+
 def die(message):
-    print(f"bench-sip: {message}", file=sys.stderr)
+    print(f"{PROG}: {message}", file=sys.stderr)
     sys.exit(2)
 
 
@@ -74,9 +78,10 @@ def opt(x):
 
 
 class Settings:
-    def __init__(self, builddir):
+    def __init__(self, builddir, quick=None):
+        """QUICK: the quick mode whatever BENCH_SIP_QUICK says (None: as it says)."""
         env = os.environ.get
-        self.quick = env("BENCH_SIP_QUICK", "0") == "1"
+        self.quick = env("BENCH_SIP_QUICK", "0") == "1" if quick is None else quick
         if self.quick:
             d_ues, d_rates, d_seconds, d_perf_seconds, d_cg_calls = 2000, "1000 4000", 2, 2, 1000
         else:
@@ -270,20 +275,85 @@ def rtt_figures(path):
 # ---- one step --------------------------------------------------------------------
 
 
+class Uac:
+    """A running SIPp UAC: its process, its port, how long it may take."""
+
+    def __init__(self, proc, port, limit):
+        self.proc, self.port, self.limit = proc, port, limit
+
+    def wait(self):
+        """SIPp's exit status, None when it outlived its -timeout (killed)."""
+        return regtest.wait_exit(self.proc, self.limit + 60)
+
+
+LOG_COUNTS = (("replies", r"^reply 200 REGISTER "), ("non200", r"^reply [^2][0-9][0-9] "),
+              ("resends", r"^resend "), ("created", r"^event CREATED "),
+              ("refreshed", r"^event REFRESHED "), ("logons", r"^event NOTIFY_LOGON "),
+              ("msg200", r"^message [^ ]+ 2[0-9][0-9]$"),
+              ("msgbad", r"^message [^ ]+ [3-6][0-9][0-9]$"),
+              ("msgtimeout", r"^message [^ ]+ timeout$"), ("drops", r"^(drop|message-dropped) "))
+
+
+def log_counts(log):
+    """A registrar log's counts of LOG_COUNTS, its lines and bytes (zeros
+    when LOG is None or missing)."""
+    counts = {k: 0 for k, _ in LOG_COUNTS}
+    if log is None or not log.path.is_file():
+        return counts, 0, 0
+    lines = log.lines()
+    for key, pattern in LOG_COUNTS:
+        rx = re.compile(pattern)
+        counts[key] = sum(1 for line in lines if rx.search(line))
+    return counts, len(lines), log.path.stat().st_size
+
+
+def log_json(counts, lines, size):
+    return {"lines": lines, "bytes": size, "reply_200_register": counts["replies"],
+            "non_200": counts["non200"], "resend": counts["resends"],
+            "created": counts["created"], "refreshed": counts["refreshed"],
+            "notify_logon": counts["logons"], "message_200": counts["msg200"],
+            "message_error": counts["msgbad"], "message_timeout": counts["msgtimeout"],
+            "drop": counts["drops"]}
+
+
+def uac_json(f, sipp_cpu_pct):
+    """A step's JSON of one UAC run's figures (Bench.uac_figures, after uac_verdict)."""
+    return {"achieved_rate": fnum(f["achieved"]), "send_rate": fnum(f["send_rate"]),
+            "answer_rate": fnum(f["answer_rate"]), "elapsed_s": fnum(f["elapsed"], 3),
+            "sipp": {"exit_status": f.get("exit_status"), "created": f["created"],
+                     "successful": f["ok"], "failed": f["failed"],
+                     "failed_timeout": f["f_timeout"], "failed_max_udp_retrans": f["f_retrans"],
+                     "failed_unexpected": f["f_unexp"], "retransmissions": f["retrans"],
+                     "cpu_pct": fnum(sipp_cpu_pct)},
+            "response_ms": {"p50": f["p50"], "p99": f["p99"], "max": f["pmax"]}}
+
+
+def say_uac(f, prefix="   "):
+    say(f"{prefix}achieved {fmt(f['achieved'])}/s (sent {fmt(f['send_rate'])}/s, answered "
+        f"{fmt(f['answer_rate'])}/s), {f['ok'] or 0} ok, {opt(f['failed'])} failed, "
+        f"{opt(f['retrans'])} retransmissions, response p50/p99/max "
+        f"{opt(f['p50'])}/{opt(f['p99'])}/{opt(f['pmax'])} ms")
+
+
+
 class Bench:
-    def __init__(self, settings):
+    """The steps' shared state: the work directory WORKNAME under BUILDDIR
+    (its STEP_DIRS, an earlier run's step directories, are removed), the
+    copy of the registrar they run, the errors, the steps' JSON."""
+
+    def __init__(self, settings, workname="sip-bench", step_dirs=("none-*", "all-*", "profile-*")):
         self.s = settings
         self.errors = 0
         self.error_text = []
         self.steps = []
-        self.work = (settings.builddir / "sip-bench")
+        self.work = (settings.builddir / workname)
         try:
             self.work.mkdir(parents=True, exist_ok=True)
         except OSError:
             die(f"cannot create {self.work}")
         self.work = self.work.resolve()
         # The step directories of an earlier run go: what is left is this run's
-        for pattern in ("none-*", "all-*", "profile-*", "bin"):
+        for pattern in (*step_dirs, "bin"):
             for p in self.work.glob(pattern):
                 shutil.rmtree(p, ignore_errors=True)
         # The steps run a copy of the binary, and the profile reads the copy: a
@@ -313,17 +383,19 @@ class Bench:
     def note_error(self, message):
         self.errors += 1
         self.error_text.append(message)
-        print(f"bench-sip: {message}", file=sys.stderr, flush=True)
+        print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
-    def write_ues(self):
-        """The injection file: UE i belongs to user i/2."""
+    def write_ues(self, path=None, first=0, count=None):
+        """The injection file (PATH, else self.csv) of UEs FIRST..FIRST+COUNT-1
+        (all by default): UE i belongs to user i/2."""
+        count = self.s.ues if count is None else count
         lines = ["SEQUENTIAL",
                  "# user;ue;+sip.instance uuid (version 4 layout, the UE number in hex)"]
-        for i in range(self.s.ues):
+        for i in range(first, first + count):
             lines.append("user%06d;ue%06d;%08x-%04x-4%03x-8%03x-%012x" % (
                 i // 2, i, (i * 2654435761) % 4294967296, i % 65536, i % 4096,
                 (i * 7) % 4096, i))
-        self.csv.write_text("\n".join(lines) + "\n")
+        (path or self.csv).write_text("\n".join(lines) + "\n")
 
     def calls_for(self, rate, seconds):
         """At least one REGISTER per UE."""
@@ -345,10 +417,12 @@ class Bench:
             proc.wait()
         return None, None
 
-    def start_registrar(self, procs, d, notify, logto, profile):
-        """A fresh registrar: (Registrar, port), (None, None) when it did not start."""
+    def start_registrar(self, procs, d, notify, logto, profile, extra=(), label="registrar"):
+        """A fresh registrar with the options EXTRA too, its log DIR/LABEL.log:
+        (Registrar, port), (Registrar, None) when it did not start."""
         s = self.s
-        args = ["--notify", notify, "--max-expires", s.expires, "--default-expires", s.expires]
+        args = ["--notify", notify, "--max-expires", s.expires, "--default-expires", s.expires,
+                *extra]
         listen, port = f"{regtest.LOOPBACK}:0", None
         if logto == "null":
             port = regtest.free_port()
@@ -358,7 +432,7 @@ class Bench:
             wrapper = (s.valgrind, "--tool=callgrind", f"--callgrind-out-file={d}/callgrind.out",
                        f"--log-file={d}/valgrind.log")
             startup_s = 60
-        reg = regtest.Registrar(self.tools, procs, d, "registrar", args, listen=listen,
+        reg = regtest.Registrar(self.tools, procs, d, label, args, listen=listen,
                                 wrapper=wrapper, log_to_file=(logto == "file"))
 
         def started():
@@ -425,29 +499,15 @@ class Bench:
             time.sleep(0.5)
 
         uacport = regtest.free_port()
-        if notify != "all":
-            contact_port = uacport
         sampler = UdpSampler([port, uacport, uasport])
         sampler.start()
         rcv0 = rcvbuf_errors()
         cpu0 = cpu_ns(reg.pid)
         t0 = time.time()
-        limit = calls // rate + s.recv_timeout_ms // 1000 + 60
-        # In the step's directory: -trace_rtt writes its file (one line per
-        # answered REGISTER: when, and the response time) in the working directory.
-        argv = regtest.sipp_argv(
-            self.tools, UAC_XML, uacport, "-inf", self.csv, "-buff_size", s.sipp_buff,
-            "-key", "contact_port", contact_port, "-key", "expires", s.expires,
-            "-r", rate, "-rp", "1000", "-m", calls, "-l", 2 * rate + 100,
-            "-recv_timeout", s.recv_timeout_ms, "-timeout", limit, "-timeout_error",
-            "-trace_stat", "-stf", d / "sipp-stat.csv", "-fd", "1",
-            "-trace_screen", "-screen_file", d / "sipp-screen.log",
-            "-trace_err", "-error_file", d / "sipp-errors.log",
-            "-trace_rtt", "-rtt_freq", "1", f"{regtest.LOOPBACK}:{port}")
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        with open(d / "sipp.out", "wb") as out:
-            sipp = procs.start(argv, stdout=out, stderr=out, cwd=d)
-            sipp_rc = regtest.wait_exit(sipp, limit + 60)
+        uac = self.start_uac(procs, d, rate, calls, port, self.csv,
+                             contact_port if notify == "all" else None, uacport)
+        sipp_rc = uac.wait()
         t1 = time.time()
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         sipp_real = t1 - t0
@@ -477,35 +537,13 @@ class Bench:
             uas.send_signal(signal.SIGUSR1)
             regtest.wait_exit(uas, 2)
 
-        # SIPp's figures
-        row = stat_row(d / "sipp-stat.csv")
-        created = stat_int(row, "OutgoingCall(C)")
-        ok = stat_int(row, "SuccessfulCall(C)")
-        failed = stat_int(row, "FailedCall(C)")
-        f_timeout = stat_int(row, "FailedTimeoutOnRecv(C)")
-        f_unexp = stat_int(row, "FailedUnexpectedMessage(C)")
-        f_retrans = stat_int(row, "FailedMaxUDPRetrans(C)")
-        retrans = stat_int(row, "Retransmissions(C)")
-        start, cur = stat_epoch(row, "StartTime"), stat_epoch(row, "CurrentTime")
-        elapsed = (cur - start) if start is not None and cur is not None and cur > start else None
-        if elapsed is None:
-            elapsed = t1 - t0
-        achieved = (created or 0) / elapsed if elapsed > 0 else 0.0
-        send_rate = answer_rate = p50 = p99 = pmax = None
-        rtts = sorted(glob.glob(str(d / "*_rtt.csv")))
-        if rtts:
-            send_rate, answer_rate, p50, p99, pmax = rtt_figures(rtts[0])
-            if not s.keep_logs:
-                os.unlink(rtts[0])
-        # The step's achieved rate: the lower of the two
-        if send_rate is not None and answer_rate is not None:
-            achieved = min(round(send_rate, 1), round(answer_rate, 1))
-        st["retrans"] = retrans
+        f = self.uac_figures(d, t1 - t0)
+        st["retrans"] = f["retrans"]
         sipp_cpu_pct = 100 * sipp_cpu_s / sipp_real if sipp_real > 0 else None
 
         # The sockets: peak receive queue (KB of kernel memory) and drops
         reg_rxq, reg_drops = sampler.kb_and_drops(port)
-        uac_rxq, uac_drops = sampler.kb_and_drops(uacport)
+        uac_rxq, uac_drops = sampler.kb_and_drops(uac.port)
         uas_rxq, uas_drops = sampler.kb_and_drops(uasport)
         rcv_errors = rcv1 - rcv0 if rcv0 is not None and rcv1 is not None else None
 
@@ -515,26 +553,10 @@ class Bench:
             reg_cpu_s = (cpu1 - cpu0) / 1e9
             if t2 > t0:
                 reg_cpu_pct = 100 * round(reg_cpu_s, 3) / (t2 - t0)
-            if created:
-                us_per_req = (cpu1 - cpu0) / 1e3 / created
-        counts = {k: 0 for k in ("replies", "non200", "resends", "created", "refreshed",
-                                 "logons", "msg200", "msgbad", "msgtimeout", "drops")}
-        log_lines = log_bytes = 0
-        if logto == "file" and log.path.is_file():
-            lines = log.lines()
-            for key, pattern in (("replies", r"^reply 200 REGISTER "),
-                                 ("non200", r"^reply [^2][0-9][0-9] "),
-                                 ("resends", r"^resend "), ("created", r"^event CREATED "),
-                                 ("refreshed", r"^event REFRESHED "),
-                                 ("logons", r"^event NOTIFY_LOGON "),
-                                 ("msg200", r"^message [^ ]+ 2[0-9][0-9]$"),
-                                 ("msgbad", r"^message [^ ]+ [3-6][0-9][0-9]$"),
-                                 ("msgtimeout", r"^message [^ ]+ timeout$"),
-                                 ("drops", r"^(drop|message-dropped) ")):
-                rx = re.compile(pattern)
-                counts[key] = sum(1 for line in lines if rx.search(line))
-            log_lines = len(lines)
-            log_bytes = log.path.stat().st_size
+            if f["created"]:
+                us_per_req = (cpu1 - cpu0) / 1e3 / f["created"]
+        counts, log_lines, log_bytes = log_counts(log) if logto == "file" else (
+            log_counts(None))
 
         # Verdict
         why = []
@@ -542,26 +564,7 @@ class Bench:
             why.append(f"registrar exit status {reg_rc}")
             self.note_error(f"{name}: the registrar died or did not stop cleanly "
                             f"(exit status {reg_rc}; log {log.path})")
-        sipp_status = 124 if sipp_rc is None else sipp_rc
-        if created is None:
-            why.append(f"no SIPp statistics (sipp exit status {sipp_status})")
-            self.note_error(f"{name}: SIPp gave no statistics (exit status {sipp_status}; "
-                            f"see {d}/sipp.out)")
-        else:
-            if (ok or 0) != calls:
-                why.append(f"{ok or 0}/{calls} answered 200")
-            if failed:
-                why.append(f"{failed} failed calls (timeout {f_timeout or 0}, max retrans "
-                           f"{f_retrans or 0}, unexpected {f_unexp or 0})")
-            if (f_unexp or 0) > 0 or counts["non200"] > 0:
-                self.note_error(f"{name}: the registrar answered other than 200 (SIPp unexpected "
-                                f"{f_unexp or 0}, log non-200 {counts['non200']}; "
-                                f"see {d}/sipp-errors.log)")
-            achieved = round(achieved, 1)
-            if not achieved >= rate * (1 - s.tolerance / 100):
-                why.append(f"achieved {achieved}/s")
-            if s.max_p99_ms > 0 and p99 is not None and p99 > s.max_p99_ms:
-                why.append(f"response p99 {p99} ms > {s.max_p99_ms} ms")
+        why += self.uac_verdict(name, d, f, rate, calls, sipp_rc, counts["non200"])
         if notify == "all":
             if counts["logons"] == 0:
                 why.append("no NOTIFY_LOGON")
@@ -573,21 +576,14 @@ class Bench:
         st["pass"] = not why
         st["why"] = "; ".join(why)
         verdict = "PASS" if st["pass"] else f"FAIL ({st['why']})"
-        say(f"   achieved {fmt(achieved)}/s (sent {fmt(send_rate)}/s, answered "
-            f"{fmt(answer_rate)}/s), {ok or 0} ok, {opt(failed)} failed, {opt(retrans)} "
-            f"retransmissions, response p50/p99/max {opt(p50)}/{opt(p99)}/{opt(pmax)} ms")
+        achieved = f["achieved"]
+        say_uac(f)
         say(f"   registrar {fmt(reg_cpu_pct)}% CPU, {fmt(us_per_req)} us/REGISTER, socket queue "
             f"peak {opt(reg_rxq)} KB, {opt(reg_drops)} drops; sipp {fmt(sipp_cpu_pct)}% CPU, "
             f"socket queue peak {opt(uac_rxq)} KB, {opt(uac_drops)} drops: {verdict}")
 
         self.step_json(st, name, rate, calls, notify, logto, profile, {
-            "achieved_rate": fnum(achieved), "send_rate": fnum(send_rate),
-            "answer_rate": fnum(answer_rate), "elapsed_s": fnum(elapsed, 3),
-            "sipp": {"exit_status": sipp_status, "created": created, "successful": ok,
-                     "failed": failed, "failed_timeout": f_timeout,
-                     "failed_max_udp_retrans": f_retrans, "failed_unexpected": f_unexp,
-                     "retransmissions": retrans, "cpu_pct": fnum(sipp_cpu_pct)},
-            "response_ms": {"p50": p50, "p99": p99, "max": pmax},
+            **uac_json(f, sipp_cpu_pct),
             "udp": {"registrar_rx_queue_peak_kb": reg_rxq, "registrar_drops": reg_drops,
                     "sipp_rx_queue_peak_kb": uac_rxq, "sipp_drops": uac_drops,
                     "uas_rx_queue_peak_kb": uas_rxq, "uas_drops": uas_drops,
@@ -595,32 +591,108 @@ class Bench:
             "registrar": {"exit_status": reg_rc, "cpu_s": fnum(reg_cpu_s, 3),
                           "cpu_pct": fnum(reg_cpu_pct),
                           "cpu_us_per_register": fnum(us_per_req),
-                          "log": {"lines": log_lines, "bytes": log_bytes,
-                                  "reply_200_register": counts["replies"],
-                                  "non_200": counts["non200"], "resend": counts["resends"],
-                                  "created": counts["created"], "refreshed": counts["refreshed"],
-                                  "notify_logon": counts["logons"],
-                                  "message_200": counts["msg200"],
-                                  "message_error": counts["msgbad"],
-                                  "message_timeout": counts["msgtimeout"],
-                                  "drop": counts["drops"]}}})
+                          "log": log_json(counts, log_lines, log_bytes)}})
         st.update(achieved=achieved, us_per_req=fnum(us_per_req), cpu_pct=fnum(reg_cpu_pct),
-                  sipp_cpu=fnum(sipp_cpu_pct), p99=p99, pmax=pmax, reg_rxq=reg_rxq,
+                  sipp_cpu=fnum(sipp_cpu_pct), p99=f["p99"], pmax=f["pmax"], reg_rxq=reg_rxq,
                   reg_drops=reg_drops, uac_drops=uac_drops, log_bytes=log_bytes,
-                  calls=created or 0, msg200=counts["msg200"], logons=counts["logons"])
-
-        # A passing step's log is big and says nothing more than its counts
-        if not s.keep_logs and log.path.is_file():
-            if st["pass"]:
-                log.path.unlink()
-            else:
-                lines = log.path.read_bytes().split(b"\n")
-                if lines and lines[-1] == b"":
-                    lines.pop()
-                excerpt = lines[:200] + [b"..."] + lines[-200:]
-                Path(f"{log.path}.excerpt").write_bytes(b"\n".join(excerpt) + b"\n")
-                log.path.unlink()
+                  calls=f["created"] or 0, msg200=counts["msg200"], logons=counts["logons"])
+        self.trim_log(log, st["pass"])
         return st
+
+    def start_uac(self, procs, d, rate, calls, port, csv, contact_port=None, uacport=None):
+        """SIPp as UAC (uac-register.xml) against the registrar on PORT: CALLS
+        REGISTERs at RATE from the UEs of CSV, its files in D, which is its
+        working directory (-trace_rtt writes its file there, so two at once
+        need two directories). CONTACT_PORT: where the Contacts point (the
+        UAC's own port when None). UACPORT: SIPp's port (a free one when
+        None). A Uac."""
+        s = self.s
+        uacport = uacport or regtest.free_port()
+        limit = calls // rate + s.recv_timeout_ms // 1000 + 60
+        argv = regtest.sipp_argv(
+            self.tools, UAC_XML, uacport, "-inf", csv, "-buff_size", s.sipp_buff,
+            "-key", "contact_port", contact_port or uacport, "-key", "expires", s.expires,
+            "-r", rate, "-rp", "1000", "-m", calls, "-l", 2 * rate + 100,
+            "-recv_timeout", s.recv_timeout_ms, "-timeout", limit, "-timeout_error",
+            "-trace_stat", "-stf", d / "sipp-stat.csv", "-fd", "1",
+            "-trace_screen", "-screen_file", d / "sipp-screen.log",
+            "-trace_err", "-error_file", d / "sipp-errors.log",
+            "-trace_rtt", "-rtt_freq", "1", f"{regtest.LOOPBACK}:{port}")
+        out = open(d / "sipp.out", "wb")
+        procs.on_stop(out.close)
+        return Uac(procs.start(argv, stdout=out, stderr=out, cwd=d), uacport, limit)
+
+    def uac_figures(self, d, wall_s):
+        """SIPp's figures for one UAC run in D (WALL_S: its wall time, when its
+        statistics have no times): counts, the achieved, send and answer
+        rates, the response times."""
+        row = stat_row(d / "sipp-stat.csv")
+        f = {"created": stat_int(row, "OutgoingCall(C)"),
+             "ok": stat_int(row, "SuccessfulCall(C)"),
+             "failed": stat_int(row, "FailedCall(C)"),
+             "f_timeout": stat_int(row, "FailedTimeoutOnRecv(C)"),
+             "f_unexp": stat_int(row, "FailedUnexpectedMessage(C)"),
+             "f_retrans": stat_int(row, "FailedMaxUDPRetrans(C)"),
+             "retrans": stat_int(row, "Retransmissions(C)")}
+        start, cur = stat_epoch(row, "StartTime"), stat_epoch(row, "CurrentTime")
+        elapsed = (cur - start) if start is not None and cur is not None and cur > start else None
+        if elapsed is None:
+            elapsed = wall_s
+        achieved = (f["created"] or 0) / elapsed if elapsed > 0 else 0.0
+        send_rate = answer_rate = p50 = p99 = pmax = None
+        rtts = sorted(glob.glob(str(d / "*_rtt.csv")))
+        if rtts:
+            send_rate, answer_rate, p50, p99, pmax = rtt_figures(rtts[0])
+            if not self.s.keep_logs:
+                os.unlink(rtts[0])
+        # The step's achieved rate: the lower of the two
+        if send_rate is not None and answer_rate is not None:
+            achieved = min(round(send_rate, 1), round(answer_rate, 1))
+        f.update(elapsed=elapsed, achieved=round(achieved, 1), send_rate=send_rate,
+                 answer_rate=answer_rate, p50=p50, p99=p99, pmax=pmax)
+        return f
+
+    def uac_verdict(self, name, d, f, rate, calls, sipp_rc, non200, tolerated=0):
+        """Why one UAC run at RATE with CALLS does not pass (empty: it does);
+        an answer other than 200 (NON200: the log's count) is an error too,
+        but for TOLERATED of them (answers the caller counts as overload)."""
+        s = self.s
+        why = []
+        sipp_status = 124 if sipp_rc is None else sipp_rc
+        f["exit_status"] = sipp_status
+        if f["created"] is None:
+            why.append(f"no SIPp statistics (sipp exit status {sipp_status})")
+            self.note_error(f"{name}: SIPp gave no statistics (exit status {sipp_status}; "
+                            f"see {d}/sipp.out)")
+            return why
+        if (f["ok"] or 0) != calls:
+            why.append(f"{f['ok'] or 0}/{calls} answered 200")
+        if f["failed"]:
+            why.append(f"{f['failed']} failed calls (timeout {f['f_timeout'] or 0}, max retrans "
+                       f"{f['f_retrans'] or 0}, unexpected {f['f_unexp'] or 0})")
+        if (f["f_unexp"] or 0) > tolerated or non200 > tolerated:
+            self.note_error(f"{name}: the registrar answered other than 200 (SIPp unexpected "
+                            f"{f['f_unexp'] or 0}, log non-200 {non200}; "
+                            f"see {d}/sipp-errors.log)")
+        if not f["achieved"] >= rate * (1 - s.tolerance / 100):
+            why.append(f"achieved {f['achieved']}/s")
+        if s.max_p99_ms > 0 and f["p99"] is not None and f["p99"] > s.max_p99_ms:
+            why.append(f"response p99 {f['p99']} ms > {s.max_p99_ms} ms")
+        return why
+
+    def trim_log(self, log, passed):
+        """A passing step's log is big and says nothing more than its counts:
+        it goes; a failing one's first and last 200 lines stay
+        (BENCH_SIP_KEEP_LOGS=1: the whole log stays)."""
+        if self.s.keep_logs or not log.path.is_file():
+            return
+        if not passed:
+            lines = log.path.read_bytes().split(b"\n")
+            if lines and lines[-1] == b"":
+                lines.pop()
+            excerpt = lines[:200] + [b"..."] + lines[-200:]
+            Path(f"{log.path}.excerpt").write_bytes(b"\n".join(excerpt) + b"\n")
+        log.path.unlink()
 
     def step_json(self, st, name, rate, calls, notify, logto, profile, more=None):
         step = {"name": name, "target_rate": rate, "calls": calls, "notify": notify,
