@@ -258,6 +258,8 @@ static publish_batch *new_batch(uint8_t *buf, size_t len, int from_library, int 
  * memory is dropped, as the network may drop it. */
 static void move_held(held_list *to, held_list *from)
 {
+    if (!from->n)
+        return;
     if (!to->items) {
         *to = *from;
         *from = (held_list){0};
