@@ -258,6 +258,8 @@ static publish_batch *new_batch(uint8_t *buf, size_t len, int from_library, int 
  * memory is dropped, as the network may drop it. */
 static void move_held(held_list *to, held_list *from)
 {
+    if (!from->n)
+        return;
     if (!to->items) {
         *to = *from;
         *from = (held_list){0};
@@ -294,7 +296,7 @@ static void on_xadd(registrar *r, redisReply *reply, void *arg)
                     ? (int)reply->len : 1, reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
         /* Sent again from here on a new connection, so that no entry is
          * acknowledged out of turn. */
-        cl->writer_reset = 1;
+        cl->writer_reset = "bad reply";
         return;
     }
     cl->writer_ok = 1;
@@ -322,7 +324,7 @@ static void send_ping(registrar *r)
     const char *argv[] = {"PING"};
     size_t lens[] = {4};
     if (rconn_command(&r->cl.writer, on_ping, NULL, REPLY_TIMEOUT_MS, 1, argv, lens) != 0)
-        r->cl.writer_reset = 1;
+        r->cl.writer_reset = "cannot send";
 }
 
 static int send_batch(registrar *r, publish_batch *b)
@@ -485,7 +487,7 @@ static void send_check(registrar *r)
         lens[i] = strlen(argv[i]);
     cl->next_check_ms = mono_ms() + CHECK_EVERY_MS;
     if (rconn_command(&cl->reader, on_check, NULL, REPLY_TIMEOUT_MS, 4, argv, lens) != 0)
-        cl->reader_reset = 1;
+        cl->reader_reset = "cannot send";
 }
 
 static void send_xread(registrar *r)
@@ -501,7 +503,7 @@ static void send_xread(registrar *r)
     cl->rstate = R_READ;
     if (rconn_command(&cl->reader, on_xread, NULL, XREAD_BLOCK_MS + REPLY_TIMEOUT_MS, 8, argv,
                       lens) != 0)
-        cl->reader_reset = 1;
+        cl->reader_reset = "cannot send";
 }
 
 static int reply_is(const redisReply *x, int type)
@@ -571,14 +573,14 @@ static void on_check(registrar *r, redisReply *reply, void *arg)
         LOG_LIMITED("cluster check-failed error=%.*s", reply_is(reply, REDIS_REPLY_ERROR)
                     ? (int)reply->len : 9, reply_is(reply, REDIS_REPLY_ERROR) ? reply->str
                                                                            : "bad-reply");
-        cl->reader_reset = 1;
+        cl->reader_reset = "bad reply";
         return;
     }
     int reset;
     const char *gap = judge(cl, reply, &reset);
     if (gap && strcmp(gap, "bad-reply") == 0) {
         LOG_LIMITED("cluster check-failed error=bad-reply");
-        cl->reader_reset = 1;
+        cl->reader_reset = "bad reply";
         return;
     }
     if (cl->rstate == R_CHECK) {
@@ -688,7 +690,7 @@ static void on_xread(registrar *r, redisReply *reply, void *arg)
         LOG_LIMITED("cluster read-failed error=%.*s", reply_is(reply, REDIS_REPLY_ERROR)
                     ? (int)reply->len : 9, reply_is(reply, REDIS_REPLY_ERROR) ? reply->str
                                                                            : "bad-reply");
-        cl->reader_reset = 1;
+        cl->reader_reset = "bad reply";
         return;
     }
     if (n < XREAD_COUNT_N && !cl->synced) {
@@ -754,7 +756,7 @@ static void on_published_state(registrar *r, redisReply *reply, void *arg)
         } else if (rc == MCREG_ERR_NOMEM) {
             /* Again on a new connection. */
             log_line("cluster merge-failed from=%s error=%s", node, mcreg_strerror(rc));
-            cl->reader_reset = 1;
+            cl->reader_reset = "out of memory";
             return;
         } else {
             log_line("cluster merge-refused from=%s error=%s", node, mcreg_strerror(rc));
@@ -778,7 +780,7 @@ static void merge_next(registrar *r)
     for (int i = 0; i < 5; i++)
         lens[i] = strlen(argv[i]);
     if (rconn_command(&cl->reader, on_published_state, NULL, MERGE_TIMEOUT_MS, 5, argv, lens) != 0)
-        cl->reader_reset = 1;
+        cl->reader_reset = "cannot send";
 }
 
 static void on_nodes(registrar *r, redisReply *reply, void *arg)
@@ -822,7 +824,7 @@ static void start_merge(registrar *r, const char *reason, int reset)
     const char *argv[] = {"SMEMBERS", cl->key_nodes};
     size_t lens[] = {8, strlen(cl->key_nodes)};
     if (rconn_command(&cl->reader, on_nodes, NULL, REPLY_TIMEOUT_MS, 2, argv, lens) != 0)
-        cl->reader_reset = 1;
+        cl->reader_reset = "cannot send";
 }
 
 /* ---- the loop's side --------------------------------------------------------------------- */
@@ -841,8 +843,8 @@ static void writer_events(registrar *r, uint64_t now)
     cluster *cl = &r->cl;
     rconn *w = &cl->writer;
     if (cl->writer_reset) {
-        cl->writer_reset = 0;
-        rconn_drop(w, "error reply");
+        rconn_drop(w, cl->writer_reset);
+        cl->writer_reset = NULL;
     }
     rconn_tick(w, now);
     if (w->went_down) {
@@ -866,8 +868,8 @@ static void reader_events(registrar *r, uint64_t now)
     cluster *cl = &r->cl;
     rconn *rd = &cl->reader;
     if (cl->reader_reset) {
-        cl->reader_reset = 0;
-        rconn_drop(rd, "error reply");
+        rconn_drop(rd, cl->reader_reset);
+        cl->reader_reset = NULL;
     }
     rconn_tick(rd, now);
     if (rd->went_down) {

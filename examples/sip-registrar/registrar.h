@@ -152,6 +152,7 @@ typedef struct rconn {
     const char *role, *addr; /* for the log */
     int want_read, want_write;
     int up;                    /* connected */
+    int quiet;                 /* stopping: no log line for the close */
     int went_up, went_down;    /* for the owner, after the loop's I/O */
     uint64_t connect_deadline_ms, retry_at_ms;
     unsigned backoff_ms;
@@ -190,7 +191,8 @@ typedef struct cluster {
     uint64_t next_check_ms;
     const char *gap;     /* a loss the check found: resync after this read */
     int gap_reset;       /* ... and the stream is a new one */
-    int writer_reset, reader_reset; /* drop and reconnect (asked from a callback) */
+    /* Drop and reconnect, asked from a callback: why (NULL: no). */
+    const char *writer_reset, *reader_reset;
     /* A merge of the published states in progress. */
     char **merge_nodes;
     size_t n_merge, i_merge;
