@@ -34,6 +34,9 @@
 #                  (SIPp scenarios against it)
 #   bench-sip      examples/sip-registrar/bench/: the registrar's REGISTER rate
 #                  and CPU split
+#   bench-cluster  examples/sip-registrar/bench/cluster.py: that rate for one
+#                  node, one with --journal and two over Redis, the
+#                  replication lag, the journal's and the cluster's cost
 #   install        install the header, both libraries, mcreg.pc, and
 #                  mcreg-dump with its man page
 #   install-registrar
@@ -469,8 +472,8 @@ uninstall:
 # for tests/sh/interop.sh.
 # The benchmarks' alternatives (tests/bench/): SQLite, and Redis through
 # hiredis with its own redis-server. The registrar example: libosip2; SIPp
-# (sip-tester) for check-sip and bench-sip, python3-pytest for check-sip,
-# perf for bench-sip's CPU split.
+# (sip-tester) for check-sip, bench-sip and bench-cluster, python3-pytest for
+# check-sip, perf for bench-sip's CPU split, redis-server for bench-cluster.
 DEB_PACKAGES ?= make gcc libc6-dev binutils pkg-config uthash-dev libcbor-dev check valgrind \
                 clang libclang-rt-14-dev python3 python3-cbor2 python3-pytest \
                 libsqlite3-dev libhiredis-dev redis-server \

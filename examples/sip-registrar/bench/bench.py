@@ -335,7 +335,6 @@ def say_uac(f, prefix="   "):
         f"{opt(f['p50'])}/{opt(f['p99'])}/{opt(f['pmax'])} ms")
 
 
-
 class Bench:
     """The steps' shared state: the work directory WORKNAME under BUILDDIR
     (its STEP_DIRS, an earlier run's step directories, are removed), the
