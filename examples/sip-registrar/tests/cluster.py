@@ -224,6 +224,18 @@ class Cluster:
                      + "; ".join(f"node {n.id}: {s.line}" for n, s in zip(nodes, got)))
             time.sleep(0.3)
 
+    def wait_holding(self, want, nodes=None, seconds=30):
+        """Until the nodes (default: those running) converge (wait_converged)
+        with each holding exactly the UE ids WANT: what lapses or arrives
+        late is given SECONDS."""
+        deadline = time.monotonic() + seconds
+        while True:
+            nodes_now = nodes or self.running()
+            self.wait_converged(nodes_now, max(1.0, deadline - time.monotonic()))
+            if all(n.held() == want for n in nodes_now) or time.monotonic() >= deadline:
+                return self.expect_held(want, nodes_now)
+            time.sleep(0.3)
+
     def count(self, pattern):
         """Lines matching PATTERN over every log of every node."""
         return sum(n.count(pattern) for n in self.nodes)

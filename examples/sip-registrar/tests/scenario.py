@@ -19,6 +19,10 @@ from regtest import fail
 AOR = "sip:alice@mcptt.example"
 DOMAIN = "mcptt.example"
 
+# For a registrar that takes many UEs of one user (Peer.register's are all
+# AOR's), none of them told of the others: tests that count records.
+MANY_UES = ("--max-ues", "0", "--notify", "none")
+
 
 class Soft:
     """Checks that fail the test but let it go on (so that one run shows

@@ -10,12 +10,7 @@ import pytest
 
 import regtest
 from regtest import fail
-from scenario import instance, register_n
-
-
-# Many UEs of one user, none told of the others: the journal's tests count
-# records, not MESSAGEs.
-QUIET = ("--max-ues", "0", "--notify", "none")
+from scenario import MANY_UES, instance, register_n
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "x", "1x", "", "18446744073709551616",
@@ -36,7 +31,7 @@ def test_journal_needs_node_id(sip):
 
 
 def test_node_id_top_value(sip):
-    sip.start_node("reg1", *QUIET, node_id=2**64 - 1)
+    sip.start_node("reg1", *MANY_UES, node_id=2**64 - 1)
     peer = sip.peer()
     register_n(peer, 0, 1)
     if sip.held_ues("reg1") != {instance(0)}:
@@ -51,7 +46,7 @@ def test_sigkill_under_load_loses_no_200(sip, tools, procs):
     then hold many REGISTERs, and the kill lands between a turn's handling
     and its write, where a 200 sent before the write would be lost."""
     env = dict(os.environ, MCREG_REGISTRAR_JOURNAL_DELAY_US="20000")
-    sip.start_node("reg1", *QUIET, env=env)
+    sip.start_node("reg1", *MANY_UES, env=env)
     load = regtest.SippRegisterLoad(tools, procs, sip.dir, "load", sip.reg.port, ues=3000,
                                     rate=1000, calls=3000)
     if not regtest.wait_until(lambda: len(load.received_200s()) >= 300
@@ -63,7 +58,7 @@ def test_sigkill_under_load_loses_no_200(sip, tools, procs):
     answered = load.received_200s()
     if len(answered) < 300:
         fail(f"SIPp recorded {len(answered)} 200s, want at least 300")
-    sip.start_node("reg2", *QUIET)
+    sip.start_node("reg2", *MANY_UES)
     sip.wait_log(r"^journal replayed .* buffers=[1-9]")
     held = sip.held_ues("reg2")
     lost = sorted(i for i in answered if "urn:uuid:" + regtest.load_instance(i) not in held)
@@ -75,7 +70,7 @@ def test_sigkill_under_load_loses_no_200(sip, tools, procs):
 def test_torn_last_buffer_dropped(sip):
     """Ten REGISTERs (ten buffers), SIGKILL, the journal cut by 3 bytes: the
     restart logs the torn end, keeps the nine, and cuts the file to them."""
-    sip.start_node("reg1", *QUIET)
+    sip.start_node("reg1", *MANY_UES)
     peer = sip.peer()
     for i in range(10):
         register_n(peer, i, 1)
@@ -85,7 +80,7 @@ def test_torn_last_buffer_dropped(sip):
     size = journal.stat().st_size
     os.truncate(journal, size - 3)
 
-    sip.start_node("reg2", *QUIET)
+    sip.start_node("reg2", *MANY_UES)
     sip.wait_log(r"^journal torn \S+ at=\d+ dropped=\d+ error=\S+.*the 9 before it are kept")
     sip.wait_log(r"^journal replayed \S+ buffers=9 ")
     (line,) = sip.reg.log.matching(r"^journal torn ")
@@ -101,7 +96,7 @@ def test_torn_last_buffer_dropped(sip):
 def test_damage_before_the_end_refused(sip):
     """A flipped byte in the first of two buffers is damage, not a torn
     end: the start is refused and the journal left as it is."""
-    sip.start_node("reg1", *QUIET)
+    sip.start_node("reg1", *MANY_UES)
     peer = sip.peer()
     register_n(peer, 0, 1)
     peer.barrier()
@@ -123,7 +118,7 @@ def test_snapshot_compacts_journal(sip):
     """SIGUSR1: the snapshot is written, the journal is cut to what came
     after the fork (here nothing), the stats line has the digest; after a
     SIGKILL the restart restores all from the snapshot and the journal."""
-    sip.start_node("reg1", *QUIET)
+    sip.start_node("reg1", *MANY_UES)
     peer = sip.peer()
     register_n(peer, 0, 20)
     journal = sip.dir / "journal"
@@ -137,7 +132,7 @@ def test_snapshot_compacts_journal(sip):
         fail(f"the journal is {journal.stat().st_size} bytes after the snapshot, was {long_size}")
     register_n(peer, 20, 5)
     sip.kill_registrar()
-    sip.start_node("reg2", *QUIET)
+    sip.start_node("reg2", *MANY_UES)
     sip.wait_log(r"^journal replayed \S+ buffers=5 ")
     if sip.held_ues("reg2") != {instance(i) for i in range(25)}:
         fail("not every UE is held after the restart")
@@ -148,7 +143,7 @@ def test_snapshot_written_in_background(sip):
     before its rename by the test hook), REGISTERs are answered; the
     journal keeps those that came during the write; a restart holds all."""
     env = dict(os.environ, MCREG_REGISTRAR_SNAPSHOT_DELAY_MS="3000")
-    sip.start_node("reg1", *QUIET, env=env)
+    sip.start_node("reg1", *MANY_UES, env=env)
     peer = sip.peer()
     register_n(peer, 0, 2000)
     sip.reg.proc.send_signal(signal.SIGUSR1)
@@ -159,7 +154,7 @@ def test_snapshot_written_in_background(sip):
         fail("the snapshot was written before the REGISTERs made during it were answered")
     sip.wait_log(r"^journal compacted \S+ bytes=[1-9]", seconds=20)
     sip.kill_registrar()
-    sip.start_node("reg2", *QUIET)
+    sip.start_node("reg2", *MANY_UES)
     sip.wait_log(r"^journal replayed \S+ buffers=[1-9]")
     held = sip.held_ues("reg2")
     if held != {instance(i) for i in range(2010)}:
