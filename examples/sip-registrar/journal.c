@@ -152,6 +152,9 @@ static int replay(registrar *r, const uint8_t *buf, size_t len, size_t *kept, si
         notify_flush(r);
         if (rc == MCREG_OK) {
             (*applied)++;
+            /* Redis may not have had it before the stop. */
+            if (r->cl.on)
+                cluster_requeue(r, buf + pos, end - pos, end);
             pos = end;
             continue;
         }
@@ -231,8 +234,10 @@ static int write_all_fd(int fd, const uint8_t *buf, size_t len)
     return 0;
 }
 
-int journal_commit(registrar *r)
+int journal_commit(registrar *r, uint8_t **out, size_t *out_len)
 {
+    *out = NULL;
+    *out_len = 0;
     if (!r->cfg.node_id)
         return 0;
     uint8_t *buf;
@@ -246,19 +251,20 @@ int journal_commit(registrar *r)
         LOG_LIMITED("journal drain-failed error=%s", mcreg_strerror(rc));
         return 1;
     }
-    int ok = 1;
     if (r->journal_fd >= 0) {
         if (commit_delay_us)
             usleep(commit_delay_us);
-        ok = write_all_fd(r->journal_fd, buf, len) == 0 && fdatasync(r->journal_fd) == 0;
-        if (ok)
-            r->journal_len += len;
-        else
+        if (write_all_fd(r->journal_fd, buf, len) != 0 || fdatasync(r->journal_fd) != 0) {
             log_line("journal failed %s error=%s: stopping, nothing of this turn was answered",
                      r->cfg.journal, strerror(errno));
+            mcreg_buffer_free(r->reg, buf);
+            return -1;
+        }
+        r->journal_len += len;
     }
-    mcreg_buffer_free(r->reg, buf);
-    return ok ? 0 : -1;
+    *out = buf;
+    *out_len = len;
+    return 0;
 }
 
 /* Copies [from, end) of the journal to out_fd. */
@@ -295,6 +301,7 @@ void journal_compact(registrar *r, uint64_t from)
         log_line("journal compacted %s bytes=%llu dropped=%llu", file,
                  (unsigned long long)(r->journal_len - from), (unsigned long long)from);
         r->journal_len -= from;
+        cluster_journal_compacted(r, from);
     } else {
         /* The whole journal stays: longer, as correct. */
         log_line("journal compact-failed %s step=%s error=%s", file, step, strerror(errno));

@@ -102,10 +102,13 @@ void log_stats(const registrar *r, const uint64_t *digest)
         n += (size_t)snprintf(events + n, sizeof(events) - n, "%s%s:%llu", t ? "," : "",
                               mcreg_event_name((mcreg_event_type)t),
                               (unsigned long long)mcreg_stat(reg, MCREG_STAT_EVENTS_BASE + t));
-    log_line("stats records=%llu users=%llu limits=%llu tombstones=%llu bytes=%llu events=%s%s",
+    char cluster_fields[320];
+    cluster_stats(r, cluster_fields, sizeof cluster_fields);
+    log_line("stats records=%llu users=%llu limits=%llu tombstones=%llu bytes=%llu events=%s%s%s",
              (unsigned long long)mcreg_stat(reg, MCREG_STAT_RECORDS),
              (unsigned long long)mcreg_stat(reg, MCREG_STAT_USERS),
              (unsigned long long)mcreg_stat(reg, MCREG_STAT_USER_LIMITS),
              (unsigned long long)mcreg_stat(reg, MCREG_STAT_TOMBSTONES),
-             (unsigned long long)mcreg_stat(reg, MCREG_STAT_BYTES), events, digest_field);
+             (unsigned long long)mcreg_stat(reg, MCREG_STAT_BYTES), events, digest_field,
+             cluster_fields);
 }

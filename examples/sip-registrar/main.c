@@ -61,13 +61,22 @@ static void usage(FILE *to)
           "                            IPv6; port 0 picks a free one, logged at start)\n"
           "  --snapshot FILE           restore FILE at start; write it on SIGTERM, SIGINT,\n"
           "                            SIGUSR1 and every --snapshot-interval seconds\n"
-          "  --snapshot-interval S     0 (default): only on those signals\n"
+          "  --snapshot-interval S     0 (default): only on those signals; with --redis each\n"
+          "                            also publishes the state (default there: 60)\n"
           "  --journal FILE            append each turn's changes to FILE, fdatasync'ed\n"
           "                            before any response of the turn is sent; applied\n"
           "                            at start after --snapshot, compacted by each\n"
           "                            snapshot (needs --node-id)\n"
           "  --node-id N               this node's id, 1 to 2^64-1 (the library's: change\n"
           "                            feed, versions, digest)\n"
+          "  --redis ADDR:PORT         a cluster: each turn's changes go to a Redis stream\n"
+          "                            and every node applies the stream (needs --node-id;\n"
+          "                            without --journal a 200 waits for Redis, and while\n"
+          "                            Redis is unreachable REGISTERs get 503)\n"
+          "  --redis-stream KEY        the stream (default mcreg:changes); KEY:nodes and\n"
+          "                            KEY:snapshot:NODE hold the published states\n"
+          "  --redis-maxlen N          XADD trims the stream to about N entries (default\n"
+          "                            1000000); also trimmed below the oldest state published\n"
           "  --max-ues N               UEs per user (default 8), 0 = unlimited\n"
           "  --limit-policy P          reject (default), evict-oldest or evict-soonest\n"
           "  --notify P                logon MESSAGEs to: all (default) UEs, the new UE, none\n"
@@ -114,6 +123,15 @@ static int parse_node_id(const char *text, uint64_t *out)
     return 0;
 }
 
+static int parse_maxlen(const char *text, uint64_t *out)
+{
+    if (parse_decimal(text, out) != 0 || *out == 0 || *out > (uint64_t)1 << 40) {
+        fprintf(stderr, "mcreg-registrar: --redis-maxlen %s: not a number from 1 to 2^40\n", text);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_choice(const char *flag, const char *text, const char *const *names, int n,
                         int *out)
 {
@@ -143,10 +161,10 @@ static int parse_trust(const char *text, config *cfg)
 
 enum { OPT_LISTEN = 256, OPT_SNAPSHOT, OPT_INTERVAL, OPT_MAX_UES, OPT_LIMIT, OPT_NOTIFY,
        OPT_LOGOFF, OPT_MIN, OPT_MAX, OPT_DEFAULT, OPT_TRUST, OPT_CAPACITY, OPT_JOURNAL,
-       OPT_NODE_ID, OPT_HELP };
+       OPT_NODE_ID, OPT_REDIS, OPT_REDIS_STREAM, OPT_REDIS_MAXLEN, OPT_HELP };
 
 /* 0 to run, 1 to exit 0 (help), -1 to exit 1. */
-static int parse_flags(int argc, char **argv, config *cfg)
+static int parse_flags(int argc, char **argv, config *cfg, cluster *cl)
 {
     static const struct option options[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
@@ -163,18 +181,24 @@ static int parse_flags(int argc, char **argv, config *cfg)
         {"capacity", required_argument, NULL, OPT_CAPACITY},
         {"journal", required_argument, NULL, OPT_JOURNAL},
         {"node-id", required_argument, NULL, OPT_NODE_ID},
+        {"redis", required_argument, NULL, OPT_REDIS},
+        {"redis-stream", required_argument, NULL, OPT_REDIS_STREAM},
+        {"redis-maxlen", required_argument, NULL, OPT_REDIS_MAXLEN},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
     /* Indexed by mcreg_limit_policy and mcreg_notify_policy. */
     static const char *const limits[] = {"reject", "evict-oldest", "evict-soonest"};
     static const char *const notify[] = {"all", "new", "none"};
-    int opt, choice, bad = 0;
+    int opt, choice, bad = 0, interval_given = 0;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         const char *name = opt >= OPT_LISTEN && opt <= OPT_HELP ? options[opt - OPT_LISTEN].name : "";
         switch (opt) {
         case OPT_LISTEN: cfg->listen = optarg; break;
         case OPT_SNAPSHOT: cfg->snapshot = optarg; break;
-        case OPT_INTERVAL: bad |= parse_u32(name, optarg, &cfg->snapshot_interval_s); break;
+        case OPT_INTERVAL:
+            bad |= parse_u32(name, optarg, &cfg->snapshot_interval_s);
+            interval_given = 1;
+            break;
         case OPT_MAX_UES: bad |= parse_u32(name, optarg, &cfg->max_ues); break;
         case OPT_LIMIT:
             bad |= parse_choice(name, optarg, limits, 3, &choice);
@@ -192,6 +216,9 @@ static int parse_flags(int argc, char **argv, config *cfg)
         case OPT_CAPACITY: bad |= parse_u32(name, optarg, &cfg->capacity); break;
         case OPT_JOURNAL: cfg->journal = optarg; break;
         case OPT_NODE_ID: bad |= parse_node_id(optarg, &cfg->node_id); break;
+        case OPT_REDIS: cfg->redis = optarg; break;
+        case OPT_REDIS_STREAM: cfg->redis_stream = optarg; break;
+        case OPT_REDIS_MAXLEN: bad |= parse_maxlen(optarg, &cfg->redis_maxlen); break;
         case OPT_HELP: usage(stdout); return 1;
         default: bad = 1; break;
         }
@@ -211,6 +238,15 @@ static int parse_flags(int argc, char **argv, config *cfg)
         fprintf(stderr, "mcreg-registrar: --journal needs --node-id\n");
         bad = 1;
     }
+    if (!bad && cfg->redis && !cfg->node_id) {
+        fprintf(stderr, "mcreg-registrar: --redis needs --node-id\n");
+        bad = 1;
+    }
+    if (!bad && cfg->redis && cluster_parse(cfg, cl) != 0)
+        bad = 1;
+    /* The published states are what a joining node starts from. */
+    if (!bad && cfg->redis && !interval_given)
+        cfg->snapshot_interval_s = 60;
     if (!bad && cfg->capacity > MCREG_MAX_CAPACITY) {
         fprintf(stderr, "mcreg-registrar: --capacity: at most %zu\n", (size_t)MCREG_MAX_CAPACITY);
         bad = 1;
@@ -327,6 +363,7 @@ static int64_t next_timeout(const registrar *r, uint64_t next_snapshot)
     take_min(&timeout, server_tx_next(r, mono));
     if (next_snapshot)
         take_min(&timeout, next_snapshot > mono ? (int64_t)(next_snapshot - mono) : 0);
+    take_min(&timeout, cluster_next(r, mono));
     return timeout;
 }
 
@@ -336,7 +373,13 @@ static int64_t next_timeout(const registrar *r, uint64_t next_snapshot)
  * stops (what they answer is not durable). */
 static int commit_turn(registrar *r)
 {
-    int rc = journal_commit(r);
+    uint8_t *buf;
+    size_t len;
+    int rc = journal_commit(r, &buf, &len);
+    if (rc == 0 && r->cl.on)
+        cluster_commit(r, buf, len); /* takes buf (and, without --journal, the datagrams) */
+    else if (buf)
+        mcreg_buffer_free(r->reg, buf);
     if (rc == 0)
         net_send_held(r);
     return rc < 0 ? -1 : 0;
@@ -345,7 +388,7 @@ static int commit_turn(registrar *r)
 static int serve(registrar *r, const sigset_t *unblocked)
 {
     uint64_t interval = (uint64_t)r->cfg.snapshot_interval_s * 1000u;
-    uint64_t next_snapshot = r->cfg.snapshot && interval ? mono_ms() + interval : 0;
+    uint64_t next_snapshot = (r->cfg.snapshot || r->cl.on) && interval ? mono_ms() + interval : 0;
     int failed = 0;
     while (!stop_signal) {
         run_expiry(r);
@@ -376,14 +419,16 @@ static int serve(registrar *r, const sigset_t *unblocked)
         fflush(stderr);
         int64_t timeout = next_timeout(r, next_snapshot);
         struct timespec ts = {timeout / 1000, (timeout % 1000) * 1000000};
-        struct pollfd pfd = {r->fd, POLLIN, 0};
-        int n = ppoll(&pfd, 1, timeout >= 0 ? &ts : NULL, unblocked);
+        struct pollfd pfd[3] = {{r->fd, POLLIN, 0}};
+        int n_redis = cluster_pollfds(r, &pfd[1]);
+        int n = ppoll(pfd, 1 + (nfds_t)n_redis, timeout >= 0 ? &ts : NULL, unblocked);
         if (n < 0 && errno != EINTR) {
             log_line("poll-failed error=%s", strerror(errno));
             return -1;
         }
-        if (n > 0 && (pfd.revents & POLLIN))
+        if (n > 0 && (pfd[0].revents & POLLIN))
             receive_batch(r);
+        cluster_handle(r, &pfd[1], n > 0 ? n_redis : 0);
     }
     /* The last batch's changes, and its responses. */
     if (!failed && commit_turn(r) != 0)
@@ -413,8 +458,10 @@ int main(int argc, char **argv)
                      .notify = MCREG_NOTIFY_ALL,
                      .min_expires_s = 60,
                      .max_expires_s = 7200,
-                     .default_expires_s = 3600};
-    int flags = parse_flags(argc, argv, &r.cfg);
+                     .default_expires_s = 3600,
+                     .redis_stream = "mcreg:changes",
+                     .redis_maxlen = 1000000};
+    int flags = parse_flags(argc, argv, &r.cfg, &r.cl);
     if (flags != 0)
         return flags > 0 ? 0 : 1;
     /* The log is written a batch at a time: the loop flushes it before it
@@ -468,9 +515,13 @@ int main(int argc, char **argv)
     r.hold_sends = r.cfg.node_id != 0;
     if (r.cfg.journal && journal_open(&r) != 0)
         goto out;
+    /* After the journal: what it replayed is queued for Redis first. */
+    if (r.cl.on && cluster_open(&r) != 0)
+        goto out;
     credit_earn_restored(&r);
     status = serve(&r, &unblocked) == 0 ? 0 : 1;
 out:
+    cluster_free(&r);
     notify_free(&r);
     client_tx_free_all(&r);
     server_tx_free_all(&r);

@@ -117,21 +117,21 @@ int net_open(registrar *r)
 
 /* A copy of the datagram, sent by net_send_held(). Out of memory it is
  * dropped, as the network may drop it: the retransmission gets it. */
-static int hold(registrar *r, const address *to, const char *data, size_t len)
+static int hold(held_list *h, const address *to, const char *data, size_t len)
 {
-    if (r->n_held == r->cap_held) {
-        size_t cap = r->cap_held ? 2 * r->cap_held : 256;
-        held_datagram *grown = realloc(r->held, cap * sizeof *grown);
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 256;
+        held_datagram *grown = realloc(h->items, cap * sizeof *grown);
         if (!grown)
             return 0;
-        r->held = grown;
-        r->cap_held = cap;
+        h->items = grown;
+        h->cap = cap;
     }
     char *copy = malloc(len ? len : 1);
     if (!copy)
         return 0;
     memcpy(copy, data, len);
-    r->held[r->n_held++] = (held_datagram){*to, copy, len};
+    h->items[h->n++] = (held_datagram){*to, copy, len};
     return 0;
 }
 
@@ -153,26 +153,35 @@ int net_send(registrar *r, const address *to, const char *data, size_t len)
 {
     if (r->fd < 0)
         return 0;
-    return r->hold_sends ? hold(r, to, data, len) : send_now(r, to, data, len);
+    return r->hold_sends ? hold(&r->held, to, data, len) : send_now(r, to, data, len);
+}
+
+void net_send_list(registrar *r, held_list *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        held_datagram *d = &h->items[i];
+        send_now(r, &d->to, d->bytes, d->len);
+        free(d->bytes);
+    }
+    h->n = 0;
 }
 
 void net_send_held(registrar *r)
 {
-    for (size_t i = 0; i < r->n_held; i++) {
-        held_datagram *d = &r->held[i];
-        send_now(r, &d->to, d->bytes, d->len);
-        free(d->bytes);
-    }
-    r->n_held = 0;
+    net_send_list(r, &r->held);
+}
+
+void net_free_list(held_list *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        free(h->items[i].bytes);
+    free(h->items);
+    *h = (held_list){0};
 }
 
 void net_free_held(registrar *r)
 {
-    for (size_t i = 0; i < r->n_held; i++)
-        free(r->held[i].bytes);
-    free(r->held);
-    r->held = NULL;
-    r->n_held = r->cap_held = 0;
+    net_free_list(&r->held);
 }
 
 int net_same_address(const address *a, const address *b)

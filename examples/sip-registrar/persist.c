@@ -152,13 +152,10 @@ static unsigned delay_before_rename_ms(void)
 /* FILE.tmp, fsync, rename over FILE, fsync the directory: STEP_DONE and
  * *bytes, or the step that failed (errno set). No log line: the
  * background writer runs it in a child, whose stdio belongs to the parent. */
-static int write_snapshot_file(registrar *r, size_t *bytes, unsigned delay_ms)
+static int write_snapshot_file(const registrar *r, const uint8_t *buf, size_t len,
+                               unsigned delay_ms)
 {
     const char *file = r->cfg.snapshot;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (mcreg_snapshot(r->reg, &buf, &len) != MCREG_OK)
-        return STEP_SNAPSHOT;
     size_t n = strlen(file) + 5;
     char *tmp = malloc(n);
     int fd = -1, step = STEP_NOMEM;
@@ -183,16 +180,21 @@ static int write_snapshot_file(registrar *r, size_t *bytes, unsigned delay_ms)
     else if (fd >= 0)
         unlink(tmp);
     free(tmp);
-    mcreg_buffer_free(r->reg, buf);
-    *bytes = len;
     errno = err;
     return ok ? STEP_DONE : step;
 }
 
 int persist_write(registrar *r)
 {
+    uint8_t *buf = NULL;
     size_t len = 0;
-    int step = write_snapshot_file(r, &len, 0);
+    int step = mcreg_snapshot(r->reg, &buf, &len) == MCREG_OK ? write_snapshot_file(r, buf, len, 0)
+                                                              : STEP_SNAPSHOT;
+    mcreg_buffer_free(r->reg, buf);
+    /* After the snapshot: a position older than the snapshot's is
+     * harmless (applying again changes nothing), a newer one is not. */
+    if (step == STEP_DONE && cluster_write_cursor(r) < 0)
+        log_line("cursor failed %s.cursor error=%s", r->cfg.snapshot, strerror(errno));
     if (step != STEP_DONE) {
         log_line("snapshot failed %s step=%s error=%s", r->cfg.snapshot, write_steps[step],
                  strerror(errno));
@@ -200,18 +202,22 @@ int persist_write(registrar *r)
     }
     log_line("snapshot written %s records=%zu bytes=%zu", r->cfg.snapshot,
              mcreg_record_count(r->reg), len);
-    /* The snapshot holds everything the journal did. */
+    /* The snapshot holds everything the journal did (and Redis, what
+     * the compaction may drop). */
     if (r->journal_fd >= 0)
-        journal_compact(r, r->journal_len);
+        journal_compact(r, cluster_compact_limit(r, r->journal_len));
     return 0;
 }
 
 /* ---- the background writer ---------------------------------------------------- */
 
 /* The child: the digest of the state at the fork down the pipe, then the
- * snapshot file; its exit status is the write step (STEP_DONE: written).
- * It touches no socket and no stdio, and leaves by _exit: what the parent
- * has buffered (log lines) or registered (atexit) is the parent's. */
+ * snapshot file and its cursor, then (--redis) the state published in
+ * Redis, whose outcome follows the digest down the pipe; its exit status
+ * is the write step (STEP_DONE: written). It touches none of the parent's
+ * sockets and no stdio (a connection of its own to Redis), and leaves by
+ * _exit: what the parent has buffered (log lines) or registered (atexit)
+ * is the parent's. */
 static void run_child(registrar *r, int pipe_fd)
 {
     uint64_t digest = 0;
@@ -219,8 +225,22 @@ static void run_child(registrar *r, int pipe_fd)
         digest = 0;
     if (write(pipe_fd, &digest, sizeof digest) != (ssize_t)sizeof digest)
         _exit(STEP_WRITE);
-    size_t len;
-    _exit(r->cfg.snapshot ? write_snapshot_file(r, &len, delay_before_rename_ms()) : STEP_DONE);
+    if (!r->cfg.snapshot && !r->cl.on)
+        _exit(STEP_DONE);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (mcreg_snapshot(r->reg, &buf, &len) != MCREG_OK)
+        _exit(STEP_SNAPSHOT);
+    int step = r->cfg.snapshot ? write_snapshot_file(r, buf, len, delay_before_rename_ms())
+                               : STEP_DONE;
+    int32_t published = 0;
+    if (step == STEP_DONE) {
+        cluster_write_cursor(r);
+        published = cluster_publish(r, buf, len);
+    }
+    if (write(pipe_fd, &published, sizeof published) != (ssize_t)sizeof published)
+        step = STEP_WRITE;
+    _exit(step);
 }
 
 int persist_background(registrar *r, int log_stats)
@@ -254,6 +274,7 @@ int persist_background(registrar *r, int log_stats)
     *c = (snapshot_child){.pid = pid, .pipe_fd = fds[0], .journal_end = r->journal_len,
                           .started_ms = mono_ms(), .records = mcreg_record_count(r->reg),
                           .log_stats = log_stats};
+    memcpy(c->position, r->cl.position, sizeof c->position);
     log_line("snapshot started pid=%d records=%zu fork_us=%llu", (int)pid, c->records,
              (unsigned long long)pause_us);
     return 0;
@@ -263,8 +284,15 @@ static void child_done(registrar *r, int status)
 {
     snapshot_child *c = &r->child;
     uint64_t digest = 0;
+    int32_t published = 0;
     int have_digest = read(c->pipe_fd, &digest, sizeof digest) == (ssize_t)sizeof digest;
+    if (have_digest && read(c->pipe_fd, &published, sizeof published) != (ssize_t)sizeof published)
+        published = 0;
     close(c->pipe_fd);
+    if (published > 0)
+        log_line("cluster published position=%s records=%zu", c->position, c->records);
+    else if (published < 0)
+        log_line("cluster publish-failed position=%s", c->position);
     int step = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (c->log_stats)
         log_stats(r, have_digest && r->cfg.node_id ? &digest : NULL);
@@ -274,7 +302,7 @@ static void child_done(registrar *r, int status)
         log_line("snapshot written %s records=%zu bytes=%lld ms=%llu", r->cfg.snapshot,
                  c->records, bytes, (unsigned long long)(mono_ms() - c->started_ms));
         if (r->journal_fd >= 0)
-            journal_compact(r, c->journal_end);
+            journal_compact(r, cluster_compact_limit(r, c->journal_end));
     } else if (r->cfg.snapshot) {
         const char *why = step > 0 && step < (int)(sizeof write_steps / sizeof *write_steps)
                               ? write_steps[step] : "killed";

@@ -505,6 +505,9 @@ static void handle_request(request *q, const char *data, size_t len)
     if (MSG_IS_REGISTER(msg) && q->r->cfg.n_trust &&
         !net_in_blocks(q->from, q->r->cfg.trust, q->r->cfg.n_trust))
         reply(q, 403, "Forbidden");
+    else if (MSG_IS_REGISTER(msg) && cluster_unavailable(q->r))
+        /* --redis without --journal: a 200 must mean "in Redis". */
+        reply_with_header(q, 503, "Service Unavailable", "Retry-After", "5");
     else if (MSG_IS_REGISTER(msg))
         handle_register(q);
     else if (MSG_IS_OPTIONS(msg))

@@ -22,17 +22,22 @@
  *   persist.c      snapshot restore at start, write-rename-fsync, the
  *                  background writer (a forked child)
  *   journal.c      --journal: group commit of drained changes, replay
+ *   redis.c        a hiredis async connection in the poll loop, timeouts
+ *   cluster.c      --redis: the change feed through a Redis stream, the
+ *                  published states, bootstrap and resync, FILE.cursor
  */
 #ifndef MCREG_REGISTRAR_H
 #define MCREG_REGISTRAR_H
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h> /* osip_malloc and osip_free expand to malloc and free */
 #include <sys/socket.h>
 
+#include <hiredis/async.h>
 #include <osipparser2/osip_parser.h>
 
 #include "mcreg.h"
@@ -69,6 +74,9 @@ typedef struct config {
     const char *snapshot;   /* NULL: no persistence */
     const char *journal;    /* NULL: none */
     uint64_t node_id;       /* 0: no replication */
+    const char *redis;      /* HOST:PORT, NULL: no cluster */
+    const char *redis_stream; /* the stream's key */
+    uint64_t redis_maxlen;  /* XADD's MAXLEN ~ */
     uint32_t snapshot_interval_s; /* 0: on stop and SIGUSR1 only */
     uint32_t max_ues;
     uint32_t capacity; /* records the registry is sized for at start (0: none) */
@@ -94,6 +102,12 @@ typedef struct held_datagram {
     size_t len;
 } held_datagram;
 
+/* Datagrams kept back until what they answer is durable. */
+typedef struct held_list {
+    held_datagram *items;
+    size_t n, cap;
+} held_list;
+
 /* The background snapshot writer (persist.c). */
 typedef struct snapshot_child {
     int pid;              /* 0: none running */
@@ -103,6 +117,7 @@ typedef struct snapshot_child {
     size_t records;       /* at fork */
     int log_stats;        /* a SIGUSR1's: log the stats line when done */
     int again;            /* another was asked for meanwhile */
+    char position[48];    /* --redis: the stream position at fork */
 } snapshot_child;
 
 /* What one REGISTER can make the registrar send or write, whatever
@@ -120,6 +135,72 @@ typedef struct snapshot_child {
 
 /* Formatted address: "1.2.3.4:5060" or "[::1]:5060". */
 #define ADDRESS_STR_MAX 64
+
+/* ---- a Redis connection (redis.c) ---- */
+struct registrar;
+typedef void rconn_reply_fn(struct registrar *r, redisReply *reply, void *arg);
+typedef struct rconn_pending {
+    rconn_reply_fn *fn;
+    void *arg;
+    uint64_t deadline_ms; /* monotonic */
+} rconn_pending;
+/* Commands in flight on one connection, at most. */
+#define RCONN_MAX_PENDING 1024u
+typedef struct rconn {
+    struct registrar *r;
+    redisAsyncContext *ac; /* NULL: no connection */
+    const char *role, *addr; /* for the log */
+    int want_read, want_write;
+    int up;                    /* connected */
+    int went_up, went_down;    /* for the owner, after the loop's I/O */
+    uint64_t connect_deadline_ms, retry_at_ms;
+    unsigned backoff_ms;
+    rconn_pending ring[RCONN_MAX_PENDING];
+    size_t head, n;
+    char error[128];
+} rconn;
+
+/* "ms-seq": two 20-digit numbers and a dash. */
+#define STREAM_ID_MAX 48
+/* Replication lag counted per ms up to this, then in the last bin. */
+#define LAG_BINS 10001u
+
+struct publish_batch;
+struct merge_source;
+
+/* ---- --redis (cluster.c) ---- */
+typedef struct cluster {
+    int on;
+    char host[64];
+    int port;
+    char key_nodes[320], key_prefix[320]; /* KEY:nodes, KEY:snapshot: */
+    rconn writer, reader;
+    /* Changes not yet acknowledged by Redis, oldest first; next_send is
+     * the first not yet sent on this connection. */
+    struct publish_batch *head, *tail, *next_send;
+    size_t queued_bytes;
+    uint64_t published_journal_end; /* the journal up to here is in Redis */
+    /* The reader. */
+    int rstate;
+    char position[STREAM_ID_MAX]; /* the last entry applied; "0-0": none */
+    uint64_t seen_entries_added;
+    int seen_stream;
+    int synced;          /* caught up since the start or the last resync */
+    uint64_t next_check_ms;
+    const char *gap;     /* a loss the check found: resync after this read */
+    int gap_reset;       /* ... and the stream is a new one */
+    int writer_reset, reader_reset; /* drop and reconnect (asked from a callback) */
+    /* A merge of the published states in progress. */
+    char **merge_nodes;
+    size_t n_merge, i_merge;
+    char merge_best[STREAM_ID_MAX];
+    int merge_reset, merge_republish;
+    size_t merged;
+    /* Counters, for the stats line. */
+    uint64_t applied, refused, resyncs;
+    uint32_t *lag;
+    uint64_t lag_n;
+} cluster;
 
 struct client_tx;
 struct server_tx;
@@ -153,8 +234,9 @@ typedef struct registrar {
     /* With --journal every datagram waits for the turn's journal write
      * (net_send_held): nothing leaves before what it answers is durable. */
     int hold_sends;
-    held_datagram *held;
-    size_t n_held, cap_held;
+    held_list held;
+
+    cluster cl;
 
     /* The journal's descriptor (-1: none) and length. */
     int journal_fd;
@@ -214,6 +296,10 @@ int net_send(registrar *r, const address *to, const char *data, size_t len);
 /* Sends the datagrams held this turn, in order (a failure is logged). */
 void net_send_held(registrar *r);
 void net_free_held(registrar *r);
+/* The same for a list taken from r->held (cluster.c keeps them until
+ * Redis has the turn's changes). */
+void net_send_list(registrar *r, held_list *h);
+void net_free_list(held_list *h);
 /* Resolves a numeric host and a port ("5060" when NULL). 0 on success. */
 int net_numeric_address(const char *host, const char *port, address *out);
 int net_same_address(const address *a, const address *b);
@@ -313,11 +399,69 @@ void persist_sync_directory(const char *file);
 int journal_open(registrar *r);
 /* Drains the library's changes; with a journal, appends and fdatasyncs
  * them. 0 done (or nothing to do), 1 not now (retry next turn, send
- * nothing), -1 the journal cannot be written (stop). */
-int journal_commit(registrar *r);
+ * nothing), -1 the journal cannot be written (stop). On 0, *OUT is the
+ * drained buffer (NULL: none) for the caller to free with
+ * mcreg_buffer_free or to hand to cluster_commit. */
+int journal_commit(registrar *r, uint8_t **out, size_t *out_len);
 /* Keeps only the bytes appended since offset FROM (logged). */
 void journal_compact(registrar *r, uint64_t from);
 void journal_close(registrar *r);
+
+/* ---- redis.c ------------------------------------------------------------------ */
+void rconn_init(rconn *c, struct registrar *r, const char *role);
+/* Starts a non-blocking connect. 0, or -1 (retried after the backoff). */
+int rconn_connect(rconn *c, const char *host, int port, const char *addr_text);
+/* Closes it: pending callbacks get NULL. Not from inside a callback. */
+void rconn_drop(rconn *c, const char *why);
+/* Sends one command; FN gets the reply (NULL: the connection went) within
+ * TIMEOUT_MS or the connection is dropped. 0, or -1: not connected, or the
+ * ring is full. */
+int rconn_command(rconn *c, rconn_reply_fn *fn, void *arg, uint64_t timeout_ms, int argc,
+                  const char **argv, const size_t *argvlen);
+/* Connected with room for ROOM more commands. */
+int rconn_ready(const rconn *c, size_t room);
+/* The pollfd hiredis wants (1), or none (0). */
+int rconn_pollfd(const rconn *c, struct pollfd *p);
+void rconn_handle(rconn *c, short revents);
+/* Drops a connection past a deadline. */
+void rconn_tick(rconn *c, uint64_t now);
+/* ms until rconn_tick has work (a deadline, a reconnect), -1 for none. */
+int64_t rconn_next(const rconn *c, uint64_t now);
+void rconn_free(rconn *c);
+
+/* ---- cluster.c ------------------------------------------------------------------ */
+/* --redis HOST:PORT: 0, or -1 and a message on stderr. */
+int cluster_parse(config *cfg, cluster *cl);
+/* Reads FILE.cursor and connects. 0, or -1 and a message on stderr. */
+int cluster_open(struct registrar *r);
+/* Takes this turn's drained buffer (NULL: none; free with
+ * mcreg_buffer_free), for one XADD; without --journal, the turn's held
+ * datagrams too, sent once Redis has it (and every earlier turn's). */
+void cluster_commit(struct registrar *r, uint8_t *buf, size_t len);
+/* Queues a copy of journal bytes [.., journal_end) replayed at start:
+ * what Redis may not have received before the stop. */
+void cluster_requeue(struct registrar *r, const uint8_t *buf, size_t len, uint64_t journal_end);
+/* 1 while a REGISTER must get 503 (Redis unreachable without --journal,
+ * or too much not yet in Redis). */
+int cluster_unavailable(const struct registrar *r);
+/* The Redis descriptors to poll (at most 2). */
+int cluster_pollfds(const struct registrar *r, struct pollfd *p);
+/* After ppoll: their readiness (P as filled, N of them), then timeouts,
+ * reconnects, the queued XADDs and the reader's next command. */
+void cluster_handle(struct registrar *r, const struct pollfd *p, int n);
+int64_t cluster_next(const struct registrar *r, uint64_t now);
+/* Where a compaction may cut the journal: not past what Redis has. */
+uint64_t cluster_compact_limit(const struct registrar *r, uint64_t from);
+/* The journal dropped its first FROM bytes (a compaction). */
+void cluster_journal_compacted(struct registrar *r, uint64_t from);
+/* " position=... applied=... lag_p50_ms=... lag_p99_ms=..." or "". */
+void cluster_stats(const struct registrar *r, char *out, size_t size);
+/* In the snapshot child: FILE.cursor (after the snapshot), then the state
+ * published in Redis (blocking: the child may wait). 1 published, 0 not
+ * asked or nothing to publish, -1 failed. */
+int cluster_write_cursor(const struct registrar *r);
+int cluster_publish(const struct registrar *r, const uint8_t *snap, size_t len);
+void cluster_free(struct registrar *r);
 
 /* ---- main.c --------------------------------------------------------------- */
 /* The stats line (mcreg_stat), with digest= when DIGEST is given. */

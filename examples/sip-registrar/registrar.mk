@@ -22,8 +22,8 @@ JEN_COLLIDE = $(BUILDDIR)/examples/jen-collide
 
 # Evaluated only when the registrar is built, so the library builds without
 # libosip2 installed.
-OSIP_CFLAGS = $(shell $(PKG_CONFIG) --cflags libosip2)
-OSIP_LIBS   = $(shell $(PKG_CONFIG) --libs libosip2)
+OSIP_CFLAGS = $(shell $(PKG_CONFIG) --cflags libosip2 hiredis)
+OSIP_LIBS   = $(shell $(PKG_CONFIG) --libs libosip2 hiredis)
 REG_ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS) $(SAN_FLAGS) $(TEST_WARN) -Wshadow -Wmissing-prototypes \
                  -D_GNU_SOURCE -Iinclude $(OSIP_CFLAGS) $(CPPFLAGS) $(DEP_FLAGS)
 
