@@ -145,6 +145,7 @@ int cluster_parse(config *cfg, cluster *cl)
     }
     snprintf(cl->key_nodes, sizeof cl->key_nodes, "%s:nodes", cfg->redis_stream);
     snprintf(cl->key_prefix, sizeof cl->key_prefix, "%s:snapshot:", cfg->redis_stream);
+    strcpy(cl->position, "0-0");
     cl->on = 1;
     return 0;
 }
@@ -182,7 +183,6 @@ static int read_cursor(registrar *r)
             rc = -1;
         } else {
             copy_id(r->cl.position, text, len);
-            log_line("cluster cursor %s position=%s", file, r->cl.position);
         }
     } else if (errno != ENOENT) {
         fprintf(stderr, "mcreg-registrar: %s: %s; not starting\n", file, strerror(errno));
@@ -195,7 +195,6 @@ static int read_cursor(registrar *r)
 int cluster_open(registrar *r)
 {
     cluster *cl = &r->cl;
-    strcpy(cl->position, "0-0");
     cl->lag = calloc(LAG_BINS, sizeof *cl->lag);
     if (!cl->lag) {
         fprintf(stderr, "mcreg-registrar: out of memory\n");
@@ -205,12 +204,19 @@ int cluster_open(registrar *r)
         return -1;
     rconn_init(&cl->writer, r, "writer");
     rconn_init(&cl->reader, r, "reader");
-    /* The journal replayed at start was queued whole (cluster_requeue):
+    /* The journal replayed at start is queued whole (cluster_requeue):
      * none of it is known to be in Redis. */
     cl->published_journal_end = 0;
+    return 0;
+}
+
+void cluster_connect(registrar *r)
+{
+    cluster *cl = &r->cl;
+    log_line("cluster start node=%" PRIu64 " stream=%s position=%s queued_bytes=%zu",
+             r->cfg.node_id, r->cfg.redis_stream, cl->position, cl->queued_bytes);
     rconn_connect(&cl->writer, cl->host, cl->port, r->cfg.redis);
     rconn_connect(&cl->reader, cl->host, cl->port, r->cfg.redis);
-    return 0;
 }
 
 /* ---- the writer ------------------------------------------------------------------ */

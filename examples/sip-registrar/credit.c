@@ -124,16 +124,20 @@ void credit_answered(registrar *r, const address *from)
 
 /* About the bytes of the REGISTER that made a record: its strings and the
  * headers around them. */
-static int earn_restored(const mcreg_record *rec, void *ud)
+void credit_earn_record(registrar *r, const mcreg_record *rec)
 {
-    registrar *r = ud;
     address to;
     if (route_record(rec, &to) != 0)
-        return 0;
+        return;
     const char *contact = mcreg_record_contact(rec), *call_id = mcreg_record_call_id(rec);
     size_t bytes = 2 * strlen(mcreg_record_user_id(rec)) + strlen(mcreg_record_ue_id(rec)) +
                    (contact ? strlen(contact) : 0) + (call_id ? strlen(call_id) : 0) + 200;
     credit_earn(r, &to, bytes);
+}
+
+static int earn_restored(const mcreg_record *rec, void *ud)
+{
+    credit_earn_record(ud, rec);
     return 0;
 }
 

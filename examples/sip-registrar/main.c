@@ -494,6 +494,8 @@ int main(int argc, char **argv)
             goto out;
         first_start = restored == 1;
     }
+    if (r.cl.on && cluster_open(&r) != 0)
+        goto out;
     if (net_open(&r) != 0)
         goto out;
     /* First line, always: whoever started the server reads its port here. */
@@ -516,8 +518,8 @@ int main(int argc, char **argv)
     if (r.cfg.journal && journal_open(&r) != 0)
         goto out;
     /* After the journal: what it replayed is queued for Redis first. */
-    if (r.cl.on && cluster_open(&r) != 0)
-        goto out;
+    if (r.cl.on)
+        cluster_connect(&r);
     credit_earn_restored(&r);
     status = serve(&r, &unblocked) == 0 ? 0 : 1;
 out:

@@ -333,6 +333,11 @@ void notify_on_event(const mcreg_event *ev, void *user_data)
     registrar *r = user_data;
     if (notify_log_allowed(r, ev))
         log_event(ev);
+    /* A peer's REGISTER (--redis): its contact may be told of logons
+     * from here, as if it had registered here. */
+    if ((ev->type == MCREG_EV_CREATED || ev->type == MCREG_EV_REFRESHED) && ev->record &&
+        ev->origin != r->cfg.node_id)
+        credit_earn_record(r, ev->record);
     if (ev->type == MCREG_EV_NOTIFY_LOGON || ev->type == MCREG_EV_NOTIFY_LOGOFF)
         queue_message(r, ev);
 }

@@ -351,6 +351,9 @@ int credit_spend(registrar *r, const address *to, size_t bytes);
 int credit_may_send(registrar *r, const address *to);
 /* `from` answered a MESSAGE sent to it: no limit from now on. */
 void credit_answered(registrar *r, const address *from);
+/* A record made elsewhere (a peer's REGISTER, applied) earns what its
+ * REGISTER would have here. */
+void credit_earn_record(registrar *r, const mcreg_record *rec);
 /* Each restored record earns what its REGISTER would have. */
 void credit_earn_restored(registrar *r);
 /* (Called by client_tx_free_all.) */
@@ -432,8 +435,11 @@ void rconn_free(rconn *c);
 /* ---- cluster.c ------------------------------------------------------------------ */
 /* --redis HOST:PORT: 0, or -1 and a message on stderr. */
 int cluster_parse(config *cfg, cluster *cl);
-/* Reads FILE.cursor and connects. 0, or -1 and a message on stderr. */
+/* Reads FILE.cursor (after the snapshot's restore, before any write of
+ * it). 0, or -1 and a message on stderr. */
 int cluster_open(struct registrar *r);
+/* Starts both connections (after the journal's replay). */
+void cluster_connect(struct registrar *r);
 /* Takes this turn's drained buffer (NULL: none; free with
  * mcreg_buffer_free), for one XADD; without --journal, the turn's held
  * datagrams too, sent once Redis has it (and every earlier turn's). */
