@@ -350,6 +350,35 @@ class Scenario:
                    for line in _read_lines(f) if re.search(r"MISMATCH|Failed regexp", line)]
             fail(f"UE {ue.letter}: wrong MESSAGE (SIPp status {st}): " + " ".join(why[:4]))
 
+    def no_more_messages(self, ues, seconds=2.5):
+        """Once the UEs' listeners have ended: no MESSAGE reaches their
+        Contact ports for SECONDS. A MESSAGE sent while no socket was there
+        is retransmitted (Timer E: T1 = 500 ms, then 1 s, 2 s) into the
+        window; one the UE answered is not."""
+        socks = []
+        try:
+            for ue in ues:
+                if ue.listener and regtest.alive(ue.listener.proc):
+                    fail(f"UE {ue.letter}'s listener still runs")
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append((ue, s))
+                s.bind((regtest.LOOPBACK, ue.cport))
+                s.setblocking(False)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                for ue, s in socks:
+                    try:
+                        data = s.recv(70000)
+                    except BlockingIOError:
+                        continue
+                    if data.startswith(b"MESSAGE "):
+                        fail(f"UE {ue.letter} got another MESSAGE after the one it answered: "
+                             + data[:400].decode("latin-1"))
+                time.sleep(0.02)
+        finally:
+            for _, s in socks:
+                s.close()
+
 
 def _keys(keys):
     out = []

@@ -89,6 +89,7 @@ def test_logon_told_across_nodes(sip, cluster):
     sip.listened(b, 15)
     cluster.wait_holding({a.id, b.id})
     expect_told_once(cluster, a, b)
+    sip.no_more_messages([a, b])
 
 
 def test_concurrent_logon_while_redis_paused(sip, cluster):
@@ -116,6 +117,7 @@ def test_concurrent_logon_while_redis_paused(sip, cluster):
     sip.listened(y, 30)
     cluster.wait_holding({x.id, y.id})
     expect_told_once(cluster, x, y)
+    sip.no_more_messages([x, y])
 
 
 # ---- losing a node ------------------------------------------------------------------
