@@ -220,7 +220,7 @@ class Cluster:
             if len({s.digest for s in got}) == 1:
                 return got
             if time.monotonic() >= deadline:
-                fail(f"the nodes' digests differ after {seconds} s: "
+                fail(f"the nodes' digests differ after {seconds:.0f} s: "
                      + "; ".join(f"node {n.id}: {s.line}" for n, s in zip(nodes, got)))
             time.sleep(0.3)
 

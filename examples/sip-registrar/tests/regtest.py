@@ -482,8 +482,12 @@ class RedisServer:
     def _launch(self):
         """Starts it on self.port; True once it answers PING (False when it
         exits first, say another process took the port)."""
+        # appendfsync always: every reply's write is on disk before the reply
+        # (what a test that kills Redis and wants nothing lost relies on)
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly \
+            else ["--appendonly", "no"]
         argv = [self.program, "--port", self.port, "--bind", LOOPBACK, "--save", "",
-                "--appendonly", "yes" if self.appendonly else "no", "--dir", self.workdir]
+                *persistence, "--dir", self.workdir]
         with open(self.log.path, "ab") as out:
             self.proc = self.procs.start(argv, stdout=out, stderr=subprocess.STDOUT,
                                          cwd=self.workdir)
