@@ -70,6 +70,7 @@ typedef struct publish_batch {
     int from_library; /* mcreg_buffer_free, else free */
     int whole_state;  /* field s: a snapshot, else c: a change buffer */
     uint64_t journal_end;
+    uint64_t made_ms; /* wall clock at the turn's end (0: replayed at start) */
     held_list held; /* without --journal: sent once Redis has it */
 } publish_batch;
 
@@ -257,6 +258,8 @@ static publish_batch *new_batch(uint8_t *buf, size_t len, int from_library, int 
  * memory is dropped, as the network may drop it. */
 static void move_held(held_list *to, held_list *from)
 {
+    if (!from->n)
+        return;
     if (!to->items) {
         *to = *from;
         *from = (held_list){0};
@@ -293,9 +296,10 @@ static void on_xadd(registrar *r, redisReply *reply, void *arg)
                     ? (int)reply->len : 1, reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
         /* Sent again from here on a new connection, so that no entry is
          * acknowledged out of turn. */
-        cl->writer_reset = 1;
+        cl->writer_reset = "bad reply";
         return;
     }
+    cl->writer_ok = 1;
     cl->head = b->next;
     if (!cl->head)
         cl->tail = NULL;
@@ -306,19 +310,47 @@ static void on_xadd(registrar *r, redisReply *reply, void *arg)
     free_batch(r, b);
 }
 
+/* A connection counts as Redis reachable once Redis has answered on it: a
+ * stopped server still completes the TCP handshake. */
+static void on_ping(registrar *r, redisReply *reply, void *arg)
+{
+    (void)arg;
+    if (reply && reply->type != REDIS_REPLY_ERROR)
+        r->cl.writer_ok = 1;
+}
+
+static void send_ping(registrar *r)
+{
+    const char *argv[] = {"PING"};
+    size_t lens[] = {4};
+    if (rconn_command(&r->cl.writer, on_ping, NULL, REPLY_TIMEOUT_MS, 1, argv, lens) != 0)
+        r->cl.writer_reset = "cannot send";
+}
+
 static int send_batch(registrar *r, publish_batch *b)
 {
     cluster *cl = &r->cl;
-    char node[NODE_NAME_MAX + 1], maxlen[NODE_NAME_MAX + 1];
+    char node[NODE_NAME_MAX + 1], maxlen[NODE_NAME_MAX + 1], made[NODE_NAME_MAX + 1];
     snprintf(node, sizeof node, "%" PRIu64, r->cfg.node_id);
     snprintf(maxlen, sizeof maxlen, "%" PRIu64, r->cfg.redis_maxlen);
+    snprintf(made, sizeof made, "%" PRIu64, b->made_ms);
+    /* t: when the turn ended, what its 200s wait for at most (the
+     * replication lag is measured from there). */
     const char *argv[] = {"XADD", r->cfg.redis_stream, "MAXLEN", "~", maxlen, "*", "n", node,
-                          b->whole_state ? "s" : "c", (const char *)b->buf};
-    size_t lens[10];
-    for (int i = 0; i < 9; i++)
+                          "t", made, b->whole_state ? "s" : "c", (const char *)b->buf};
+    int argc = 12;
+    size_t lens[12];
+    for (int i = 0; i < argc - 1; i++)
         lens[i] = strlen(argv[i]);
-    lens[9] = b->len;
-    return rconn_command(&cl->writer, on_xadd, NULL, REPLY_TIMEOUT_MS, 10, argv, lens);
+    lens[argc - 1] = b->len;
+    if (!b->made_ms) { /* no t */
+        argv[8] = argv[10];
+        argv[9] = argv[11];
+        lens[8] = lens[10];
+        lens[9] = lens[11];
+        argc = 10;
+    }
+    return rconn_command(&cl->writer, on_xadd, NULL, REPLY_TIMEOUT_MS, argc, argv, lens);
 }
 
 static void send_queued(registrar *r)
@@ -337,6 +369,8 @@ void cluster_commit(registrar *r, uint8_t *buf, size_t len)
     int journaled = r->journal_fd >= 0;
     if (buf) {
         publish_batch *b = new_batch(buf, len, 1, 0, r->journal_len);
+        if (b)
+            b->made_ms = wall_ms();
         if (!b) {
             /* Unsent: the resync of a peer, or this node's next
              * republication, carries it. */
@@ -387,7 +421,7 @@ int cluster_unavailable(const registrar *r)
     const cluster *cl = &r->cl;
     if (!cl->on)
         return 0;
-    return (r->journal_fd < 0 && !cl->writer.up) || cl->queued_bytes > QUEUE_MAX_BYTES;
+    return (r->journal_fd < 0 && !cl->writer_ok) || cl->queued_bytes > QUEUE_MAX_BYTES;
 }
 
 uint64_t cluster_compact_limit(const registrar *r, uint64_t from)
@@ -430,17 +464,15 @@ static void republish(registrar *r)
 
 /* ---- the reader ---------------------------------------------------------------------- */
 
-/* The check: XINFO STREAM without its entries, and whether ARGV[1] (the
- * position) is still in the stream. {0}: no stream. */
+/* The check: XINFO STREAM without its entries (a republished state may be
+ * large). {0}: no stream. */
 static const char CHECK_SCRIPT[] =
     "local info = redis.pcall('XINFO', 'STREAM', KEYS[1])\n"
     "if type(info) ~= 'table' or info.err then return {0} end\n"
     "local f = {}\n"
     "for i = 1, #info, 2 do f[info[i]] = info[i + 1] end\n"
-    "local has = 0\n"
-    "if ARGV[1] ~= '0-0' and #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) > 0 then has = 1 end\n"
     "return {1, f['length'], f['entries-added'], f['last-generated-id'],\n"
-    "        f['recorded-first-entry-id'], has}\n";
+    "        f['recorded-first-entry-id']}\n";
 
 static void on_check(registrar *r, redisReply *reply, void *arg);
 static void on_xread(registrar *r, redisReply *reply, void *arg);
@@ -449,13 +481,13 @@ static void start_merge(registrar *r, const char *reason, int reset);
 static void send_check(registrar *r)
 {
     cluster *cl = &r->cl;
-    const char *argv[] = {"EVAL", CHECK_SCRIPT, "1", r->cfg.redis_stream, cl->position};
-    size_t lens[5];
-    for (int i = 0; i < 5; i++)
+    const char *argv[] = {"EVAL", CHECK_SCRIPT, "1", r->cfg.redis_stream};
+    size_t lens[4];
+    for (int i = 0; i < 4; i++)
         lens[i] = strlen(argv[i]);
     cl->next_check_ms = mono_ms() + CHECK_EVERY_MS;
-    if (rconn_command(&cl->reader, on_check, NULL, REPLY_TIMEOUT_MS, 5, argv, lens) != 0)
-        cl->reader_reset = 1;
+    if (rconn_command(&cl->reader, on_check, NULL, REPLY_TIMEOUT_MS, 4, argv, lens) != 0)
+        cl->reader_reset = "cannot send";
 }
 
 static void send_xread(registrar *r)
@@ -471,7 +503,7 @@ static void send_xread(registrar *r)
     cl->rstate = R_READ;
     if (rconn_command(&cl->reader, on_xread, NULL, XREAD_BLOCK_MS + REPLY_TIMEOUT_MS, 8, argv,
                       lens) != 0)
-        cl->reader_reset = 1;
+        cl->reader_reset = "cannot send";
 }
 
 static int reply_is(const redisReply *x, int type)
@@ -484,10 +516,14 @@ static int reply_text(const redisReply *x)
     return x && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS);
 }
 
-/* What the check found: NULL (nothing lost), or the reason for a resync. */
-static const char *judge(cluster *cl, const redisReply *x, int *reset, int *bootstrap)
+/* What the check found: NULL (nothing lost), or the reason for a resync.
+ * Entries after this node's position are gone when the stream's first
+ * entry is beyond it (or, the stream empty, its last): trimmed or flushed.
+ * The position itself may be gone (trimmed up to it exactly, or the
+ * node bootstrapped from a published position): nothing after it is. */
+static const char *judge(cluster *cl, const redisReply *x, int *reset)
 {
-    *reset = *bootstrap = 0;
+    *reset = 0;
     int fresh = strcmp(cl->position, "0-0") == 0;
     if (x->element[0]->integer == 0) {
         if (!fresh || cl->seen_stream) {
@@ -496,16 +532,14 @@ static const char *judge(cluster *cl, const redisReply *x, int *reset, int *boot
         }
         return NULL; /* nothing yet: the first XADD creates it */
     }
-    if (x->elements < 6 || !reply_is(x->element[1], REDIS_REPLY_INTEGER) ||
+    if (x->elements < 5 || !reply_is(x->element[1], REDIS_REPLY_INTEGER) ||
         !reply_is(x->element[2], REDIS_REPLY_INTEGER) || !reply_text(x->element[3]) ||
-        !reply_text(x->element[4]) || !reply_is(x->element[5], REDIS_REPLY_INTEGER) ||
-        !valid_id(x->element[3]->str, x->element[3]->len) ||
+        !reply_text(x->element[4]) || !valid_id(x->element[3]->str, x->element[3]->len) ||
         !valid_id(x->element[4]->str, x->element[4]->len))
         return "bad-reply";
     uint64_t length = (uint64_t)x->element[1]->integer;
     uint64_t added = (uint64_t)x->element[2]->integer;
     const char *last = x->element[3]->str, *first = x->element[4]->str;
-    int has_position = x->element[5]->integer != 0;
     uint64_t seen = cl->seen_entries_added;
     cl->seen_stream = 1;
     cl->seen_entries_added = added;
@@ -515,18 +549,16 @@ static const char *judge(cluster *cl, const redisReply *x, int *reset, int *boot
     }
     if (fresh) {
         /* Entries were trimmed before this node read them. */
-        if (added > length) {
-            *bootstrap = 1;
+        if (added > length)
             return "joined-trimmed";
-        }
         return NULL;
     }
     if (cmp_id(last, cl->position) < 0) {
         *reset = 1;
         return "last-id-back";
     }
-    if (!has_position)
-        return cmp_id(first, cl->position) > 0 ? "trimmed" : (*reset = 1, "position-missing");
+    if (length ? cmp_id(first, cl->position) > 0 : cmp_id(last, cl->position) > 0)
+        return "trimmed";
     return NULL;
 }
 
@@ -541,14 +573,14 @@ static void on_check(registrar *r, redisReply *reply, void *arg)
         LOG_LIMITED("cluster check-failed error=%.*s", reply_is(reply, REDIS_REPLY_ERROR)
                     ? (int)reply->len : 9, reply_is(reply, REDIS_REPLY_ERROR) ? reply->str
                                                                            : "bad-reply");
-        cl->reader_reset = 1;
+        cl->reader_reset = "bad reply";
         return;
     }
-    int reset, bootstrap;
-    const char *gap = judge(cl, reply, &reset, &bootstrap);
+    int reset;
+    const char *gap = judge(cl, reply, &reset);
     if (gap && strcmp(gap, "bad-reply") == 0) {
         LOG_LIMITED("cluster check-failed error=bad-reply");
-        cl->reader_reset = 1;
+        cl->reader_reset = "bad reply";
         return;
     }
     if (cl->rstate == R_CHECK) {
@@ -573,6 +605,18 @@ static void record_lag(cluster *cl, uint64_t id_ms)
     cl->lag_n++;
 }
 
+/* A decimal field of an entry; 0 when it is not one. */
+static uint64_t field_number(const redisReply *v)
+{
+    char text[NODE_NAME_MAX + 1];
+    uint64_t x;
+    if (v->len > NODE_NAME_MAX)
+        return 0;
+    memcpy(text, v->str, v->len);
+    text[v->len] = '\0';
+    return parse_decimal(text, &x) == 0 ? x : 0;
+}
+
 /* One entry [id, [field, value, ...]]: 0 applied or refused (skipped),
  * -1 not now (out of memory: read again from here). */
 static int apply_entry(registrar *r, const redisReply *e)
@@ -587,20 +631,17 @@ static int apply_entry(registrar *r, const redisReply *e)
     }
     const redisReply *id = e->element[0], *fields = e->element[1];
     const redisReply *body = NULL;
-    uint64_t node = 0;
+    uint64_t node = 0, made_ms = 0;
     for (size_t i = 0; i + 1 < fields->elements; i += 2) {
         const redisReply *k = fields->element[i], *v = fields->element[i + 1];
         if (!reply_is(k, REDIS_REPLY_STRING) || !reply_is(v, REDIS_REPLY_STRING) || k->len != 1)
             continue;
         if (k->str[0] == 'c' || k->str[0] == 's')
             body = v;
-        else if (k->str[0] == 'n' && v->len <= NODE_NAME_MAX) {
-            char text[NODE_NAME_MAX + 1];
-            memcpy(text, v->str, v->len);
-            text[v->len] = '\0';
-            if (parse_decimal(text, &node) != 0)
-                node = 0;
-        }
+        else if (k->str[0] == 'n')
+            node = field_number(v);
+        else if (k->str[0] == 't')
+            made_ms = field_number(v);
     }
     int rc = body ? mcreg_changes_apply(r->reg, (const uint8_t *)body->str, body->len, wall_ms())
                   : MCREG_ERR_FORMAT;
@@ -612,8 +653,8 @@ static int apply_entry(registrar *r, const redisReply *e)
     }
     if (rc == MCREG_OK) {
         cl->applied++;
-        uint64_t ms, seq;
-        if (node != r->cfg.node_id && parse_id(id->str, id->len, &ms, &seq) == 0)
+        uint64_t ms = made_ms, seq;
+        if (node != r->cfg.node_id && (ms || parse_id(id->str, id->len, &ms, &seq) == 0))
             record_lag(cl, ms);
     } else {
         cl->refused++;
@@ -649,7 +690,7 @@ static void on_xread(registrar *r, redisReply *reply, void *arg)
         LOG_LIMITED("cluster read-failed error=%.*s", reply_is(reply, REDIS_REPLY_ERROR)
                     ? (int)reply->len : 9, reply_is(reply, REDIS_REPLY_ERROR) ? reply->str
                                                                            : "bad-reply");
-        cl->reader_reset = 1;
+        cl->reader_reset = "bad reply";
         return;
     }
     if (n < XREAD_COUNT_N && !cl->synced) {
@@ -715,7 +756,7 @@ static void on_published_state(registrar *r, redisReply *reply, void *arg)
         } else if (rc == MCREG_ERR_NOMEM) {
             /* Again on a new connection. */
             log_line("cluster merge-failed from=%s error=%s", node, mcreg_strerror(rc));
-            cl->reader_reset = 1;
+            cl->reader_reset = "out of memory";
             return;
         } else {
             log_line("cluster merge-refused from=%s error=%s", node, mcreg_strerror(rc));
@@ -739,7 +780,7 @@ static void merge_next(registrar *r)
     for (int i = 0; i < 5; i++)
         lens[i] = strlen(argv[i]);
     if (rconn_command(&cl->reader, on_published_state, NULL, MERGE_TIMEOUT_MS, 5, argv, lens) != 0)
-        cl->reader_reset = 1;
+        cl->reader_reset = "cannot send";
 }
 
 static void on_nodes(registrar *r, redisReply *reply, void *arg)
@@ -783,7 +824,7 @@ static void start_merge(registrar *r, const char *reason, int reset)
     const char *argv[] = {"SMEMBERS", cl->key_nodes};
     size_t lens[] = {8, strlen(cl->key_nodes)};
     if (rconn_command(&cl->reader, on_nodes, NULL, REPLY_TIMEOUT_MS, 2, argv, lens) != 0)
-        cl->reader_reset = 1;
+        cl->reader_reset = "cannot send";
 }
 
 /* ---- the loop's side --------------------------------------------------------------------- */
@@ -802,14 +843,20 @@ static void writer_events(registrar *r, uint64_t now)
     cluster *cl = &r->cl;
     rconn *w = &cl->writer;
     if (cl->writer_reset) {
-        cl->writer_reset = 0;
-        rconn_drop(w, "error reply");
+        rconn_drop(w, cl->writer_reset);
+        cl->writer_reset = NULL;
     }
     rconn_tick(w, now);
-    if (w->went_down || w->went_up) {
+    if (w->went_down) {
+        w->went_down = 0;
+        cl->writer_ok = 0;
         /* What was in flight is sent again: it may or may not be in. */
-        w->went_down = w->went_up = 0;
         cl->next_send = cl->head;
+    }
+    if (w->went_up) {
+        w->went_up = 0;
+        cl->next_send = cl->head;
+        send_ping(r);
     }
     if (!w->ac && now >= w->retry_at_ms)
         rconn_connect(w, cl->host, cl->port, r->cfg.redis);
@@ -821,8 +868,8 @@ static void reader_events(registrar *r, uint64_t now)
     cluster *cl = &r->cl;
     rconn *rd = &cl->reader;
     if (cl->reader_reset) {
-        cl->reader_reset = 0;
-        rconn_drop(rd, "error reply");
+        rconn_drop(rd, cl->reader_reset);
+        cl->reader_reset = NULL;
     }
     rconn_tick(rd, now);
     if (rd->went_down) {

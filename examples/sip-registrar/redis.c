@@ -77,7 +77,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     (void)status;
     if (!c->error[0])
         note_error(c, ac->err ? ac->errstr : "closed");
-    log_line("redis lost role=%s addr=%s error=%s", c->role, c->addr, c->error);
+    if (!c->quiet)
+        log_line("redis lost role=%s addr=%s error=%s", c->role, c->addr, c->error);
 }
 
 /* ---- connecting -------------------------------------------------------------- */
@@ -201,6 +202,7 @@ int64_t rconn_next(const rconn *c, uint64_t now)
 
 void rconn_free(rconn *c)
 {
+    c->quiet = 1;
     if (c->ac)
         rconn_drop(c, "stopping");
     c->went_down = 0;

@@ -152,6 +152,7 @@ typedef struct rconn {
     const char *role, *addr; /* for the log */
     int want_read, want_write;
     int up;                    /* connected */
+    int quiet;                 /* stopping: no log line for the close */
     int went_up, went_down;    /* for the owner, after the loop's I/O */
     uint64_t connect_deadline_ms, retry_at_ms;
     unsigned backoff_ms;
@@ -179,6 +180,7 @@ typedef struct cluster {
      * the first not yet sent on this connection. */
     struct publish_batch *head, *tail, *next_send;
     size_t queued_bytes;
+    int writer_ok; /* Redis has answered on the writer since it connected */
     uint64_t published_journal_end; /* the journal up to here is in Redis */
     /* The reader. */
     int rstate;
@@ -189,7 +191,8 @@ typedef struct cluster {
     uint64_t next_check_ms;
     const char *gap;     /* a loss the check found: resync after this read */
     int gap_reset;       /* ... and the stream is a new one */
-    int writer_reset, reader_reset; /* drop and reconnect (asked from a callback) */
+    /* Drop and reconnect, asked from a callback: why (NULL: no). */
+    const char *writer_reset, *reader_reset;
     /* A merge of the published states in progress. */
     char **merge_nodes;
     size_t n_merge, i_merge;
