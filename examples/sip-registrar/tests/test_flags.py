@@ -13,7 +13,7 @@ def test_flags(tools, tmp_path):
     if r.returncode != 0:
         fail(f"--help: status {r.returncode}")
     if not (out.startswith("usage:") and "--limit-policy" in out and "--snapshot-interval" in out
-            and "--capacity" in out):
+            and "--capacity" in out and "--redis-stream" in out):
         fail(f"--help does not print the usage: {out}")
     if r.stderr:
         fail(f"--help writes to stderr: {r.stderr!r}")
@@ -21,7 +21,12 @@ def test_flags(tools, tmp_path):
                 "--min-expires 100 --max-expires 50", "--default-expires 0",
                 "--listen localhost:5060", "--listen 127.0.0.1:65536", "--bogus",
                 "extra-argument", "--capacity -1", "--capacity 4294967296",
-                "--capacity 2147483649"]:
+                "--capacity 2147483649", "--redis 127.0.0.1:6379",
+                "--node-id 1 --redis localhost:6379", "--node-id 1 --redis 127.0.0.1",
+                "--node-id 1 --redis 127.0.0.1:0", "--node-id 1 --redis ::1:6379",
+                "--node-id 1 --redis 127.0.0.1:6379 --redis-maxlen 0",
+                "--node-id 1 --redis 127.0.0.1:6379 --redis-maxlen x",
+                "--node-id 1 --redis 127.0.0.1:6379 --redis-stream="]:
         try:
             r = subprocess.run([tools.registrar, "--listen", "127.0.0.1:0", *bad.split()],
                                capture_output=True, timeout=5, cwd=tmp_path)
