@@ -482,7 +482,7 @@ DEB_PACKAGES ?= make gcc libc6-dev binutils pkg-config uthash-dev libcbor-dev ch
 # For make deb only: the tools, and debian/control's Build-Depends
 # (tests/sh/debian.sh checks that they are all here).
 DEB_BUILD_PACKAGES ?= build-essential dpkg-dev debhelper lintian \
-                      pkgconf uthash-dev libcbor-dev libosip2-dev check
+                      pkgconf uthash-dev libcbor-dev libosip2-dev libhiredis-dev check
 
 # $(call apt_install_missing,TARGET,PACKAGES)
 apt_install_missing = \

@@ -286,8 +286,10 @@ static void on_xadd(registrar *r, redisReply *reply, void *arg)
 {
     cluster *cl = &r->cl;
     (void)arg;
-    if (!reply)
-        return; /* the connection went: the writer sends again from the head */
+    /* The connection went, or is going (an earlier reply failed): the
+     * writer sends again from the head on a new one. */
+    if (!reply || cl->writer_reset)
+        return;
     publish_batch *b = cl->head;
     if (!b || b == cl->next_send)
         return; /* not ours (cannot happen: replies come in order) */
@@ -566,8 +568,8 @@ static void on_check(registrar *r, redisReply *reply, void *arg)
 {
     cluster *cl = &r->cl;
     (void)arg;
-    if (!reply)
-        return;
+    if (!reply || cl->reader_reset)
+        return; /* the connection went, or is going */
     if (!reply_is(reply, REDIS_REPLY_ARRAY) || reply->elements < 1 ||
         !reply_is(reply->element[0], REDIS_REPLY_INTEGER)) {
         LOG_LIMITED("cluster check-failed error=%.*s", reply_is(reply, REDIS_REPLY_ERROR)
@@ -670,8 +672,8 @@ static void on_xread(registrar *r, redisReply *reply, void *arg)
 {
     cluster *cl = &r->cl;
     (void)arg;
-    if (!reply)
-        return;
+    if (!reply || cl->reader_reset)
+        return; /* the connection went, or is going */
     if (cl->gap) {
         const char *gap = cl->gap;
         cl->gap = NULL;
@@ -736,8 +738,8 @@ static void on_published_state(registrar *r, redisReply *reply, void *arg)
 {
     cluster *cl = &r->cl;
     (void)arg;
-    if (!reply)
-        return;
+    if (!reply || cl->reader_reset)
+        return; /* the connection went, or is going */
     const char *node = cl->merge_nodes[cl->i_merge];
     if (reply_is(reply, REDIS_REPLY_ARRAY) && reply->elements == 3 &&
         reply_text(reply->element[0]) && reply_text(reply->element[1]) &&
@@ -787,8 +789,8 @@ static void on_nodes(registrar *r, redisReply *reply, void *arg)
 {
     cluster *cl = &r->cl;
     (void)arg;
-    if (!reply)
-        return;
+    if (!reply || cl->reader_reset)
+        return; /* the connection went, or is going */
     free_merge(cl);
     if (reply_is(reply, REDIS_REPLY_ARRAY) && reply->elements) {
         cl->merge_nodes = calloc(reply->elements, sizeof *cl->merge_nodes);

@@ -86,10 +86,11 @@ const char *log_escape(char *out, size_t out_size, const char *s, size_t n)
     return out;
 }
 
-/* One log line of the library's counters (mcreg_stat), on SIGUSR1:
+/* The library's counters (mcreg_stat) as the stats line's text:
  * "stats records=N users=N limits=N tombstones=N bytes=N events=CREATED:N,...",
- * then " digest=HEX" (mcreg_state_digest) with a node id. */
-void log_stats(const registrar *r, const uint64_t *digest)
+ * then " digest=HEX" (mcreg_state_digest) with a node id, then the
+ * cluster's fields. */
+void format_stats(const registrar *r, const uint64_t *digest, char *out, size_t size)
 {
     const mcreg_registry *reg = r->reg;
     char digest_field[32] = "";
@@ -104,11 +105,19 @@ void log_stats(const registrar *r, const uint64_t *digest)
                               (unsigned long long)mcreg_stat(reg, MCREG_STAT_EVENTS_BASE + t));
     char cluster_fields[320];
     cluster_stats(r, cluster_fields, sizeof cluster_fields);
-    log_line("stats records=%llu users=%llu limits=%llu tombstones=%llu bytes=%llu events=%s%s%s",
+    snprintf(out, size, "stats records=%llu users=%llu limits=%llu tombstones=%llu bytes=%llu "
+                        "events=%s%s%s",
              (unsigned long long)mcreg_stat(reg, MCREG_STAT_RECORDS),
              (unsigned long long)mcreg_stat(reg, MCREG_STAT_USERS),
              (unsigned long long)mcreg_stat(reg, MCREG_STAT_USER_LIMITS),
              (unsigned long long)mcreg_stat(reg, MCREG_STAT_TOMBSTONES),
              (unsigned long long)mcreg_stat(reg, MCREG_STAT_BYTES), events, digest_field,
              cluster_fields);
+}
+
+void log_stats(const registrar *r, const uint64_t *digest)
+{
+    char line[STATS_LINE_MAX];
+    format_stats(r, digest, line, sizeof line);
+    log_line("%s", line);
 }

@@ -211,9 +211,10 @@ int persist_write(registrar *r)
 
 /* ---- the background writer ---------------------------------------------------- */
 
-/* The child: the digest of the state at the fork down the pipe, then the
- * snapshot file and its cursor, then (--redis) the state published in
- * Redis, whose outcome follows the digest down the pipe; its exit status
+/* The child: the stats line of the state at the fork (with its digest)
+ * down the pipe, then the snapshot file and its cursor, then (--redis) the
+ * state published in Redis, whose outcome follows down the pipe; its exit
+ * status
  * is the write step (STEP_DONE: written). It touches none of the parent's
  * sockets and no stdio (a connection of its own to Redis), and leaves by
  * _exit: what the parent has buffered (log lines) or registered (atexit)
@@ -221,9 +222,12 @@ int persist_write(registrar *r)
 static void run_child(registrar *r, int pipe_fd)
 {
     uint64_t digest = 0;
-    if (r->cfg.node_id && mcreg_state_digest(r->reg, &digest) != MCREG_OK)
-        digest = 0;
-    if (write(pipe_fd, &digest, sizeof digest) != (ssize_t)sizeof digest)
+    int have_digest = r->cfg.node_id && mcreg_state_digest(r->reg, &digest) == MCREG_OK;
+    /* The stats line of the fork's moment: digest, counters and stream
+     * position together. */
+    char stats[STATS_LINE_MAX] = "";
+    format_stats(r, have_digest ? &digest : NULL, stats, sizeof stats);
+    if (write(pipe_fd, stats, sizeof stats) != (ssize_t)sizeof stats)
         _exit(STEP_WRITE);
     if (!r->cfg.snapshot && !r->cl.on)
         _exit(STEP_DONE);
@@ -283,10 +287,10 @@ int persist_background(registrar *r, int log_stats)
 static void child_done(registrar *r, int status)
 {
     snapshot_child *c = &r->child;
-    uint64_t digest = 0;
+    char stats[STATS_LINE_MAX];
     int32_t published = 0;
-    int have_digest = read(c->pipe_fd, &digest, sizeof digest) == (ssize_t)sizeof digest;
-    if (have_digest && read(c->pipe_fd, &published, sizeof published) != (ssize_t)sizeof published)
+    int have_stats = read(c->pipe_fd, stats, sizeof stats) == (ssize_t)sizeof stats;
+    if (have_stats && read(c->pipe_fd, &published, sizeof published) != (ssize_t)sizeof published)
         published = 0;
     close(c->pipe_fd);
     if (published > 0)
@@ -294,8 +298,12 @@ static void child_done(registrar *r, int status)
     else if (published < 0)
         log_line("cluster publish-failed position=%s", c->position);
     int step = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (c->log_stats)
-        log_stats(r, have_digest && r->cfg.node_id ? &digest : NULL);
+    if (c->log_stats && have_stats) {
+        stats[sizeof stats - 1] = '\0';
+        log_line("%s", stats);
+    } else if (c->log_stats) {
+        log_stats(r, NULL); /* the child died first: the parent's, no digest */
+    }
     if (r->cfg.snapshot && step == STEP_DONE) {
         struct stat st;
         long long bytes = stat(r->cfg.snapshot, &st) == 0 ? (long long)st.st_size : -1;

@@ -111,7 +111,8 @@ typedef struct held_list {
 /* The background snapshot writer (persist.c). */
 typedef struct snapshot_child {
     int pid;              /* 0: none running */
-    int pipe_fd;          /* the child's digest, 8 bytes, then EOF */
+    int pipe_fd;          /* the child's stats line (STATS_LINE_MAX bytes), then
+                           * its publication's outcome (int32), then EOF */
     uint64_t journal_end; /* the journal's length when it forked */
     uint64_t started_ms;  /* monotonic */
     size_t records;       /* at fork */
@@ -472,9 +473,13 @@ int cluster_write_cursor(const struct registrar *r);
 int cluster_publish(const struct registrar *r, const uint8_t *snap, size_t len);
 void cluster_free(struct registrar *r);
 
-/* ---- main.c --------------------------------------------------------------- */
+/* ---- log.c: the stats line ------------------------------------------------ */
+#define STATS_LINE_MAX 1024
 /* The stats line (mcreg_stat), with digest= when DIGEST is given. */
 void log_stats(const registrar *r, const uint64_t *digest);
+/* Its text, for a line written later (the snapshot child's, of the
+ * moment of its fork). */
+void format_stats(const registrar *r, const uint64_t *digest, char *out, size_t size);
 
 /* ---- random.c ------------------------------------------------------------ */
 /* 64 bits from the kernel (never 0). */

@@ -9,6 +9,9 @@
                 MESSAGE listeners on free loopback ports, snapshots read
                 through mcreg-dump
   redis_server  a redis-server of the test's own (the cluster's store)
+  cluster       a cluster.Cluster: a redis-server of the test's own (with
+                or without an append-only file) and registrar nodes over
+                it, their digests and records (SIGUSR1)
 
 A server fixture is a function of procs and tmp_path: procs stops what it
 started, tmp_path keeps its files (pytest keeps the last three runs). On a
@@ -23,6 +26,7 @@ from pathlib import Path
 import pytest
 
 import regtest
+from cluster import Cluster
 from scenario import Scenario, Soft
 
 
@@ -64,12 +68,22 @@ def sip(request, tools, procs, soft, tmp_path):
     return s
 
 
-@pytest.fixture
-def redis_server(procs, tmp_path):
+def _need_redis_server():
     if not shutil.which("redis-server"):
         pytest.fail("redis-server not found (Debian package redis-server: make deps)",
                     pytrace=False)
+
+
+@pytest.fixture
+def redis_server(procs, tmp_path):
+    _need_redis_server()
     return regtest.RedisServer(procs, tmp_path / "redis")
+
+
+@pytest.fixture
+def cluster(sip, procs, tmp_path):
+    _need_redis_server()
+    return Cluster(sip, procs, tmp_path / "redis")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -106,6 +120,9 @@ def _logs(workdir):
 
     for f in sorted(workdir.glob("reg*.log")):
         yield f"registrar log {f.name}", _cut(lines(f), 150, tail=False)
+    redis_log = workdir / "redis" / "redis.log"
+    if redis_log.exists():
+        yield "redis-server log (last 20 lines)", _cut(lines(redis_log), 20)
     for pattern in ("*.errors", "*.actions", "*.messages"):
         for f in sorted(workdir.glob(pattern)):
             if f.stat().st_size:

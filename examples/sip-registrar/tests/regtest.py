@@ -454,34 +454,75 @@ def dump_error(tools, snapshot):
 
 
 class RedisServer:
-    """redis-server on a kernel-chosen loopback TCP port, with no persistence
-    (--save '' --appendonly no), its files in WORKDIR."""
+    """redis-server on a kernel-chosen loopback TCP port, its files in
+    WORKDIR: with no persistence (--save '' --appendonly no), or with
+    APPENDONLY its append-only file there (a restart reads it back). The
+    cluster tests stop it (SIGSTOP, SIGCONT), kill it and restart it on the
+    same port."""
 
-    def __init__(self, procs, workdir, program="redis-server", tries=5):
+    def __init__(self, procs, workdir, program="redis-server", tries=5, appendonly=False):
+        self.procs = procs
+        self.program = program
+        self.appendonly = appendonly
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = Log(self.workdir / "redis.log")
+        self.proc = None
         for _ in range(tries):
             self.port = free_port(socket.SOCK_STREAM)
-            with open(self.log.path, "wb") as out:
-                self.proc = procs.start([program, "--port", self.port, "--bind", LOOPBACK,
-                                         "--save", "", "--appendonly", "no",
-                                         "--dir", self.workdir],
-                                        stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir)
-            if wait_until(lambda: not alive(self.proc) or self._answers(), 10):
-                if alive(self.proc):
-                    return
-            wait_exit(self.proc, 1)
-        fail(f"redis-server did not start: {self.log.path.read_text()[-500:]}")
+            if self._launch():
+                return
+        fail(f"redis-server did not start: {self._log_tail()}")
+
+    @property
+    def address(self):
+        """HOST:PORT, as --redis takes it."""
+        return f"{LOOPBACK}:{self.port}"
+
+    def _launch(self):
+        """Starts it on self.port; True once it answers PING (False when it
+        exits first, say another process took the port)."""
+        # appendfsync always: every reply's write is on disk before the reply
+        # (what a test that kills Redis and wants nothing lost relies on)
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly \
+            else ["--appendonly", "no"]
+        argv = [self.program, "--port", self.port, "--bind", LOOPBACK, "--save", "",
+                *persistence, "--dir", self.workdir]
+        with open(self.log.path, "ab") as out:
+            self.proc = self.procs.start(argv, stdout=out, stderr=subprocess.STDOUT,
+                                         cwd=self.workdir)
+        if wait_until(lambda: not alive(self.proc) or self._answers(), 10) and alive(self.proc):
+            return True
+        wait_exit(self.proc, 1)
+        return False
+
+    def _log_tail(self):
+        return self.log.path.read_text(errors="replace")[-500:]
+
+    def pause(self):
+        """SIGSTOP: its sockets stay open, nothing is answered."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def kill(self):
+        """SIGKILL (what it holds in memory alone is gone)."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def restart(self):
+        """A new redis-server on the same port (and files): empty without
+        appendonly, what its append-only file holds with it."""
+        if self.proc is not None and alive(self.proc):
+            fail("redis-server restarted while running")
+        if not self._launch():
+            fail(f"redis-server did not start again on port {self.port}: {self._log_tail()}")
 
     def command(self, *words):
         """One command (RESP array of bulk strings); the reply's first line."""
-        out = b"*%d\r\n" % len(words)
-        for w in words:
-            w = w.encode() if isinstance(w, str) else w
-            out += b"$%d\r\n%s\r\n" % (len(w), w)
         with socket.create_connection((LOOPBACK, self.port), timeout=5) as s:
-            s.sendall(out)
+            s.sendall(_resp_command(words))
             reply = b""
             while b"\r\n" not in reply:
                 chunk = s.recv(4096)
@@ -490,11 +531,67 @@ class RedisServer:
                 reply += chunk
         return reply.split(b"\r\n", 1)[0].decode("utf-8", "replace")
 
+    def query(self, *words):
+        """One command; its whole reply as Python values (bytes for bulk
+        strings, int, list, None; an error reply raises TestFailure)."""
+        with socket.create_connection((LOOPBACK, self.port), timeout=5) as s:
+            s.sendall(_resp_command(words))
+            return _RespReader(s).value()
+
     def _answers(self):
         try:
             return self.command("PING") == "+PONG"
         except OSError:
             return False
+
+
+def _resp_command(words):
+    out = b"*%d\r\n" % len(words)
+    for w in words:
+        w = w if isinstance(w, bytes) else str(w).encode()
+        out += b"$%d\r\n%s\r\n" % (len(w), w)
+    return out
+
+
+class _RespReader:
+    """A RESP2 reply read from a socket (the test's own server: trusted)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            fail("redis-server closed the connection mid-reply")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _bytes(self, n):
+        while len(self.buf) < n + 2:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def value(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest
+        if kind == b"-":
+            fail(f"redis-server: {rest.decode('utf-8', 'replace')}")
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            return None if int(rest) < 0 else self._bytes(int(rest))
+        if kind == b"*":
+            return None if int(rest) < 0 else [self.value() for _ in range(int(rest))]
+        fail(f"redis-server: a reply line {line[:60]!r}")
 
 
 # ---- SIPp register load whose 200s are recorded ------------------------------------
@@ -508,19 +605,22 @@ def load_instance(i):
 
 
 class SippRegisterLoad:
-    """SIPp sends REGISTERs of UEs ue000000.. (one user each) at RATE a
-    second, CALLS in all, with -trace_msg: the 200s it received are read
-    back from its message file (received_200s), so that a test checks
-    what the UEs were told, not what the registrar says it did. A call
-    with no answer fails after RECV_TIMEOUT ms (the registrar killed)."""
+    """SIPp sends REGISTERs of UEs ueFIRST.. (UES of them, one user each,
+    from the first again when CALLS is more: a refresh) at RATE a second,
+    CALLS in all, with -trace_msg: the 200s it received are read back from
+    its message file (received_200s), so that a test checks what the UEs
+    were told, not what the registrar says it did. A call with no answer
+    fails after RECV_TIMEOUT ms (the registrar killed). EXPIRES 0 makes
+    each REGISTER a removal."""
 
     def __init__(self, tools, procs, workdir, label, registrar_port, ues, rate, calls,
-                 recv_timeout=1000, expires=3600):
+                 recv_timeout=1000, expires=3600, first=0):
         d = Path(workdir)
         self.label = label
         self.csv = d / f"{label}.csv"
         lines = ["SEQUENTIAL"]
-        lines += ["user%06d;ue%06d;%s" % (i, i, load_instance(i)) for i in range(ues)]
+        lines += ["user%06d;ue%06d;%s" % (i, i, load_instance(i))
+                  for i in range(first, first + ues)]
         self.csv.write_text("\n".join(lines) + "\n")
         self.messages = d / f"{label}.messages"
         port = free_port()

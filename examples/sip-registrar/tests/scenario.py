@@ -19,6 +19,10 @@ from regtest import fail
 AOR = "sip:alice@mcptt.example"
 DOMAIN = "mcptt.example"
 
+# For a registrar that takes many UEs of one user (Peer.register's are all
+# AOR's), none of them told of the others: tests that count records.
+MANY_UES = ("--max-ues", "0", "--notify", "none")
+
 
 class Soft:
     """Checks that fail the test but let it go on (so that one run shows
@@ -113,7 +117,10 @@ def ue_file(workdir, ue, kind):
 
 class Scenario:
     """What a test drives: the registrar it started last (self.reg), its UEs,
-    raw datagrams, snapshots. NAME goes into the default Call-IDs."""
+    raw datagrams, snapshots. NAME goes into the default Call-IDs. Where a
+    test runs several registrars (a cluster), TO names the one a REGISTER
+    or a Peer talks to: anything with the port, log and alive() of a
+    regtest.Registrar (default self.reg)."""
 
     def __init__(self, tools, procs, workdir, name, soft):
         self.tools = tools
@@ -136,10 +143,31 @@ class Scenario:
         self.reg = reg
         return reg
 
-    def stop_registrar(self):
+    def start_node(self, label, *args, node_id=1, snapshot="snap", journal="journal", env=None):
+        """A registrar with --node-id NODE_ID, --snapshot DIR/SNAPSHOT and
+        --journal DIR/JOURNAL (None: without it); the files stay from one
+        start to the next. Sets self.snap."""
+        self.snap = self.dir / snapshot
+        files = ["--snapshot", self.snap]
+        if journal is not None:
+            files += ["--journal", self.dir / journal]
+        return self.start_registrar(label, "--node-id", str(node_id), *files, *args, env=env)
+
+    def kill_registrar(self, reg=None):
+        """SIGKILL (nothing of it runs after this: no snapshot, no log line)."""
+        reg = reg or self.reg
+        reg.proc.send_signal(signal.SIGKILL)
+        reg.proc.wait()
+
+    def held_ues(self, label):
+        """The UE ids the registrar holds: SIGTERM writes the snapshot; its dump."""
+        self.stop_registrar()
+        return {r["ue"] for r in self.dump(self.snap, f"{label}.dump").records}
+
+    def stop_registrar(self, reg=None):
         """SIGTERM: exit status 0 within 10 s, "stopping (SIGTERM)" last in
         the log (another last line is a soft failure)."""
-        reg = self.reg
+        reg = reg or self.reg
         if not reg.alive():
             fail("the registrar died before SIGTERM")
         st = reg.stop(10)
@@ -194,10 +222,10 @@ class Scenario:
         st = regtest.wait_exit(reg.proc, seconds)
         return st, reg.log.path.read_bytes().decode("utf-8", "replace")
 
-    def peer(self, rcvbuf=None):
+    def peer(self, rcvbuf=None, to=None):
         """A raw SIP endpoint on a loopback port of its own (closed with the
-        test's processes)."""
-        p = Peer(self, rcvbuf)
+        test's processes), talking to TO (default self.reg)."""
+        p = Peer(self, rcvbuf, to)
         self.procs.on_stop(p.close)
         return p
 
@@ -211,13 +239,15 @@ class Scenario:
         self.ues[letter] = ue
         return ue
 
-    def _uac(self, label, xml, args):
-        """One SIPp call to the registrar from a free port: (status, Call)."""
+    def _uac(self, label, xml, args, to=None):
+        """One SIPp call to the registrar (TO, default self.reg) from a free
+        port: (status, Call)."""
+        to = to or self.reg
         for _ in range(5):
             port = regtest.free_port()
             call = Call(self.dir, label, port)
             argv = regtest.sipp_argv(
-                self.tools, regtest.HERE / xml, port, f"{regtest.LOOPBACK}:{self.reg.port}",
+                self.tools, regtest.HERE / xml, port, f"{regtest.LOOPBACK}:{to.port}",
                 "-m", "1", "-timeout", "10", "-timeout_error", "-recv_timeout", "3000",
                 "-default_behaviors", "all,-bye",
                 "-trace_err", "-error_file", call.file("errors"),
@@ -234,9 +264,10 @@ class Scenario:
         self.nsipp += 1
         return "uac%02d-%s" % (self.nsipp, who)
 
-    def register(self, ue, want, callid=None, cseq=1, expires=600):
-        """One REGISTER of UE for AOR from a fresh SIPp; WANT is the status
-        code it must get. The Call-ID defaults to one per UE and scenario."""
+    def register(self, ue, want, callid=None, cseq=1, expires=600, to=None):
+        """One REGISTER of UE for AOR from a fresh SIPp to TO (default
+        self.reg); WANT is the status code it must get. The Call-ID
+        defaults to one per UE and scenario."""
         callid = callid or f"{self.name}-{ue.letter}@mcreg.test"
         keys = {"aor": AOR, "domain": DOMAIN, "ue_user": f"ue-{ue.letter}", "cport": ue.cport,
                 "instance": ue.instance, "reg_expires": expires, "reg_cseq": cseq,
@@ -245,11 +276,12 @@ class Scenario:
         if ue.client:
             xml = "register-mcptt.xml"
             keys["client_id"] = ue.client
-        st, call = self._uac(self._label(ue.letter), xml, ["-cid_str", callid, *_keys(keys)])
+        st, call = self._uac(self._label(ue.letter), xml, ["-cid_str", callid, *_keys(keys)], to)
         if st != 0:
             fail(f"REGISTER of UE {ue.letter} (Call-ID {callid}, CSeq {cseq}, expires {expires}): "
                  f"want {want}; SIPp status {st}: {call.response_line()}")
-        self.alive(f"after the REGISTER of UE {ue.letter}")
+        if not (to or self.reg).alive():
+            fail(f"the registrar is gone (after the REGISTER of UE {ue.letter})")
         return call
 
     def register_star(self, want, expires, callid=None, cseq=1):
@@ -317,6 +349,35 @@ class Scenario:
             why = [line for f in (lst.file("actions"), lst.file("errors"))
                    for line in _read_lines(f) if re.search(r"MISMATCH|Failed regexp", line)]
             fail(f"UE {ue.letter}: wrong MESSAGE (SIPp status {st}): " + " ".join(why[:4]))
+
+    def no_more_messages(self, ues, seconds=2.5):
+        """Once the UEs' listeners have ended: no MESSAGE reaches their
+        Contact ports for SECONDS. A MESSAGE sent while no socket was there
+        is retransmitted (Timer E: T1 = 500 ms, then 1 s, 2 s) into the
+        window; one the UE answered is not."""
+        socks = []
+        try:
+            for ue in ues:
+                if ue.listener and regtest.alive(ue.listener.proc):
+                    fail(f"UE {ue.letter}'s listener still runs")
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append((ue, s))
+                s.bind((regtest.LOOPBACK, ue.cport))
+                s.setblocking(False)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                for ue, s in socks:
+                    try:
+                        data = s.recv(70000)
+                    except BlockingIOError:
+                        continue
+                    if data.startswith(b"MESSAGE "):
+                        fail(f"UE {ue.letter} got another MESSAGE after the one it answered: "
+                             + data[:400].decode("latin-1"))
+                time.sleep(0.02)
+        finally:
+            for _, s in socks:
+                s.close()
 
 
 def _keys(keys):
@@ -397,11 +458,13 @@ def header(datagram, name):
 
 
 class Peer:
-    """A UDP socket on 127.0.0.1:0 that speaks SIP to the registrar: sends
-    requests (its port in their Via), reads responses and MESSAGEs."""
+    """A UDP socket on 127.0.0.1:0 that speaks SIP to the registrar (TO, or
+    the scenario's last one): sends requests (its port in their Via), reads
+    responses and MESSAGEs."""
 
-    def __init__(self, sip, rcvbuf=None):
+    def __init__(self, sip, rcvbuf=None, to=None):
         self.sip = sip
+        self.to = to
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -411,8 +474,12 @@ class Peer:
     def close(self):
         self.sock.close()
 
+    @property
+    def reg(self):
+        return self.to or self.sip.reg
+
     def send(self, data):
-        self.sock.sendto(data, (regtest.LOOPBACK, self.sip.reg.port))
+        self.sock.sendto(data, (regtest.LOOPBACK, self.reg.port))
 
     def recv(self, seconds=5, start=b""):
         """The next datagram that starts with START, or None after SECONDS."""
@@ -450,7 +517,7 @@ class Peer:
         LOG: and its reply line is in the log (the registrar writes its log
         a batch at a time, after it has answered), so the log holds the
         lines of everything before it too."""
-        reg = self.sip.reg
+        reg = self.reg
         offset = reg.log.size()
         if status_code(self.transact(sip_request("OPTIONS", self.port), seconds)) != 200:
             fail("no 200 to OPTIONS (registrar %s)" % ("running" if reg.alive() else "gone"))
@@ -466,6 +533,15 @@ class Peer:
             if data is None:
                 return out
             out.append(data)
+
+
+def register_n(peer, first, n, expires=600):
+    """REGISTERs of the test's UEs FIRST..FIRST+N-1 (contacts at PEER), each
+    answered 200."""
+    for i in range(first, first + n):
+        resp = peer.register(f"sip:u{i}@127.0.0.1:{peer.port}", instance(i), expires=expires)
+        if status_code(resp) != 200:
+            fail(f"REGISTER of UE {i} (expires {expires}) at port {peer.reg.port}: {resp!r}")
 
 
 def elapsed_ms(t0):

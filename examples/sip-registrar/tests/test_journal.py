@@ -10,34 +10,7 @@ import pytest
 
 import regtest
 from regtest import fail
-from scenario import instance, status_code
-
-
-def start_node(sip, label, *args, node_id=1, env=None):
-    """A registrar with --node-id NODE_ID, --snapshot DIR/snap and
-    --journal DIR/journal (the files stay from one start to the next)."""
-    sip.snap = sip.dir / "snap"
-    return sip.start_registrar(label, "--node-id", str(node_id), "--snapshot", sip.snap,
-                               "--journal", sip.dir / "journal", "--max-ues", "0",
-                               "--notify", "none", *args, env=env)
-
-
-def kill_node(sip):
-    sip.reg.proc.send_signal(signal.SIGKILL)
-    sip.reg.proc.wait()
-
-
-def held_ues(sip, label):
-    """The UE ids the registrar holds: SIGTERM writes the snapshot; its dump."""
-    sip.stop_registrar()
-    return {r["ue"] for r in sip.dump(sip.snap, f"{label}.dump").records}
-
-
-def register_n(sip, peer, first, n):
-    for i in range(first, first + n):
-        resp = peer.register(f"sip:u{i}@127.0.0.1:{peer.port}", instance(i))
-        if status_code(resp) != 200:
-            fail(f"REGISTER of UE {i}: {resp!r}")
+from scenario import MANY_UES, instance, register_n
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "x", "1x", "", "18446744073709551616",
@@ -58,10 +31,10 @@ def test_journal_needs_node_id(sip):
 
 
 def test_node_id_top_value(sip):
-    start_node(sip, "reg1", node_id=2**64 - 1)
+    sip.start_node("reg1", *MANY_UES, node_id=2**64 - 1)
     peer = sip.peer()
-    register_n(sip, peer, 0, 1)
-    if held_ues(sip, "reg1") != {instance(0)}:
+    register_n(peer, 0, 1)
+    if sip.held_ues("reg1") != {instance(0)}:
         fail("node 2^64-1: the record is not in the snapshot")
 
 
@@ -73,21 +46,21 @@ def test_sigkill_under_load_loses_no_200(sip, tools, procs):
     then hold many REGISTERs, and the kill lands between a turn's handling
     and its write, where a 200 sent before the write would be lost."""
     env = dict(os.environ, MCREG_REGISTRAR_JOURNAL_DELAY_US="20000")
-    start_node(sip, "reg1", env=env)
+    sip.start_node("reg1", *MANY_UES, env=env)
     load = regtest.SippRegisterLoad(tools, procs, sip.dir, "load", sip.reg.port, ues=3000,
                                     rate=1000, calls=3000)
     if not regtest.wait_until(lambda: len(load.received_200s()) >= 300
                               or not load.proc.poll() is None, 30):
         fail("SIPp got no 300 200s in 30 s")
-    kill_node(sip)
+    sip.kill_registrar()
     if load.wait(60) is None:
         fail("SIPp did not end within 60 s")
     answered = load.received_200s()
     if len(answered) < 300:
         fail(f"SIPp recorded {len(answered)} 200s, want at least 300")
-    start_node(sip, "reg2")
+    sip.start_node("reg2", *MANY_UES)
     sip.wait_log(r"^journal replayed .* buffers=[1-9]")
-    held = held_ues(sip, "reg2")
+    held = sip.held_ues("reg2")
     lost = sorted(i for i in answered if "urn:uuid:" + regtest.load_instance(i) not in held)
     if lost:
         fail(f"{len(lost)} of {len(answered)} UEs answered 200 are gone after the restart: "
@@ -97,24 +70,24 @@ def test_sigkill_under_load_loses_no_200(sip, tools, procs):
 def test_torn_last_buffer_dropped(sip):
     """Ten REGISTERs (ten buffers), SIGKILL, the journal cut by 3 bytes: the
     restart logs the torn end, keeps the nine, and cuts the file to them."""
-    start_node(sip, "reg1")
+    sip.start_node("reg1", *MANY_UES)
     peer = sip.peer()
     for i in range(10):
-        register_n(sip, peer, i, 1)
+        register_n(peer, i, 1)
         peer.barrier()  # one turn, one buffer each
-    kill_node(sip)
+    sip.kill_registrar()
     journal = sip.dir / "journal"
     size = journal.stat().st_size
     os.truncate(journal, size - 3)
 
-    start_node(sip, "reg2")
+    sip.start_node("reg2", *MANY_UES)
     sip.wait_log(r"^journal torn \S+ at=\d+ dropped=\d+ error=\S+.*the 9 before it are kept")
     sip.wait_log(r"^journal replayed \S+ buffers=9 ")
     (line,) = sip.reg.log.matching(r"^journal torn ")
     at = int(re.search(r"at=(\d+)", line).group(1))
     if journal.stat().st_size != at:
         fail(f"the journal is {journal.stat().st_size} bytes after the start, want {at}")
-    held = held_ues(sip, "reg2")
+    held = sip.held_ues("reg2")
     want = {instance(i) for i in range(9)}
     if held != want:
         fail(f"held after the torn end: {sorted(held)}, want the first nine")
@@ -123,12 +96,12 @@ def test_torn_last_buffer_dropped(sip):
 def test_damage_before_the_end_refused(sip):
     """A flipped byte in the first of two buffers is damage, not a torn
     end: the start is refused and the journal left as it is."""
-    start_node(sip, "reg1")
+    sip.start_node("reg1", *MANY_UES)
     peer = sip.peer()
-    register_n(sip, peer, 0, 1)
+    register_n(peer, 0, 1)
     peer.barrier()
-    register_n(sip, peer, 1, 1)
-    kill_node(sip)
+    register_n(peer, 1, 1)
+    sip.kill_registrar()
     journal = sip.dir / "journal"
     data = bytearray(journal.read_bytes())
     data[20] ^= 0x01
@@ -145,9 +118,9 @@ def test_snapshot_compacts_journal(sip):
     """SIGUSR1: the snapshot is written, the journal is cut to what came
     after the fork (here nothing), the stats line has the digest; after a
     SIGKILL the restart restores all from the snapshot and the journal."""
-    start_node(sip, "reg1")
+    sip.start_node("reg1", *MANY_UES)
     peer = sip.peer()
-    register_n(sip, peer, 0, 20)
+    register_n(peer, 0, 20)
     journal = sip.dir / "journal"
     long_size = journal.stat().st_size
     if long_size == 0:
@@ -157,11 +130,11 @@ def test_snapshot_compacts_journal(sip):
     sip.wait_log(r"^stats records=20 .* digest=[0-9a-f]{16}$")
     if journal.stat().st_size != 0:
         fail(f"the journal is {journal.stat().st_size} bytes after the snapshot, was {long_size}")
-    register_n(sip, peer, 20, 5)
-    kill_node(sip)
-    start_node(sip, "reg2")
+    register_n(peer, 20, 5)
+    sip.kill_registrar()
+    sip.start_node("reg2", *MANY_UES)
     sip.wait_log(r"^journal replayed \S+ buffers=5 ")
-    if held_ues(sip, "reg2") != {instance(i) for i in range(25)}:
+    if sip.held_ues("reg2") != {instance(i) for i in range(25)}:
         fail("not every UE is held after the restart")
 
 
@@ -170,19 +143,19 @@ def test_snapshot_written_in_background(sip):
     before its rename by the test hook), REGISTERs are answered; the
     journal keeps those that came during the write; a restart holds all."""
     env = dict(os.environ, MCREG_REGISTRAR_SNAPSHOT_DELAY_MS="3000")
-    start_node(sip, "reg1", env=env)
+    sip.start_node("reg1", *MANY_UES, env=env)
     peer = sip.peer()
-    register_n(sip, peer, 0, 2000)
+    register_n(peer, 0, 2000)
     sip.reg.proc.send_signal(signal.SIGUSR1)
     sip.wait_log(r"^snapshot started pid=\d+ records=2000 ")
-    register_n(sip, peer, 2000, 10)
+    register_n(peer, 2000, 10)
     peer.barrier(log=True)
     if sip.log_count(r"^snapshot written ") > 1:
         fail("the snapshot was written before the REGISTERs made during it were answered")
     sip.wait_log(r"^journal compacted \S+ bytes=[1-9]", seconds=20)
-    kill_node(sip)
-    start_node(sip, "reg2")
+    sip.kill_registrar()
+    sip.start_node("reg2", *MANY_UES)
     sip.wait_log(r"^journal replayed \S+ buffers=[1-9]")
-    held = held_ues(sip, "reg2")
+    held = sip.held_ues("reg2")
     if held != {instance(i) for i in range(2010)}:
         fail(f"{2010 - len(held)} UEs missing after the restart")
