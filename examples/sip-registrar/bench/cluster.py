@@ -11,11 +11,12 @@ configurations, side by side in one run (BUILDDIR/examples/mcreg-registrar):
 For each, bench-sip's ramp (BENCH_SIP_RATES, the same pass conditions, a
 fresh registrar, journal or cluster per step) up to the first failing step;
 for the cluster the rate is the sum over both nodes and a step fails when
-either SIPp's does. Then a fresh cluster at half its sustained rate (the lag
-step): the replication lag p50/p99 from each node's stats line (SIGUSR1),
-and a step of each single-node configuration at the rate each cluster node
-had in it, for the cost per REGISTER of the journal and of the cluster
-(CPU, fdatasyncs, stream entries). After every cluster step both nodes'
+either SIPp's does. Then, in BENCH_CLUSTER_COST_ROUNDS rounds, a fresh
+cluster at half its sustained rate (the lag step: the replication lag
+p50/p99 from each node's stats line, SIGUSR1) and a step of each single-node
+configuration at the rate each cluster node had in it: the cost per
+REGISTER of the journal and of the cluster (CPU, fdatasyncs, stream
+entries; medians over the rounds). After every cluster step both nodes'
 state digests are compared.
 
 A summary on stdout, the figures in BUILDDIR/bench-cluster.json, the step
@@ -66,6 +67,7 @@ class Settings(bench.Settings):
         self.configs = env("BENCH_CLUSTER_CONFIGS", " ".join(CONFIGS)).split()
         self.lag_rate = self.uint("BENCH_CLUSTER_LAG_RATE", 0)
         self.converge_s = self.uint("BENCH_CLUSTER_CONVERGE_SECONDS", 30)
+        self.cost_rounds = max(1, self.uint("BENCH_CLUSTER_COST_ROUNDS", 1 if self.quick else 3))
         self.redis = env("REDIS_SERVER", "redis-server")
         if not self.configs or any(c not in CONFIGS for c in self.configs):
             die(f"BENCH_CLUSTER_CONFIGS: some of {' '.join(CONFIGS)}")
@@ -335,6 +337,81 @@ def diff(a, b):
     return None if a is None or b is None else fnum(a - b)
 
 
+def lag_info(st):
+    """The replication lag of a cluster step, from its nodes' last stats lines."""
+    nodes = st["nodes"]
+    stats = [(n["registrar"]["stats"] or {}) for n in nodes]
+    lag = {"step": st["name"], "pass": st["pass"], "why": st["why"],
+           "digests_equal": st.get("digests_equal"),
+           "per_node": [{"label": n["label"], "lag_n": as_int(x.get("lag_n")),
+                         "lag_p50_ms": as_int(x.get("lag_p50_ms")),
+                         "lag_p99_ms": as_int(x.get("lag_p99_ms")),
+                         "applied": as_int(x.get("applied")),
+                         "digest": x.get("digest")} for n, x in zip(nodes, stats)]}
+    for q in ("p50", "p99"):
+        v = [x[f"lag_{q}_ms"] for x in lag["per_node"] if x[f"lag_{q}_ms"] is not None]
+        lag[f"lag_{q}_ms_max"] = max(v) if v else None
+    return lag
+
+
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+
+def lag_and_cost(b, lrate):
+    """BENCH_CLUSTER_COST_ROUNDS rounds of: a fresh cluster at LRATE (the lag
+    step: its nodes' lag since they started), then one node without and
+    with the journal at the rate each cluster node had (LRATE/2), so that
+    the three compare at the same rate per node. One step's CPU figure
+    moves by a third on a shared machine: the rounds interleave the
+    configurations, and the cost is their medians."""
+    s = b.s
+    prate = lrate // 2 + lrate % 2
+    rounds = []
+    for k in range(s.cost_rounds):
+        tag = f"-{k + 1}" if s.cost_rounds > 1 else ""
+        rnd = {"cluster": b.run_config_step("cluster", f"cluster-lag-{lrate}{tag}", lrate,
+                                            s.step_seconds)}
+        for c in ("single", "journal"):
+            if c in s.configs:
+                rnd[c] = b.run_config_step(c, f"{c}-cost-{prate}{tag}", prate, s.step_seconds)
+        rounds.append(rnd)
+    lags = [lag_info(r["cluster"]) for r in rounds]
+    lag = {"rate": lrate, "rounds": lags,
+           "pass": all(x["pass"] for x in lags),
+           "why": "; ".join(x["why"] for x in lags if x["why"]),
+           "digests_equal": all(x["digests_equal"] is True for x in lags),
+           "lag_p50_ms_median": median([x["lag_p50_ms_max"] for x in lags]),
+           "lag_p99_ms_median": median([x["lag_p99_ms_max"] for x in lags])}
+
+    def med(config, fn, d=4):
+        return fnum(median([fn(r[config]) for r in rounds if config in r]), d)
+
+    us1 = med("single", node_us)
+    usj = med("journal", node_us)
+    usc = med("cluster", lambda st: mean([node_us(st, i) for i in range(len(st["nodes"]))]))
+    cost = {"rate_per_node": prate, "cluster_rate": lrate, "rounds": len(rounds),
+            "cpu_us_per_register": {
+                "single": fnum(us1), "journal": fnum(usj), "cluster_node_mean": fnum(usc),
+                "per_round": [{c: [node_us(st, i) for i in range(len(st["nodes"]))]
+                               for c, st in r.items()} for r in rounds]},
+            "journal_minus_single_us": diff(usj, us1),
+            "cluster_node_minus_single_us": diff(usc, us1),
+            "fdatasyncs_per_register": med("journal", lambda st: st.get("fdatasyncs_per_register")),
+            "journal_bytes_per_register": med("journal",
+                                              lambda st: st.get("journal_bytes_per_register")),
+            "stream_entries_per_register": med("cluster",
+                                               lambda st: st.get("stream_entries_per_register")),
+            "redis_cpu_us_per_register": med("cluster",
+                                             lambda st: st.get("redis_cpu_us_per_register")),
+            "steps_passed": all(st["pass"] for r in rounds for st in r.values())}
+    return lag, cost
+
+
 def ramp(b, config):
     """bench-sip's ramp for CONFIG: its figures."""
     s = b.s
@@ -368,49 +445,13 @@ def main(argv):
     # ---- 1. the ramps, one configuration after the other
     ramps = {c: ramp(b, c) for c in s.configs}
 
-    # ---- 2. the lag step: a fresh cluster at half its sustained rate; and
-    # each single-node configuration at the rate a cluster node had in it
+    # ---- 2. the lag and cost steps
     lag = cost = None
     if "cluster" in ramps:
         best = ramps["cluster"]["highest_sustained_rate"]
         lrate = s.lag_rate or max(100, best // 2 // 100 * 100) if best else s.lag_rate
         if lrate:
-            st = b.run_config_step("cluster", f"cluster-lag-{lrate}", lrate, s.step_seconds)
-            nodes = st["nodes"]
-            stats = [(n["registrar"]["stats"] or {}) for n in nodes]
-            lag = {"rate": lrate, "pass": st["pass"], "why": st["why"],
-                   "digests_equal": st.get("digests_equal"),
-                   "per_node": [{"label": n["label"], "lag_n": as_int(x.get("lag_n")),
-                                 "lag_p50_ms": as_int(x.get("lag_p50_ms")),
-                                 "lag_p99_ms": as_int(x.get("lag_p99_ms")),
-                                 "applied": as_int(x.get("applied")),
-                                 "digest": x.get("digest")} for n, x in zip(nodes, stats)]}
-            p50s = [x["lag_p50_ms"] for x in lag["per_node"] if x["lag_p50_ms"] is not None]
-            p99s = [x["lag_p99_ms"] for x in lag["per_node"] if x["lag_p99_ms"] is not None]
-            lag["lag_p50_ms_max"] = max(p50s) if p50s else None
-            lag["lag_p99_ms_max"] = max(p99s) if p99s else None
-            # Cost: each node of the lag step at half its rate, against one
-            # node (with and without the journal) at that rate
-            prate = nodes[0]["target_rate"] if nodes else lrate // 2
-            one = {c: b.run_config_step(c, f"{c}-cost-{prate}", prate, s.step_seconds)
-                   for c in ("single", "journal") if c in s.configs}
-            us1 = node_us(one["single"]) if "single" in one else None
-            usj = node_us(one["journal"]) if "journal" in one else None
-            usc = mean([node_us(st, i) for i in range(len(nodes))])
-            cost = {"rate_per_node": prate, "cluster_rate": lrate,
-                    "cpu_us_per_register": {"single": us1, "journal": usj,
-                                            "cluster_node_mean": fnum(usc),
-                                            "cluster_nodes": [node_us(st, i)
-                                                              for i in range(len(nodes))]},
-                    "journal_minus_single_us": diff(usj, us1),
-                    "cluster_node_minus_single_us": diff(usc, us1),
-                    "fdatasyncs_per_register": (one["journal"].get("fdatasyncs_per_register")
-                                                if "journal" in one else None),
-                    "journal_bytes_per_register": (one["journal"].get("journal_bytes_per_register")
-                                                   if "journal" in one else None),
-                    "stream_entries_per_register": st.get("stream_entries_per_register"),
-                    "redis_cpu_us_per_register": st.get("redis_cpu_us_per_register"),
-                    "steps_passed": all(x["pass"] for x in [st, *one.values()])}
+            lag, cost = lag_and_cost(b, lrate)
     digest_checks = [x for x in b.steps if x["config"] == "cluster"]
     digests = {"cluster_steps": len(digest_checks),
                "equal": sum(1 for x in digest_checks if x.get("digests_equal") is True)}
@@ -456,22 +497,31 @@ def main(argv):
         print(f"  {c:8} {DESCRIPTION[c]:42} {r['highest_sustained_rate']:6} REGISTER/s{extra}"
               f"{fail_text}")
     if lag:
+        first = lag["rounds"][0]
         per = ", ".join(f"{x['label']} p50 {opt(x['lag_p50_ms'])} ms p99 {opt(x['lag_p99_ms'])} ms "
-                        f"over {opt(x['lag_n'])} entries" for x in lag["per_node"])
+                        f"over {opt(x['lag_n'])} entries" for x in first["per_node"])
+        more = ""
+        if len(lag["rounds"]) > 1:
+            more = (f"; p99 (the higher node) in the {len(lag['rounds'])} rounds: "
+                    f"{', '.join(str(opt(x['lag_p99_ms_max'])) for x in lag['rounds'])} ms")
         print(f"replication lag (peer's turn end -> applied here) at {lag['rate']} REGISTER/s, "
-              f"fresh cluster: {per}; digests {'equal' if lag['digests_equal'] else 'DIFFER'}"
-              f"{'' if lag['pass'] else '; the step failed: ' + lag['why']}")
+              f"fresh cluster: {per}{more}; digests "
+              f"{'equal' if lag['digests_equal'] else 'DIFFER'}"
+              f"{'' if lag['pass'] else '; a lag step failed: ' + lag['why']}")
     if cost:
         cu = cost["cpu_us_per_register"]
-        print(f"cost per REGISTER at {cost['rate_per_node']} REGISTER/s per node: CPU "
-              f"{opt(cu['single'])} us one node, {opt(cu['journal'])} us with the journal "
-              f"(+{opt(cost['journal_minus_single_us'])} us, "
+        print(f"cost per REGISTER at {cost['rate_per_node']} REGISTER/s per node (medians of "
+              f"{cost['rounds']} round(s)): CPU {opt(cu['single'])} us one node, "
+              f"{opt(cu['journal'])} us with the journal "
+              f"({opt(cost['journal_minus_single_us'])} us more, "
               f"{opt(cost['fdatasyncs_per_register'])} fdatasync and "
               f"{opt(cost['journal_bytes_per_register'])} journal bytes a REGISTER), "
               f"{opt(cu['cluster_node_mean'])} us a cluster node "
-              f"(+{opt(cost['cluster_node_minus_single_us'])} us, "
+              f"({opt(cost['cluster_node_minus_single_us'])} us more, "
               f"{opt(cost['stream_entries_per_register'])} XADD entries a REGISTER, Redis "
               f"{opt(cost['redis_cpu_us_per_register'])} us a REGISTER)")
+        if not cost["steps_passed"]:
+            print("  (a cost step failed: see the steps in the JSON)")
     print(f"digests after the load: equal in {digests['equal']} of {digests['cluster_steps']} "
           "cluster steps")
     print(f"figures: {out}; step files: {b.work}/")
