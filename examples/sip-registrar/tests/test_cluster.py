@@ -170,13 +170,11 @@ def test_node_killed_under_load(sip, tools, procs, cluster):
 # ---- losing Redis ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("journal", [False, True], ids=["no-journal", "journal"])
-def test_redis_restarted_empty(sip, cluster, journal):
-    """Redis SIGKILLed and restarted without persistence: the nodes see the
-    stream reset, resync and converge, holding every UE (those answered
-    from the journals while Redis was down too); a node started afterwards
-    learns them all from what they republished."""
-    n1, n2 = cluster.start(2, *MANY_UES, journal=journal)
+def _forty_ues_then_redis_killed(sip, cluster, **start):
+    """Two nodes (cluster.start's START), 20 UEs registered at each and held
+    by both, then Redis SIGKILLed and seen lost by both: the nodes and a
+    peer towards each."""
+    n1, n2 = cluster.start(2, *MANY_UES, **start)
     p1, p2 = sip.peer(to=n1), sip.peer(to=n2)
     register_n(p1, 0, 20)
     register_n(p2, 20, 20)
@@ -184,6 +182,16 @@ def test_redis_restarted_empty(sip, cluster, journal):
     cluster.redis.kill()
     for n in (n1, n2):
         n.wait_log(r"^redis lost role=reader ")
+    return n1, n2, p1, p2
+
+
+@pytest.mark.parametrize("journal", [False, True], ids=["no-journal", "journal"])
+def test_redis_restarted_empty(sip, cluster, journal):
+    """Redis SIGKILLed and restarted without persistence: the nodes see the
+    stream reset, resync and converge, holding every UE (those answered
+    from the journals while Redis was down too); a node started afterwards
+    learns them all from what they republished."""
+    n1, n2, p1, p2 = _forty_ues_then_redis_killed(sip, cluster, journal=journal)
     want = ids(range(40))
     if journal:
         register_n(p1, 40, 5)
@@ -201,14 +209,7 @@ def test_redis_restarted_with_aof(sip, cluster):
     """Redis with an append-only file, SIGKILLed and restarted: the nodes
     reconnect and read on with no resync; nothing is lost, and a node
     started afterwards gets it all."""
-    n1, n2 = cluster.start(2, *MANY_UES, appendonly=True)
-    p1, p2 = sip.peer(to=n1), sip.peer(to=n2)
-    register_n(p1, 0, 20)
-    register_n(p2, 20, 20)
-    cluster.wait_holding(ids(range(40)))
-    cluster.redis.kill()
-    for n in (n1, n2):
-        n.wait_log(r"^redis lost role=reader ")
+    n1, n2, p1, p2 = _forty_ues_then_redis_killed(sip, cluster, appendonly=True)
     cluster.redis.restart()
     if not cluster.redis.query("XLEN", STREAM):
         fail("redis-server restarted from its append-only file has no stream entry")
