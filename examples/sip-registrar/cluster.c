@@ -151,20 +151,11 @@ int cluster_parse(config *cfg, cluster *cl)
     return 0;
 }
 
-static char *cursor_file(const registrar *r, const char *suffix)
-{
-    size_t n = strlen(r->cfg.snapshot) + strlen(suffix) + 1;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s%s", r->cfg.snapshot, suffix);
-    return s;
-}
-
 /* FILE.cursor: the stream position the snapshot holds. Absent: none (a
  * first start, or a snapshot from before --redis). */
 static int read_cursor(registrar *r)
 {
-    char *file = cursor_file(r, ".cursor");
+    char *file = persist_sibling(r->cfg.snapshot, ".cursor");
     if (!file) {
         fprintf(stderr, "mcreg-registrar: out of memory\n");
         return -1;
@@ -973,11 +964,13 @@ int cluster_write_cursor(const registrar *r)
 {
     if (!r->cl.on || !r->cfg.snapshot)
         return 0;
-    char *tmp = cursor_file(r, ".cursor.tmp"), *file = cursor_file(r, ".cursor");
+    char *tmp = persist_sibling(r->cfg.snapshot, ".cursor.tmp");
+    char *file = persist_sibling(r->cfg.snapshot, ".cursor");
     int fd = tmp && file ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
     char text[STREAM_ID_MAX + 1];
     int n = snprintf(text, sizeof text, "%s\n", r->cl.position);
-    int ok = fd >= 0 && write(fd, text, (size_t)n) == n && fsync(fd) == 0;
+    int ok = fd >= 0 && persist_write_all(fd, (const uint8_t *)text, (size_t)n) == 0 &&
+             fsync(fd) == 0;
     if (fd >= 0 && close(fd) != 0)
         ok = 0;
     ok = ok && rename(tmp, file) == 0;

@@ -97,15 +97,6 @@ static int all_zero(const uint8_t *b, size_t len)
     return 1;
 }
 
-static char *sibling(const char *file, const char *suffix)
-{
-    size_t n = strlen(file) + strlen(suffix) + 1;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s%s", file, suffix);
-    return s;
-}
-
 static int read_journal(int fd, const char *file, uint8_t **out, size_t *out_len)
 {
     struct stat st;
@@ -185,7 +176,7 @@ int journal_open(registrar *r)
     commit_delay_us = delay && parse_decimal(delay, &us) == 0 && us <= 1000000 ? (unsigned)us : 0;
     const char *file = r->cfg.journal;
     r->journal_fd = -1;
-    char *tmp = sibling(file, ".tmp");
+    char *tmp = persist_sibling(file, ".tmp");
     if (!tmp) {
         fprintf(stderr, "mcreg-registrar: journal %s: out of memory; not starting\n", file);
         return -1;
@@ -220,20 +211,6 @@ int journal_open(registrar *r)
     return 0;
 }
 
-static int write_all_fd(int fd, const uint8_t *buf, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, buf + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 int journal_commit(registrar *r, uint8_t **out, size_t *out_len)
 {
     *out = NULL;
@@ -254,7 +231,7 @@ int journal_commit(registrar *r, uint8_t **out, size_t *out_len)
     if (r->journal_fd >= 0) {
         if (commit_delay_us)
             usleep(commit_delay_us);
-        if (write_all_fd(r->journal_fd, buf, len) != 0 || fdatasync(r->journal_fd) != 0) {
+        if (persist_write_all(r->journal_fd, buf, len) != 0 || fdatasync(r->journal_fd) != 0) {
             log_line("journal failed %s error=%s: stopping, nothing of this turn was answered",
                      r->cfg.journal, strerror(errno));
             mcreg_buffer_free(r->reg, buf);
@@ -276,7 +253,7 @@ static int copy_tail(int in_fd, uint64_t from, uint64_t end, int out_fd)
         ssize_t n = pread(in_fd, chunk, want, (off_t)from);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0 || write_all_fd(out_fd, chunk, (size_t)n) != 0)
+        if (n <= 0 || persist_write_all(out_fd, chunk, (size_t)n) != 0)
             return -1;
         from += (uint64_t)n;
     }
@@ -288,7 +265,7 @@ void journal_compact(registrar *r, uint64_t from)
     const char *file = r->cfg.journal;
     if (r->journal_fd < 0 || from > r->journal_len)
         return;
-    char *tmp = sibling(file, ".tmp");
+    char *tmp = persist_sibling(file, ".tmp");
     int fd = tmp ? open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600) : -1;
     const char *step = tmp ? "open" : "out of memory";
     int ok = fd >= 0 && (step = "copy", copy_tail(r->journal_fd, from, r->journal_len, fd) == 0) &&

@@ -79,13 +79,11 @@ int persist_restore(registrar *r)
 int persist_check_writable(registrar *r)
 {
     const char *file = r->cfg.snapshot;
-    size_t n = strlen(file) + 5;
-    char *tmp = malloc(n);
+    char *tmp = persist_sibling(file, ".tmp");
     if (!tmp) {
         fprintf(stderr, "mcreg-registrar: snapshot %s: out of memory; not starting\n", file);
         return -1;
     }
-    snprintf(tmp, n, "%s.tmp", file);
     /* What persist_write does first: create FILE.tmp beside FILE. */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     int created = fd >= 0;
@@ -106,7 +104,16 @@ int persist_check_writable(registrar *r)
     return 0;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
+char *persist_sibling(const char *file, const char *suffix)
+{
+    size_t n = strlen(file) + strlen(suffix) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s", file, suffix);
+    return s;
+}
+
+int persist_write_all(int fd, const uint8_t *buf, size_t len)
 {
     size_t done = 0;
     while (done < len) {
@@ -156,15 +163,13 @@ static int write_snapshot_file(const registrar *r, const uint8_t *buf, size_t le
                                unsigned delay_ms)
 {
     const char *file = r->cfg.snapshot;
-    size_t n = strlen(file) + 5;
-    char *tmp = malloc(n);
+    char *tmp = persist_sibling(file, ".tmp");
     int fd = -1, step = STEP_NOMEM;
     if (tmp) {
-        snprintf(tmp, n, "%s.tmp", file);
         step = STEP_OPEN;
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     }
-    int ok = fd >= 0 && (step = STEP_WRITE, write_all(fd, buf, len) == 0) &&
+    int ok = fd >= 0 && (step = STEP_WRITE, persist_write_all(fd, buf, len) == 0) &&
              (step = STEP_FSYNC, fsync(fd) == 0);
     if (fd >= 0 && close(fd) != 0 && ok) {
         step = STEP_CLOSE;

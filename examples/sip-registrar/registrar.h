@@ -399,6 +399,12 @@ int persist_background(registrar *r, int log_stats);
  * journal down to what was appended since its fork. */
 void persist_reap(registrar *r, int wait);
 void persist_sync_directory(const char *file);
+/* FILE followed by SUFFIX (FILE.tmp, FILE.cursor), malloc'ed; NULL out of
+ * memory. */
+char *persist_sibling(const char *file, const char *suffix);
+/* Writes all LEN bytes (retrying short writes and EINTR): 0, or -1 with
+ * errno. */
+int persist_write_all(int fd, const uint8_t *buf, size_t len);
 
 /* ---- journal.c ------------------------------------------------------------ */
 /* Opens --journal, applies its buffers, cuts a torn end (logged). 0, or -1
